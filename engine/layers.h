@@ -1,0 +1,251 @@
+// Layers: plain structs that own their parameters (slots in the network's ParamSet), their
+// output/gradient buffers (from the network's Arena, sized for max_batch) and what forward
+// saved for backward.
+//
+// Conventions, shared by every layer:
+//  - Tensors are NCHW, batch first; x.dim(0) is the batch B <= max_batch.
+//  - forward(x) returns a view of the layer's own output buffer [B, ...]. The layer keeps a
+//    view of x: the caller keeps x alive and unchanged until backward.
+//  - backward(dy) accumulates parameter gradients into the ParamSet and returns dx (a view of
+//    the layer's own buffer), or an undefined Tensor when constructed with need_dx = false.
+//  - Second-order passes (reward-net layers only): jvp(t_x) returns the forward-mode tangent
+//    t_y = J(x) t_x at the x of the last forward (parameters have zero tangent).
+//    backward_jvp(dy, dt_y) is reverse mode through forward and jvp together: it accumulates
+//    the parameter gradients of both, and returns {dx, dt_x}. With this, the gradient penalty's
+//    parameter gradient is exact:  grad_theta P = backward_jvp(0, 1) after jvp(dP/dgrad_x).
+//  - params() counts trainable scalars; flops() counts one sample's forward FLOPs as
+//    2*MAC + bias adds (+ residual adds); attention matmuls are reported apart.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "engine/arena.h"
+#include "engine/params.h"
+#include "engine/rng.h"
+#include "engine/tensor.h"
+#include "kernels/activation.h"
+#include "kernels/attention.h"
+#include "kernels/conv2d.h"
+#include "kernels/pool3d.h"
+
+namespace relmimic {
+
+// Everything a layer needs at construction.
+template <class T>
+struct Build {
+  ParamSet<T>& params;   // trainable parameters
+  ParamSet<T>& buffers;  // persistent non-trainable state (spectral-norm u, ...), checkpointed
+  Arena& arena;
+  int max_batch;
+};
+
+// Returned by backward_jvp: gradients w.r.t. the input and the input's tangent.
+struct DualGrad {
+  Tensor dx, dt_x;
+};
+
+// Spectral normalisation of a weight viewed as a matrix [rows, cols] (rows = out channels).
+// One power iteration per forward in training mode, u persistent (a buffer), v derived.
+// W_sn = W / sigma, sigma = u^T W v, with u and v treated as constants in the gradient
+// (as in Miyato et al. and PyTorch): dW = (dW_sn - <dW_sn, W_sn> u v^T) / sigma.
+template <class T>
+class SpectralNorm {
+ public:
+  SpectralNorm(Build<T>& b, const std::string& name, int rows, int cols, Rng& rng);
+  // Writes W_sn; updates u (and sigma) when training.
+  void normalize(const T* w, T* w_sn, bool training);
+  // Maps the gradient w.r.t. W_sn (accumulated since the last normalize) into dw (accumulate).
+  void backward(const T* dw_sn, T* dw) const;
+  T sigma() const { return sigma_; }
+  const T* u() const;
+  const T* v() const { return v_.template data<T>(); }
+
+ private:
+  ParamSet<T>& buffers_;
+  int u_slot_;
+  int rows_, cols_;
+  Tensor v_, w_sn_;  // v [cols], copy of W_sn used by backward
+  T sigma_ = T(1);
+};
+
+// 2-D convolution with bias, optional spectral norm on the weight.
+template <class T>
+class Conv2d {
+ public:
+  struct Options {
+    int in_c, in_h, in_w, out_c, kernel, stride = 1, pad = 0;
+    bool bias = true, spectral_norm = false, need_dx = true;
+  };
+  Conv2d(Build<T>& b, const std::string& name, const Options& o, Rng& rng);
+  Tensor forward(const Tensor& x);
+  Tensor backward(const Tensor& dy);
+  Tensor jvp(const Tensor& t_x);
+  DualGrad backward_jvp(const Tensor& dy, const Tensor& dt_y);
+
+  Shape out_shape(int batch) const { return {batch, d_.out_c, d_.out_h(), d_.out_w()}; }
+  long params() const;
+  long flops() const;
+  int weight_slot() const { return w_; }
+  int bias_slot() const { return b_; }
+  void set_training(bool t) { training_ = t; }
+
+ private:
+  const T* weight();  // W, or W_sn under spectral norm
+  ParamSet<T>& ps_;
+  kernels::Conv2dDims d_;
+  Options o_;
+  int w_ = -1, b_ = -1;
+  std::optional<SpectralNorm<T>> sn_;
+  Tensor x_, t_x_, y_, t_y_, dx_, dt_x_, w_sn_, dw_sn_;
+  bool training_ = true;
+};
+
+// Fully connected: x [B, in] -> y [B, out]; optional spectral norm.
+template <class T>
+class Linear {
+ public:
+  struct Options {
+    int in, out;
+    bool bias = true, spectral_norm = false, need_dx = true;
+  };
+  Linear(Build<T>& b, const std::string& name, const Options& o, Rng& rng);
+  Tensor forward(const Tensor& x);  // x may be [B, ...]; it is flattened to [B, in]
+  Tensor backward(const Tensor& dy);
+  Tensor jvp(const Tensor& t_x);
+  DualGrad backward_jvp(const Tensor& dy, const Tensor& dt_y);
+  long params() const;
+  long flops() const;
+  int weight_slot() const { return w_; }
+  int bias_slot() const { return b_; }
+  void set_training(bool t) { training_ = t; }
+
+ private:
+  const T* weight();
+  ParamSet<T>& ps_;
+  Options o_;
+  int w_ = -1, b_ = -1;
+  std::optional<SpectralNorm<T>> sn_;
+  Tensor x_, t_x_, y_, t_y_, dx_, dt_x_, w_sn_, dw_sn_;
+  bool training_ = true;
+};
+
+// LayerNorm over the features of [B, D] with gain and bias.
+template <class T>
+class LayerNorm {
+ public:
+  LayerNorm(Build<T>& b, const std::string& name, int dim, T eps = T(1e-5));
+  Tensor forward(const Tensor& x);
+  Tensor backward(const Tensor& dy);
+  long params() const { return 2L * dim_; }
+  long flops() const { return 8L * dim_; }
+
+ private:
+  ParamSet<T>& ps_;
+  int dim_;
+  T eps_;
+  int g_ = -1, b_ = -1;
+  Tensor x_, y_, dx_, mean_, rstd_;
+};
+
+// Element-wise activation on any shape [B, ...] (per-sample size given at construction).
+template <class T>
+class Activation {
+ public:
+  Activation(Build<T>& b, kernels::Act act, long per_sample, T slope = T(0.01));
+  Tensor forward(const Tensor& x);
+  Tensor backward(const Tensor& dy);
+  Tensor jvp(const Tensor& t_x);
+  DualGrad backward_jvp(const Tensor& dy, const Tensor& dt_y);
+  long flops() const { return per_sample_; }
+
+ private:
+  kernels::Act act_;
+  long per_sample_;
+  T slope_;
+  Tensor x_, t_x_, y_, t_y_, dx_, dt_x_;
+};
+
+// MaxPool3D over (channel, H, W) of [B, C, H, W].
+template <class T>
+class MaxPool3D {
+ public:
+  MaxPool3D(Build<T>& b, const kernels::Pool3dDims& dims);  // dims.batch ignored
+  Tensor forward(const Tensor& x);
+  Tensor backward(const Tensor& dy);
+  Shape out_shape(int batch) const { return {batch, d_.out_c(), d_.out_h(), d_.out_w()}; }
+  long flops() const { return 0; }
+
+ private:
+  kernels::Pool3dDims d_;
+  Tensor y_, dx_, argmax_;
+};
+
+// Relational block (non-local, embedded Gaussian) on [B, C, H, W] with embedding width C':
+// theta/phi/g = 1x1 conv C -> C'; y = softmax(theta^T phi) g; z = conv1x1(y) (C' -> C) + u.
+// Optional spectral norm on all four 1x1 convs (reward net). Second-order passes included.
+template <class T>
+class RelationalBlock {
+ public:
+  struct Options {
+    int channels, height, width, embed;
+    bool spectral_norm = false;
+  };
+  RelationalBlock(Build<T>& b, const std::string& name, const Options& o, Rng& rng);
+  Tensor forward(const Tensor& x);
+  Tensor backward(const Tensor& dy);
+  Tensor jvp(const Tensor& t_x);
+  DualGrad backward_jvp(const Tensor& dy, const Tensor& dt_y);
+  long params() const;
+  long flops() const;            // the four 1x1 convs + residual add
+  long attention_flops() const;  // theta^T phi and A g matmuls + softmax, per sample
+  const Tensor& attention() const { return attn_; }  // [B, N, N] of the last forward
+  void set_training(bool t);
+
+ private:
+  Options o_;
+  Conv2d<T> theta_, phi_, g_, out_;
+  kernels::AttentionDims ad_;
+  Tensor x_, y_, t_y_, attn_, s_dot_, att_out_, t_att_out_, dx_, dt_x_;
+  Tensor d_theta_, d_phi_, d_g_, dt_theta_, dt_phi_, dt_g_, d_att_;
+};
+
+// Pre-activation residual block on [B, c, H, W] (m = c/2):
+// F = ReLU -> conv1x1(c->m) -> ReLU -> conv3x3(m->m, pad 1) -> ReLU -> conv1x1(m->c); out = x + F.
+template <class T>
+class ResidualBlock {
+ public:
+  ResidualBlock(Build<T>& b, const std::string& name, int channels, int height, int width,
+                Rng& rng);
+  Tensor forward(const Tensor& x);
+  Tensor backward(const Tensor& dy);
+  long params() const;
+  long flops() const;
+
+ private:
+  int c_, h_, w_;
+  Activation<T> a0_, a1_, a2_;
+  Conv2d<T> c0_, c1_, c2_;
+  Tensor y_, dx_;
+};
+
+// Standardize: uint8 frames [B, k, H, W] -> T in [0, 1] (x / 255). The first row of every net.
+template <class T>
+class Standardize {
+ public:
+  Standardize(Build<T>& b, long per_sample, T scale = T(1.0 / 255.0));
+  Tensor forward(const Tensor& x_u8);
+  long flops() const { return per_sample_; }
+
+ private:
+  long per_sample_;
+  T scale_;
+  Tensor y_;
+};
+
+// Orthogonal initialisation of a [rows, cols] matrix (Saxe et al.), scaled by gain.
+template <class T>
+void orthogonal_init(T* w, int rows, int cols, double gain, Rng& rng);
+
+}  // namespace relmimic

@@ -1,0 +1,24 @@
+// Element-wise activations. backward uses x (ReLU, LeakyReLU) or y (Tanh, Sigmoid).
+#pragma once
+
+namespace relmimic::kernels {
+
+enum class Act { Identity, ReLU, LeakyReLU, Tanh, Sigmoid };
+
+const char* act_name(Act a);
+
+// y = f(x); slope is LeakyReLU's negative slope. In-place (x == y) is allowed.
+template <class T>
+void activation_forward_cpu(Act a, long n, const T* x, T* y, T slope);
+
+// dx = f'(x) * dy (overwrites dx; dx == dy allowed). Also the JVP: t_y = f'(x) * t_x.
+template <class T>
+void activation_backward_cpu(Act a, long n, const T* x, const T* y, const T* dy, T* dx, T slope);
+
+// Second-order term of the backward-of-JVP: dx += f''(x) * t_x * dt_y (zero for piecewise
+// linear activations; needed for Tanh and Sigmoid).
+template <class T>
+void activation_second_order_cpu(Act a, long n, const T* x, const T* y, const T* t_x, const T* dt_y,
+                                 T* dx, T slope);
+
+}  // namespace relmimic::kernels

@@ -1,0 +1,29 @@
+// 2-D convolution, NCHW, cross-correlation (as in every DL framework).
+// x [B, Cin, H, W], w [Cout, Cin, KH, KW], b [Cout], y [B, Cout, Ho, Wo].
+#pragma once
+
+namespace relmimic::kernels {
+
+struct Conv2dDims {
+  int batch = 1, in_c = 1, in_h = 1, in_w = 1;
+  int out_c = 1, kh = 1, kw = 1, stride = 1, pad = 0;
+  int out_h() const { return (in_h + 2 * pad - kh) / stride + 1; }
+  int out_w() const { return (in_w + 2 * pad - kw) / stride + 1; }
+  long in_size() const { return long(in_c) * in_h * in_w; }          // per sample
+  long out_size() const { return long(out_c) * out_h() * out_w(); }  // per sample
+  long weight_size() const { return long(out_c) * in_c * kh * kw; }
+};
+
+// y = conv(x, w) + b. b may be nullptr (no bias: used by forward-mode tangents).
+template <class T>
+void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b, T* y);
+
+// dx = conv^T(dy, w); dx is overwritten.
+template <class T>
+void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* dx);
+
+// dw += sum_b dy (*) x, db += sum over (b, ho, wo) of dy. db may be nullptr. Accumulates.
+template <class T>
+void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T* dw, T* db);
+
+}  // namespace relmimic::kernels

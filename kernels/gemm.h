@@ -1,0 +1,12 @@
+// Dense matrix multiply on the CPU through OpenBLAS (row-major).
+#pragma once
+
+namespace relmimic::kernels {
+
+// C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, all row-major.
+// op(A) = A^T when trans_a (then A is stored [K,M] with leading dimension lda).
+template <class T>
+void gemm_cpu(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, int lda,
+              const T* B, int ldb, T beta, T* C, int ldc);
+
+}  // namespace relmimic::kernels

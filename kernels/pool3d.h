@@ -1,0 +1,30 @@
+// Max pooling over (channel, H, W) of one sample: the window slides along channels too.
+// x [B, C, H, W] -> y [B, Co, Ho, Wo]. Padding cells never win (they act as -inf).
+// Ties: the first maximum in (c, h, w) scan order wins, so backward is deterministic.
+#pragma once
+
+#include <cstdint>
+
+namespace relmimic::kernels {
+
+struct Pool3dDims {
+  int batch = 1, c = 1, h = 1, w = 1;
+  int kc = 1, kh = 1, kw = 1;  // window
+  int sc = 1, sh = 1, sw = 1;  // stride
+  int pc = 0, ph = 0, pw = 0;  // padding
+  int out_c() const { return (c + 2 * pc - kc) / sc + 1; }
+  int out_h() const { return (h + 2 * ph - kh) / sh + 1; }
+  int out_w() const { return (w + 2 * pw - kw) / sw + 1; }
+  long in_size() const { return long(c) * h * w; }
+  long out_size() const { return long(out_c()) * out_h() * out_w(); }
+};
+
+// argmax[b, o] = flat index (c*H + h)*W + w of the winner inside sample b's input.
+template <class T>
+void pool3d_forward_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax);
+
+// dx = scatter of dy to the winners; dx is overwritten (zero elsewhere).
+template <class T>
+void pool3d_backward_cpu(const Pool3dDims& d, const T* dy, const int32_t* argmax, T* dx);
+
+}  // namespace relmimic::kernels

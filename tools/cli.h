@@ -1,0 +1,44 @@
+// The relmimic command line: a small flag parser with generated --help, shared by subcommands.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace relmimic::cli {
+
+// Usage:
+//   Args a("nets", "print the paper's networks with parameter and FLOP counts");
+//   int frames = 4; bool json = false;
+//   a.add("--frames", frames, "frames stacked per observation");
+//   a.flag("--json", json, "print JSON instead of a table");
+//   if (!a.parse(argc, argv)) return a.exit_code();   // --help printed, or error printed
+class Args {
+ public:
+  Args(std::string command, std::string summary);
+  void add(const std::string& name, int& value, const std::string& help);
+  void add(const std::string& name, long& value, const std::string& help);
+  void add(const std::string& name, double& value, const std::string& help);
+  void add(const std::string& name, std::string& value, const std::string& help);
+  void flag(const std::string& name, bool& value, const std::string& help);
+  // Returns false when the command should exit now (help shown: code 0; bad flag: code 2).
+  bool parse(int argc, char** argv);
+  int exit_code() const { return exit_code_; }
+  std::string usage() const;
+  // Names of the flags given explicitly on the command line.
+  const std::vector<std::string>& given() const { return given_; }
+
+ private:
+  struct Opt {
+    std::string name, help, def;
+    bool is_flag;
+    std::function<void(const std::string&)> set;
+  };
+  std::string command_, summary_;
+  std::vector<Opt> opts_;
+  std::vector<std::string> given_;
+  int exit_code_ = 0;
+};
+
+}  // namespace relmimic::cli
