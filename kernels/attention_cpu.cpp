@@ -8,6 +8,9 @@
 //   jvp           S' = Th'^T Ph + Th^T Ph', A' = A (.) (S' - rowsum(A (.) S')),
 //                 Y' = G A'^T + G' A^T
 //   backward_jvp  reverse mode through (Y, Y'), see attention_backward_jvp_cpu.
+#include <cblas.h>
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
@@ -39,6 +42,30 @@ void check_ptrs(const char* who, std::initializer_list<const void*> ptrs) {
     ++k;
   }
 }
+
+// The batch loops own the cores: each OpenMP thread runs whole samples. OpenBLAS (pthread build)
+// would start its own pool inside every call as well and oversubscribe the cores (4x slower at
+// B=128, C'=8, N=441 on 2 cores), so BLAS runs single-threaded while a batch loop is parallel and
+// its thread count is restored afterwards.
+class BatchThreads {
+ public:
+  explicit BatchThreads(int batch) : parallel_(batch > 1 && omp_get_max_threads() > 1) {
+    if (parallel_) {
+      blas_threads_ = openblas_get_num_threads();
+      if (blas_threads_ > 1) openblas_set_num_threads(1);
+    }
+  }
+  ~BatchThreads() {
+    if (parallel_ && blas_threads_ > 1) openblas_set_num_threads(blas_threads_);
+  }
+  BatchThreads(const BatchThreads&) = delete;
+  BatchThreads& operator=(const BatchThreads&) = delete;
+  bool parallel() const { return parallel_; }
+
+ private:
+  bool parallel_;
+  int blas_threads_ = 1;
+};
 
 // Per-thread N x N work buffers; they grow to the largest N seen and are then reused.
 template <class T>
@@ -106,7 +133,8 @@ void attention_forward_cpu(const AttentionDims& d, const T* theta, const T* phi,
   check_ptrs("attention_forward_cpu", {theta, phi, g, y, attn});
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
-#pragma omp parallel for schedule(static) if (d.batch > 1)
+  const BatchThreads threads(d.batch);
+#pragma omp parallel for schedule(static) if (threads.parallel())
   for (int b = 0; b < d.batch; ++b) {
     const T* th = theta + b * qs;
     const T* ph = phi + b * qs;
@@ -124,7 +152,8 @@ void attention_backward_cpu(const AttentionDims& d, const T* theta, const T* phi
   check_ptrs("attention_backward_cpu", {theta, phi, g, attn, dy, dtheta, dphi, dg});
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
-#pragma omp parallel for schedule(static) if (d.batch > 1)
+  const BatchThreads threads(d.batch);
+#pragma omp parallel for schedule(static) if (threads.parallel())
   for (int b = 0; b < d.batch; ++b) {
     const T* a = attn + b * as;
     const T* dyb = dy + b * qs;
@@ -145,7 +174,8 @@ void attention_jvp_cpu(const AttentionDims& d, const T* theta, const T* phi, con
   check_ptrs("attention_jvp_cpu", {theta, phi, g, attn, t_theta, t_phi, t_g, t_y, s_dot});
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
-#pragma omp parallel for schedule(static) if (d.batch > 1)
+  const BatchThreads threads(d.batch);
+#pragma omp parallel for schedule(static) if (threads.parallel())
   for (int b = 0; b < d.batch; ++b) {
     const T* a = attn + b * as;
     T* sd = s_dot + b * as;
@@ -177,7 +207,8 @@ void attention_backward_jvp_cpu(const AttentionDims& d, const T* theta, const T*
                                             dt_y, dtheta, dphi, dg, dt_theta, dt_phi, dt_g});
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
-#pragma omp parallel for schedule(static) if (d.batch > 1)
+  const BatchThreads threads(d.batch);
+#pragma omp parallel for schedule(static) if (threads.parallel())
   for (int b = 0; b < d.batch; ++b) {
     const long o = b * qs;
     const T* a = attn + b * as;
