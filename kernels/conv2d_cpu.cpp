@@ -1,0 +1,259 @@
+// Conv2d on the CPU: im2col + one GEMM per sample, samples spread over OpenMP threads.
+//   forward:         y_b[Cout, N]  = W[Cout, K] col_b[K, N] (+ b)      K = Cin*KH*KW, N = Ho*Wo
+//   backward_input:  dcol_b[K, N]  = W^T dy_b, dx_b = col2im(dcol_b)
+//   backward_weight: dW[Cout, K]  += sum_b dy_b col_b^T,  db[Cout] += sum_{b,n} dy_b
+// 1x1 stride-1 unpadded convs skip im2col: col_b is x_b itself.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/common.h"
+#include "kernels/conv2d.h"
+#include "kernels/gemm.h"
+#include "kernels/parallel_cpu.h"
+
+namespace relmimic::kernels {
+
+namespace {
+
+// Per-thread scratch that only grows, so steady-state calls allocate nothing.
+enum Slot { kCol = 0, kPartial = 1 };
+template <class T>
+T* scratch(Slot slot, size_t n) {
+  thread_local std::vector<T> bufs[2];
+  std::vector<T>& v = bufs[slot];
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+// Upper bound on threads that keep a partial dW (a fixed array, no allocation per call).
+constexpr int kMaxThreads = 256;
+
+void check_dims(const Conv2dDims& d, const char* who) {
+  RM_CHECK(d.batch >= 1 && d.in_c >= 1 && d.in_h >= 1 && d.in_w >= 1 && d.out_c >= 1, who,
+           ": sizes must be positive (batch=", d.batch, " in_c=", d.in_c, " in_h=", d.in_h,
+           " in_w=", d.in_w, " out_c=", d.out_c, ")");
+  RM_CHECK(d.kh >= 1 && d.kw >= 1 && d.stride >= 1 && d.pad >= 0, who, ": bad kernel ", d.kh, "x",
+           d.kw, " stride ", d.stride, " pad ", d.pad);
+  RM_CHECK(d.in_h + 2 * d.pad >= d.kh && d.in_w + 2 * d.pad >= d.kw, who, ": kernel ", d.kh, "x",
+           d.kw, " larger than the padded input ", d.in_h + 2 * d.pad, "x", d.in_w + 2 * d.pad);
+}
+
+// Multiply-adds of one pass over the whole batch.
+double conv_macs(const Conv2dDims& d) {
+  return double(d.batch) * d.out_size() * d.in_c * d.kh * d.kw;
+}
+
+bool is_pointwise(const Conv2dDims& d) {
+  return d.kh == 1 && d.kw == 1 && d.stride == 1 && d.pad == 0;
+}
+
+// Output columns wo whose input column wo*s - p + kj lies inside [0, W): [lo, hi).
+struct Span {
+  int lo, hi;
+};
+Span valid_span(int out, int in, int s, int p, int k) {
+  const int a = p - k;           // wo >= ceil(a / s)
+  const int b = in - 1 + p - k;  // wo <= floor(b / s)
+  const int lo = a <= 0 ? 0 : (a + s - 1) / s;
+  const int hi = b < 0 ? 0 : std::min(out, b / s + 1);
+  return {std::min(lo, hi), hi};
+}
+
+// col[(c*KH + ki)*KW + kj, ho*Wo + wo] = x[c, ho*s - p + ki, wo*s - p + kj] (0 outside).
+template <class T>
+void im2col(const Conv2dDims& d, const T* x, T* col) {
+  const int Ho = d.out_h(), Wo = d.out_w(), s = d.stride, p = d.pad;
+  for (int c = 0; c < d.in_c; ++c) {
+    for (int ki = 0; ki < d.kh; ++ki) {
+      for (int kj = 0; kj < d.kw; ++kj) {
+        T* dst = col + long((c * d.kh + ki) * d.kw + kj) * Ho * Wo;
+        const Span sp = valid_span(Wo, d.in_w, s, p, kj);
+        for (int ho = 0; ho < Ho; ++ho, dst += Wo) {
+          const int hi = ho * s - p + ki;
+          if (hi < 0 || hi >= d.in_h) {
+            std::fill(dst, dst + Wo, T(0));
+            continue;
+          }
+          const T* src = x + (long(c) * d.in_h + hi) * d.in_w - p + kj;  // src[wo*s] = x[.., wi]
+          std::fill(dst, dst + sp.lo, T(0));
+          if (s == 1) {
+            std::memcpy(dst + sp.lo, src + sp.lo, sizeof(T) * size_t(sp.hi - sp.lo));
+          } else {
+            for (int wo = sp.lo; wo < sp.hi; ++wo) dst[wo] = src[long(wo) * s];
+          }
+          std::fill(dst + sp.hi, dst + Wo, T(0));
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: dx[c, hi, wi] = sum of the col entries that read it. Overwrites dx.
+template <class T>
+void col2im(const Conv2dDims& d, const T* col, T* dx) {
+  const int Ho = d.out_h(), Wo = d.out_w(), s = d.stride, p = d.pad;
+  std::fill(dx, dx + d.in_size(), T(0));
+  for (int c = 0; c < d.in_c; ++c) {
+    for (int ki = 0; ki < d.kh; ++ki) {
+      for (int kj = 0; kj < d.kw; ++kj) {
+        const T* src = col + long((c * d.kh + ki) * d.kw + kj) * Ho * Wo;
+        const Span sp = valid_span(Wo, d.in_w, s, p, kj);
+        for (int ho = 0; ho < Ho; ++ho, src += Wo) {
+          const int hi = ho * s - p + ki;
+          if (hi < 0 || hi >= d.in_h) continue;
+          T* dst = dx + (long(c) * d.in_h + hi) * d.in_w - p + kj;
+          if (s == 1) {
+#pragma omp simd
+            for (int wo = sp.lo; wo < sp.hi; ++wo) dst[wo] += src[wo];
+          } else {
+            for (int wo = sp.lo; wo < sp.hi; ++wo) dst[long(wo) * s] += src[wo];
+          }
+        }
+      }
+    }
+  }
+}
+
+// Samples [lo, hi) of thread t out of n threads: contiguous, fixed for a given (batch, n).
+inline int chunk_begin(int batch, int n, int t) {
+  return int(long(batch) * t / n);
+}
+
+}  // namespace
+
+template <class T>
+void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b, T* y) {
+  check_dims(d, "conv2d_forward_cpu");
+  RM_CHECK(x && w && y, "conv2d_forward_cpu: null x, w or y");
+  const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw;
+  const bool pointwise = is_pointwise(d);
+  // One sample per iteration; with a single sample the region is inactive and the GEMM itself
+  // may use every thread.
+  const bool par = d.batch > 1 && cpu_threads(conv_macs(d)) > 1;
+#pragma omp parallel for schedule(static) if (par)
+  for (int s = 0; s < d.batch; ++s) {
+    const T* xs = x + s * d.in_size();
+    T* ys = y + s * d.out_size();
+    const T* col = xs;
+    if (!pointwise) {
+      T* c = scratch<T>(kCol, size_t(K) * N);
+      im2col(d, xs, c);
+      col = c;
+    }
+    gemm_cpu<T>(false, false, d.out_c, N, K, T(1), w, K, col, N, T(0), ys, N);
+    if (b) {
+      for (int co = 0; co < d.out_c; ++co) {
+        T* row = ys + long(co) * N;
+        const T bias = b[co];
+#pragma omp simd
+        for (int n = 0; n < N; ++n) row[n] += bias;
+      }
+    }
+  }
+}
+
+template <class T>
+void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* dx) {
+  check_dims(d, "conv2d_backward_input_cpu");
+  RM_CHECK(dy && w && dx, "conv2d_backward_input_cpu: null dy, w or dx");
+  const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw;
+  const bool pointwise = is_pointwise(d);
+  const bool par = d.batch > 1 && cpu_threads(conv_macs(d)) > 1;
+#pragma omp parallel for schedule(static) if (par)
+  for (int s = 0; s < d.batch; ++s) {
+    const T* dys = dy + s * d.out_size();
+    T* dxs = dx + s * d.in_size();
+    if (pointwise) {
+      gemm_cpu<T>(true, false, K, N, d.out_c, T(1), w, K, dys, N, T(0), dxs, N);
+    } else {
+      T* dcol = scratch<T>(kCol, size_t(K) * N);
+      gemm_cpu<T>(true, false, K, N, d.out_c, T(1), w, K, dys, N, T(0), dcol, N);
+      col2im(d, dcol, dxs);
+    }
+  }
+}
+
+template <class T>
+void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T* dw, T* db) {
+  check_dims(d, "conv2d_backward_weight_cpu");
+  RM_CHECK(x && dy && dw, "conv2d_backward_weight_cpu: null x, dy or dw");
+  const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
+  const long wsize = long(C) * K;
+  const bool pointwise = is_pointwise(d);
+  const int threads = std::min({cpu_threads(conv_macs(d)), d.batch, kMaxThreads});
+  T* partial[kMaxThreads];  // thread t's [dW | db]; thread 0 accumulates into dw, db directly
+
+  // Accumulates samples [lo, hi) into (gw, gb).
+  auto accumulate = [&](int lo, int hi, T* gw, T* gb) {
+    for (int s = lo; s < hi; ++s) {
+      const T* xs = x + s * d.in_size();
+      const T* dys = dy + s * d.out_size();
+      const T* col = xs;
+      if (!pointwise) {
+        T* c = scratch<T>(kCol, size_t(K) * N);
+        im2col(d, xs, c);
+        col = c;
+      }
+      gemm_cpu<T>(false, true, C, K, N, T(1), dys, N, col, N, T(1), gw, K);
+      if (gb) {
+        for (int co = 0; co < C; ++co) {
+          const T* row = dys + long(co) * N;
+          T acc = T(0);
+#pragma omp simd reduction(+ : acc)
+          for (int n = 0; n < N; ++n) acc += row[n];
+          gb[co] += acc;
+        }
+      }
+    }
+  };
+
+  if (threads == 1) {
+    accumulate(0, d.batch, dw, db);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+    const int lo = chunk_begin(d.batch, n, t), hi = chunk_begin(d.batch, n, t + 1);
+    if (t == 0) {
+      accumulate(lo, hi, dw, db);
+    } else {
+      T* p = scratch<T>(kPartial, size_t(wsize + C));
+      std::fill(p, p + wsize + C, T(0));
+      partial[t] = p;
+      accumulate(lo, hi, p, db ? p + wsize : nullptr);
+    }
+#pragma omp barrier
+    // Fixed summation order (thread 1, 2, ...) so results do not depend on timing.
+#pragma omp for schedule(static)
+    for (long i = 0; i < wsize; ++i) {
+      T acc = dw[i];
+      for (int u = 1; u < n; ++u) acc += partial[u][i];
+      dw[i] = acc;
+    }
+    if (db) {
+#pragma omp single
+      for (int co = 0; co < C; ++co) {
+        for (int u = 1; u < n; ++u) db[co] += partial[u][wsize + co];
+      }
+    }
+  }
+}
+
+template void conv2d_forward_cpu<float>(const Conv2dDims&, const float*, const float*, const float*,
+                                        float*);
+template void conv2d_forward_cpu<double>(const Conv2dDims&, const double*, const double*,
+                                         const double*, double*);
+template void conv2d_backward_input_cpu<float>(const Conv2dDims&, const float*, const float*,
+                                               float*);
+template void conv2d_backward_input_cpu<double>(const Conv2dDims&, const double*, const double*,
+                                                double*);
+template void conv2d_backward_weight_cpu<float>(const Conv2dDims&, const float*, const float*,
+                                                float*, float*);
+template void conv2d_backward_weight_cpu<double>(const Conv2dDims&, const double*, const double*,
+                                                 double*, double*);
+
+}  // namespace relmimic::kernels
