@@ -29,13 +29,17 @@ inline int checked_batch(const Tensor& x, DType dtype, long per_sample, int max_
 // Same, and the exact per-sample shape: x must be [B, dims...].
 inline int checked_batch(const Tensor& x, DType dtype, const Shape& sample, int max_batch,
                          const std::string& who, const char* what = "input") {
-  int b = checked_batch(x, dtype, sample.numel(), max_batch, who, what);
+  RM_CHECK(x.defined(), who, ": ", what, " is undefined");
   Shape full;
-  full.push_back(b);
+  full.push_back(x.ndim() >= 1 ? x.dim(0) : 0);
   for (int i = 0; i < sample.ndim(); ++i) full.push_back(sample[i]);
-  RM_CHECK(x.shape() == full, who, ": ", what, " expected shape ", full.str(), ", got ",
-           x.shape().str());
-  return b;
+  if (!(x.shape() == full) || x.dim(0) < 1) {
+    std::string want = "[B";
+    for (int i = 0; i < sample.ndim(); ++i) want += ", " + std::to_string(sample[i]);
+    RM_FAIL(who, ": ", what, " expected shape ", want, "] with 1 <= B <= ", max_batch, ", got ",
+            x.shape().str());
+  }
+  return checked_batch(x, dtype, sample.numel(), max_batch, who, what);
 }
 
 // Checks t's shape and dtype; the message is only built on failure.
