@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/layers.h"
+#include "kernels/gemm.h"
 
 namespace relmimic {
 
@@ -117,31 +118,47 @@ void SpectralNorm<T>::backward(const T* dw_sn, T* dw) const {
   }
 }
 
-// Gram-Schmidt (modified, applied twice for accuracy) on min(rows, cols) Gaussian vectors of
-// length max(rows, cols): the orthonormal factor of a Gaussian matrix's QR with diag(R) > 0,
-// i.e. a Haar-random orthogonal matrix.
+namespace {
+// Orthonormalises the rows of a [m, n] (m <= n) in place by one Cholesky-QR step:
+// G = A A^T = L L^T, A <- L^{-1} A. Then A A^T = I and the old A = L A_new with diag(L) > 0.
+void cholesky_qr(std::vector<double>& a, int m, int n) {
+  std::vector<double> g(static_cast<size_t>(m) * m), linv(static_cast<size_t>(m) * m, 0.0);
+  std::vector<double> out(a.size());
+  kernels::gemm_cpu(false, true, m, m, n, 1.0, a.data(), n, a.data(), n, 0.0, g.data(), m);
+  auto G = [&](int i, int j) -> double& { return g[size_t(i) * m + j]; };
+  for (int j = 0; j < m; ++j) {  // lower Cholesky factor, in place
+    double d = G(j, j);
+    for (int k = 0; k < j; ++k) d -= G(j, k) * G(j, k);
+    RM_CHECK(d > 0, "orthogonal_init: rank-deficient Gaussian draw");
+    G(j, j) = std::sqrt(d);
+    for (int i = j + 1; i < m; ++i) {
+      double s = G(i, j);
+      for (int k = 0; k < j; ++k) s -= G(i, k) * G(j, k);
+      G(i, j) = s / G(j, j);
+    }
+  }
+  for (int c = 0; c < m; ++c)  // L^{-1} by forward substitution, one column at a time
+    for (int i = c; i < m; ++i) {
+      double s = i == c ? 1.0 : 0.0;
+      for (int k = c; k < i; ++k) s -= G(i, k) * linv[size_t(k) * m + c];
+      linv[size_t(i) * m + c] = s / G(i, i);
+    }
+  kernels::gemm_cpu(false, false, m, n, m, 1.0, linv.data(), m, a.data(), n, 0.0, out.data(), n);
+  a.swap(out);
+}
+}  // namespace
+
+// The orthonormal factor of a Gaussian matrix's QR with diag(R) > 0, i.e. a Haar-random
+// orthogonal matrix: min(rows, cols) Gaussian vectors of length max(rows, cols), made
+// orthonormal by Cholesky-QR applied twice (the second pass brings orthogonality to rounding).
 template <class T>
 void orthogonal_init(T* w, int rows, int cols, double gain, Rng& rng) {
   RM_CHECK(rows > 0 && cols > 0, "orthogonal_init: bad shape [", rows, ", ", cols, "]");
   const int n = std::max(rows, cols), m = std::min(rows, cols);
-  std::vector<double> q(size_t(n) * m);  // m vectors of length n
+  std::vector<double> q(static_cast<size_t>(n) * m);  // m vectors of length n, row-major
   for (double& x : q) x = rng.normal();
-  for (int j = 0; j < m; ++j) {
-    double* qj = q.data() + size_t(j) * n;
-    for (int pass = 0; pass < 2; ++pass) {
-      for (int i = 0; i < j; ++i) {
-        const double* qi = q.data() + size_t(i) * n;
-        double d = 0;
-        for (int k = 0; k < n; ++k) d += qi[k] * qj[k];
-        for (int k = 0; k < n; ++k) qj[k] -= d * qi[k];
-      }
-    }
-    double nrm = 0;
-    for (int k = 0; k < n; ++k) nrm += qj[k] * qj[k];
-    nrm = std::sqrt(nrm);
-    RM_CHECK(nrm > 1e-12, "orthogonal_init: degenerate Gaussian draw");
-    for (int k = 0; k < n; ++k) qj[k] /= nrm;
-  }
+  cholesky_qr(q, m, n);
+  cholesky_qr(q, m, n);
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < cols; ++c) {
       // Tall: the vectors are W's columns; wide: W's rows.

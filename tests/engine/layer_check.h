@@ -107,8 +107,8 @@ inline void check_jvp(const Fns& f, Tensor& x, const Tensor& t_x) {
 }
 
 // backward_jvp vs central differences of <dy, f(x)> + <dt_y, J(x) t_x> in x, t_x and theta.
-inline void check_backward_jvp(const Fns& f, ParamSet<double>& ps, Tensor& x, Tensor& t_x,
-                               Rng& rng, bool check_dx = true) {
+inline void check_backward_jvp(const Fns& f, ParamSet<double>& ps, Tensor& x, Tensor& t_x, Rng& rng,
+                               bool check_dx = true) {
   const Tensor y0 = f.forward(x);
   const std::vector<double> ry = random_vector<double>(y0.numel(), rng);
   const std::vector<double> rt = random_vector<double>(y0.numel(), rng);

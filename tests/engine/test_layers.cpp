@@ -94,7 +94,9 @@ TEST_P(ActivationTest, AllPassesMatchFiniteDifferences) {
 INSTANTIATE_TEST_SUITE_P(Kinds, ActivationTest,
                          ::testing::Values(Act::Identity, Act::ReLU, Act::LeakyReLU, Act::Tanh,
                                            Act::Sigmoid),
-                         [](const auto& info) { return std::string(kernels::act_name(info.param)); });
+                         [](const auto& info) {
+                           return std::string(kernels::act_name(info.param));
+                         });
 
 TEST(Activation, LeakyReluUsesItsSlope) {
   World w(1);
@@ -121,8 +123,18 @@ TEST(MaxPool3D, BackwardMatchesFiniteDifferences) {
   World w(2);
   Rng rng(16);
   // The agent's row 3 window on a small map: (2, 3, 3), stride (2, 2, 2), pad (0, 1, 1).
-  MaxPool3D<double> pool(w.build, {.c = 4, .h = 5, .w = 5, .kc = 2, .kh = 3, .kw = 3, .sc = 2,
-                                   .sh = 2, .sw = 2, .pc = 0, .ph = 1, .pw = 1});
+  MaxPool3D<double> pool(w.build, {.c = 4,
+                                   .h = 5,
+                                   .w = 5,
+                                   .kc = 2,
+                                   .kh = 3,
+                                   .kw = 3,
+                                   .sc = 2,
+                                   .sh = 2,
+                                   .sw = 2,
+                                   .pc = 0,
+                                   .ph = 1,
+                                   .pw = 1});
   EXPECT_EQ(pool.out_shape(2), Shape({2, 2, 3, 3}));
   Tensor x = random_tensor({2, 4, 5, 5}, rng);
   check_backward(fns(pool), w.params, x, rng);
@@ -143,9 +155,9 @@ TEST(ResidualBlock, ComputesXPlusTheBottleneck) {
   ResidualBlock<double> rb(w.build, "rb", 2, 1, 1, rng);
   // conv0: 2 -> 1, conv1: 1 -> 1 (3x3, only the centre tap sees a 1x1 map), conv2: 1 -> 2.
   double* p = w.params.values();
-  const double vals[] = {1.0, 2.0, 0.5,                                 // conv0 w, b
-                         0, 0, 0, 0, 3.0, 0, 0, 0, 0, -1.0,             // conv1 w, b
-                         1.0, -2.0, 0.25, 0.0};                         // conv2 w, b
+  const double vals[] = {1.0, 2.0,  0.5,                              // conv0 w, b
+                         0,   0,    0,    0,  3.0, 0, 0, 0, 0, -1.0,  // conv1 w, b
+                         1.0, -2.0, 0.25, 0.0};                       // conv2 w, b
   ASSERT_EQ(w.params.size(), long(std::size(vals)));
   std::copy(std::begin(vals), std::end(vals), p);
   Tensor x = Tensor::zeros({1, 2, 1, 1}, DType::f64);
@@ -162,8 +174,8 @@ TEST(Layers, ParameterCountsOfThePaperBlocks) {
   Rng rng(1);
   ResidualBlock<double> rb16(w.build, "rb16", 16, 21, 21, rng);
   ResidualBlock<double> rb8(w.build, "rb8", 8, 21, 21, rng);
-  RelationalBlock<double> rel(w.build, "rel", {.channels = 16, .height = 21, .width = 21, .embed = 2},
-                              rng);
+  RelationalBlock<double> rel(w.build, "rel",
+                              {.channels = 16, .height = 21, .width = 21, .embed = 2}, rng);
   EXPECT_EQ(rb16.params(), 864);  // 16*8+8 + 8*8*9+8 + 8*16+16
   EXPECT_EQ(rb8.params(), 224);   // 8*4+4 + 4*4*9+4 + 4*8+8
   EXPECT_EQ(rel.params(), 150);   // 3 (16*2+2) + 2*16+16
@@ -184,7 +196,7 @@ TEST(Standardize, DividesBy255) {
 
 void expect_orthogonal(int rows, int cols, double gain) {
   Rng rng(uint64_t(rows * 100 + cols));
-  std::vector<double> w(size_t(rows) * cols);
+  std::vector<double> w(static_cast<size_t>(rows) * cols);
   orthogonal_init(w.data(), rows, cols, gain, rng);
   // Gram matrix over the smaller dimension must be gain^2 I.
   const bool tall = rows >= cols;
@@ -233,19 +245,28 @@ TEST(Layers, BadInputsGiveClearErrors) {
   World w(2, false);
   Rng rng(2);
   Conv2d<double> conv(w.build, "c", conv_opts(false), rng);
-  expect_error([&] { conv.backward(Tensor::zeros({2, 3, 3, 3}, DType::f64)); },
-               "backward before forward");
+  expect_error(
+      [&] {
+        conv.backward(Tensor::zeros({2, 3, 3, 3}, DType::f64));
+      },
+      "backward before forward");
   expect_error([&] { conv.forward(Tensor::zeros({2, 2, 5, 5}, DType::f64)); }, "expected shape");
-  expect_error([&] { conv.forward(Tensor::zeros({3, 2, 5, 6}, DType::f64)); },
-               "exceeds max_batch 2");
+  expect_error(
+      [&] {
+        conv.forward(Tensor::zeros({3, 2, 5, 6}, DType::f64));
+      },
+      "exceeds max_batch 2");
   expect_error([&] { conv.forward(Tensor::zeros({2, 2, 5, 6}, DType::f32)); }, "dtype float32");
   Tensor x = Tensor::zeros({2, 2, 5, 6}, DType::f64);
   conv.forward(x);
   expect_error([&] { conv.backward(Tensor::zeros({2, 3, 3, 2}, DType::f64)); }, "dy expected");
   expect_error([&] { conv.jvp(x); }, "second_order");
-  expect_error([&] { Conv2d<double>(w.build, "k", {.in_c = 1, .in_h = 2, .in_w = 2, .out_c = 1,
-                                                   .kernel = 5}, rng); },
-               "larger than the padded input");
+  expect_error(
+      [&] {
+        Conv2d<double>(w.build, "k", {.in_c = 1, .in_h = 2, .in_w = 2, .out_c = 1, .kernel = 5},
+                       rng);
+      },
+      "larger than the padded input");
   Linear<double> fc(w.build, "fc", {.in = 4, .out = 2}, rng);
   expect_error([&] { fc.forward(Tensor::zeros({2, 5}, DType::f64)); }, "expected 4");
   expect_error([&] { ResidualBlock<double>(w.build, "odd", 3, 2, 2, rng); }, "even");
