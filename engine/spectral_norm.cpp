@@ -137,12 +137,17 @@ void cholesky_qr(std::vector<double>& a, int m, int n) {
       G(i, j) = s / G(j, j);
     }
   }
-  for (int c = 0; c < m; ++c)  // L^{-1} by forward substitution, one column at a time
-    for (int i = c; i < m; ++i) {
-      double s = i == c ? 1.0 : 0.0;
-      for (int k = c; k < i; ++k) s -= G(i, k) * linv[size_t(k) * m + c];
-      linv[size_t(i) * m + c] = s / G(i, i);
+  for (int i = 0; i < m; ++i) {  // row i of L^{-1}: (e_i - sum_{k<i} L_ik row_k) / L_ii
+    double* row = linv.data() + size_t(i) * m;
+    row[i] = 1.0;
+    for (int k = 0; k < i; ++k) {
+      const double l = G(i, k);
+      const double* rk = linv.data() + size_t(k) * m;
+      for (int c = 0; c <= k; ++c) row[c] -= l * rk[c];
     }
+    const double inv = 1.0 / G(i, i);
+    for (int c = 0; c <= i; ++c) row[c] *= inv;
+  }
   kernels::gemm_cpu(false, false, m, n, m, 1.0, linv.data(), m, a.data(), n, 0.0, out.data(), n);
   a.swap(out);
 }
