@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "engine/tensor.h"
 
@@ -10,7 +11,7 @@ namespace relmimic::detail {
 // Checks that x is [B, ...] of dtype `dtype` with numel = B * per_sample and 1 <= B <= max_batch;
 // returns B. Messages name the layer and what was expected.
 inline int checked_batch(const Tensor& x, DType dtype, long per_sample, int max_batch,
-                         const std::string& who, const char* what = "input") {
+                         std::string_view who, const char* what = "input") {
   RM_CHECK(x.defined(), who, ": ", what, " is undefined");
   RM_CHECK(x.dtype() == dtype, who, ": ", what, " has dtype ", dtype_name(x.dtype()), ", expected ",
            dtype_name(dtype));
@@ -28,7 +29,7 @@ inline int checked_batch(const Tensor& x, DType dtype, long per_sample, int max_
 
 // Same, and the exact per-sample shape: x must be [B, dims...].
 inline int checked_batch(const Tensor& x, DType dtype, const Shape& sample, int max_batch,
-                         const std::string& who, const char* what = "input") {
+                         std::string_view who, const char* what = "input") {
   RM_CHECK(x.defined(), who, ": ", what, " is undefined");
   Shape full;
   full.push_back(x.ndim() >= 1 ? x.dim(0) : 0);
@@ -43,7 +44,7 @@ inline int checked_batch(const Tensor& x, DType dtype, const Shape& sample, int 
 }
 
 // Checks t's shape and dtype; the message is only built on failure.
-inline void expect(const Tensor& t, const Shape& shape, DType dtype, const std::string& who,
+inline void expect(const Tensor& t, const Shape& shape, DType dtype, std::string_view who,
                    const char* what) {
   RM_CHECK(t.defined(), who, ": ", what, " is undefined");
   RM_CHECK(t.shape() == shape, who, ": ", what, " expected shape ", shape.str(), ", got ",

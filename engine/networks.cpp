@@ -16,7 +16,10 @@ using detail::rows;
 
 template <class T>
 AgentNet<T>::AgentNet(const AgentConfig& c)
-    : cfg_(c), build_{params_, buffers_, arena_, c.max_batch}, rng_(c.seed) {
+    : cfg_(c),
+      name_(std::string(arch_name(c.arch)) + " network"),
+      build_{params_, buffers_, arena_, c.max_batch},
+      rng_(c.seed) {
   RM_CHECK(c.max_batch > 0, "agent network: max_batch must be positive, got ", c.max_batch);
   RM_CHECK(c.actions >= 0, "agent network: actions must be >= 0, got ", c.actions);
   torso_ = make_torso(build_, c, rng_);
@@ -40,8 +43,8 @@ Tensor AgentNet<T>::forward(const Tensor& obs) {
   if (cfg_.arch == Arch::mlp) {
     checked_batch(obs, dtype_of<T>(), {cfg_.obs_dim}, cfg_.max_batch, "mlp network", "observation");
   } else {
-    checked_batch(obs, DType::u8, {cfg_.frames, cfg_.height, cfg_.width}, cfg_.max_batch,
-                  std::string(arch_name(cfg_.arch)) + " network", "observation");
+    checked_batch(obs, DType::u8, {cfg_.frames, cfg_.height, cfg_.width}, cfg_.max_batch, name_,
+                  "observation");
   }
   return head_->forward(torso_->forward(obs));
 }

@@ -88,6 +88,7 @@ class AgentNet {
 
  private:
   AgentConfig cfg_;
+  std::string name_;  // "<arch> network", for error messages
   ParamSet<T> params_, buffers_;
   Arena arena_;
   Build<T> build_;
