@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <functional>
 #include <vector>
@@ -16,6 +17,20 @@ namespace relmimic::testing {
 
 // Tolerance for every double-precision finite-difference comparison in the engine tests.
 constexpr double kFdTol = 1e-6;
+
+// Runs the enclosing scope on one OpenMP thread. Finite differences make thousands of tiny
+// kernel calls where a fork/join per call costs more than the work (and far more when the
+// cores are shared); the threaded paths are covered by the full-size network tests.
+class SerialScope {
+ public:
+  SerialScope() : prev_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~SerialScope() { omp_set_num_threads(prev_); }
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+
+ private:
+  int prev_;
+};
 
 // One layer's world: parameter and buffer sets, an arena, and a Build over them.
 struct World {
@@ -73,6 +88,7 @@ Fns fns(L& layer) {
 // backward vs central differences of <r, f(x)> for the input and every parameter.
 inline void check_backward(const Fns& f, ParamSet<double>& ps, Tensor& x, Rng& rng,
                            bool check_dx = true) {
+  SerialScope serial;
   const Tensor y0 = f.forward(x);
   const std::vector<double> r = random_vector<double>(y0.numel(), rng);
   const Tensor dy = from_vector(r, y0.shape());
@@ -91,6 +107,7 @@ inline void check_backward(const Fns& f, ParamSet<double>& ps, Tensor& x, Rng& r
 
 // jvp vs the directional central difference.
 inline void check_jvp(const Fns& f, Tensor& x, const Tensor& t_x) {
+  SerialScope serial;
   f.forward(x);
   const std::vector<double> ty = to_vector(f.jvp(t_x));
   const double e = 1e-6;
@@ -109,6 +126,7 @@ inline void check_jvp(const Fns& f, Tensor& x, const Tensor& t_x) {
 // backward_jvp vs central differences of <dy, f(x)> + <dt_y, J(x) t_x> in x, t_x and theta.
 inline void check_backward_jvp(const Fns& f, ParamSet<double>& ps, Tensor& x, Tensor& t_x, Rng& rng,
                                bool check_dx = true) {
+  SerialScope serial;
   const Tensor y0 = f.forward(x);
   const std::vector<double> ry = random_vector<double>(y0.numel(), rng);
   const std::vector<double> rt = random_vector<double>(y0.numel(), rng);

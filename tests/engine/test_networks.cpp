@@ -137,6 +137,7 @@ TEST(Networks, SameSeedSameParameters) {
 // entry of every parameter slot. Biases are randomised first: with zero biases a channel that
 // ReLU zeroed everywhere gives exact zeros downstream, i.e. a kink at the test point.
 void check_network_gradient(AgentNet<double>& net, const Tensor& obs, Rng& rng) {
+  testing::SerialScope serial;
   for (const auto& e : net.parameters().entries())
     if (e.name.ends_with(".bias"))
       testing::fill_uniform(net.parameters().values() + e.offset, e.size, rng, -0.1, 0.1);

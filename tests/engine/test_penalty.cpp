@@ -41,6 +41,7 @@ void spread(RewardNet<double>& net, Rng& rng) {
 class PenaltyTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(PenaltyTest, ParameterGradientMatchesFiniteDifferences) {
+  testing::SerialScope serial;
   RewardNet<double> net(small_cfg(GetParam()));
   Rng rng(51);
   spread(net, rng);
@@ -87,6 +88,7 @@ INSTANTIATE_TEST_SUITE_P(Relational, PenaltyTest, ::testing::Bool());
 // P = lambda mean_b (||grad_x sigmoid(logit(x_b))|| - 1)^2 with the input gradient taken by
 // central differences: checks the value (and the backward that produced grad_x).
 TEST(Penalty, ValueMatchesFiniteDifferenceInputGradient) {
+  testing::SerialScope serial;
   RewardNet<double> net(small_cfg(true));
   Rng rng(53);
   spread(net, rng);
