@@ -1,6 +1,7 @@
 // MaxPool3D on the CPU: each output scans its (kc, kh, kw) window in (c, h, w) order, skipping
 // padding; a strictly larger value replaces the best, so the first maximum wins ties.
 #include <algorithm>
+#include <vector>
 
 #include "kernels/common.h"
 #include "kernels/parallel_cpu.h"
@@ -32,40 +33,96 @@ inline Range window(int o, int s, int p, int k, int n) {
   return {std::max(start, 0), std::min(start + k, n)};
 }
 
+// Outputs o in [lo, hi) whose window cell j (input o*s - p + j) lies inside [0, n).
+struct Span {
+  int lo, hi;
+};
+inline Span valid_span(int out, int n, int s, int p, int j) {
+  const int a = p - j, b = n - 1 + p - j;  // ceil(a / s) <= o <= floor(b / s)
+  const int lo = a <= 0 ? 0 : (a + s - 1) / s;
+  const int hi = b < 0 ? 0 : std::min(out, b / s + 1);
+  return {std::min(lo, hi), hi};
+}
+
+// For outputs o in [lo, hi): v = src[o * s] (flat index base + o * s) replaces (y[o], arg[o])
+// when strictly larger. Branch-free through an integer mask, which vectorises without blend
+// instructions; v > old is false for NaN, so a NaN never replaces the best. A compile-time
+// stride turns the strided loads into loads and shuffles.
+template <class T>
+inline void max_step(T v, int32_t idx, T& y, int32_t& arg) {
+  const T old = y;
+  const int32_t win = -int32_t(v > old);
+  y = v > old ? v : old;
+  arg = (idx & win) | (arg & ~win);
+}
+template <int S, class T>
+void max_row(const T* __restrict__ src, int32_t base, int lo, int hi, T* __restrict__ y,
+             int32_t* __restrict__ arg) {
+  for (int o = lo; o < hi; ++o) max_step(src[o * S], base + o * S, y[o], arg[o]);
+}
+template <class T>
+void max_row(const T* __restrict__ src, int32_t base, int lo, int hi, T* __restrict__ y,
+             int32_t* __restrict__ arg, int s) {
+  for (int o = lo; o < hi; ++o) max_step(src[o * s], base + o * s, y[o], arg[o]);
+}
+
 }  // namespace
 
 template <class T>
-void pool3d_forward_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax) {
-  check_dims(d, "pool3d_forward_cpu");
+void pool3d_forward_cpu(const Pool3dDims& dims, const T* x, T* y, int32_t* argmax) {
+  check_dims(dims, "pool3d_forward_cpu");
   RM_CHECK(x && y && argmax, "pool3d_forward_cpu: null x, y or argmax");
-  RM_CHECK(d.in_size() <= INT32_MAX, "pool3d_forward_cpu: sample of ", d.in_size(),
+  RM_CHECK(dims.in_size() <= INT32_MAX, "pool3d_forward_cpu: sample of ", dims.in_size(),
            " elements overflows the int32 argmax");
+  // A feature-only pool sees each (h, w) plane as one long row: same flat indices, longer
+  // vectors.
+  Pool3dDims d = dims;
+  if (d.kh == 1 && d.kw == 1 && d.sh == 1 && d.sw == 1 && d.ph == 0 && d.pw == 0) {
+    d.w *= d.h;
+    d.h = 1;
+  }
   const int Co = d.out_c(), Ho = d.out_h(), Wo = d.out_w();
+  // Outputs whose window cell j lies inside the row (the others see padding there); the same
+  // for every row, so computed once (integer divisions are not free).
+  std::vector<Span> spans(size_t(d.kw));
+  for (int j = 0; j < d.kw; ++j) spans[size_t(j)] = valid_span(Wo, d.w, d.sw, d.pw, j);
   const double work = double(d.batch) * d.out_size() * d.kc * d.kh * d.kw;
 #pragma omp parallel for schedule(static) if (cpu_threads(work) > 1)
   for (int b = 0; b < d.batch; ++b) {
     const T* xb = x + b * d.in_size();
-    T* yb = y + b * d.out_size();
-    int32_t* ab = argmax + b * d.out_size();
     for (int oc = 0; oc < Co; ++oc) {
       const Range rc = window(oc, d.sc, d.pc, d.kc, d.c);
       for (int oh = 0; oh < Ho; ++oh) {
         const Range rh = window(oh, d.sh, d.ph, d.kh, d.h);
+        // One output row at a time, the window's cells in (c, h, w) order in the outer loops
+        // and the outputs innermost: each output still sees its cells in scan order, and the
+        // inner loop vectorises.
+        const long o = (b * long(Co) + oc) * Ho * Wo + long(oh) * Wo;
+        T* yr = y + o;
+        int32_t* ar = argmax + o;
+        const int32_t first_row = (rc.lo * d.h + rh.lo) * d.w;
         for (int ow = 0; ow < Wo; ++ow) {
-          const Range rw = window(ow, d.sw, d.pw, d.kw, d.w);
-          int32_t best_i = int32_t((rc.lo * d.h + rh.lo) * d.w + rw.lo);
-          T best = xb[best_i];
-          for (int c = rc.lo; c < rc.hi; ++c) {
-            for (int h = rh.lo; h < rh.hi; ++h) {
-              const int32_t row = int32_t((c * d.h + h) * d.w);
-              for (int w = rw.lo; w < rw.hi; ++w) {
-                if (xb[row + w] > best) best = xb[row + w], best_i = row + w;
+          ar[ow] = first_row + window(ow, d.sw, d.pw, d.kw, d.w).lo;
+          yr[ow] = xb[ar[ow]];
+        }
+        for (int c = rc.lo; c < rc.hi; ++c) {
+          for (int h = rh.lo; h < rh.hi; ++h) {
+            for (int j = 0; j < d.kw; ++j) {
+              const Span sp = spans[size_t(j)];
+              const int32_t base = (c * d.h + h) * d.w + j - d.pw;  // + ow * sw
+              const T* src = xb + base;
+              switch (d.sw) {
+                case 1:
+                  max_row<1>(src, base, sp.lo, sp.hi, yr, ar);
+                  break;
+                case 2:
+                  max_row<2>(src, base, sp.lo, sp.hi, yr, ar);
+                  break;
+                default:
+                  max_row(src, base, sp.lo, sp.hi, yr, ar, d.sw);
               }
             }
           }
-          const long o = (long(oc) * Ho + oh) * Wo + ow;
-          yb[o] = best;
-          ab[o] = best_i;
         }
       }
     }
