@@ -66,7 +66,11 @@ EnvPool::EnvPool(const PoolConfig& cfg) : cfg_(cfg) {
     w->end = int(long(t + 1) * n_ / t_);
     workers_.push_back(std::move(w));
   }
-  for (auto& w : workers_) w->thread = std::thread([this, p = w.get()] { worker_loop(*p); });
+  // Rendering workers each need a thread that owns their GL context. Physics-only pools run
+  // the first share on the calling thread, which saves one hand-off per step.
+  inline_first_ = !cfg.render;
+  for (size_t t = inline_first_ ? 1 : 0; t < workers_.size(); ++t)
+    workers_[t]->thread = std::thread([this, p = workers_[t].get()] { worker_loop(*p); });
   try {
     if (cfg.render) {
       // Each worker makes its own context, on its own thread, for its envs' model.
@@ -120,14 +124,24 @@ void EnvPool::worker_loop(Worker& w) {
 }
 
 void EnvPool::run_all(const std::function<void(Worker&)>& job) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    job_ = &job;
-    pending_ = t_;
-    ++generation_;
+  const int threaded = t_ - (inline_first_ ? 1 : 0);
+  if (threaded > 0) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job_ = &job;
+      pending_ = threaded;
+      ++generation_;
+    }
+    work_cv_.notify_all();
   }
-  work_cv_.notify_all();
-  {
+  if (inline_first_) {
+    try {
+      job(*workers_[0]);
+    } catch (...) {
+      workers_[0]->error = std::current_exception();
+    }
+  }
+  if (threaded > 0) {
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [&] { return pending_ == 0; });
     job_ = nullptr;

@@ -1,7 +1,8 @@
 // EnvPool: N LocomotionEnv on T persistent worker threads, stepped as one batch.
 // Thread t owns the envs [t*N/T, (t+1)*N/T) and, when rendering, one EGL context that draws
-// them. Every env has its own Rng stream (Rng::derive(seed, env index)), so results depend on
-// (seed, N) and the actions only, not on T: frames and states are bit-identical across T.
+// them (physics-only pools run the first share on the calling thread). Every env has its own Rng
+// stream (Rng::derive(seed, env index)), so results depend on (seed, N) and the actions only, not
+// on T: frames and states are bit-identical across T.
 //
 // Auto-reset: an env whose episode ends (terminated or truncated) in step() is reset at once.
 // That step reports the final reward/terminated/truncated, the finished episode's return and
@@ -106,6 +107,7 @@ class EnvPool {
   uint64_t generation_ = 0;
   int pending_ = 0;
   bool stop_ = false;
+  bool inline_first_ = false;  // worker 0 runs on the calling thread (physics-only pools)
 };
 
 }  // namespace relmimic::env

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <vector>
 
+#include "env/locomotion.h"
 #include "kernels/common.h"
 #include "kernels/image.h"
 
@@ -76,12 +77,6 @@ const char* egl_error_name(EGLint e) {
   } while (0)
 
 namespace {
-
-// MuJoCo's default error handler calls exit(); turn errors into exceptions instead (the C
-// frames between here and the caller have unwind tables on x86-64 and hold no locks).
-void mujoco_error(const char* msg) {
-  throw Error(std::string("MuJoCo: ") + msg);
-}
 
 template <class F>
 F egl_proc(const char* name) {
@@ -163,7 +158,7 @@ Display shared_display(const std::string& choice, int device_index) {
     // llvmpipe spawns one rasteriser thread per core per context unless told not to; the pool
     // already runs one context per worker thread.
     setenv("LP_NUM_THREADS", "0", 0);
-    if (!mju_user_error) mju_user_error = mujoco_error;
+    install_mujoco_handlers();  // mjr_* errors throw instead of exit()
   }
   std::string key = choice + ":" + std::to_string(device_index);
   auto it = g_displays.find(key);
@@ -234,6 +229,8 @@ Renderer::Renderer(const mjModel_* model, const RenderConfig& cfg) : impl_(new I
   RM_CHECK(cfg.width >= 1 && cfg.height >= 1 && cfg.width <= 4096 && cfg.height <= 4096,
            "Renderer: frame size must be in [1, 4096], got ", cfg.width, "x", cfg.height);
   RM_CHECK(cfg.shadow_size >= 1, "Renderer: shadow_size must be positive, got ", cfg.shadow_size);
+  RM_CHECK(cfg.geom_slices >= 3 && cfg.geom_stacks >= 2, "Renderer: geom tessellation must be ",
+           ">= 3 slices and >= 2 stacks, got ", cfg.geom_slices, "x", cfg.geom_stacks);
   const std::string choice = resolve_egl_choice(cfg.egl);
   // Released before impl_ is destroyed when this constructor throws (locals unwind first).
   std::lock_guard<std::mutex> init_lock(g_gl_init_mutex);
@@ -289,6 +286,8 @@ Renderer::Renderer(const mjModel_* model, const RenderConfig& cfg) : impl_(new I
   m->vis.global.offheight = cfg.height;
   m->vis.quality.offsamples = 0;  // no MSAA: ~3 ms per frame on llvmpipe
   m->vis.quality.shadowsize = cfg.shadow_size;
+  m->vis.quality.numslices = cfg.geom_slices;
+  m->vis.quality.numstacks = cfg.geom_stacks;
   for (int g = 0; g < m->ngeom; ++g)
     if (m->geom_type[g] == mjGEOM_PLANE && m->geom_size[3 * g + 2] < cfg.min_floor_grid)
       m->geom_size[3 * g + 2] = cfg.min_floor_grid;
