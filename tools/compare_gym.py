@@ -16,7 +16,8 @@ Optional developer check, not part of the build or the tests. It needs the Pytho
    tests/env/test_locomotion.cpp.
 
 --reference DIR compares against another folder of XMLs, e.g. openai/gym's original
-global-coordinate hopper.xml / walker2d.xml (these need mujoco < 2.3.3 to load).
+global-coordinate gym/envs/mujoco/assets/{hopper,walker2d}.xml, which need mujoco < 2.3.3
+(`pip install mujoco==2.3.2`; the v3 numbers in the test come from that run).
 Exit status 1 when a compiled quantity differs by more than --tol.
 """
 
@@ -194,7 +195,8 @@ def main():
             if n <= len(diff):
                 print(f"  max|qpos diff| over the first {n:4d} steps: {np.max(diff[:n]):.3e}")
         if args.ref_steps <= len(qb):
-            print(f"  reference model qpos after {args.ref_steps} steps = {{{fmt(qb[args.ref_steps - 1])}}}")
+            final = fmt(qb[args.ref_steps - 1])
+            print(f"  reference model qpos after {args.ref_steps} steps = {{{final}}}")
 
         try:
             qpos, rewards, terms = gym_reference(env_id, args.ref_steps)
