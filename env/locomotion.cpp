@@ -102,7 +102,8 @@ LocomotionEnv::LocomotionEnv(Task task, const TaskConfig& cfg) : task_(task), cf
            " (RELMIMIC_ASSETS names the folder holding hopper.xml and walker2d.xml)");
   char err[1024] = "";
   {
-    // The XML compiler keeps process-wide state in MuJoCo 2.x: one load at a time.
+    // mj_loadXML records the last model in process-wide state (for mj_saveLastXML): one load
+    // at a time.
     static std::mutex load_mutex;
     std::lock_guard<std::mutex> lock(load_mutex);
     model_ = mj_loadXML(path.c_str(), nullptr, err, sizeof(err));

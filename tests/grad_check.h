@@ -18,7 +18,7 @@ void fill_uniform(T* x, long n, Rng& rng, double lo = -1.0, double hi = 1.0) {
 
 template <class T>
 std::vector<T> random_vector(long n, Rng& rng, double lo = -1.0, double hi = 1.0) {
-  std::vector<T> v(size_t(n));
+  std::vector<T> v(static_cast<size_t>(n));
   fill_uniform(v.data(), n, rng, lo, hi);
   return v;
 }
@@ -26,7 +26,7 @@ std::vector<T> random_vector(long n, Rng& rng, double lo = -1.0, double hi = 1.0
 // d loss / d x[i] for every i by central differences; loss() reads x.
 inline std::vector<double> numeric_grad(const std::function<double()>& loss, double* x, long n,
                                         double eps = 1e-6) {
-  std::vector<double> g(size_t(n));
+  std::vector<double> g(static_cast<size_t>(n));
   for (long i = 0; i < n; ++i) {
     const double old = x[i];
     x[i] = old + eps;

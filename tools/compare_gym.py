@@ -10,13 +10,14 @@ Optional developer check, not part of the build or the tests. It needs the Pytho
 1. Loads our model and the reference model with the same MuJoCo and compares the compiled
    quantities that affect physics (masses, inertias, frames, geoms, joints, actuators, options).
 2. Replays the same actions from the same initial state in both and reports the max qpos
-   difference.
+   difference, and the reference model's qpos after --ref-steps steps.
 3. With gymnasium importable, rolls out Gym's Hopper-v4 / Walker2d-v4 env (v3 semantics) from
    its initial state without noise and prints the reference numbers used by
    tests/env/test_locomotion.cpp.
 
 --reference DIR compares against another folder of XMLs, e.g. openai/gym's original
-global-coordinate hopper.xml / walker2d.xml (these need mujoco < 2.3.3 to load).
+global-coordinate gym/envs/mujoco/assets/{hopper,walker2d}.xml, which need mujoco < 2.3.3
+(`pip install mujoco==2.3.2`; the v3 numbers in the test come from that run).
 Exit status 1 when a compiled quantity differs by more than --tol.
 """
 
@@ -193,6 +194,9 @@ def main():
         for n in (1, 20, 100, args.replay_steps):
             if n <= len(diff):
                 print(f"  max|qpos diff| over the first {n:4d} steps: {np.max(diff[:n]):.3e}")
+        if args.ref_steps <= len(qb):
+            final = fmt(qb[args.ref_steps - 1])
+            print(f"  reference model qpos after {args.ref_steps} steps = {{{final}}}")
 
         try:
             qpos, rewards, terms = gym_reference(env_id, args.ref_steps)

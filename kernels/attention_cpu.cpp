@@ -1,0 +1,269 @@
+// CPU reference of the relational block's attention core: per sample, the N x N products go
+// through OpenBLAS and the row-wise softmax passes are plain loops; OpenMP runs over the batch.
+//
+// Per sample (row-major matrices, Th = theta [C', N], Ph = phi, G = g, Y = y, all [C', N]):
+//   forward       S = Th^T Ph, A = softmax_rows(S), Y = G A^T
+//   backward      dG = dY A, dA = dY^T G, dS = A (.) (dA - rowsum(A (.) dA)),
+//                 dTh = Ph dS^T, dPh = Th dS
+//   jvp           S' = Th'^T Ph + Th^T Ph', A' = A (.) (S' - rowsum(A (.) S')),
+//                 Y' = G A'^T + G' A^T
+//   backward_jvp  reverse mode through (Y, Y'), see attention_backward_jvp_cpu.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <initializer_list>
+#include <vector>
+
+#include "kernels/attention.h"
+#include "kernels/common.h"
+#include "kernels/gemm.h"
+
+namespace relmimic::kernels {
+
+namespace {
+
+// Largest N for which N * N still indexes an int-sized GEMM operand.
+constexpr int kMaxPositions = 46340;
+
+void check_dims(const AttentionDims& d, const char* who) {
+  RM_CHECK(d.batch > 0 && d.channels > 0 && d.positions > 0, who,
+           ": dimensions must be positive, got batch=", d.batch, " channels=", d.channels,
+           " positions=", d.positions);
+  RM_CHECK(d.positions <= kMaxPositions, who, ": positions=", d.positions, " exceeds ",
+           kMaxPositions, " (N*N must fit an int)");
+}
+
+void check_ptrs(const char* who, std::initializer_list<const void*> ptrs) {
+  int k = 0;
+  for (const void* p : ptrs) {
+    RM_CHECK(p != nullptr, who, ": pointer argument ", k, " is null");
+    ++k;
+  }
+}
+
+// The batch loops own the cores: each OpenMP thread runs whole samples. OpenBLAS (pthread build)
+// would start its own pool inside every call as well and oversubscribe the cores (4x slower at
+// B=128, C'=8, N=441 on 2 cores), so BLAS runs single-threaded while a batch loop is parallel and
+// its thread count is restored afterwards.
+class BatchThreads {
+ public:
+  explicit BatchThreads(int batch) : parallel_(batch > 1 && omp_get_max_threads() > 1) {
+    if (parallel_) {
+      blas_threads_ = openblas_get_num_threads();
+      if (blas_threads_ > 1) openblas_set_num_threads(1);
+    }
+  }
+  ~BatchThreads() {
+    if (parallel_ && blas_threads_ > 1) openblas_set_num_threads(blas_threads_);
+  }
+  BatchThreads(const BatchThreads&) = delete;
+  BatchThreads& operator=(const BatchThreads&) = delete;
+  bool parallel() const { return parallel_; }
+
+ private:
+  bool parallel_;
+  int blas_threads_ = 1;
+};
+
+// Per-thread N x N work buffers; they grow to the largest N seen and are then reused.
+template <class T>
+T* scratch(int slot, long n) {
+  thread_local std::vector<T> bufs[3];
+  std::vector<T>& b = bufs[slot];
+  if (long(b.size()) < n) b.resize(size_t(n));
+  return b.data();
+}
+
+// s [n, n] -> softmax of every row, in place. Subtracting the row max keeps exp() <= 1.
+template <class T>
+void softmax_rows(int n, T* s) {
+  for (int i = 0; i < n; ++i) {
+    T* row = s + long(i) * n;
+    const T m = *std::max_element(row, row + n);
+    T sum = 0;
+    for (int j = 0; j < n; ++j) {
+      row[j] = std::exp(row[j] - m);
+      sum += row[j];
+    }
+    const T inv = T(1) / sum;  // sum >= 1: the max element contributes exp(0)
+    for (int j = 0; j < n; ++j) row[j] *= inv;
+  }
+}
+
+// The softmax Jacobian J = diag(a) - a a^T is symmetric, so one routine serves both modes:
+// v <- A (.) (v - rowsum(A (.) v)), in place (vjp: v = dA -> dS; jvp: v = S' -> A').
+template <class T>
+void softmax_jacobian_rows(int n, const T* a, T* v) {
+  for (int i = 0; i < n; ++i) {
+    const T* ar = a + long(i) * n;
+    T* vr = v + long(i) * n;
+    T r = 0;
+    for (int j = 0; j < n; ++j) r += ar[j] * vr[j];
+    for (int j = 0; j < n; ++j) vr[j] = ar[j] * (vr[j] - r);
+  }
+}
+
+// Writes a_dot = A (.) (s_dot - rowsum(A (.) s_dot)) without touching s_dot.
+template <class T>
+void softmax_jvp_rows(int n, const T* a, const T* s_dot, T* a_dot) {
+  std::copy(s_dot, s_dot + long(n) * n, a_dot);
+  softmax_jacobian_rows(n, a, a_dot);
+}
+
+// Row-major GEMM shorthands for one sample's [C', N] and [N, N] operands.
+// c [C', N] (+)= x [C', N] * m^T or * m, with m [N, N].
+template <class T>
+void mul_cn_nn(bool trans_m, int c, int n, const T* x, const T* m, T beta, T* out) {
+  gemm_cpu<T>(false, trans_m, c, n, n, T(1), x, n, m, n, beta, out, n);
+}
+// out [N, N] (+)= x^T [N, C'] * z [C', N].
+template <class T>
+void mul_tn(int c, int n, const T* x, const T* z, T beta, T* out) {
+  gemm_cpu<T>(true, false, n, n, c, T(1), x, n, z, n, beta, out, n);
+}
+
+}  // namespace
+
+template <class T>
+void attention_forward_cpu(const AttentionDims& d, const T* theta, const T* phi, const T* g, T* y,
+                           T* attn) {
+  check_dims(d, "attention_forward_cpu");
+  check_ptrs("attention_forward_cpu", {theta, phi, g, y, attn});
+  const int c = d.channels, n = d.positions;
+  const long qs = d.qkv_size(), as = d.attn_size();
+  const BatchThreads threads(d.batch);
+#pragma omp parallel for schedule(static) if (threads.parallel())
+  for (int b = 0; b < d.batch; ++b) {
+    const T* th = theta + b * qs;
+    const T* ph = phi + b * qs;
+    T* a = attn + b * as;
+    mul_tn(c, n, th, ph, T(0), a);                           // S = Th^T Ph         [N, N]
+    softmax_rows(n, a);                                      // A = softmax_rows(S)
+    mul_cn_nn(true, c, n, g + b * qs, a, T(0), y + b * qs);  // Y = G A^T  [C', N]
+  }
+}
+
+template <class T>
+void attention_backward_cpu(const AttentionDims& d, const T* theta, const T* phi, const T* g,
+                            const T* attn, const T* dy, T* dtheta, T* dphi, T* dg) {
+  check_dims(d, "attention_backward_cpu");
+  check_ptrs("attention_backward_cpu", {theta, phi, g, attn, dy, dtheta, dphi, dg});
+  const int c = d.channels, n = d.positions;
+  const long qs = d.qkv_size(), as = d.attn_size();
+  const BatchThreads threads(d.batch);
+#pragma omp parallel for schedule(static) if (threads.parallel())
+  for (int b = 0; b < d.batch; ++b) {
+    const T* a = attn + b * as;
+    const T* dyb = dy + b * qs;
+    T* ds = scratch<T>(0, as);
+    mul_cn_nn(false, c, n, dyb, a, T(0), dg + b * qs);  // dG = dY A
+    mul_tn(c, n, dyb, g + b * qs, T(0), ds);            // dA = dY^T G
+    softmax_jacobian_rows(n, a, ds);                    // dS = A (.) (dA - rowsum(A (.) dA))
+    mul_cn_nn(true, c, n, phi + b * qs, ds, T(0), dtheta + b * qs);   // dTh = Ph dS^T
+    mul_cn_nn(false, c, n, theta + b * qs, ds, T(0), dphi + b * qs);  // dPh = Th dS
+  }
+}
+
+template <class T>
+void attention_jvp_cpu(const AttentionDims& d, const T* theta, const T* phi, const T* g,
+                       const T* attn, const T* t_theta, const T* t_phi, const T* t_g, T* t_y,
+                       T* s_dot) {
+  check_dims(d, "attention_jvp_cpu");
+  check_ptrs("attention_jvp_cpu", {theta, phi, g, attn, t_theta, t_phi, t_g, t_y, s_dot});
+  const int c = d.channels, n = d.positions;
+  const long qs = d.qkv_size(), as = d.attn_size();
+  const BatchThreads threads(d.batch);
+#pragma omp parallel for schedule(static) if (threads.parallel())
+  for (int b = 0; b < d.batch; ++b) {
+    const T* a = attn + b * as;
+    T* sd = s_dot + b * as;
+    T* ad = scratch<T>(0, as);
+    T* ty = t_y + b * qs;
+    mul_tn(c, n, t_theta + b * qs, phi + b * qs, T(0), sd);  // S' = Th'^T Ph
+    mul_tn(c, n, theta + b * qs, t_phi + b * qs, T(1), sd);  //    + Th^T Ph'
+    softmax_jvp_rows(n, a, sd, ad);                          // A' = A (.) (S' - rowsum(A (.) S'))
+    mul_cn_nn(true, c, n, g + b * qs, ad, T(0), ty);         // Y' = G A'^T
+    mul_cn_nn(true, c, n, t_g + b * qs, a, T(1), ty);        //    + G' A^T
+  }
+}
+
+// Reverse mode through L(Y, Y') with dY = dL/dY and dY' = dL/dY':
+//   dG  = dY A + dY' A'                 dG' = dY' A
+//   dA' = dY'^T G                       dS' = A (.) (dA' - q),   q_i = rowsum_i(A (.) dA')
+//   dA  = dY^T G + dY'^T G' + dA' (.) (S' - r) - q S',           r_i = rowsum_i(A (.) S')
+//         (the last two terms: A' = A (.) S' - A (.) r depends on A directly)
+//   dS  = A (.) (dA - rowsum(A (.) dA))
+//   dTh = Ph dS^T + Ph' dS'^T           dTh' = Ph dS'^T
+//   dPh = Th dS + Th' dS'               dPh' = Th dS'
+template <class T>
+void attention_backward_jvp_cpu(const AttentionDims& d, const T* theta, const T* phi, const T* g,
+                                const T* attn, const T* t_theta, const T* t_phi, const T* t_g,
+                                const T* s_dot, const T* dy, const T* dt_y, T* dtheta, T* dphi,
+                                T* dg, T* dt_theta, T* dt_phi, T* dt_g) {
+  check_dims(d, "attention_backward_jvp_cpu");
+  check_ptrs("attention_backward_jvp_cpu", {theta, phi, g, attn, t_theta, t_phi, t_g, s_dot, dy,
+                                            dt_y, dtheta, dphi, dg, dt_theta, dt_phi, dt_g});
+  const int c = d.channels, n = d.positions;
+  const long qs = d.qkv_size(), as = d.attn_size();
+  const BatchThreads threads(d.batch);
+#pragma omp parallel for schedule(static) if (threads.parallel())
+  for (int b = 0; b < d.batch; ++b) {
+    const long o = b * qs;
+    const T* a = attn + b * as;
+    const T* sd = s_dot + b * as;
+    T* ad = scratch<T>(0, as);   // A'
+    T* dad = scratch<T>(1, as);  // dA', then dS'
+    T* da = scratch<T>(2, as);   // dA, then dS
+    softmax_jvp_rows(n, a, sd, ad);
+
+    mul_cn_nn(false, c, n, dy + o, a, T(0), dg + o);      // dG = dY A
+    mul_cn_nn(false, c, n, dt_y + o, ad, T(1), dg + o);   //    + dY' A'
+    mul_cn_nn(false, c, n, dt_y + o, a, T(0), dt_g + o);  // dG' = dY' A
+    mul_tn(c, n, dt_y + o, g + o, T(0), dad);             // dA' = dY'^T G
+    mul_tn(c, n, dy + o, g + o, T(0), da);                // dA = dY^T G
+    mul_tn(c, n, dt_y + o, t_g + o, T(1), da);            //    + dY'^T G'
+
+    for (int i = 0; i < n; ++i) {
+      const T* ar = a + long(i) * n;
+      const T* sr = sd + long(i) * n;
+      T* dadr = dad + long(i) * n;
+      T* dar = da + long(i) * n;
+      T r = 0, q = 0;
+      for (int j = 0; j < n; ++j) {
+        r += ar[j] * sr[j];
+        q += ar[j] * dadr[j];
+      }
+      for (int j = 0; j < n; ++j) {
+        dar[j] += dadr[j] * (sr[j] - r) - q * sr[j];
+        dadr[j] = ar[j] * (dadr[j] - q);  // dS'
+      }
+    }
+    softmax_jacobian_rows(n, a, da);  // dS
+
+    mul_cn_nn(true, c, n, phi + o, da, T(0), dtheta + o);      // dTh = Ph dS^T
+    mul_cn_nn(true, c, n, t_phi + o, dad, T(1), dtheta + o);   //     + Ph' dS'^T
+    mul_cn_nn(false, c, n, theta + o, da, T(0), dphi + o);     // dPh = Th dS
+    mul_cn_nn(false, c, n, t_theta + o, dad, T(1), dphi + o);  //     + Th' dS'
+    mul_cn_nn(true, c, n, phi + o, dad, T(0), dt_theta + o);   // dTh' = Ph dS'^T
+    mul_cn_nn(false, c, n, theta + o, dad, T(0), dt_phi + o);  // dPh' = Th dS'
+  }
+}
+
+#define RELMIMIC_INSTANTIATE_ATTENTION(T)                                                          \
+  template void attention_forward_cpu<T>(const AttentionDims&, const T*, const T*, const T*, T*,   \
+                                         T*);                                                      \
+  template void attention_backward_cpu<T>(const AttentionDims&, const T*, const T*, const T*,      \
+                                          const T*, const T*, T*, T*, T*);                         \
+  template void attention_jvp_cpu<T>(const AttentionDims&, const T*, const T*, const T*, const T*, \
+                                     const T*, const T*, const T*, T*, T*);                        \
+  template void attention_backward_jvp_cpu<T>(const AttentionDims&, const T*, const T*, const T*,  \
+                                              const T*, const T*, const T*, const T*, const T*,    \
+                                              const T*, const T*, T*, T*, T*, T*, T*, T*);
+
+RELMIMIC_INSTANTIATE_ATTENTION(float)
+RELMIMIC_INSTANTIATE_ATTENTION(double)
+#undef RELMIMIC_INSTANTIATE_ATTENTION
+
+}  // namespace relmimic::kernels
