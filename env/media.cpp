@@ -9,6 +9,7 @@
 #include <csetjmp>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "kernels/common.h"
 
@@ -81,6 +82,13 @@ bool png_read_file(FILE* f, int* h, int* w, int* channels, uint8_t** out, PngErr
 }
 
 FILE* open_or_throw(const std::string& path, const char* mode) {
+  if (mode[0] == 'w') {
+    // Like the HDF5 writers: output folders are created on demand.
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    RM_CHECK(!ec, "cannot create folder '", parent.string(), "': ", ec.message());
+  }
   FILE* f = std::fopen(path.c_str(), mode);
   RM_CHECK(f, "cannot open '", path, "': ", std::strerror(errno));
   return f;

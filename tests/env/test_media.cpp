@@ -155,11 +155,20 @@ TEST(Media, PngErrors) {
   uint8_t px[4] = {};
   EXPECT_THROW(write_png(temp_path("x.png"), px, 2, 2, 2), Error);
   EXPECT_THROW(write_png(temp_path("x.png"), px, 0, 2, 1), Error);
-  EXPECT_THROW(write_png("/nonexistent-dir/x.png", px, 2, 2, 1), Error);
+  // A folder that cannot be created: its parent is a regular file.
+  const std::string file = temp_path("plain_file");
+  std::ofstream(file) << "x";
+  EXPECT_THROW(write_png(file + "/sub/x.png", px, 2, 2, 1), Error);
+  // Missing folders are created.
+  const std::string nested = temp_path("dir") + "/a/b/x.png";
+  write_png(nested, px, 2, 2, 1);
+  EXPECT_TRUE(std::filesystem::exists(nested));
+  std::filesystem::remove_all(temp_path("dir"));
   const std::string not_png = temp_path("not.png");
   std::ofstream(not_png) << "GIF89a and more";
   EXPECT_THROW(read_png(not_png), Error);
   std::remove(not_png.c_str());
+  std::remove(file.c_str());
 }
 
 TEST(Media, TileImagesLaysOutAGrid) {
@@ -241,6 +250,9 @@ TEST(Media, GifWriterStreamsAndRejectsBadArguments) {
   std::remove(path.c_str());
   EXPECT_THROW(GifWriter(temp_path("bad.gif"), 0, 4, 2), Error);
   EXPECT_THROW(GifWriter(temp_path("bad.gif"), 4, 4, -1), Error);
-  EXPECT_THROW(GifWriter("/nonexistent-dir/a.gif", 4, 4, 2), Error);
+  const std::string file = temp_path("plain_file_gif");
+  std::ofstream(file) << "x";
+  EXPECT_THROW(GifWriter(file + "/a.gif", 4, 4, 2), Error);
+  std::remove(file.c_str());
   EXPECT_THROW(write_gif(temp_path("bad.gif"), nullptr, 0, 4, 4, 2), Error);
 }
