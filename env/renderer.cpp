@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "env/locomotion.h"
@@ -24,40 +25,29 @@ namespace relmimic::env {
 namespace {
 
 const char* egl_error_name(EGLint e) {
-  switch (e) {
-    case EGL_SUCCESS:
-      return "EGL_SUCCESS";
-    case EGL_NOT_INITIALIZED:
-      return "EGL_NOT_INITIALIZED";
-    case EGL_BAD_ACCESS:
-      return "EGL_BAD_ACCESS";
-    case EGL_BAD_ALLOC:
-      return "EGL_BAD_ALLOC";
-    case EGL_BAD_ATTRIBUTE:
-      return "EGL_BAD_ATTRIBUTE";
-    case EGL_BAD_CONFIG:
-      return "EGL_BAD_CONFIG";
-    case EGL_BAD_CONTEXT:
-      return "EGL_BAD_CONTEXT";
-    case EGL_BAD_CURRENT_SURFACE:
-      return "EGL_BAD_CURRENT_SURFACE";
-    case EGL_BAD_DISPLAY:
-      return "EGL_BAD_DISPLAY";
-    case EGL_BAD_MATCH:
-      return "EGL_BAD_MATCH";
-    case EGL_BAD_NATIVE_PIXMAP:
-      return "EGL_BAD_NATIVE_PIXMAP";
-    case EGL_BAD_NATIVE_WINDOW:
-      return "EGL_BAD_NATIVE_WINDOW";
-    case EGL_BAD_PARAMETER:
-      return "EGL_BAD_PARAMETER";
-    case EGL_BAD_SURFACE:
-      return "EGL_BAD_SURFACE";
-    case EGL_CONTEXT_LOST:
-      return "EGL_CONTEXT_LOST";
-    default:
-      return "unknown EGL error";
-  }
+  static const struct {
+    EGLint code;
+    const char* name;
+  } kNames[] = {
+      {EGL_SUCCESS, "EGL_SUCCESS"},
+      {EGL_NOT_INITIALIZED, "EGL_NOT_INITIALIZED"},
+      {EGL_BAD_ACCESS, "EGL_BAD_ACCESS"},
+      {EGL_BAD_ALLOC, "EGL_BAD_ALLOC"},
+      {EGL_BAD_ATTRIBUTE, "EGL_BAD_ATTRIBUTE"},
+      {EGL_BAD_CONFIG, "EGL_BAD_CONFIG"},
+      {EGL_BAD_CONTEXT, "EGL_BAD_CONTEXT"},
+      {EGL_BAD_CURRENT_SURFACE, "EGL_BAD_CURRENT_SURFACE"},
+      {EGL_BAD_DISPLAY, "EGL_BAD_DISPLAY"},
+      {EGL_BAD_MATCH, "EGL_BAD_MATCH"},
+      {EGL_BAD_NATIVE_PIXMAP, "EGL_BAD_NATIVE_PIXMAP"},
+      {EGL_BAD_NATIVE_WINDOW, "EGL_BAD_NATIVE_WINDOW"},
+      {EGL_BAD_PARAMETER, "EGL_BAD_PARAMETER"},
+      {EGL_BAD_SURFACE, "EGL_BAD_SURFACE"},
+      {EGL_CONTEXT_LOST, "EGL_CONTEXT_LOST"},
+  };
+  for (const auto& n : kNames)
+    if (n.code == e) return n.name;
+  return "unknown EGL error";
 }
 
 [[noreturn]] void egl_fail(const char* call, const char* file, int line) {
@@ -123,7 +113,7 @@ Display open_display(const std::string& choice, int device_index) {
     std::vector<EGLDeviceEXT> nv = nvidia_devices();
     if (choice == "nvidia")
       RM_CHECK(!nv.empty(),
-               "EGL: RELMIMIC_EGL=nvidia but no NVIDIA EGL device was found "
+               "EGL: platform 'nvidia' requested but no NVIDIA EGL device was found "
                "(is the NVIDIA driver's libEGL_nvidia installed?)");
     if (!nv.empty()) {
       RM_CHECK(device_index >= 0 && device_index < int(nv.size()), "EGL: NVIDIA device index ",
@@ -149,7 +139,7 @@ std::mutex g_egl_mutex;
 // process-wide tables.
 std::mutex g_gl_init_mutex;
 std::map<std::string, Display> g_displays;  // by "choice:device"; never eglTerminate'd
-bool g_logged = false;
+std::set<std::string> g_logged;             // platforms whose GL strings were printed
 
 // The shared display for a choice, initialised on first use (thread-safe).
 Display shared_display(const std::string& choice, int device_index) {
@@ -265,8 +255,7 @@ Renderer::Renderer(const mjModel_* model, const RenderConfig& cfg) : impl_(new I
   const bool nvidia_gl = r.info.vendor.find("NVIDIA") != std::string::npos;
   {
     std::lock_guard<std::mutex> lock(g_egl_mutex);
-    if (!g_logged) {
-      g_logged = true;
+    if (g_logged.insert(d.platform).second) {
       std::fprintf(stderr, "relmimic: EGL %s, GL %s | %s | %s\n", d.platform.c_str(),
                    r.info.vendor.c_str(), r.info.renderer.c_str(), r.info.version.c_str());
       if (d.want_nvidia && !nvidia_gl)
