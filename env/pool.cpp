@@ -211,9 +211,11 @@ void EnvPool::reset(uint8_t* frames, float* obs) {
       write_out(i, frames, obs);
     }
   });
+  was_reset_ = true;
 }
 
 void EnvPool::step(const float* actions, uint8_t* frames, float* obs) {
+  RM_CHECK(was_reset_, "EnvPool::step: call reset() before the first step()");
   RM_CHECK(actions, "EnvPool::step: null actions");
   RM_CHECK(!frames || cfg_.render, "EnvPool::step: frames requested from a physics-only pool");
   run_all([&](Worker& w) {

@@ -44,10 +44,12 @@ class EnvPool {
   EnvPool(const EnvPool&) = delete;
   EnvPool& operator=(const EnvPool&) = delete;
 
-  // Resets every env (episode counters too). Outputs may be null when not wanted:
+  // Resets every env (episode counters too); the per-env Rng streams continue, so a second
+  // reset() draws new initial states. Outputs may be null when not wanted:
   // frames [N, k, H, W] uint8 (rendering only), obs [N, obs_dim] float.
   void reset(uint8_t* frames, float* obs);
-  // actions [N, A], passed to the envs as given (each env clamps to its ctrlrange).
+  // actions [N, A], passed to the envs as given (each env clamps to its ctrlrange). Needs a
+  // reset() first.
   void step(const float* actions, uint8_t* frames, float* obs);
 
   // Results of the last step(), one entry per env.
@@ -107,7 +109,8 @@ class EnvPool {
   uint64_t generation_ = 0;
   int pending_ = 0;
   bool stop_ = false;
-  bool inline_first_ = false;  // worker 0 runs on the calling thread (physics-only pools)
+  bool inline_first_ = false;
+  bool was_reset_ = false;  // worker 0 runs on the calling thread (physics-only pools)
 };
 
 }  // namespace relmimic::env

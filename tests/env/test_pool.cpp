@@ -259,8 +259,12 @@ TEST(EnvPool, BadArgumentsThrow) {
 
   EnvPool physics(small_config(Task::Hopper, 2, 4, false));
   EXPECT_EQ(physics.num_threads(), 2);  // clamped to N
+  std::vector<float> act(size_t(2) * physics.action_dim(), 0.f);
+  EXPECT_THROW(physics.step(act.data(), nullptr, nullptr), Error);  // before reset()
   std::vector<uint8_t> frames(16);
   EXPECT_THROW(physics.reset(frames.data(), nullptr), Error);
+  physics.reset(nullptr, nullptr);
   EXPECT_THROW(physics.step(nullptr, nullptr, nullptr), Error);
+  EXPECT_THROW(physics.step(act.data(), frames.data(), nullptr), Error);
   EXPECT_THROW(physics.final_obs(2), Error);
 }
