@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kernels/device.h"
+
 namespace relmimic {
 
 namespace {
@@ -13,19 +15,28 @@ size_t round_up(size_t n) {
 }  // namespace
 
 Arena::Arena(Device device, size_t block_bytes) : device_(device), block_bytes_(block_bytes) {
-  RM_CHECK(device.is_cpu(), "arena on ", device.str(), " needs the CUDA backend");
+  if (device.is_cuda())
+    RM_CHECK(device.index < kernels::cuda_device_count(), "arena on ", device.str(),
+             ": no such CUDA device (this machine has ", kernels::cuda_device_count(), ")");
 }
 
 Arena::~Arena() {
-  for (Block& b : blocks_) std::free(b.base);
+  for (Block& b : blocks_) {
+    if (device_.is_cuda())
+      kernels::cuda_free(b.base);
+    else
+      std::free(b.base);
+  }
 }
 
 void* Arena::alloc(size_t bytes) {
   bytes = round_up(std::max<size_t>(bytes, 1));
   if (blocks_.empty() || blocks_.back().offset + bytes > blocks_.back().size) {
     size_t size = std::max(block_bytes_, bytes);
-    char* base = static_cast<char*>(std::aligned_alloc(kAlign, size));
-    RM_CHECK(base != nullptr, "arena: out of host memory allocating ", size, " bytes");
+    char* base = device_.is_cuda() ? static_cast<char*>(kernels::cuda_malloc(device_.index, size))
+                                   : static_cast<char*>(std::aligned_alloc(kAlign, size));
+    RM_CHECK(base != nullptr, "arena: out of memory allocating ", size, " bytes on ",
+             device_.str());
     blocks_.push_back({base, size, 0});
     reserved_ += size;
   }
@@ -33,7 +44,10 @@ void* Arena::alloc(size_t bytes) {
   char* p = b.base + b.offset;
   b.offset += bytes;
   used_ += bytes;
-  std::memset(p, 0, bytes);
+  if (device_.is_cuda())
+    kernels::cuda_memset_zero(p, bytes);
+  else
+    std::memset(p, 0, bytes);
   return p;
 }
 

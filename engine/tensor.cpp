@@ -1,8 +1,11 @@
 #include "engine/tensor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+
+#include "kernels/device.h"
 
 namespace relmimic {
 
@@ -83,18 +86,24 @@ std::string Shape::str() const {
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
-  RM_CHECK(device.is_cpu(), "Tensor::zeros allocates host memory only; use an Arena for ",
-           device.str());
   Tensor t;
   t.shape_ = shape;
   t.dtype_ = dtype;
   t.device_ = device;
-  size_t bytes = std::max<size_t>(t.nbytes(), 1);
-  size_t aligned = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, aligned);
-  RM_CHECK(p != nullptr, "out of host memory allocating ", aligned, " bytes");
-  std::memset(p, 0, aligned);
-  t.storage_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  size_t bytes = size_t(shape.numel()) * dtype_size(dtype);
+  size_t aligned = std::max<size_t>((bytes + 63) / 64 * 64, 64);
+  void* p = nullptr;
+  if (device.is_cuda()) {
+    RM_CHECK(device.index < kernels::cuda_device_count(), "no CUDA device ", device.index,
+             " (this machine has ", kernels::cuda_device_count(), ")");
+    p = kernels::cuda_malloc(device.index, aligned);
+    t.storage_ = std::shared_ptr<void>(p, [](void* q) { kernels::cuda_free(q); });
+  } else {
+    p = std::aligned_alloc(64, aligned);
+    RM_CHECK(p != nullptr, "out of host memory allocating ", aligned, " bytes");
+    std::memset(p, 0, aligned);
+    t.storage_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  }
   t.data_ = p;
   return t;
 }
@@ -126,15 +135,25 @@ Tensor Tensor::slice(int64_t begin, int64_t end) const {
 }
 
 void Tensor::zero() {
-  RM_CHECK(device_.is_cpu(), "Tensor::zero on ", device_.str(), " needs the CUDA backend");
-  if (data_) std::memset(data_, 0, nbytes());
+  if (!data_) return;
+  if (device_.is_cuda())
+    kernels::cuda_memset_zero(data_, nbytes());
+  else
+    std::memset(data_, 0, nbytes());
 }
 
 void Tensor::copy_from(const Tensor& src) {
   RM_CHECK(src.numel() == numel() && src.dtype_ == dtype_, "copy_from: ", src.shape_.str(), " ",
            dtype_name(src.dtype_), " into ", shape_.str(), " ", dtype_name(dtype_));
-  RM_CHECK(device_.is_cpu() && src.device_.is_cpu(), "copy_from between devices needs CUDA");
-  std::memcpy(data_, src.data_, nbytes());
+  if (device_.is_cpu() && src.device_.is_cpu()) {
+    std::memcpy(data_, src.data_, nbytes());
+    return;
+  }
+  using kernels::CopyKind;
+  const CopyKind kind = src.device_.is_cpu() ? CopyKind::HostToDevice
+                        : device_.is_cpu()   ? CopyKind::DeviceToHost
+                                             : CopyKind::DeviceToDevice;
+  kernels::cuda_memcpy(data_, src.data_, nbytes(), kind);
 }
 
 void Tensor::check_shape(const Shape& expected, const char* what) const {

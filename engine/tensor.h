@@ -72,7 +72,7 @@ class Shape {
 class Tensor {
  public:
   Tensor() = default;
-  // Owning tensor; memory is zero-initialised. CPU only for now (CUDA through the arena).
+  // Owning tensor; memory is zero-initialised (host, or device memory for CUDA).
   static Tensor zeros(const Shape& shape, DType dtype, Device device = Device::cpu());
   // Non-owning view of memory that someone else keeps alive.
   static Tensor view(void* data, const Shape& shape, DType dtype, Device device = Device::cpu());

@@ -2,6 +2,7 @@
 // the env pool runs many of these on worker threads and the renderer draws them.
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -17,13 +18,23 @@ enum class Task { Hopper, Walker2d };
 Task parse_task(const std::string& name);  // "hopper" | "walker2d"; throws otherwise
 const char* task_name(Task t);
 
+// Gym v3 parameters (hopper_v3.py / walker2d_v3.py defaults; both tasks share all but the
+// healthy ranges). A state is healthy while lo < value < hi for every range (strict, as Gym).
 struct TaskConfig {
   int frame_skip = 4;
-  int max_episode_steps = 1000;
+  int max_episode_steps = 1000;  // TimeLimit: truncated once this many steps were taken
   double forward_reward_weight = 1.0;
   double ctrl_cost_weight = 1e-3;
   double healthy_reward = 1.0;
-  double reset_noise_scale = 5e-3;  // Hopper 5e-3, Walker2d 5e-3 (Gym v3 defaults)
+  // Gym pays healthy_reward when healthy or when terminate_when_unhealthy (i.e. on every step).
+  bool terminate_when_unhealthy = true;
+  double reset_noise_scale = 5e-3;  // Hopper 5e-3, Walker2d 5e-3
+  // Torso height qpos[1]: Hopper (0.7, inf), Walker2d (0.8, 2.0).
+  double healthy_z_min = 0.7, healthy_z_max = std::numeric_limits<double>::infinity();
+  // Torso pitch qpos[2]: Hopper (-0.2, 0.2), Walker2d (-1, 1).
+  double healthy_angle_min = -0.2, healthy_angle_max = 0.2;
+  // Hopper only: qpos[2:] and qvel within (-100, 100). Walker2d has no such check: +-inf here.
+  double healthy_state_min = -100.0, healthy_state_max = 100.0;
   static TaskConfig defaults(Task t);
 };
 
@@ -44,7 +55,8 @@ class LocomotionEnv {
 
   // Initial state plus uniform noise in [-scale, scale] on qpos and qvel.
   void reset(Rng& rng);
-  // Applies action (length action_dim()) for frame_skip physics steps.
+  // Sets ctrl = action (length action_dim(), not clipped: MuJoCo clamps ctrl to ctrlrange, the
+  // control cost uses the action as given, as in Gym) for frame_skip physics steps.
   StepResult step(const double* action);
   // Proprioceptive observation: qpos[1:], clip(qvel, -10, 10).
   void observation(double* obs) const;
@@ -73,5 +85,10 @@ class LocomotionEnv {
 
 // Path of env/assets/<task>.xml (RELMIMIC_ASSETS overrides the build-time folder).
 std::string asset_path(Task t);
+
+// Replaces MuJoCo's error and warning handlers (the defaults print and call exit()): errors throw
+// relmimic::Error on the calling thread, each distinct warning is printed to stderr once.
+// Idempotent; LocomotionEnv's constructor calls it, the renderer may call it before mjr_*.
+void install_mujoco_handlers();
 
 }  // namespace relmimic::env

@@ -22,3 +22,11 @@ void activation_second_order_cpu(Act a, long n, const T* x, const T* y, const T*
                                  T* dx, T slope);
 
 }  // namespace relmimic::kernels
+
+namespace relmimic::kernels {
+// Device versions of activation_forward_cpu / activation_backward_cpu (same contracts).
+template <class T>
+void activation_forward_cuda(Act a, long n, const T* x, T* y, T slope);
+template <class T>
+void activation_backward_cuda(Act a, long n, const T* x, const T* y, const T* dy, T* dx, T slope);
+}  // namespace relmimic::kernels

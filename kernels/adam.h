@@ -13,3 +13,9 @@ template <class T>
 void adam_step_cpu(long n, T* param, const T* grad, T* m, T* v, const AdamParams& p);
 
 }  // namespace relmimic::kernels
+
+namespace relmimic::kernels {
+// The same update on device memory (one launch over the flat buffer), on the default stream.
+template <class T>
+void adam_step_cuda(long n, T* param, const T* grad, T* m, T* v, const AdamParams& p);
+}  // namespace relmimic::kernels
