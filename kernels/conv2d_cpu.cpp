@@ -162,7 +162,7 @@ void col2im(const Conv2dDims& d, const T* col, long ld, T* dx) {
 // Sample groups: g samples per GEMM, the last group possibly shorter.
 struct Groups {
   int g, count;
-  Groups(const Conv2dDims& d) {
+  explicit Groups(const Conv2dDims& d) {
     const int N = d.out_h() * d.out_w();
     g = std::clamp((kMinColumns + N - 1) / N, 1, d.batch);
     count = (d.batch + g - 1) / g;
@@ -195,9 +195,9 @@ const T* gathered_rows(const Conv2dDims& d, const T* dy, int s0, int ns) {
   return rows;
 }
 
-// Samples [lo, hi) of thread t out of n threads: contiguous, fixed for a given (batch, n).
-inline int chunk_begin(int batch, int n, int t) {
-  return int(long(batch) * t / n);
+// Items [lo, hi) of thread t out of n threads: contiguous, fixed for a given (count, n).
+inline int chunk_begin(int count, int n, int t) {
+  return int(long(count) * t / n);
 }
 
 }  // namespace

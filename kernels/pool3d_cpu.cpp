@@ -46,7 +46,8 @@ inline Span valid_span(int out, int n, int s, int p, int j) {
 
 // For outputs o in [lo, hi): v = src[o * s] (flat index base + o * s) replaces (y[o], arg[o])
 // when strictly larger. Branch-free through an integer mask, which vectorises without blend
-// instructions; v > old is false for NaN, so a NaN never replaces the best. A compile-time
+// instructions. v > old is false when either is NaN: a NaN neither wins nor, once it holds the
+// best as the window's first cell, loses; the argmax is a real cell either way. A compile-time
 // stride turns the strided loads into loads and shuffles.
 template <class T>
 inline void max_step(T v, int32_t idx, T& y, int32_t& arg) {
