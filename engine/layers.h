@@ -13,8 +13,12 @@
 //    backward_jvp(dy, dt_y) is reverse mode through forward and jvp together: it accumulates
 //    the parameter gradients of both, and returns {dx, dt_x}. With this, the gradient penalty's
 //    parameter gradient is exact:  grad_theta P = backward_jvp(0, 1) after jvp(dP/dgrad_x).
+//    Tangent buffers exist only when the layer was built with Build::second_order.
+//  - set_param_grads(false) makes backward compute dx only (the gradient penalty's pass for
+//    grad_x D must not leave parameter gradients behind).
 //  - params() counts trainable scalars; flops() counts one sample's forward FLOPs as
 //    2*MAC + bias adds (+ residual adds); attention matmuls are reported apart.
+//  - Weights start orthogonal (scaled by the layer's gain), biases at zero.
 #pragma once
 
 #include <optional>
@@ -39,6 +43,7 @@ struct Build {
   ParamSet<T>& buffers;  // persistent non-trainable state (spectral-norm u, ...), checkpointed
   Arena& arena;
   int max_batch;
+  bool second_order = false;  // allocate tangent buffers for jvp / backward_jvp
 };
 
 // Returned by backward_jvp: gradients w.r.t. the input and the input's tangent.
@@ -67,6 +72,7 @@ class SpectralNorm {
   int u_slot_;
   int rows_, cols_;
   Tensor v_, w_sn_;  // v [cols], copy of W_sn used by backward
+  Tensor acc_;       // [cols] double accumulator for W^T u
   T sigma_ = T(1);
 };
 
@@ -77,6 +83,7 @@ class Conv2d {
   struct Options {
     int in_c, in_h, in_w, out_c, kernel, stride = 1, pad = 0;
     bool bias = true, spectral_norm = false, need_dx = true;
+    double gain = 1.4142135623730951;  // orthogonal init gain (sqrt 2)
   };
   Conv2d(Build<T>& b, const std::string& name, const Options& o, Rng& rng);
   Tensor forward(const Tensor& x);
@@ -89,17 +96,24 @@ class Conv2d {
   long flops() const;
   int weight_slot() const { return w_; }
   int bias_slot() const { return b_; }
+  const SpectralNorm<T>* spectral_norm() const { return sn_ ? &*sn_ : nullptr; }
   void set_training(bool t) { training_ = t; }
+  void set_param_grads(bool on) { param_grads_ = on; }
 
  private:
   const T* weight();  // W, or W_sn under spectral norm
+  kernels::Conv2dDims dims(int batch) const;
+  // dW (+)= dy (*) x [+ dt_y (*) t_x], db += sum dy; through spectral norm when on.
+  void weight_grads(int batch, const T* x, const T* dy, const T* t_x, const T* dt_y);
+  std::string name_;
   ParamSet<T>& ps_;
   kernels::Conv2dDims d_;
   Options o_;
+  int max_batch_;
   int w_ = -1, b_ = -1;
   std::optional<SpectralNorm<T>> sn_;
   Tensor x_, t_x_, y_, t_y_, dx_, dt_x_, w_sn_, dw_sn_;
-  bool training_ = true;
+  bool training_ = true, param_grads_ = true;
 };
 
 // Fully connected: x [B, in] -> y [B, out]; optional spectral norm.
@@ -109,6 +123,7 @@ class Linear {
   struct Options {
     int in, out;
     bool bias = true, spectral_norm = false, need_dx = true;
+    double gain = 1.4142135623730951;  // orthogonal init gain (sqrt 2)
   };
   Linear(Build<T>& b, const std::string& name, const Options& o, Rng& rng);
   Tensor forward(const Tensor& x);  // x may be [B, ...]; it is flattened to [B, in]
@@ -119,16 +134,22 @@ class Linear {
   long flops() const;
   int weight_slot() const { return w_; }
   int bias_slot() const { return b_; }
+  const SpectralNorm<T>* spectral_norm() const { return sn_ ? &*sn_ : nullptr; }
   void set_training(bool t) { training_ = t; }
+  void set_param_grads(bool on) { param_grads_ = on; }
 
  private:
   const T* weight();
+  int batch_of(const Tensor& x) const;
+  void weight_grads(int batch, const T* x, const T* dy, const T* t_x, const T* dt_y);
+  std::string name_;
   ParamSet<T>& ps_;
   Options o_;
+  int max_batch_;
   int w_ = -1, b_ = -1;
   std::optional<SpectralNorm<T>> sn_;
   Tensor x_, t_x_, y_, t_y_, dx_, dt_x_, w_sn_, dw_sn_;
-  bool training_ = true;
+  bool training_ = true, param_grads_ = true;
 };
 
 // LayerNorm over the features of [B, D] with gain and bias.
@@ -142,8 +163,9 @@ class LayerNorm {
   long flops() const { return 8L * dim_; }
 
  private:
+  std::string name_;
   ParamSet<T>& ps_;
-  int dim_;
+  int dim_, max_batch_;
   T eps_;
   int g_ = -1, b_ = -1;
   Tensor x_, y_, dx_, mean_, rstd_;
@@ -161,8 +183,10 @@ class Activation {
   long flops() const { return per_sample_; }
 
  private:
+  std::string name_;
   kernels::Act act_;
   long per_sample_;
+  int max_batch_;
   T slope_;
   Tensor x_, t_x_, y_, t_y_, dx_, dt_x_;
 };
@@ -178,7 +202,9 @@ class MaxPool3D {
   long flops() const { return 0; }
 
  private:
+  std::string name_;
   kernels::Pool3dDims d_;
+  int max_batch_, batch_ = 0;
   Tensor y_, dx_, argmax_;
 };
 
@@ -200,15 +226,22 @@ class RelationalBlock {
   long params() const;
   long flops() const;            // the four 1x1 convs + residual add
   long attention_flops() const;  // theta^T phi and A g matmuls + softmax, per sample
-  const Tensor& attention() const { return attn_; }  // [B, N, N] of the last forward
+  // [B, N, N] of the last forward.
+  Tensor attention() const { return x_.defined() ? attn_.slice(0, x_.dim(0)) : attn_; }
   void set_training(bool t);
+  void set_param_grads(bool on);
+  int conv_layers() const { return 4; }
 
  private:
+  std::string name_;
   Options o_;
+  int max_batch_;
   Conv2d<T> theta_, phi_, g_, out_;
   kernels::AttentionDims ad_;
+  // Views of the convs' outputs [B, C', H, W] (and their tangents) saved for the backward passes.
+  Tensor th_, ph_, gg_, t_th_, t_ph_, t_gg_;
   Tensor x_, y_, t_y_, attn_, s_dot_, att_out_, t_att_out_, dx_, dt_x_;
-  Tensor d_theta_, d_phi_, d_g_, dt_theta_, dt_phi_, dt_g_, d_att_;
+  Tensor d_theta_, d_phi_, d_g_, dt_theta_, dt_phi_, dt_g_;
 };
 
 // Pre-activation residual block on [B, c, H, W] (m = c/2):
@@ -222,9 +255,11 @@ class ResidualBlock {
   Tensor backward(const Tensor& dy);
   long params() const;
   long flops() const;
+  int conv_layers() const { return 3; }
 
  private:
-  int c_, h_, w_;
+  std::string name_;
+  int c_, h_, w_, max_batch_;
   Activation<T> a0_, a1_, a2_;
   Conv2d<T> c0_, c1_, c2_;
   Tensor y_, dx_;
@@ -239,7 +274,9 @@ class Standardize {
   long flops() const { return per_sample_; }
 
  private:
+  std::string name_;
   long per_sample_;
+  int max_batch_;
   T scale_;
   Tensor y_;
 };

@@ -1,0 +1,73 @@
+// Internal helpers shared by the layer and network sources: input checks and batch views.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "engine/tensor.h"
+
+namespace relmimic::detail {
+
+// Checks that x is [B, ...] of dtype `dtype` with numel = B * per_sample and 1 <= B <= max_batch;
+// returns B. Messages name the layer and what was expected.
+inline int checked_batch(const Tensor& x, DType dtype, long per_sample, int max_batch,
+                         std::string_view who, const char* what = "input") {
+  RM_CHECK(x.defined(), who, ": ", what, " is undefined");
+  RM_CHECK(x.dtype() == dtype, who, ": ", what, " has dtype ", dtype_name(x.dtype()), ", expected ",
+           dtype_name(dtype));
+  RM_CHECK(x.device().is_cpu(), who, ": ", what, " is on ", x.device().str(),
+           " but this layer runs on the cpu");
+  RM_CHECK(x.ndim() >= 1 && x.dim(0) >= 1, who, ": ", what, " ", x.shape().str(),
+           " has no batch dimension");
+  const int64_t b = x.dim(0);
+  RM_CHECK(b <= max_batch, who, ": batch ", b, " exceeds max_batch ", max_batch,
+           " given at construction");
+  RM_CHECK(x.numel() == b * per_sample, who, ": ", what, " ", x.shape().str(), " has ",
+           x.numel() / b, " values per sample, expected ", per_sample);
+  return int(b);
+}
+
+// Same, and the exact per-sample shape: x must be [B, dims...].
+inline int checked_batch(const Tensor& x, DType dtype, const Shape& sample, int max_batch,
+                         std::string_view who, const char* what = "input") {
+  RM_CHECK(x.defined(), who, ": ", what, " is undefined");
+  Shape full;
+  full.push_back(x.ndim() >= 1 ? x.dim(0) : 0);
+  for (int i = 0; i < sample.ndim(); ++i) full.push_back(sample[i]);
+  if (!(x.shape() == full) || x.dim(0) < 1) {
+    std::string want = "[B";
+    for (int i = 0; i < sample.ndim(); ++i) want += ", " + std::to_string(sample[i]);
+    RM_FAIL(who, ": ", what, " expected shape ", want, "] with 1 <= B <= ", max_batch, ", got ",
+            x.shape().str());
+  }
+  return checked_batch(x, dtype, sample.numel(), max_batch, who, what);
+}
+
+// Checks t's shape and dtype; the message is only built on failure.
+inline void expect(const Tensor& t, const Shape& shape, DType dtype, std::string_view who,
+                   const char* what) {
+  RM_CHECK(t.defined(), who, ": ", what, " is undefined");
+  RM_CHECK(t.shape() == shape, who, ": ", what, " expected shape ", shape.str(), ", got ",
+           t.shape().str());
+  RM_CHECK(t.dtype() == dtype, who, ": ", what, " has dtype ", dtype_name(t.dtype()), ", expected ",
+           dtype_name(dtype));
+}
+
+// y = a + b over n elements (y may alias a or b).
+template <class T>
+void add(long n, const T* a, const T* b, T* y) {
+  for (long i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+
+// The first `batch` rows of an arena buffer [max_batch, ...], reshaped to `shape`.
+inline Tensor rows(const Tensor& buf, int batch, const Shape& shape) {
+  return buf.slice(0, batch).reshape(shape);
+}
+
+// A shape with the batch dimension replaced.
+inline Shape with_batch(Shape s, int batch) {
+  s[0] = batch;
+  return s;
+}
+
+}  // namespace relmimic::detail

@@ -1,0 +1,246 @@
+// Conv2d and Linear: the two layers with weights, optional spectral norm and second-order passes.
+//   forward      y   = W x + b
+//   jvp          t_y = W t_x                      (parameters have zero tangent)
+//   backward     dx  = W^T dy,                    dW += dy x^T,             db += dy
+//   backward_jvp dx  = W^T dy,  dt_x = W^T dt_y,  dW += dy x^T + dt_y t_x^T, db += dy
+#include "engine/layer_util.h"
+#include "engine/layers.h"
+#include "kernels/conv2d.h"
+#include "kernels/linear.h"
+
+namespace relmimic {
+
+using detail::checked_batch;
+using detail::expect;
+using detail::rows;
+
+// ---------------------------------------------------------------- Conv2d
+
+template <class T>
+Conv2d<T>::Conv2d(Build<T>& b, const std::string& name, const Options& o, Rng& rng)
+    : name_("conv '" + name + "'"), ps_(b.params), o_(o), max_batch_(b.max_batch) {
+  RM_CHECK(o.in_c > 0 && o.in_h > 0 && o.in_w > 0 && o.out_c > 0 && o.kernel > 0 && o.stride > 0 &&
+               o.pad >= 0,
+           "conv '", name, "': bad options in_c=", o.in_c, " in_h=", o.in_h, " in_w=", o.in_w,
+           " out_c=", o.out_c, " kernel=", o.kernel, " stride=", o.stride, " pad=", o.pad);
+  RM_CHECK(o.in_h + 2 * o.pad >= o.kernel && o.in_w + 2 * o.pad >= o.kernel, "conv '", name,
+           "': kernel ", o.kernel, " larger than the padded input ", o.in_h, "x", o.in_w);
+  RM_CHECK(b.max_batch > 0, "conv '", name, "': max_batch must be positive");
+  d_ = {1, o.in_c, o.in_h, o.in_w, o.out_c, o.kernel, o.kernel, o.stride, o.pad};
+  const int fan_in = o.in_c * o.kernel * o.kernel;
+  w_ = ps_.add(name + ".weight", {o.out_c, o.in_c, o.kernel, o.kernel});
+  orthogonal_init(ps_.value(w_), o.out_c, fan_in, o.gain, rng);
+  if (o.bias) b_ = ps_.add(name + ".bias", {o.out_c});
+  if (o.spectral_norm) {
+    sn_.emplace(b, name, o.out_c, fan_in, rng);
+    w_sn_ = b.arena.template tensor<T>({d_.weight_size()});
+    dw_sn_ = b.arena.template tensor<T>({d_.weight_size()});
+  }
+  const Shape out{b.max_batch, o.out_c, d_.out_h(), d_.out_w()};
+  const Shape in{b.max_batch, o.in_c, o.in_h, o.in_w};
+  y_ = b.arena.template tensor<T>(out);
+  if (o.need_dx) dx_ = b.arena.template tensor<T>(in);
+  if (b.second_order) {
+    t_y_ = b.arena.template tensor<T>(out);
+    if (o.need_dx) dt_x_ = b.arena.template tensor<T>(in);
+  }
+}
+
+template <class T>
+kernels::Conv2dDims Conv2d<T>::dims(int batch) const {
+  kernels::Conv2dDims d = d_;
+  d.batch = batch;
+  return d;
+}
+
+template <class T>
+const T* Conv2d<T>::weight() {
+  return sn_ ? w_sn_.template data<T>() : ps_.value(w_);
+}
+
+template <class T>
+Tensor Conv2d<T>::forward(const Tensor& x) {
+  const int B = checked_batch(x, dtype_of<T>(), {o_.in_c, o_.in_h, o_.in_w}, max_batch_, name_);
+  x_ = x;
+  if (sn_) sn_->normalize(ps_.value(w_), w_sn_.template data<T>(), training_);
+  kernels::conv2d_forward_cpu(dims(B), x.data<T>(), weight(), b_ >= 0 ? ps_.value(b_) : nullptr,
+                              y_.template data<T>());
+  return rows(y_, B, out_shape(B));
+}
+
+template <class T>
+void Conv2d<T>::weight_grads(int batch, const T* x, const T* dy, const T* t_x, const T* dt_y) {
+  const kernels::Conv2dDims d = dims(batch);
+  T* db = b_ >= 0 ? ps_.grad(b_) : nullptr;
+  T* dw = ps_.grad(w_);
+  if (sn_) {
+    dw_sn_.zero();
+    dw = dw_sn_.template data<T>();
+  }
+  kernels::conv2d_backward_weight_cpu(d, x, dy, dw, db);
+  if (t_x) kernels::conv2d_backward_weight_cpu(d, t_x, dt_y, dw, static_cast<T*>(nullptr));
+  if (sn_) sn_->backward(dw_sn_.template data<T>(), ps_.grad(w_));
+}
+
+template <class T>
+Tensor Conv2d<T>::backward(const Tensor& dy) {
+  RM_CHECK(x_.defined(), name_, ": backward before forward");
+  const int B = int(x_.dim(0));
+  expect(dy, out_shape(B), dtype_of<T>(), name_, "backward: dy");
+  if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), nullptr, nullptr);
+  if (!o_.need_dx) return {};
+  kernels::conv2d_backward_input_cpu(dims(B), dy.data<T>(), weight(), dx_.template data<T>());
+  return rows(dx_, B, x_.shape());
+}
+
+template <class T>
+Tensor Conv2d<T>::jvp(const Tensor& t_x) {
+  RM_CHECK(t_y_.defined(), name_, ": jvp needs a layer built with second_order");
+  RM_CHECK(x_.defined(), name_, ": jvp before forward");
+  const int B = int(x_.dim(0));
+  expect(t_x, x_.shape(), dtype_of<T>(), name_, "jvp: t_x");
+  t_x_ = t_x;
+  kernels::conv2d_forward_cpu(dims(B), t_x.data<T>(), weight(), static_cast<const T*>(nullptr),
+                              t_y_.template data<T>());
+  return rows(t_y_, B, out_shape(B));
+}
+
+template <class T>
+DualGrad Conv2d<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) {
+  RM_CHECK(t_x_.defined(), name_, ": backward_jvp before jvp");
+  const int B = int(x_.dim(0));
+  expect(dy, out_shape(B), dtype_of<T>(), name_, "backward_jvp: dy");
+  expect(dt_y, out_shape(B), dtype_of<T>(), name_, "backward_jvp: dt_y");
+  if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), t_x_.data<T>(), dt_y.data<T>());
+  if (!o_.need_dx) return {};
+  const kernels::Conv2dDims d = dims(B);
+  kernels::conv2d_backward_input_cpu(d, dy.data<T>(), weight(), dx_.template data<T>());
+  kernels::conv2d_backward_input_cpu(d, dt_y.data<T>(), weight(), dt_x_.template data<T>());
+  return {rows(dx_, B, x_.shape()), rows(dt_x_, B, x_.shape())};
+}
+
+template <class T>
+long Conv2d<T>::params() const {
+  return d_.weight_size() + (o_.bias ? o_.out_c : 0);
+}
+
+// 2 * MAC + one add per output for the bias.
+template <class T>
+long Conv2d<T>::flops() const {
+  const long outputs = d_.out_size();
+  return 2L * outputs * o_.in_c * o_.kernel * o_.kernel + (o_.bias ? outputs : 0);
+}
+
+// ---------------------------------------------------------------- Linear
+
+template <class T>
+Linear<T>::Linear(Build<T>& b, const std::string& name, const Options& o, Rng& rng)
+    : name_("linear '" + name + "'"), ps_(b.params), o_(o), max_batch_(b.max_batch) {
+  RM_CHECK(o.in > 0 && o.out > 0, "linear '", name, "': bad sizes in=", o.in, " out=", o.out);
+  RM_CHECK(b.max_batch > 0, "linear '", name, "': max_batch must be positive");
+  w_ = ps_.add(name + ".weight", {o.out, o.in});
+  orthogonal_init(ps_.value(w_), o.out, o.in, o.gain, rng);
+  if (o.bias) b_ = ps_.add(name + ".bias", {o.out});
+  if (o.spectral_norm) {
+    sn_.emplace(b, name, o.out, o.in, rng);
+    w_sn_ = b.arena.template tensor<T>({long(o.out) * o.in});
+    dw_sn_ = b.arena.template tensor<T>({long(o.out) * o.in});
+  }
+  y_ = b.arena.template tensor<T>({b.max_batch, o.out});
+  if (o.need_dx) dx_ = b.arena.template tensor<T>({b.max_batch, o.in});
+  if (b.second_order) {
+    t_y_ = b.arena.template tensor<T>({b.max_batch, o.out});
+    if (o.need_dx) dt_x_ = b.arena.template tensor<T>({b.max_batch, o.in});
+  }
+}
+
+template <class T>
+const T* Linear<T>::weight() {
+  return sn_ ? w_sn_.template data<T>() : ps_.value(w_);
+}
+
+template <class T>
+int Linear<T>::batch_of(const Tensor& x) const {
+  return checked_batch(x, dtype_of<T>(), long(o_.in), max_batch_, name_);
+}
+
+template <class T>
+Tensor Linear<T>::forward(const Tensor& x) {
+  const int B = batch_of(x);
+  x_ = x;
+  if (sn_) sn_->normalize(ps_.value(w_), w_sn_.template data<T>(), training_);
+  kernels::linear_forward_cpu(B, o_.out, o_.in, x.data<T>(), weight(),
+                              b_ >= 0 ? ps_.value(b_) : nullptr, y_.template data<T>());
+  return rows(y_, B, {B, o_.out});
+}
+
+template <class T>
+void Linear<T>::weight_grads(int batch, const T* x, const T* dy, const T* t_x, const T* dt_y) {
+  T* db = b_ >= 0 ? ps_.grad(b_) : nullptr;
+  T* dw = ps_.grad(w_);
+  if (sn_) {
+    dw_sn_.zero();
+    dw = dw_sn_.template data<T>();
+  }
+  kernels::linear_backward_weight_cpu(batch, o_.out, o_.in, x, dy, dw, db);
+  if (t_x)
+    kernels::linear_backward_weight_cpu(batch, o_.out, o_.in, t_x, dt_y, dw,
+                                        static_cast<T*>(nullptr));
+  if (sn_) sn_->backward(dw_sn_.template data<T>(), ps_.grad(w_));
+}
+
+template <class T>
+Tensor Linear<T>::backward(const Tensor& dy) {
+  RM_CHECK(x_.defined(), name_, ": backward before forward");
+  const int B = int(x_.dim(0));
+  expect(dy, {B, o_.out}, dtype_of<T>(), name_, "backward: dy");
+  if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), nullptr, nullptr);
+  if (!o_.need_dx) return {};
+  kernels::linear_backward_input_cpu(B, o_.out, o_.in, dy.data<T>(), weight(),
+                                     dx_.template data<T>());
+  return rows(dx_, B, x_.shape());
+}
+
+template <class T>
+Tensor Linear<T>::jvp(const Tensor& t_x) {
+  RM_CHECK(t_y_.defined(), name_, ": jvp needs a layer built with second_order");
+  RM_CHECK(x_.defined(), name_, ": jvp before forward");
+  const int B = int(x_.dim(0));
+  expect(t_x, x_.shape(), dtype_of<T>(), name_, "jvp: t_x");
+  t_x_ = t_x;
+  kernels::linear_forward_cpu(B, o_.out, o_.in, t_x.data<T>(), weight(),
+                              static_cast<const T*>(nullptr), t_y_.template data<T>());
+  return rows(t_y_, B, {B, o_.out});
+}
+
+template <class T>
+DualGrad Linear<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) {
+  RM_CHECK(t_x_.defined(), name_, ": backward_jvp before jvp");
+  const int B = int(x_.dim(0));
+  expect(dy, {B, o_.out}, dtype_of<T>(), name_, "backward_jvp: dy");
+  expect(dt_y, {B, o_.out}, dtype_of<T>(), name_, "backward_jvp: dt_y");
+  if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), t_x_.data<T>(), dt_y.data<T>());
+  if (!o_.need_dx) return {};
+  kernels::linear_backward_input_cpu(B, o_.out, o_.in, dy.data<T>(), weight(),
+                                     dx_.template data<T>());
+  kernels::linear_backward_input_cpu(B, o_.out, o_.in, dt_y.data<T>(), weight(),
+                                     dt_x_.template data<T>());
+  return {rows(dx_, B, x_.shape()), rows(dt_x_, B, x_.shape())};
+}
+
+template <class T>
+long Linear<T>::params() const {
+  return long(o_.out) * o_.in + (o_.bias ? o_.out : 0);
+}
+
+template <class T>
+long Linear<T>::flops() const {
+  return 2L * o_.out * o_.in + (o_.bias ? o_.out : 0);
+}
+
+template class Conv2d<float>;
+template class Conv2d<double>;
+template class Linear<float>;
+template class Linear<double>;
+
+}  // namespace relmimic

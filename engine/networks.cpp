@@ -1,0 +1,296 @@
+// AgentNet (torso + value or Gaussian policy head) and RewardNet (the discriminator, Table 3)
+// with the gradient penalty's exact parameter gradient.
+#include "engine/networks.h"
+
+#include <cmath>
+
+#include "engine/layer_util.h"
+
+namespace relmimic {
+
+using detail::checked_batch;
+using detail::expect;
+using detail::rows;
+
+// ---------------------------------------------------------------- AgentNet
+
+template <class T>
+AgentNet<T>::AgentNet(const AgentConfig& c)
+    : cfg_(c),
+      name_(std::string(arch_name(c.arch)) + " network"),
+      build_{params_, buffers_, arena_, c.max_batch},
+      rng_(c.seed) {
+  RM_CHECK(c.max_batch > 0, "agent network: max_batch must be positive, got ", c.max_batch);
+  RM_CHECK(c.actions >= 0, "agent network: actions must be >= 0, got ", c.actions);
+  torso_ = make_torso(build_, c, rng_);
+  const int f = torso_->features();
+  // Policy mean: gain 0.01 keeps the initial actions near 0; value: gain 1.
+  head_.emplace(
+      build_, is_policy() ? "policy.mean" : "value",
+      typename Linear<T>::Options{.in = f, .out = outputs(), .gain = is_policy() ? 0.01 : 1.0},
+      rng_);
+  if (is_policy()) {
+    log_std_ = params_.add("policy.log_std", {cfg_.actions});
+    T* ls = params_.value(log_std_);
+    for (int i = 0; i < cfg_.actions; ++i) ls[i] = T(std::log(0.6));
+  }
+  params_.finalize();
+  buffers_.finalize();
+}
+
+template <class T>
+Tensor AgentNet<T>::forward(const Tensor& obs) {
+  if (cfg_.arch == Arch::mlp) {
+    checked_batch(obs, dtype_of<T>(), {cfg_.obs_dim}, cfg_.max_batch, "mlp network", "observation");
+  } else {
+    checked_batch(obs, DType::u8, {cfg_.frames, cfg_.height, cfg_.width}, cfg_.max_batch, name_,
+                  "observation");
+  }
+  return head_->forward(torso_->forward(obs));
+}
+
+template <class T>
+void AgentNet<T>::backward(const Tensor& dout, const T* dlog_std) {
+  torso_->backward(head_->backward(dout));
+  if (dlog_std) {
+    RM_CHECK(is_policy(), "value network: backward got a log-std gradient");
+    T* g = params_.grad(log_std_);
+    for (int i = 0; i < cfg_.actions; ++i) g[i] += dlog_std[i];
+  }
+}
+
+template <class T>
+const T* AgentNet<T>::log_std() const {
+  RM_CHECK(is_policy(), "value network has no log-std");
+  return params_.value(log_std_);
+}
+
+template <class T>
+long AgentNet<T>::params() const {
+  return torso_->params() + head_->params() + (is_policy() ? cfg_.actions : 0);
+}
+
+template <class T>
+long AgentNet<T>::flops() const {
+  return torso_->flops() + head_->flops();
+}
+
+// ---------------------------------------------------------------- RewardNet
+
+namespace {
+template <class T>
+typename Conv2d<T>::Options sn_conv(const Shape& in, int out_c, int kernel, int stride) {
+  typename Conv2d<T>::Options o{.in_c = int(in[1]),
+                                .in_h = int(in[2]),
+                                .in_w = int(in[3]),
+                                .out_c = out_c,
+                                .kernel = kernel,
+                                .stride = stride,
+                                .pad = 1};
+  o.spectral_norm = true;
+  return o;
+}
+
+template <class T>
+typename RelationalBlock<T>::Options sn_relational(const Shape& in, int embed) {
+  return {.channels = int(in[1]),
+          .height = int(in[2]),
+          .width = int(in[3]),
+          .embed = embed,
+          .spectral_norm = true};
+}
+
+double sigmoid(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
+}  // namespace
+
+template <class T>
+RewardNet<T>::RewardNet(const RewardConfig& c)
+    : cfg_(c),
+      build_{params_, buffers_, arena_, c.max_batch, /*second_order=*/true},
+      rng_(c.seed),
+      std_(build_, long(c.frames) * c.height * c.width),
+      c1_(build_, "reward.conv1", sn_conv<T>({1, c.frames, c.height, c.width}, c.channels[0], 4, 2),
+          rng_),
+      a1_(build_, kernels::Act::LeakyReLU, c1_.out_shape(1).numel(), T(c.slope)),
+      c2_(build_, "reward.conv2", sn_conv<T>(c1_.out_shape(1), c.channels[1], 4, 2), rng_),
+      a2_(build_, kernels::Act::LeakyReLU, c2_.out_shape(1).numel(), T(c.slope)),
+      c3_(build_, "reward.conv3", sn_conv<T>(c2_.out_shape(1), c.channels[2], 3, 1), rng_),
+      a3_(build_, kernels::Act::LeakyReLU, c3_.out_shape(1).numel(), T(c.slope)),
+      c4_(build_, "reward.conv4", sn_conv<T>(c3_.out_shape(1), c.channels[3], 4, 2), rng_),
+      a4_(build_, kernels::Act::LeakyReLU, c4_.out_shape(1).numel(), T(c.slope)),
+      c5_(build_, "reward.conv5", sn_conv<T>(c4_.out_shape(1), c.channels[4], 4, 2), rng_),
+      a5_(build_, kernels::Act::LeakyReLU, c5_.out_shape(1).numel(), T(c.slope)),
+      fc_(build_, "reward.fc",
+          {.in = int(c5_.out_shape(1).numel()), .out = 1, .spectral_norm = true}, rng_) {
+  RM_CHECK(c.max_batch > 0, "reward network: max_batch must be positive, got ", c.max_batch);
+  if (c.relational) {
+    r1_.emplace(build_, "reward.relational1", sn_relational<T>(c3_.out_shape(1), c.embed[0]), rng_);
+    r2_.emplace(build_, "reward.relational2", sn_relational<T>(c4_.out_shape(1), c.embed[1]), rng_);
+  }
+  v_ = arena_.tensor<T>({c.max_batch, c.frames, c.height, c.width});
+  dlogit_ = arena_.tensor<T>({c.max_batch, 1});
+  dt_logit_ = arena_.tensor<T>({c.max_batch, 1});
+  params_.finalize();
+  buffers_.finalize();
+}
+
+template <class T>
+Tensor RewardNet<T>::forward(const Tensor& frames) {
+  checked_batch(frames, DType::u8, {cfg_.frames, cfg_.height, cfg_.width}, cfg_.max_batch,
+                "reward network", "frames");
+  return forward_float(std_.forward(frames));
+}
+
+template <class T>
+Tensor RewardNet<T>::forward_float(const Tensor& x) {
+  checked_batch(x, dtype_of<T>(), {cfg_.frames, cfg_.height, cfg_.width}, cfg_.max_batch,
+                "reward network", "input");
+  Tensor h = a3_.forward(c3_.forward(a2_.forward(c2_.forward(a1_.forward(c1_.forward(x))))));
+  if (r1_) h = r1_->forward(h);
+  h = a4_.forward(c4_.forward(h));
+  if (r2_) h = r2_->forward(h);
+  return fc_.forward(a5_.forward(c5_.forward(h)));
+}
+
+template <class T>
+Tensor RewardNet<T>::backward(const Tensor& dlogit) {
+  Tensor d = c5_.backward(a5_.backward(fc_.backward(dlogit)));
+  if (r2_) d = r2_->backward(d);
+  d = c4_.backward(a4_.backward(d));
+  if (r1_) d = r1_->backward(d);
+  return c1_.backward(a1_.backward(c2_.backward(a2_.backward(c3_.backward(a3_.backward(d))))));
+}
+
+template <class T>
+Tensor RewardNet<T>::jvp(const Tensor& t_x) {
+  Tensor t = a3_.jvp(c3_.jvp(a2_.jvp(c2_.jvp(a1_.jvp(c1_.jvp(t_x))))));
+  if (r1_) t = r1_->jvp(t);
+  t = a4_.jvp(c4_.jvp(t));
+  if (r2_) t = r2_->jvp(t);
+  return fc_.jvp(a5_.jvp(c5_.jvp(t)));
+}
+
+template <class T>
+void RewardNet<T>::backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) {
+  DualGrad g = fc_.backward_jvp(dlogit, dt_logit);
+  g = a5_.backward_jvp(g.dx, g.dt_x);
+  g = c5_.backward_jvp(g.dx, g.dt_x);
+  if (r2_) g = r2_->backward_jvp(g.dx, g.dt_x);
+  g = a4_.backward_jvp(g.dx, g.dt_x);
+  g = c4_.backward_jvp(g.dx, g.dt_x);
+  if (r1_) g = r1_->backward_jvp(g.dx, g.dt_x);
+  g = a3_.backward_jvp(g.dx, g.dt_x);
+  g = c3_.backward_jvp(g.dx, g.dt_x);
+  g = a2_.backward_jvp(g.dx, g.dt_x);
+  g = c2_.backward_jvp(g.dx, g.dt_x);
+  g = a1_.backward_jvp(g.dx, g.dt_x);
+  c1_.backward_jvp(g.dx, g.dt_x);
+}
+
+// With s = sigmoid(logit), g_b = s'(logit_b) grad_x logit_b and v = dP/dg (held fixed),
+//   dP/dtheta = d/dtheta <v, g> = d/dtheta [ s'(logit) (J v) ]
+//             = s''(logit) (J v) dlogit/dtheta + s'(logit) d(J v)/dtheta,
+// i.e. backward_jvp(dy = s'' * t_logit, dt_y = s') after t_logit = jvp(v).
+template <class T>
+double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad) {
+  Tensor logit = forward_float(x_hat);
+  const int B = int(x_hat.dim(0));
+  const long per = x_hat.numel() / B;
+  T* ds = dlogit_.template data<T>();
+  const T* l = logit.data<T>();
+  for (int b = 0; b < B; ++b) {
+    const double s = sigmoid(double(l[b]));
+    ds[b] = T(s * (1 - s));
+  }
+  // grad_x D without leaving parameter gradients behind.
+  set_param_grads(false);
+  Tensor g;
+  try {
+    g = backward(rows(dlogit_, B, {B, 1}));
+  } catch (...) {
+    set_param_grads(true);
+    throw;
+  }
+  set_param_grads(true);
+
+  const T* gp = g.data<T>();
+  T* v = v_.template data<T>();
+  double penalty = 0;
+  for (int b = 0; b < B; ++b) {
+    const T* gb = gp + b * per;
+    double n2 = 0;
+    for (long i = 0; i < per; ++i) n2 += double(gb[i]) * double(gb[i]);
+    const double n = std::sqrt(n2);
+    penalty += (n - 1) * (n - 1);
+    // dP/dg_b = (2 lambda / B) (||g_b|| - 1) g_b / ||g_b||  (0 at g_b = 0, a subgradient).
+    const double c = n > 0 ? 2.0 * lambda / B * (n - 1) / n : 0.0;
+    for (long i = 0; i < per; ++i) v[b * per + i] = T(c * double(gb[i]));
+  }
+  penalty *= lambda / B;
+  if (!accumulate_grad) return penalty;
+
+  Tensor t_logit = jvp(rows(v_, B, x_hat.shape()));
+  const T* tl = t_logit.data<T>();
+  T* dy = dlogit_.template data<T>();
+  T* dty = dt_logit_.template data<T>();
+  for (int b = 0; b < B; ++b) {
+    const double s = sigmoid(double(l[b]));
+    const double s1 = s * (1 - s), s2 = s1 * (1 - 2 * s);
+    dy[b] = T(s2 * double(tl[b]));
+    dty[b] = T(s1);
+  }
+  backward_jvp(rows(dlogit_, B, {B, 1}), rows(dt_logit_, B, {B, 1}));
+  return penalty;
+}
+
+template <class T>
+void RewardNet<T>::set_training(bool t) {
+  for (Conv2d<T>* c : {&c1_, &c2_, &c3_, &c4_, &c5_}) c->set_training(t);
+  fc_.set_training(t);
+  if (r1_) r1_->set_training(t);
+  if (r2_) r2_->set_training(t);
+}
+
+template <class T>
+void RewardNet<T>::set_param_grads(bool on) {
+  for (Conv2d<T>* c : {&c1_, &c2_, &c3_, &c4_, &c5_}) c->set_param_grads(on);
+  fc_.set_param_grads(on);
+  if (r1_) r1_->set_param_grads(on);
+  if (r2_) r2_->set_param_grads(on);
+}
+
+template <class T>
+long RewardNet<T>::params() const {
+  long n = fc_.params();
+  for (const Conv2d<T>* c : {&c1_, &c2_, &c3_, &c4_, &c5_}) n += c->params();
+  if (r1_) n += r1_->params() + r2_->params();
+  return n;
+}
+
+template <class T>
+long RewardNet<T>::flops() const {
+  long n = std_.flops() + fc_.flops();
+  for (const Conv2d<T>* c : {&c1_, &c2_, &c3_, &c4_, &c5_}) n += c->flops();
+  for (const Activation<T>* a : {&a1_, &a2_, &a3_, &a4_, &a5_}) n += a->flops();
+  if (r1_) n += r1_->flops() + r2_->flops();
+  return n;
+}
+
+template <class T>
+long RewardNet<T>::attention_flops() const {
+  return r1_ ? r1_->attention_flops() + r2_->attention_flops() : 0;
+}
+
+template <class T>
+int RewardNet<T>::conv_layers() const {
+  return 5 + (r1_ ? r1_->conv_layers() + r2_->conv_layers() : 0);
+}
+
+template class AgentNet<float>;
+template class AgentNet<double>;
+template class RewardNet<float>;
+template class RewardNet<double>;
+
+}  // namespace relmimic

@@ -1,0 +1,179 @@
+// The paper's networks (SPEC.md Tables 1-3) built from engine/layers.h.
+//
+// An agent network = a torso (observation -> feature [B, F]) + one head:
+//   value  : Linear(F -> 1)
+//   policy : Gaussian, mean = Linear(F -> A) (init gain 0.01), state-independent log-std [A]
+//            (init log 0.6)
+// Torsos: `nature` (standard Nature CNN), `impala` (Large IMPALA), `local` / `nonlocal` (Table 1,
+// without / with the relational row), `mlp` (proprioceptive experts: two tanh layers of 64).
+// Image torsos take uint8 frames [B, k, H, W] (standardized inside), the MLP float [B, obs_dim].
+//
+// The reward network (discriminator, Table 3) maps frames to a logit [B, 1] and computes the
+// gradient penalty with its exact parameter gradient.
+//
+// Every network owns its ParamSet (parameters + gradients, one buffer), a ParamSet of buffers
+// (spectral-norm u) and an Arena sized for max_batch at construction; forward/backward never
+// allocate. forward keeps views of its input: keep the input alive until backward.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "engine/layers.h"
+
+namespace relmimic {
+
+enum class Arch { nature, impala, local, nonlocal, mlp };
+
+const char* arch_name(Arch a);
+// "nature", "impala", "local", "nonlocal", "mlp"; throws on anything else.
+Arch parse_arch(const std::string& s);
+
+// Observation -> feature [B, F].
+template <class T>
+class Torso {
+ public:
+  virtual ~Torso() = default;
+  virtual Tensor forward(const Tensor& obs) = 0;
+  // Accumulates parameter gradients; the observation gets no gradient.
+  virtual void backward(const Tensor& dfeat) = 0;
+  virtual int features() const = 0;
+  virtual long params() const = 0;
+  virtual long flops() const = 0;  // per sample, attention matmuls excluded
+  virtual long attention_flops() const { return 0; }
+  virtual int conv_layers() const { return 0; }
+};
+
+struct AgentConfig {
+  Arch arch = Arch::local;
+  int frames = 4, height = 84, width = 84;  // image torsos: input [B, frames, height, width]
+  int obs_dim = 0;                          // mlp: input [B, obs_dim]
+  int embed = 2;                            // relational block width C' (nonlocal)
+  int actions = 0;                          // 0: value network; > 0: Gaussian policy over A
+  int max_batch = 128;
+  uint64_t seed = 0;
+  bool mlp_layer_norm = true;  // FC -> LN -> tanh in the MLP (SPEC: LN after hidden dense)
+};
+
+template <class T>
+class AgentNet {
+ public:
+  explicit AgentNet(const AgentConfig& c);
+  AgentNet(const AgentNet&) = delete;
+  AgentNet& operator=(const AgentNet&) = delete;
+
+  // obs -> [B, A] (policy mean) or [B, 1] (value).
+  Tensor forward(const Tensor& obs);
+  // dout like forward's output; dlog_std [A] (policy only, may be nullptr) is added to the
+  // log-std gradient. Accumulates every parameter gradient.
+  void backward(const Tensor& dout, const T* dlog_std = nullptr);
+
+  bool is_policy() const { return cfg_.actions > 0; }
+  int outputs() const { return is_policy() ? cfg_.actions : 1; }
+  const T* log_std() const;  // [A], policy only
+  int log_std_slot() const { return log_std_; }
+
+  ParamSet<T>& parameters() { return params_; }
+  ParamSet<T>& buffers() { return buffers_; }
+  Torso<T>& torso() { return *torso_; }
+  const AgentConfig& config() const { return cfg_; }
+
+  long params() const;  // trainable scalars, torso + head
+  long flops() const;   // per sample forward
+  long attention_flops() const { return torso_->attention_flops(); }
+  int conv_layers() const { return torso_->conv_layers(); }
+
+ private:
+  AgentConfig cfg_;
+  std::string name_;  // "<arch> network", for error messages
+  ParamSet<T> params_, buffers_;
+  Arena arena_;
+  Build<T> build_;
+  Rng rng_;
+  std::unique_ptr<Torso<T>> torso_;
+  std::optional<Linear<T>> head_;
+  int log_std_ = -1;
+};
+
+struct RewardConfig {
+  int frames = 4, height = 84, width = 84;
+  bool relational = true;                                // false: the GAIfO baseline (no rows 5, 7)
+  std::array<int, 5> channels = {32, 64, 64, 128, 128};  // rows 2, 3, 4, 6, 8
+  std::array<int, 2> embed = {8, 16};                    // C' of rows 5 and 7
+  double slope = 0.1;                                    // LeakyReLU
+  int max_batch = 128;
+  uint64_t seed = 0;
+};
+
+// Table 3: conv4x4/2 -> conv4x4/2 -> conv3x3/1 -> [RB] -> conv4x4/2 -> [RB] -> conv4x4/2 -> FC,
+// LeakyReLU after every conv, spectral norm on every conv/FC (relational 1x1 convs included).
+template <class T>
+class RewardNet {
+ public:
+  explicit RewardNet(const RewardConfig& c);
+  RewardNet(const RewardNet&) = delete;
+  RewardNet& operator=(const RewardNet&) = delete;
+
+  // uint8 frames [B, k, H, W] -> logit [B, 1]  (D = sigmoid(logit)).
+  Tensor forward(const Tensor& frames);
+  // Standardized input x = frames / 255, T [B, k, H, W] -> logit [B, 1].
+  Tensor forward_float(const Tensor& x);
+  // dlogit [B, 1]: accumulates parameter gradients, returns d/dx of the standardized input.
+  Tensor backward(const Tensor& dlogit);
+
+  // P = lambda * mean_b (||grad_x D(x_hat_b)||_2 - 1)^2 for standardized interpolates
+  // x_hat T [B, k, H, W]. With accumulate_grad, adds dP/dtheta (exact, through jvp +
+  // backward_jvp) to the parameter gradients; the pass that computes grad_x D leaves none.
+  double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad);
+
+  // Training: one power iteration per forward; evaluation: u frozen.
+  void set_training(bool t);
+  ParamSet<T>& parameters() { return params_; }
+  ParamSet<T>& buffers() { return buffers_; }
+  const RewardConfig& config() const { return cfg_; }
+
+  long params() const;
+  long flops() const;
+  long attention_flops() const;
+  int conv_layers() const;
+
+ private:
+  void set_param_grads(bool on);
+  Tensor jvp(const Tensor& t_x);
+  void backward_jvp(const Tensor& dlogit, const Tensor& dt_logit);
+
+  RewardConfig cfg_;
+  ParamSet<T> params_, buffers_;
+  Arena arena_;
+  Build<T> build_;
+  Rng rng_;
+  Standardize<T> std_;
+  Conv2d<T> c1_;
+  Activation<T> a1_;
+  Conv2d<T> c2_;
+  Activation<T> a2_;
+  Conv2d<T> c3_;
+  Activation<T> a3_;
+  std::optional<RelationalBlock<T>> r1_;
+  Conv2d<T> c4_;
+  Activation<T> a4_;
+  std::optional<RelationalBlock<T>> r2_;
+  Conv2d<T> c5_;
+  Activation<T> a5_;
+  Linear<T> fc_;
+  Tensor v_, dlogit_, dt_logit_;  // penalty scratch: dP/dg [B, k, H, W], [B, 1], [B, 1]
+};
+
+extern template class AgentNet<float>;
+extern template class AgentNet<double>;
+extern template class RewardNet<float>;
+extern template class RewardNet<double>;
+
+// Torso factory (used by AgentNet; exposed for tests and benchmarks).
+template <class T>
+std::unique_ptr<Torso<T>> make_torso(Build<T>& b, const AgentConfig& c, Rng& rng);
+
+}  // namespace relmimic

@@ -1,0 +1,332 @@
+// Conv2d on the CPU: im2col + GEMM over groups of g samples, groups spread over OpenMP threads.
+// A group's columns sit side by side, col[K, g*N], so small maps still give GEMMs wide enough to
+// pay for their packing (g = 1 for the large maps):
+//   forward:         Y[Cout, g*N] = W[Cout, K] col[K, g*N] (+ b)     K = Cin*KH*KW, N = Ho*Wo
+//   backward_input:  dcol[K, g*N] = W^T dY,  dx_b = col2im(dcol_b)
+//   backward_weight: dW[Cout, K] += dY col^T,  db[Cout] += sum_{b,n} dy_b
+// Single-sample groups of 1x1 stride-1 unpadded convs skip im2col: col is x_b itself.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/common.h"
+#include "kernels/conv2d.h"
+#include "kernels/gemm.h"
+#include "kernels/parallel_cpu.h"
+
+namespace relmimic::kernels {
+
+namespace {
+
+// Per-thread scratch that only grows, so steady-state calls allocate nothing.
+enum Slot { kCol = 0, kRows = 1, kPartial = 2, kSlots = 3 };
+template <class T>
+T* scratch(Slot slot, size_t n) {
+  thread_local std::vector<T> bufs[kSlots];
+  std::vector<T>& v = bufs[slot];
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+// Upper bound on threads that keep a partial dW (a fixed array, no allocation per call).
+constexpr int kMaxThreads = 256;
+// Columns a GEMM should have at least: below this OpenBLAS spends more time packing and
+// writing C than multiplying (e.g. the reward net's 5x5 and 10x10 maps).
+constexpr int kMinColumns = 256;
+
+void check_dims(const Conv2dDims& d, const char* who) {
+  RM_CHECK(d.batch >= 1 && d.in_c >= 1 && d.in_h >= 1 && d.in_w >= 1 && d.out_c >= 1, who,
+           ": sizes must be positive (batch=", d.batch, " in_c=", d.in_c, " in_h=", d.in_h,
+           " in_w=", d.in_w, " out_c=", d.out_c, ")");
+  RM_CHECK(d.kh >= 1 && d.kw >= 1 && d.stride >= 1 && d.pad >= 0, who, ": bad kernel ", d.kh, "x",
+           d.kw, " stride ", d.stride, " pad ", d.pad);
+  RM_CHECK(d.in_h + 2 * d.pad >= d.kh && d.in_w + 2 * d.pad >= d.kw, who, ": kernel ", d.kh, "x",
+           d.kw, " larger than the padded input ", d.in_h + 2 * d.pad, "x", d.in_w + 2 * d.pad);
+}
+
+// Multiply-adds of one pass over the whole batch.
+double conv_macs(const Conv2dDims& d) {
+  return double(d.batch) * d.out_size() * d.in_c * d.kh * d.kw;
+}
+
+bool is_pointwise(const Conv2dDims& d) {
+  return d.kh == 1 && d.kw == 1 && d.stride == 1 && d.pad == 0;
+}
+
+// Output columns wo whose input column wo*s - p + kj lies inside [0, W): [lo, hi).
+struct Span {
+  int lo, hi;
+};
+Span valid_span(int out, int in, int s, int p, int k) {
+  const int a = p - k;           // wo >= ceil(a / s)
+  const int b = in - 1 + p - k;  // wo <= floor(b / s)
+  const int lo = a <= 0 ? 0 : (a + s - 1) / s;
+  const int hi = b < 0 ? 0 : std::min(out, b / s + 1);
+  return {std::min(lo, hi), hi};
+}
+
+// dst[i] = src[i * S] for i in [lo, hi). A compile-time stride lets the compiler vectorise the
+// gather with loads and shuffles; the networks use strides 1, 2 and 4.
+template <int S, class T>
+void gather(const T* __restrict__ src, T* __restrict__ dst, int lo, int hi) {
+  for (int i = lo; i < hi; ++i) dst[i] = src[long(i) * S];
+}
+template <class T>
+void gather(const T* src, T* dst, int lo, int hi, int s) {
+  switch (s) {
+    case 1:
+      std::memcpy(dst + lo, src + lo, sizeof(T) * size_t(hi - lo));
+      return;
+    case 2:
+      gather<2>(src, dst, lo, hi);
+      return;
+    case 4:
+      gather<4>(src, dst, lo, hi);
+      return;
+    default:
+      for (int i = lo; i < hi; ++i) dst[i] = src[long(i) * s];
+  }
+}
+
+// dst[i * S] += src[i] for i in [lo, hi): the adjoint of gather.
+template <int S, class T>
+void scatter_add(const T* __restrict__ src, T* __restrict__ dst, int lo, int hi) {
+  for (int i = lo; i < hi; ++i) dst[long(i) * S] += src[i];
+}
+template <class T>
+void scatter_add(const T* src, T* dst, int lo, int hi, int s) {
+  switch (s) {
+    case 1:
+      scatter_add<1>(src, dst, lo, hi);
+      return;
+    case 2:
+      scatter_add<2>(src, dst, lo, hi);
+      return;
+    case 4:
+      scatter_add<4>(src, dst, lo, hi);
+      return;
+    default:
+      for (int i = lo; i < hi; ++i) dst[long(i) * s] += src[i];
+  }
+}
+
+// col[(c*KH + ki)*KW + kj, ho*Wo + wo] = x[c, ho*s - p + ki, wo*s - p + kj] (0 outside); col's
+// rows are ld apart (ld = g*N when g samples share it).
+template <class T>
+void im2col(const Conv2dDims& d, const T* x, T* col, long ld) {
+  const int Ho = d.out_h(), Wo = d.out_w(), s = d.stride, p = d.pad;
+  for (int c = 0; c < d.in_c; ++c) {
+    for (int ki = 0; ki < d.kh; ++ki) {
+      for (int kj = 0; kj < d.kw; ++kj) {
+        T* dst = col + long((c * d.kh + ki) * d.kw + kj) * ld;
+        const Span sp = valid_span(Wo, d.in_w, s, p, kj);
+        for (int ho = 0; ho < Ho; ++ho, dst += Wo) {
+          const int hi = ho * s - p + ki;
+          if (hi < 0 || hi >= d.in_h) {
+            std::fill(dst, dst + Wo, T(0));
+            continue;
+          }
+          const T* src = x + (long(c) * d.in_h + hi) * d.in_w - p + kj;  // src[wo*s] = x[.., wi]
+          std::fill(dst, dst + sp.lo, T(0));
+          gather(src, dst, sp.lo, sp.hi, s);
+          std::fill(dst + sp.hi, dst + Wo, T(0));
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: dx[c, hi, wi] = sum of the col entries that read it. Overwrites dx.
+template <class T>
+void col2im(const Conv2dDims& d, const T* col, long ld, T* dx) {
+  const int Ho = d.out_h(), Wo = d.out_w(), s = d.stride, p = d.pad;
+  std::fill(dx, dx + d.in_size(), T(0));
+  for (int c = 0; c < d.in_c; ++c) {
+    for (int ki = 0; ki < d.kh; ++ki) {
+      for (int kj = 0; kj < d.kw; ++kj) {
+        const T* src = col + long((c * d.kh + ki) * d.kw + kj) * ld;
+        const Span sp = valid_span(Wo, d.in_w, s, p, kj);
+        for (int ho = 0; ho < Ho; ++ho, src += Wo) {
+          const int hi = ho * s - p + ki;
+          if (hi < 0 || hi >= d.in_h) continue;
+          T* dst = dx + (long(c) * d.in_h + hi) * d.in_w - p + kj;
+          scatter_add(src, dst, sp.lo, sp.hi, s);
+        }
+      }
+    }
+  }
+}
+
+// Sample groups: g samples per GEMM, the last group possibly shorter.
+struct Groups {
+  int g, count;
+  explicit Groups(const Conv2dDims& d) {
+    const int N = d.out_h() * d.out_w();
+    g = std::clamp((kMinColumns + N - 1) / N, 1, d.batch);
+    count = (d.batch + g - 1) / g;
+  }
+  int first(int i) const { return i * g; }
+  int size(const Conv2dDims& d, int i) const { return std::min(g, d.batch - i * g); }
+};
+
+// The columns of samples [s0, s0 + ns): x_s itself for a lone 1x1 sample, else im2col into
+// the thread's scratch [K, ns*N].
+template <class T>
+const T* columns(const Conv2dDims& d, const T* x, int s0, int ns) {
+  const long N = long(d.out_h()) * d.out_w(), ld = ns * N;
+  if (ns == 1 && is_pointwise(d)) return x + s0 * d.in_size();
+  T* col = scratch<T>(kCol, size_t(d.in_c * d.kh * d.kw) * size_t(ld));
+  for (int j = 0; j < ns; ++j) im2col(d, x + (s0 + j) * d.in_size(), col + j * N, ld);
+  return col;
+}
+
+// dy of samples [s0, s0 + ns) as one matrix [Cout, ns*N]: dy_s itself for a lone sample.
+template <class T>
+const T* gathered_rows(const Conv2dDims& d, const T* dy, int s0, int ns) {
+  const long N = long(d.out_h()) * d.out_w(), ld = ns * N;
+  if (ns == 1) return dy + s0 * d.out_size();
+  T* rows = scratch<T>(kRows, size_t(d.out_c) * size_t(ld));
+  for (int j = 0; j < ns; ++j)
+    for (int co = 0; co < d.out_c; ++co)
+      std::memcpy(rows + co * ld + j * N, dy + (s0 + j) * d.out_size() + co * N,
+                  sizeof(T) * size_t(N));
+  return rows;
+}
+
+// Items [lo, hi) of thread t out of n threads: contiguous, fixed for a given (count, n).
+inline int chunk_begin(int count, int n, int t) {
+  return int(long(count) * t / n);
+}
+
+}  // namespace
+
+template <class T>
+void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b, T* y) {
+  check_dims(d, "conv2d_forward_cpu");
+  RM_CHECK(x && w && y, "conv2d_forward_cpu: null x, w or y");
+  const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
+  const Groups gr(d);
+  // One group per iteration; with a single group the region is inactive and the GEMM itself
+  // may use every thread.
+  const bool par = gr.count > 1 && cpu_threads(conv_macs(d)) > 1;
+#pragma omp parallel for schedule(static) if (par)
+  for (int i = 0; i < gr.count; ++i) {
+    const int s0 = gr.first(i), ns = gr.size(d, i);
+    const long ld = long(ns) * N;
+    const T* col = columns(d, x, s0, ns);
+    T* out = ns == 1 ? y + s0 * d.out_size() : scratch<T>(kRows, size_t(C) * size_t(ld));
+    gemm_cpu<T>(false, false, C, int(ld), K, T(1), w, K, col, int(ld), T(0), out, int(ld));
+    for (int j = 0; j < ns; ++j) {
+      for (int co = 0; co < C; ++co) {
+        const T* src = out + co * ld + j * N;
+        T* dst = y + (s0 + j) * d.out_size() + co * N;
+        const T bias = b ? b[co] : T(0);
+        if (src == dst && !b) continue;
+#pragma omp simd
+        for (int n = 0; n < N; ++n) dst[n] = src[n] + bias;
+      }
+    }
+  }
+}
+
+template <class T>
+void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* dx) {
+  check_dims(d, "conv2d_backward_input_cpu");
+  RM_CHECK(dy && w && dx, "conv2d_backward_input_cpu: null dy, w or dx");
+  const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
+  const Groups gr(d);
+  const bool par = gr.count > 1 && cpu_threads(conv_macs(d)) > 1;
+#pragma omp parallel for schedule(static) if (par)
+  for (int i = 0; i < gr.count; ++i) {
+    const int s0 = gr.first(i), ns = gr.size(d, i);
+    const long ld = long(ns) * N;
+    const T* rows = gathered_rows(d, dy, s0, ns);
+    if (ns == 1 && is_pointwise(d)) {
+      gemm_cpu<T>(true, false, K, N, C, T(1), w, K, rows, N, T(0), dx + s0 * d.in_size(), N);
+      continue;
+    }
+    T* dcol = scratch<T>(kCol, size_t(K) * size_t(ld));
+    gemm_cpu<T>(true, false, K, int(ld), C, T(1), w, K, rows, int(ld), T(0), dcol, int(ld));
+    for (int j = 0; j < ns; ++j) col2im(d, dcol + j * N, ld, dx + (s0 + j) * d.in_size());
+  }
+}
+
+template <class T>
+void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T* dw, T* db) {
+  check_dims(d, "conv2d_backward_weight_cpu");
+  RM_CHECK(x && dy && dw, "conv2d_backward_weight_cpu: null x, dy or dw");
+  const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
+  const long wsize = long(C) * K;
+  const Groups gr(d);
+  const int threads = std::min({cpu_threads(conv_macs(d)), gr.count, kMaxThreads});
+  T* partial[kMaxThreads];  // thread t's [dW | db]; thread 0 accumulates into dw, db directly
+
+  // Accumulates groups [lo, hi) into (gw, gb).
+  auto accumulate = [&](int lo, int hi, T* gw, T* gb) {
+    for (int i = lo; i < hi; ++i) {
+      const int s0 = gr.first(i), ns = gr.size(d, i);
+      const int ld = ns * N;
+      const T* col = columns(d, x, s0, ns);
+      const T* rows = gathered_rows(d, dy, s0, ns);
+      gemm_cpu<T>(false, true, C, K, ld, T(1), rows, ld, col, ld, T(1), gw, K);
+      if (gb) {
+        for (int co = 0; co < C; ++co) {
+          const T* row = rows + long(co) * ld;
+          T acc = T(0);
+#pragma omp simd reduction(+ : acc)
+          for (int n = 0; n < ld; ++n) acc += row[n];
+          gb[co] += acc;
+        }
+      }
+    }
+  };
+
+  if (threads == 1) {
+    accumulate(0, gr.count, dw, db);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+    const int lo = chunk_begin(gr.count, n, t), hi = chunk_begin(gr.count, n, t + 1);
+    if (t == 0) {
+      accumulate(lo, hi, dw, db);
+    } else {
+      T* p = scratch<T>(kPartial, size_t(wsize + C));
+      std::fill(p, p + wsize + C, T(0));
+      partial[t] = p;
+      accumulate(lo, hi, p, db ? p + wsize : nullptr);
+    }
+#pragma omp barrier
+    // Fixed summation order (thread 1, 2, ...) so results do not depend on timing.
+#pragma omp for schedule(static)
+    for (long i = 0; i < wsize; ++i) {
+      T acc = dw[i];
+      for (int u = 1; u < n; ++u) acc += partial[u][i];
+      dw[i] = acc;
+    }
+    if (db) {
+#pragma omp single
+      for (int co = 0; co < C; ++co) {
+        for (int u = 1; u < n; ++u) db[co] += partial[u][wsize + co];
+      }
+    }
+  }
+}
+
+template void conv2d_forward_cpu<float>(const Conv2dDims&, const float*, const float*, const float*,
+                                        float*);
+template void conv2d_forward_cpu<double>(const Conv2dDims&, const double*, const double*,
+                                         const double*, double*);
+template void conv2d_backward_input_cpu<float>(const Conv2dDims&, const float*, const float*,
+                                               float*);
+template void conv2d_backward_input_cpu<double>(const Conv2dDims&, const double*, const double*,
+                                                double*);
+template void conv2d_backward_weight_cpu<float>(const Conv2dDims&, const float*, const float*,
+                                                float*, float*);
+template void conv2d_backward_weight_cpu<double>(const Conv2dDims&, const double*, const double*,
+                                                 double*, double*);
+
+}  // namespace relmimic::kernels

@@ -1,0 +1,233 @@
+// Conv2d CPU reference: forward against a direct loop, backward against finite differences,
+// float against double, the network shapes, accumulation and thread independence.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <vector>
+
+#include "kernels/common.h"
+#include "kernels/conv2d.h"
+#include "tests/grad_check.h"
+
+namespace relmimic {
+namespace {
+
+using kernels::Conv2dDims;
+using testing::numeric_grad;
+using testing::random_vector;
+using testing::rel_error;
+
+Conv2dDims dims(int b, int cin, int h, int w, int cout, int kh, int kw, int s, int p) {
+  Conv2dDims d;
+  d.batch = b, d.in_c = cin, d.in_h = h, d.in_w = w;
+  d.out_c = cout, d.kh = kh, d.kw = kw, d.stride = s, d.pad = p;
+  return d;
+}
+
+// y[b,o,i,j] = bias[o] + sum_{c,ki,kj} w[o,c,ki,kj] x[b,c,i*s-p+ki,j*s-p+kj], straight from
+// the definition, plus its two adjoints (dx, dw, db) written the same way.
+struct Direct {
+  const Conv2dDims& d;
+  template <class F>
+  void each(F f) const {
+    for (int b = 0; b < d.batch; ++b)
+      for (int o = 0; o < d.out_c; ++o)
+        for (int i = 0; i < d.out_h(); ++i)
+          for (int j = 0; j < d.out_w(); ++j)
+            for (int c = 0; c < d.in_c; ++c)
+              for (int ki = 0; ki < d.kh; ++ki)
+                for (int kj = 0; kj < d.kw; ++kj) {
+                  const int hi = i * d.stride - d.pad + ki, wi = j * d.stride - d.pad + kj;
+                  if (hi < 0 || hi >= d.in_h || wi < 0 || wi >= d.in_w) continue;
+                  const long yi = ((long(b) * d.out_c + o) * d.out_h() + i) * d.out_w() + j;
+                  const long xi = ((long(b) * d.in_c + c) * d.in_h + hi) * d.in_w + wi;
+                  const long wi_ = ((long(o) * d.in_c + c) * d.kh + ki) * d.kw + kj;
+                  f(yi, xi, wi_);
+                }
+  }
+  template <class T>
+  std::vector<double> forward(const T* x, const T* w, const T* bias) const {
+    std::vector<double> y(size_t(d.batch * d.out_size()), 0.0);
+    each([&](long yi, long xi, long wi) { y[yi] += double(w[wi]) * double(x[xi]); });
+    if (bias)
+      for (long i = 0; i < long(y.size()); ++i)
+        y[i] += double(bias[(i / (d.out_h() * d.out_w())) % d.out_c]);
+    return y;
+  }
+  template <class T>
+  void backward(const T* x, const T* w, const T* dy, std::vector<double>& dx,
+                std::vector<double>& dw, std::vector<double>& db) const {
+    dx.assign(size_t(d.batch * d.in_size()), 0.0);
+    dw.assign(size_t(d.weight_size()), 0.0);
+    db.assign(size_t(d.out_c), 0.0);
+    each([&](long yi, long xi, long wi) {
+      dx[xi] += double(w[wi]) * double(dy[yi]);
+      dw[wi] += double(x[xi]) * double(dy[yi]);
+    });
+    for (long i = 0; i < d.batch * d.out_size(); ++i)
+      db[(i / (d.out_h() * d.out_w())) % d.out_c] += double(dy[i]);
+  }
+};
+
+// Small shapes covering stride, padding, 1x1, non-square kernels and odd sizes.
+std::vector<Conv2dDims> small_cases() {
+  return {
+      dims(2, 2, 5, 6, 3, 3, 3, 1, 1),    // 3x3 s1 p1
+      dims(2, 3, 7, 7, 2, 3, 3, 2, 1),    // 3x3 s2 p1
+      dims(2, 2, 8, 8, 3, 4, 4, 2, 1),    // 4x4 s2 p1
+      dims(3, 4, 5, 5, 3, 1, 1, 1, 0),    // 1x1 fast path
+      dims(2, 3, 6, 5, 2, 1, 1, 2, 0),    // 1x1 strided
+      dims(2, 2, 9, 9, 2, 5, 5, 2, 1),    // 5x5 s2 p1
+      dims(2, 2, 9, 8, 2, 4, 4, 4, 0),    // 4x4 s4 (as 8x8 s4)
+      dims(2, 2, 6, 7, 2, 2, 3, 1, 2),    // non-square kernel, pad > kernel/2
+      dims(1, 1, 3, 3, 1, 3, 3, 3, 1),    // stride larger than the output
+      dims(5, 2, 10, 10, 3, 3, 3, 1, 1),  // groups of 3 samples: 3 + 2
+      dims(5, 3, 12, 12, 2, 1, 1, 1, 0),  // 1x1 in groups of 2: 2 + 2 + a lone sample
+  };
+}
+
+class Conv2dSmall : public ::testing::TestWithParam<int> {};
+
+TEST_P(Conv2dSmall, ForwardMatchesDirectLoop) {
+  const Conv2dDims d = small_cases()[GetParam()];
+  Rng rng(11 + GetParam());
+  auto x = random_vector<double>(d.batch * d.in_size(), rng);
+  auto w = random_vector<double>(d.weight_size(), rng);
+  auto b = random_vector<double>(d.out_c, rng);
+  std::vector<double> y(size_t(d.batch * d.out_size()));
+  kernels::conv2d_forward_cpu(d, x.data(), w.data(), b.data(), y.data());
+  EXPECT_LT(rel_error(y, Direct{d}.forward(x.data(), w.data(), b.data())), 1e-13);
+  kernels::conv2d_forward_cpu<double>(d, x.data(), w.data(), nullptr, y.data());
+  EXPECT_LT(rel_error(y, Direct{d}.forward<double>(x.data(), w.data(), nullptr)), 1e-13);
+}
+
+TEST_P(Conv2dSmall, BackwardMatchesFiniteDifferences) {
+  const Conv2dDims d = small_cases()[GetParam()];
+  Rng rng(101 + GetParam());
+  auto x = random_vector<double>(d.batch * d.in_size(), rng);
+  auto w = random_vector<double>(d.weight_size(), rng);
+  auto b = random_vector<double>(d.out_c, rng);
+  auto r = random_vector<double>(d.batch * d.out_size(), rng);  // L = <y, r>, dL/dy = r
+  std::vector<double> y(r.size());
+  auto loss = [&] {
+    kernels::conv2d_forward_cpu(d, x.data(), w.data(), b.data(), y.data());
+    double l = 0;
+    for (size_t i = 0; i < y.size(); ++i) l += y[i] * r[i];
+    return l;
+  };
+  std::vector<double> dx(x.size()), dw(w.size(), 0.0), db(b.size(), 0.0);
+  kernels::conv2d_backward_input_cpu(d, r.data(), w.data(), dx.data());
+  kernels::conv2d_backward_weight_cpu(d, x.data(), r.data(), dw.data(), db.data());
+  EXPECT_LT(rel_error(dx, numeric_grad(loss, x.data(), long(x.size()))), 1e-6);
+  EXPECT_LT(rel_error(dw, numeric_grad(loss, w.data(), long(w.size()))), 1e-6);
+  EXPECT_LT(rel_error(db, numeric_grad(loss, b.data(), long(b.size()))), 1e-6);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dSmall, ::testing::Range(0, int(small_cases().size())));
+
+// Every conv of the paper's networks (Non-local agent, reward net, Nature CNN, IMPALA), batch 2,
+// in float against the direct loop in double.
+TEST(Conv2d, NetworkShapesFloatMatchDirectLoop) {
+  const int k = 4;
+  const std::vector<Conv2dDims> cases = {
+      dims(2, k, 84, 84, 32, 5, 5, 2, 1),    // agent stem -> 41x41x32
+      dims(2, 16, 21, 21, 8, 1, 1, 1, 0),    // ResBlock(16) 1x1 in
+      dims(2, 8, 21, 21, 8, 3, 3, 1, 1),     // ResBlock 3x3 p1
+      dims(2, 8, 21, 21, 16, 1, 1, 1, 0),    // ResBlock 1x1 out
+      dims(2, k, 84, 84, 32, 4, 4, 2, 1),    // reward net -> 42x42x32
+      dims(2, 32, 42, 42, 64, 4, 4, 2, 1),   // -> 21x21x64
+      dims(2, 64, 21, 21, 64, 3, 3, 1, 1),   // 21x21x64
+      dims(2, 64, 21, 21, 128, 4, 4, 2, 1),  // -> 10x10x128
+      dims(2, k, 84, 84, 32, 8, 8, 4, 0),    // Nature 8x8 s4 -> 20x20
+      dims(2, 32, 20, 20, 64, 4, 4, 2, 0),   // Nature 4x4 s2 -> 9x9
+      dims(2, 64, 9, 9, 64, 3, 3, 1, 0),     // Nature 3x3 -> 7x7
+      dims(2, 16, 41, 41, 32, 3, 3, 1, 0),   // IMPALA 3x3 no pad
+  };
+  for (const Conv2dDims& d : cases) {
+    SCOPED_TRACE(::testing::Message()
+                 << d.in_c << "x" << d.in_h << "x" << d.in_w << " -> " << d.out_c << " k" << d.kh
+                 << " s" << d.stride << " p" << d.pad);
+    Rng rng(7);
+    auto x = random_vector<float>(d.batch * d.in_size(), rng);
+    auto w = random_vector<float>(d.weight_size(), rng, -0.1, 0.1);
+    auto b = random_vector<float>(d.out_c, rng);
+    auto dy = random_vector<float>(d.batch * d.out_size(), rng);
+    std::vector<float> y(dy.size()), dx(x.size()), dw(w.size(), 0.f), db(b.size(), 0.f);
+    kernels::conv2d_forward_cpu(d, x.data(), w.data(), b.data(), y.data());
+    kernels::conv2d_backward_input_cpu(d, dy.data(), w.data(), dx.data());
+    kernels::conv2d_backward_weight_cpu(d, x.data(), dy.data(), dw.data(), db.data());
+    const Direct ref{d};
+    std::vector<double> rdx, rdw, rdb;
+    ref.backward(x.data(), w.data(), dy.data(), rdx, rdw, rdb);
+    EXPECT_LT(rel_error(y, ref.forward(x.data(), w.data(), b.data())), 1e-5);
+    EXPECT_LT(rel_error(dx, rdx), 1e-5);
+    EXPECT_LT(rel_error(dw, rdw), 1e-5);
+    EXPECT_LT(rel_error(db, rdb), 1e-5);
+  }
+}
+
+TEST(Conv2d, FloatAgreesWithDouble) {
+  const Conv2dDims d = dims(3, 3, 11, 10, 4, 3, 3, 2, 1);
+  Rng rng(5);
+  auto xd = random_vector<double>(d.batch * d.in_size(), rng);
+  auto wd = random_vector<double>(d.weight_size(), rng);
+  auto bd = random_vector<double>(d.out_c, rng);
+  auto dyd = random_vector<double>(d.batch * d.out_size(), rng);
+  std::vector<float> xf(xd.begin(), xd.end()), wf(wd.begin(), wd.end()), bf(bd.begin(), bd.end()),
+      dyf(dyd.begin(), dyd.end());
+  std::vector<double> yd(dyd.size()), dxd(xd.size()), dwd(wd.size(), 0.0), dbd(bd.size(), 0.0);
+  std::vector<float> yf(dyd.size()), dxf(xd.size()), dwf(wd.size(), 0.f), dbf(bd.size(), 0.f);
+  kernels::conv2d_forward_cpu(d, xd.data(), wd.data(), bd.data(), yd.data());
+  kernels::conv2d_forward_cpu(d, xf.data(), wf.data(), bf.data(), yf.data());
+  kernels::conv2d_backward_input_cpu(d, dyd.data(), wd.data(), dxd.data());
+  kernels::conv2d_backward_input_cpu(d, dyf.data(), wf.data(), dxf.data());
+  kernels::conv2d_backward_weight_cpu(d, xd.data(), dyd.data(), dwd.data(), dbd.data());
+  kernels::conv2d_backward_weight_cpu(d, xf.data(), dyf.data(), dwf.data(), dbf.data());
+  EXPECT_LT(rel_error(yf, yd), 1e-5);
+  EXPECT_LT(rel_error(dxf, dxd), 1e-5);
+  EXPECT_LT(rel_error(dwf, dwd), 1e-5);
+  EXPECT_LT(rel_error(dbf, dbd), 1e-5);
+}
+
+// backward_weight adds to what dw and db hold, also when the batch is split over threads.
+TEST(Conv2d, BackwardWeightAccumulatesAndIgnoresThreadCount) {
+  // Large enough to split; 10x10 maps go in groups of 3 samples (3 + 3 + 1).
+  const Conv2dDims d = dims(7, 8, 10, 10, 8, 3, 3, 1, 1);
+  Rng rng(9);
+  auto x = random_vector<double>(d.batch * d.in_size(), rng);
+  auto dy = random_vector<double>(d.batch * d.out_size(), rng);
+  auto w0 = random_vector<double>(d.weight_size(), rng);
+  auto b0 = random_vector<double>(d.out_c, rng);
+  std::vector<double> rdx, rdw, rdb;
+  Direct{d}.backward(x.data(), w0.data(), dy.data(), rdx, rdw, rdb);
+  for (size_t i = 0; i < rdw.size(); ++i) rdw[i] += w0[i];
+  for (size_t i = 0; i < rdb.size(); ++i) rdb[i] += b0[i];
+  const int saved = omp_get_max_threads();
+  for (int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    auto dw = w0, db = b0;
+    kernels::conv2d_backward_weight_cpu(d, x.data(), dy.data(), dw.data(), db.data());
+    EXPECT_LT(rel_error(dw, rdw), 1e-13) << threads << " threads";
+    EXPECT_LT(rel_error(db, rdb), 1e-13) << threads << " threads";
+    auto dw_only = w0;
+    kernels::conv2d_backward_weight_cpu<double>(d, x.data(), dy.data(), dw_only.data(), nullptr);
+    EXPECT_LT(rel_error(dw_only, rdw), 1e-13) << threads << " threads, no bias";
+  }
+  omp_set_num_threads(saved);
+}
+
+TEST(Conv2d, RejectsBadShapes) {
+  std::vector<float> buf(1000);
+  Conv2dDims d = dims(1, 1, 3, 3, 1, 5, 5, 1, 0);  // kernel larger than the input
+  EXPECT_THROW(kernels::conv2d_forward_cpu<float>(d, buf.data(), buf.data(), nullptr, buf.data()),
+               Error);
+  d = dims(1, 1, 5, 5, 1, 3, 3, 0, 0);  // stride 0
+  EXPECT_THROW(kernels::conv2d_backward_input_cpu(d, buf.data(), buf.data(), buf.data()), Error);
+  d = dims(1, 1, 5, 5, 1, 3, 3, 1, 0);
+  EXPECT_THROW(
+      kernels::conv2d_backward_weight_cpu<float>(d, nullptr, buf.data(), buf.data(), nullptr),
+      Error);
+}
+
+}  // namespace
+}  // namespace relmimic
