@@ -22,7 +22,7 @@ herr_t innermost(unsigned n, const H5E_error2_t* e, void* out) {
 
 std::string last_error() {
   std::string msg;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, innermost, &msg);
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, &msg);
   H5Eclear2(H5E_DEFAULT);
   return msg.empty() ? "no detail" : msg;
 }
