@@ -1,7 +1,7 @@
 // Env throughput: physics-only env steps/s and rendered + stacked env steps/s (84x84 gray,
 // k = 4) for N envs on T worker threads. items_per_second = env steps per second (all envs).
-// Args: {task (0 hopper, 1 walker2d), N, T, look}; look 0 is the default RenderConfig
-// (reflections on, shadows off), 1 drops the floor reflection, 2 adds shadows.
+// Args: {task (0 hopper, 1 walker2d), N, T, look}; look 0 is the default RenderConfig (no
+// shadows, no floor reflection), 1 adds the reflection, 2 adds reflection and shadows (Gym's look).
 #include <benchmark/benchmark.h>
 
 #include <ctime>
@@ -37,7 +37,7 @@ void run(benchmark::State& state, bool render) {
   cfg.render = render;
   cfg.seed = 1;
   const int look = int(state.range(3));
-  cfg.render_config.reflections = look != 1;
+  cfg.render_config.reflections = look >= 1;
   cfg.render_config.shadows = look == 2;
   EnvPool pool(cfg);
   const int n = pool.num_envs(), a = pool.action_dim(), rows = 64;

@@ -20,13 +20,13 @@ struct RenderConfig {
   // "auto" | "nvidia" | "mesa". Empty: $RELMIMIC_EGL, or "auto" when that is unset.
   std::string egl;
   int egl_device = 0;  // which NVIDIA EGL device ("nvidia"/"auto" on multi-GPU machines)
-  // Speed settings (shared notes' measurements; Hopper, 84x84, one llvmpipe core): capsule
-  // tessellation 28x16 (MuJoCo's default) -> 12x6 takes a frame from ~0.9 ms to ~0.5 ms and
-  // changes nothing visible at 84x84; shadows cost ~3x the frame time, so they are off (the
-  // robot stays dark against the lit floor); the floor's mirror pass costs ~1.5x and is kept
-  // as Gym renders it.
+  // Speed settings, measured per llvmpipe core (Hopper, 84x84 gray, CPU time per frame):
+  // capsule tessellation 28x16 (MuJoCo's default) -> 12x6 takes ~1.0 ms to ~0.5 ms and changes
+  // nothing visible at 84x84; the floor's mirror pass (reflections) adds ~50%, shadows ~3x.
+  // Both are off by default: the robot stays dark and sharp against the lit checker floor, and
+  // a rendered env step then costs ~0.45 ms of one core (>= 2000 steps/s on one free core).
   bool shadows = false;
-  bool reflections = true;
+  bool reflections = false;
   int shadow_size = 1024;     // shadow map texels per side when shadows are on
   int geom_slices = 12;       // vis.quality.numslices
   int geom_stacks = 6;        // vis.quality.numstacks

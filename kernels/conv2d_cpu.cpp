@@ -1,8 +1,10 @@
-// Conv2d on the CPU: im2col + one GEMM per sample, samples spread over OpenMP threads.
-//   forward:         y_b[Cout, N]  = W[Cout, K] col_b[K, N] (+ b)      K = Cin*KH*KW, N = Ho*Wo
-//   backward_input:  dcol_b[K, N]  = W^T dy_b, dx_b = col2im(dcol_b)
-//   backward_weight: dW[Cout, K]  += sum_b dy_b col_b^T,  db[Cout] += sum_{b,n} dy_b
-// 1x1 stride-1 unpadded convs skip im2col: col_b is x_b itself.
+// Conv2d on the CPU: im2col + GEMM over groups of g samples, groups spread over OpenMP threads.
+// A group's columns sit side by side, col[K, g*N], so small maps still give GEMMs wide enough to
+// pay for their packing (g = 1 for the large maps):
+//   forward:         Y[Cout, g*N] = W[Cout, K] col[K, g*N] (+ b)     K = Cin*KH*KW, N = Ho*Wo
+//   backward_input:  dcol[K, g*N] = W^T dY,  dx_b = col2im(dcol_b)
+//   backward_weight: dW[Cout, K] += dY col^T,  db[Cout] += sum_{b,n} dy_b
+// Single-sample groups of 1x1 stride-1 unpadded convs skip im2col: col is x_b itself.
 #include <omp.h>
 
 #include <algorithm>
@@ -19,10 +21,10 @@ namespace relmimic::kernels {
 namespace {
 
 // Per-thread scratch that only grows, so steady-state calls allocate nothing.
-enum Slot { kCol = 0, kPartial = 1 };
+enum Slot { kCol = 0, kRows = 1, kPartial = 2, kSlots = 3 };
 template <class T>
 T* scratch(Slot slot, size_t n) {
-  thread_local std::vector<T> bufs[2];
+  thread_local std::vector<T> bufs[kSlots];
   std::vector<T>& v = bufs[slot];
   if (v.size() < n) v.resize(n);
   return v.data();
@@ -30,6 +32,9 @@ T* scratch(Slot slot, size_t n) {
 
 // Upper bound on threads that keep a partial dW (a fixed array, no allocation per call).
 constexpr int kMaxThreads = 256;
+// Columns a GEMM should have at least: below this OpenBLAS spends more time packing and
+// writing C than multiplying (e.g. the reward net's 5x5 and 10x10 maps).
+constexpr int kMinColumns = 256;
 
 void check_dims(const Conv2dDims& d, const char* who) {
   RM_CHECK(d.batch >= 1 && d.in_c >= 1 && d.in_h >= 1 && d.in_w >= 1 && d.out_c >= 1, who,
@@ -107,14 +112,15 @@ void scatter_add(const T* src, T* dst, int lo, int hi, int s) {
   }
 }
 
-// col[(c*KH + ki)*KW + kj, ho*Wo + wo] = x[c, ho*s - p + ki, wo*s - p + kj] (0 outside).
+// col[(c*KH + ki)*KW + kj, ho*Wo + wo] = x[c, ho*s - p + ki, wo*s - p + kj] (0 outside); col's
+// rows are ld apart (ld = g*N when g samples share it).
 template <class T>
-void im2col(const Conv2dDims& d, const T* x, T* col) {
+void im2col(const Conv2dDims& d, const T* x, T* col, long ld) {
   const int Ho = d.out_h(), Wo = d.out_w(), s = d.stride, p = d.pad;
   for (int c = 0; c < d.in_c; ++c) {
     for (int ki = 0; ki < d.kh; ++ki) {
       for (int kj = 0; kj < d.kw; ++kj) {
-        T* dst = col + long((c * d.kh + ki) * d.kw + kj) * Ho * Wo;
+        T* dst = col + long((c * d.kh + ki) * d.kw + kj) * ld;
         const Span sp = valid_span(Wo, d.in_w, s, p, kj);
         for (int ho = 0; ho < Ho; ++ho, dst += Wo) {
           const int hi = ho * s - p + ki;
@@ -134,13 +140,13 @@ void im2col(const Conv2dDims& d, const T* x, T* col) {
 
 // The adjoint of im2col: dx[c, hi, wi] = sum of the col entries that read it. Overwrites dx.
 template <class T>
-void col2im(const Conv2dDims& d, const T* col, T* dx) {
+void col2im(const Conv2dDims& d, const T* col, long ld, T* dx) {
   const int Ho = d.out_h(), Wo = d.out_w(), s = d.stride, p = d.pad;
   std::fill(dx, dx + d.in_size(), T(0));
   for (int c = 0; c < d.in_c; ++c) {
     for (int ki = 0; ki < d.kh; ++ki) {
       for (int kj = 0; kj < d.kw; ++kj) {
-        const T* src = col + long((c * d.kh + ki) * d.kw + kj) * Ho * Wo;
+        const T* src = col + long((c * d.kh + ki) * d.kw + kj) * ld;
         const Span sp = valid_span(Wo, d.in_w, s, p, kj);
         for (int ho = 0; ho < Ho; ++ho, src += Wo) {
           const int hi = ho * s - p + ki;
@@ -153,9 +159,45 @@ void col2im(const Conv2dDims& d, const T* col, T* dx) {
   }
 }
 
-// Samples [lo, hi) of thread t out of n threads: contiguous, fixed for a given (batch, n).
-inline int chunk_begin(int batch, int n, int t) {
-  return int(long(batch) * t / n);
+// Sample groups: g samples per GEMM, the last group possibly shorter.
+struct Groups {
+  int g, count;
+  explicit Groups(const Conv2dDims& d) {
+    const int N = d.out_h() * d.out_w();
+    g = std::clamp((kMinColumns + N - 1) / N, 1, d.batch);
+    count = (d.batch + g - 1) / g;
+  }
+  int first(int i) const { return i * g; }
+  int size(const Conv2dDims& d, int i) const { return std::min(g, d.batch - i * g); }
+};
+
+// The columns of samples [s0, s0 + ns): x_s itself for a lone 1x1 sample, else im2col into
+// the thread's scratch [K, ns*N].
+template <class T>
+const T* columns(const Conv2dDims& d, const T* x, int s0, int ns) {
+  const long N = long(d.out_h()) * d.out_w(), ld = ns * N;
+  if (ns == 1 && is_pointwise(d)) return x + s0 * d.in_size();
+  T* col = scratch<T>(kCol, size_t(d.in_c * d.kh * d.kw) * size_t(ld));
+  for (int j = 0; j < ns; ++j) im2col(d, x + (s0 + j) * d.in_size(), col + j * N, ld);
+  return col;
+}
+
+// dy of samples [s0, s0 + ns) as one matrix [Cout, ns*N]: dy_s itself for a lone sample.
+template <class T>
+const T* gathered_rows(const Conv2dDims& d, const T* dy, int s0, int ns) {
+  const long N = long(d.out_h()) * d.out_w(), ld = ns * N;
+  if (ns == 1) return dy + s0 * d.out_size();
+  T* rows = scratch<T>(kRows, size_t(d.out_c) * size_t(ld));
+  for (int j = 0; j < ns; ++j)
+    for (int co = 0; co < d.out_c; ++co)
+      std::memcpy(rows + co * ld + j * N, dy + (s0 + j) * d.out_size() + co * N,
+                  sizeof(T) * size_t(N));
+  return rows;
+}
+
+// Items [lo, hi) of thread t out of n threads: contiguous, fixed for a given (count, n).
+inline int chunk_begin(int count, int n, int t) {
+  return int(long(count) * t / n);
 }
 
 }  // namespace
@@ -164,28 +206,26 @@ template <class T>
 void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b, T* y) {
   check_dims(d, "conv2d_forward_cpu");
   RM_CHECK(x && w && y, "conv2d_forward_cpu: null x, w or y");
-  const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw;
-  const bool pointwise = is_pointwise(d);
-  // One sample per iteration; with a single sample the region is inactive and the GEMM itself
+  const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
+  const Groups gr(d);
+  // One group per iteration; with a single group the region is inactive and the GEMM itself
   // may use every thread.
-  const bool par = d.batch > 1 && cpu_threads(conv_macs(d)) > 1;
+  const bool par = gr.count > 1 && cpu_threads(conv_macs(d)) > 1;
 #pragma omp parallel for schedule(static) if (par)
-  for (int s = 0; s < d.batch; ++s) {
-    const T* xs = x + s * d.in_size();
-    T* ys = y + s * d.out_size();
-    const T* col = xs;
-    if (!pointwise) {
-      T* c = scratch<T>(kCol, size_t(K) * N);
-      im2col(d, xs, c);
-      col = c;
-    }
-    gemm_cpu<T>(false, false, d.out_c, N, K, T(1), w, K, col, N, T(0), ys, N);
-    if (b) {
-      for (int co = 0; co < d.out_c; ++co) {
-        T* row = ys + long(co) * N;
-        const T bias = b[co];
+  for (int i = 0; i < gr.count; ++i) {
+    const int s0 = gr.first(i), ns = gr.size(d, i);
+    const long ld = long(ns) * N;
+    const T* col = columns(d, x, s0, ns);
+    T* out = ns == 1 ? y + s0 * d.out_size() : scratch<T>(kRows, size_t(C) * size_t(ld));
+    gemm_cpu<T>(false, false, C, int(ld), K, T(1), w, K, col, int(ld), T(0), out, int(ld));
+    for (int j = 0; j < ns; ++j) {
+      for (int co = 0; co < C; ++co) {
+        const T* src = out + co * ld + j * N;
+        T* dst = y + (s0 + j) * d.out_size() + co * N;
+        const T bias = b ? b[co] : T(0);
+        if (src == dst && !b) continue;
 #pragma omp simd
-        for (int n = 0; n < N; ++n) row[n] += bias;
+        for (int n = 0; n < N; ++n) dst[n] = src[n] + bias;
       }
     }
   }
@@ -195,20 +235,21 @@ template <class T>
 void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* dx) {
   check_dims(d, "conv2d_backward_input_cpu");
   RM_CHECK(dy && w && dx, "conv2d_backward_input_cpu: null dy, w or dx");
-  const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw;
-  const bool pointwise = is_pointwise(d);
-  const bool par = d.batch > 1 && cpu_threads(conv_macs(d)) > 1;
+  const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
+  const Groups gr(d);
+  const bool par = gr.count > 1 && cpu_threads(conv_macs(d)) > 1;
 #pragma omp parallel for schedule(static) if (par)
-  for (int s = 0; s < d.batch; ++s) {
-    const T* dys = dy + s * d.out_size();
-    T* dxs = dx + s * d.in_size();
-    if (pointwise) {
-      gemm_cpu<T>(true, false, K, N, d.out_c, T(1), w, K, dys, N, T(0), dxs, N);
-    } else {
-      T* dcol = scratch<T>(kCol, size_t(K) * N);
-      gemm_cpu<T>(true, false, K, N, d.out_c, T(1), w, K, dys, N, T(0), dcol, N);
-      col2im(d, dcol, dxs);
+  for (int i = 0; i < gr.count; ++i) {
+    const int s0 = gr.first(i), ns = gr.size(d, i);
+    const long ld = long(ns) * N;
+    const T* rows = gathered_rows(d, dy, s0, ns);
+    if (ns == 1 && is_pointwise(d)) {
+      gemm_cpu<T>(true, false, K, N, C, T(1), w, K, rows, N, T(0), dx + s0 * d.in_size(), N);
+      continue;
     }
+    T* dcol = scratch<T>(kCol, size_t(K) * size_t(ld));
+    gemm_cpu<T>(true, false, K, int(ld), C, T(1), w, K, rows, int(ld), T(0), dcol, int(ld));
+    for (int j = 0; j < ns; ++j) col2im(d, dcol + j * N, ld, dx + (s0 + j) * d.in_size());
   }
 }
 
@@ -218,28 +259,24 @@ void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T*
   RM_CHECK(x && dy && dw, "conv2d_backward_weight_cpu: null x, dy or dw");
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const long wsize = long(C) * K;
-  const bool pointwise = is_pointwise(d);
-  const int threads = std::min({cpu_threads(conv_macs(d)), d.batch, kMaxThreads});
+  const Groups gr(d);
+  const int threads = std::min({cpu_threads(conv_macs(d)), gr.count, kMaxThreads});
   T* partial[kMaxThreads];  // thread t's [dW | db]; thread 0 accumulates into dw, db directly
 
-  // Accumulates samples [lo, hi) into (gw, gb).
+  // Accumulates groups [lo, hi) into (gw, gb).
   auto accumulate = [&](int lo, int hi, T* gw, T* gb) {
-    for (int s = lo; s < hi; ++s) {
-      const T* xs = x + s * d.in_size();
-      const T* dys = dy + s * d.out_size();
-      const T* col = xs;
-      if (!pointwise) {
-        T* c = scratch<T>(kCol, size_t(K) * N);
-        im2col(d, xs, c);
-        col = c;
-      }
-      gemm_cpu<T>(false, true, C, K, N, T(1), dys, N, col, N, T(1), gw, K);
+    for (int i = lo; i < hi; ++i) {
+      const int s0 = gr.first(i), ns = gr.size(d, i);
+      const int ld = ns * N;
+      const T* col = columns(d, x, s0, ns);
+      const T* rows = gathered_rows(d, dy, s0, ns);
+      gemm_cpu<T>(false, true, C, K, ld, T(1), rows, ld, col, ld, T(1), gw, K);
       if (gb) {
         for (int co = 0; co < C; ++co) {
-          const T* row = dys + long(co) * N;
+          const T* row = rows + long(co) * ld;
           T acc = T(0);
 #pragma omp simd reduction(+ : acc)
-          for (int n = 0; n < N; ++n) acc += row[n];
+          for (int n = 0; n < ld; ++n) acc += row[n];
           gb[co] += acc;
         }
       }
@@ -247,13 +284,13 @@ void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T*
   };
 
   if (threads == 1) {
-    accumulate(0, d.batch, dw, db);
+    accumulate(0, gr.count, dw, db);
     return;
   }
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num(), n = omp_get_num_threads();
-    const int lo = chunk_begin(d.batch, n, t), hi = chunk_begin(d.batch, n, t + 1);
+    const int lo = chunk_begin(gr.count, n, t), hi = chunk_begin(gr.count, n, t + 1);
     if (t == 0) {
       accumulate(lo, hi, dw, db);
     } else {

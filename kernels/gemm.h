@@ -1,7 +1,8 @@
 // Dense matrix multiply on the CPU through OpenBLAS (row-major).
 //
-// Threading: OpenBLAS itself runs single-threaded (set on first use); gemm_cpu splits a large
-// product into row or column blocks over the OpenMP threads instead. Called from inside an
+// Threading: OpenBLAS itself runs single-threaded (re-pinned to one thread by every CPU kernel
+// call made outside a parallel region); gemm_cpu splits a large product into row or column
+// blocks over the OpenMP threads instead. Called from inside an
 // OpenMP parallel region it runs on the calling thread only. One thread pool for the whole CPU
 // backend, so per-sample GEMMs under `omp parallel for` never oversubscribe the cores.
 #pragma once

@@ -25,24 +25,20 @@ void blas(bool ta, bool tb, int M, int N, int K, double alpha, const double* A, 
               K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-// OpenBLAS's own pthread pool would fight OpenMP for the cores (and serialises concurrent
-// multi-threaded calls), so it is pinned to one thread once, before the first product.
-void single_threaded_blas() {
-  static const bool done = [] {
-    openblas_set_num_threads(1);
-    return true;
-  }();
-  (void)done;
-}
-
 }  // namespace
+
+// OpenBLAS's own pthread pool would fight OpenMP for the cores (and it serialises concurrent
+// multi-threaded calls), so it stays on one thread; re-checked before every parallel region in
+// case other code changed it.
+void pin_blas_to_one_thread() {
+  if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+}
 
 template <class T>
 void gemm_cpu(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, int lda,
               const T* B, int ldb, T beta, T* C, int ldc) {
   RM_CHECK(M >= 0 && N >= 0 && K >= 0, "gemm_cpu: negative size M=", M, " N=", N, " K=", K);
   if (M == 0 || N == 0) return;
-  single_threaded_blas();
   const int threads = cpu_threads(double(M) * N * std::max(K, 1));
   if (threads == 1) {
     blas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -1,7 +1,6 @@
 // MaxPool3D on the CPU: each output scans its (kc, kh, kw) window in (c, h, w) order, skipping
 // padding; a strictly larger value replaces the best, so the first maximum wins ties.
 #include <algorithm>
-#include <vector>
 
 #include "kernels/common.h"
 #include "kernels/parallel_cpu.h"
@@ -46,7 +45,8 @@ inline Span valid_span(int out, int n, int s, int p, int j) {
 
 // For outputs o in [lo, hi): v = src[o * s] (flat index base + o * s) replaces (y[o], arg[o])
 // when strictly larger. Branch-free through an integer mask, which vectorises without blend
-// instructions; v > old is false for NaN, so a NaN never replaces the best. A compile-time
+// instructions. v > old is false when either is NaN: a NaN neither wins nor, once it holds the
+// best as the window's first cell, loses; the argmax is a real cell either way. A compile-time
 // stride turns the strided loads into loads and shuffles.
 template <class T>
 inline void max_step(T v, int32_t idx, T& y, int32_t& arg) {
@@ -82,10 +82,14 @@ void pool3d_forward_cpu(const Pool3dDims& dims, const T* x, T* y, int32_t* argma
     d.h = 1;
   }
   const int Co = d.out_c(), Ho = d.out_h(), Wo = d.out_w();
-  // Outputs whose window cell j lies inside the row (the others see padding there); the same
-  // for every row, so computed once (integer divisions are not free).
-  std::vector<Span> spans(size_t(d.kw));
-  for (int j = 0; j < d.kw; ++j) spans[size_t(j)] = valid_span(Wo, d.w, d.sw, d.pw, j);
+  // Outputs whose window cell j lies inside the row (the others see padding there): the same
+  // for every row, so the first kSpanCache are computed once (integer divisions are not free)
+  // on the stack (steady-state calls allocate nothing).
+  constexpr int kSpanCache = 16;
+  Span cache[kSpanCache];
+  for (int j = 0; j < std::min(d.kw, kSpanCache); ++j)
+    cache[j] = valid_span(Wo, d.w, d.sw, d.pw, j);
+  auto span = [&](int j) { return j < kSpanCache ? cache[j] : valid_span(Wo, d.w, d.sw, d.pw, j); };
   const double work = double(d.batch) * d.out_size() * d.kc * d.kh * d.kw;
 #pragma omp parallel for schedule(static) if (cpu_threads(work) > 1)
   for (int b = 0; b < d.batch; ++b) {
@@ -108,7 +112,7 @@ void pool3d_forward_cpu(const Pool3dDims& dims, const T* x, T* y, int32_t* argma
         for (int c = rc.lo; c < rc.hi; ++c) {
           for (int h = rh.lo; h < rh.hi; ++h) {
             for (int j = 0; j < d.kw; ++j) {
-              const Span sp = spans[size_t(j)];
+              const Span sp = span(j);
               const int32_t base = (c * d.h + h) * d.w + j - d.pw;  // + ow * sw
               const T* src = xb + base;
               switch (d.sw) {

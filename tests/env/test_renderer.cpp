@@ -139,13 +139,16 @@ TEST(Renderer, TwoContextsAgreeAndStatesDiffer) {
   EXPECT_FALSE(a.gl_info().renderer.empty());
 }
 
-TEST(Renderer, ShadowsChangeTheImage) {
+TEST(Renderer, ShadowsAndReflectionsChangeTheImage) {
   LocomotionEnv e(Task::Hopper);
   Rng rng(5);
   e.reset(rng);
-  RenderConfig plain, shadow;
+  RenderConfig plain, shadow, mirror;
   shadow.shadows = true;
-  EXPECT_NE(render(e, plain), render(e, shadow));
+  mirror.reflections = true;
+  std::vector<uint8_t> p = render(e, plain);
+  EXPECT_NE(p, render(e, shadow));
+  EXPECT_NE(p, render(e, mirror));
 }
 
 TEST(Renderer, BadArgumentsThrow) {

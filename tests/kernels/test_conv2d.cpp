@@ -72,15 +72,17 @@ struct Direct {
 // Small shapes covering stride, padding, 1x1, non-square kernels and odd sizes.
 std::vector<Conv2dDims> small_cases() {
   return {
-      dims(2, 2, 5, 6, 3, 3, 3, 1, 1),  // 3x3 s1 p1
-      dims(2, 3, 7, 7, 2, 3, 3, 2, 1),  // 3x3 s2 p1
-      dims(2, 2, 8, 8, 3, 4, 4, 2, 1),  // 4x4 s2 p1
-      dims(3, 4, 5, 5, 3, 1, 1, 1, 0),  // 1x1 fast path
-      dims(2, 3, 6, 5, 2, 1, 1, 2, 0),  // 1x1 strided
-      dims(2, 2, 9, 9, 2, 5, 5, 2, 1),  // 5x5 s2 p1
-      dims(2, 2, 9, 8, 2, 4, 4, 4, 0),  // 4x4 s4 (as 8x8 s4)
-      dims(2, 2, 6, 7, 2, 2, 3, 1, 2),  // non-square kernel, pad > kernel/2
-      dims(1, 1, 3, 3, 1, 3, 3, 3, 1),  // stride larger than the output
+      dims(2, 2, 5, 6, 3, 3, 3, 1, 1),    // 3x3 s1 p1
+      dims(2, 3, 7, 7, 2, 3, 3, 2, 1),    // 3x3 s2 p1
+      dims(2, 2, 8, 8, 3, 4, 4, 2, 1),    // 4x4 s2 p1
+      dims(3, 4, 5, 5, 3, 1, 1, 1, 0),    // 1x1 fast path
+      dims(2, 3, 6, 5, 2, 1, 1, 2, 0),    // 1x1 strided
+      dims(2, 2, 9, 9, 2, 5, 5, 2, 1),    // 5x5 s2 p1
+      dims(2, 2, 9, 8, 2, 4, 4, 4, 0),    // 4x4 s4 (as 8x8 s4)
+      dims(2, 2, 6, 7, 2, 2, 3, 1, 2),    // non-square kernel, pad > kernel/2
+      dims(1, 1, 3, 3, 1, 3, 3, 3, 1),    // stride larger than the output
+      dims(5, 2, 10, 10, 3, 3, 3, 1, 1),  // groups of 3 samples: 3 + 2
+      dims(5, 3, 12, 12, 2, 1, 1, 1, 0),  // 1x1 in groups of 2: 2 + 2 + a lone sample
   };
 }
 
@@ -189,7 +191,8 @@ TEST(Conv2d, FloatAgreesWithDouble) {
 
 // backward_weight adds to what dw and db hold, also when the batch is split over threads.
 TEST(Conv2d, BackwardWeightAccumulatesAndIgnoresThreadCount) {
-  const Conv2dDims d = dims(9, 4, 16, 16, 8, 3, 3, 1, 1);  // large enough to split
+  // Large enough to split; 10x10 maps go in groups of 3 samples (3 + 3 + 1).
+  const Conv2dDims d = dims(7, 8, 10, 10, 8, 3, 3, 1, 1);
   Rng rng(9);
   auto x = random_vector<double>(d.batch * d.in_size(), rng);
   auto dy = random_vector<double>(d.batch * d.out_size(), rng);

@@ -1,5 +1,6 @@
 // gemm_cpu: every transpose combination against a direct loop, split over threads along rows
 // and along columns, and called from inside a parallel region.
+#include <cblas.h>
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -67,6 +68,16 @@ TEST(Gemm, InsideParallelRegionEachThreadOwnsItsProduct) {
     const auto ref = direct(false, false, M, N, K, 1.0, a, b, 0.0, c0);
     EXPECT_LT(rel_error(C.data() + long(p) * M * N, ref.data(), long(M) * N), 1e-5) << p;
   }
+}
+
+// Code elsewhere may raise OpenBLAS's thread count; the next call outside a parallel region puts
+// it back to one so per-sample GEMMs under OpenMP never start a second pool.
+TEST(Gemm, PinsOpenBlasToOneThread) {
+  openblas_set_num_threads(2);
+  std::vector<double> a(4, 1.0), c(4, 0.0);
+  kernels::gemm_cpu<double>(false, false, 2, 2, 2, 1.0, a.data(), 2, a.data(), 2, 0.0, c.data(), 2);
+  EXPECT_EQ(openblas_get_num_threads(), 1);
+  EXPECT_EQ(c, (std::vector<double>{2, 2, 2, 2}));
 }
 
 }  // namespace

@@ -57,11 +57,12 @@ void reference(const Pool3dDims& d, const T* x, std::vector<T>& y, std::vector<i
 
 std::vector<Pool3dDims> cases() {
   return {
-      dims(2, 6, 7, 7, 2, 3, 3, 2, 2, 2, 0, 1, 1),  // the stem pool's window on a small map
-      dims(2, 6, 5, 5, 2, 1, 1, 2, 1, 1, 0, 0, 0),  // feature-only pool
-      dims(2, 5, 6, 7, 3, 2, 3, 1, 2, 1, 1, 1, 2),  // overlapping on every axis, padded channels
-      dims(1, 4, 5, 5, 3, 3, 3, 3, 3, 3, 0, 0, 0),  // IMPALA-like 3x3, strided beyond the edge
-      dims(3, 3, 4, 4, 1, 3, 3, 1, 2, 2, 0, 1, 1),  // 2-D pool (window 1 on channels)
+      dims(2, 6, 7, 7, 2, 3, 3, 2, 2, 2, 0, 1, 1),    // the stem pool's window on a small map
+      dims(2, 6, 5, 5, 2, 1, 1, 2, 1, 1, 0, 0, 0),    // feature-only pool
+      dims(2, 5, 6, 7, 3, 2, 3, 1, 2, 1, 1, 1, 2),    // overlapping on every axis, padded channels
+      dims(1, 4, 5, 5, 3, 3, 3, 3, 3, 3, 0, 0, 0),    // IMPALA-like 3x3, strided beyond the edge
+      dims(3, 3, 4, 4, 1, 3, 3, 1, 2, 2, 0, 1, 1),    // 2-D pool (window 1 on channels)
+      dims(1, 2, 2, 21, 1, 1, 18, 1, 1, 2, 0, 0, 1),  // a window wider than the span cache
   };
 }
 
