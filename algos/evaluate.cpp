@@ -35,6 +35,9 @@ EvalResult evaluate(PpoPolicy& policy, const EvalOptions& o) {
   pc.task = s.task;
   pc.num_envs = n;
   pc.num_threads = o.threads;
+  env::TaskConfig tc = env::TaskConfig::defaults(s.task);
+  tc.max_episode_steps = s.max_episode_steps;
+  pc.task_config = tc;
   pc.seed = o.seed;
   pc.render = s.pixels();
   pc.frame_stack = s.frames;

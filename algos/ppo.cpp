@@ -45,6 +45,9 @@ PpoTrainer::PpoTrainer(const Config& cfg)
   pc.task = s_.task;
   pc.num_envs = s_.num_envs;
   pc.num_threads = s_.env_threads;
+  env::TaskConfig tc = env::TaskConfig::defaults(s_.task);
+  tc.max_episode_steps = s_.max_episode_steps;
+  pc.task_config = tc;
   pc.seed = Rng::derive(uint64_t(s_.seed), 200);
   pc.render = s_.pixels();
   pc.frame_stack = s_.frames;

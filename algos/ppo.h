@@ -42,7 +42,7 @@ void declare_ppo(Config& cfg, PpoPreset preset);
 struct PpoSettings {
   // env
   env::Task task = env::Task::Hopper;
-  int num_envs = 1, env_threads = 1;
+  int num_envs = 1, env_threads = 1, max_episode_steps = 1000;
   long seed = 0;
   // net
   Arch arch = Arch::mlp;
@@ -147,6 +147,7 @@ class PpoTrainer {
   AgentNet<float>& value() { return *vf_; }
   const RunningMeanStd* obs_rms() const { return obs_rms_.get(); }
   env::EnvPool& pool() { return *pool_; }
+  const RolloutBuffer& buffer() const { return buf_; }
 
  private:
   void write_obs(long sample, const float* obs_raw, const uint8_t* frames);

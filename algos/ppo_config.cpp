@@ -10,6 +10,7 @@ void declare_ppo(Config& c, PpoPreset preset) {
   const bool px = preset == PpoPreset::pixels;
   c.add("env.name", "hopper", "task: hopper | walker2d");
   c.add("env.num_envs", px ? 8 : 8, "parallel envs N per learner");
+  c.add("env.max_episode_steps", 1000, "time limit: episodes are truncated after this many steps");
   c.add("env.threads", 1, "env worker threads (rendering pools: one EGL context each)");
   c.add("seed", 0L, "seeds the networks, the env streams, action sampling and shuffling");
 
@@ -62,6 +63,7 @@ PpoSettings ppo_settings(const Config& c) {
   s.task = env::parse_task(c.get<std::string>("env.name"));
   s.num_envs = c.get<int>("env.num_envs");
   s.env_threads = c.get<int>("env.threads");
+  s.max_episode_steps = c.get<int>("env.max_episode_steps");
   s.seed = c.get<long>("seed");
   s.arch = parse_arch(c.get<std::string>("net.arch"));
   s.frames = c.get<int>("net.frames");
@@ -98,6 +100,7 @@ PpoSettings ppo_settings(const Config& c) {
   s.log_window = c.get<int>("run.log_window");
 
   check(s.num_envs >= 1 && s.num_envs <= 4096, "env.num_envs", "in [1, 4096]", s.num_envs);
+  check(s.max_episode_steps >= 1, "env.max_episode_steps", ">= 1", s.max_episode_steps);
   check(s.env_threads >= 1, "env.threads", ">= 1", s.env_threads);
   check(s.seed >= 0, "seed", ">= 0", double(s.seed));
   check(s.frames >= 1 && s.frames <= 64, "net.frames", "in [1, 64]", s.frames);

@@ -47,7 +47,8 @@ void run(benchmark::State& state, Config& cfg) {
   state.counters["samples_per_cpu_s"] = n / cpu;
   state.counters["threads"] = s.threads > 0 ? s.threads : saved_threads;
   if (s.pixels())
-    state.counters["spec_iteration_s"] = 1024.0 * rollout / n + 10 * 1024.0 * update / (n * s.epochs);
+    state.counters["spec_iteration_s"] =
+        1024.0 * rollout / n + 10 * 1024.0 * update / (n * s.epochs);
   omp_set_num_threads(saved_threads);
 }
 
@@ -65,8 +66,8 @@ void BM_PpoPixels(benchmark::State& state) {
   Config cfg;
   algos::declare_ppo(cfg, algos::PpoPreset::pixels);
   cfg.apply_overrides({std::string("net.arch=") + kArch[state.range(0)], "env.num_envs=4",
-                       "env.threads=2", "ppo.rollout_steps=32", "ppo.minibatch=128",
-                       "ppo.epochs=1", "ppo.total_steps=1000000000"});
+                       "env.threads=2", "ppo.rollout_steps=32", "ppo.minibatch=128", "ppo.epochs=1",
+                       "ppo.total_steps=1000000000"});
   state.SetLabel(std::string(kArch[state.range(0)]) + " 84x84 k=4");
   run(state, cfg);
 }

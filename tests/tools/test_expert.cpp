@@ -87,8 +87,8 @@ TEST_F(ExpertCommand, ReturnRisesWellAboveRandom) {
   const double random_return = std::stod(csv_row(run_dir() / "progress.csv", 1)[3]);
   EXPECT_LT(random_return, 60.0);
 
-  const Result e = run("eval --checkpoint " + final_checkpoint() +
-                       " --episodes 10 --deterministic --json");
+  const Result e =
+      run("eval --checkpoint " + final_checkpoint() + " --episodes 10 --deterministic --json");
   ASSERT_EQ(e.code, 0) << e.err;
   const json::Value v = json::parse(e.out, "eval output");
   EXPECT_EQ(v.at("episodes").as_long(), 10);
