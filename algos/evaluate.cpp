@@ -28,7 +28,8 @@ double EvalResult::std_return() const {
 EvalResult evaluate(PpoPolicy& policy, const EvalOptions& o) {
   RM_CHECK(o.episodes >= 1, "evaluate: episodes must be >= 1, got ", o.episodes);
   RM_CHECK(o.num_envs >= 1, "evaluate: num_envs must be >= 1, got ", o.num_envs);
-  RM_CHECK(o.video_every >= 1, "evaluate: video_every must be >= 1, got ", o.video_every);
+  RM_CHECK(o.video_size == 0 || (o.video_fps >= 1 && o.video_fps <= 100),
+           "evaluate: video_fps must be in [1, 100], got ", o.video_fps);
   const PpoSettings& s = policy.settings();
   const int n = std::min(o.episodes, o.num_envs);
   env::PoolConfig pc;
@@ -58,6 +59,10 @@ EvalResult evaluate(PpoPolicy& policy, const EvalOptions& o) {
   Rng rng(Rng::derive(o.seed, 0x5eed));
 
   EvalResult res;
+  // One video frame every `every` env steps of dt seconds.
+  const double dt = pool.env(0).dt();
+  const int every = std::max(1, int(std::lround(1.0 / (o.video_fps * dt))));
+  res.video_delay_cs = std::max(1, int(std::lround(100.0 * every * dt)));
   std::unique_ptr<env::Renderer> renderer;
   bool recording = o.video_size > 0;
   long step0 = 0;  // env 0's steps in its first episode
@@ -90,7 +95,7 @@ EvalResult evaluate(PpoPolicy& policy, const EvalOptions& o) {
         --remaining;
       }
     }
-    if (recording && step0 % o.video_every == 0) grab();
+    if (recording && step0 % every == 0) grab();
   }
   for (int i = 0; i < n; ++i) {
     res.returns.insert(res.returns.end(), rets[size_t(i)].begin(), rets[size_t(i)].end());

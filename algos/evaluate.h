@@ -16,11 +16,10 @@ struct EvalOptions {
   uint64_t seed = 1;           // env reset noise and action sampling
   int num_envs = 8;            // envs stepped together (episodes are split among them)
   int threads = 1;
-  // > 0: render env 0's first episode from its track camera at this size, one frame every
-  // `video_every` steps (after reset and after each kept step; the terminal state is lost to
-  // the auto-reset).
+  // > 0: render env 0's first episode from its track camera at this size, at about video_fps
+  // frames per second of simulated time (the terminal state is lost to the auto-reset).
   int video_size = 0;
-  int video_every = 1;
+  int video_fps = 25;
 };
 
 struct EvalResult {
@@ -28,6 +27,7 @@ struct EvalResult {
   std::vector<int> lengths;
   std::vector<uint8_t> video;  // [frames, size, size] gray
   int video_frames = 0;
+  int video_delay_cs = 4;  // simulated time between video frames, centiseconds (GIF delay)
   double mean_return() const;
   double std_return() const;  // population std
 };

@@ -81,7 +81,6 @@ PpoTrainer::PpoTrainer(const Config& cfg)
   buf_.terminated.assign(size_t(B), 0);
   buf_.truncated.assign(size_t(B), 0);
   obs_raw_.assign(size_t(N) * obs_dim_, 0.f);
-  final_obs_.assign(size_t(std::max(N, 1)) * obs_dim_, 0.f);
   if (s_.pixels()) frames_.assign(size_t(N * buf_.obs_bytes), 0);
   running_return_.assign(size_t(N), 0.0);
   env_actions_.assign(size_t(N) * act_dim_, 0.f);

@@ -167,10 +167,10 @@ class PpoTrainer {
   int obs_dim_ = 0, act_dim_ = 0;
 
   RolloutBuffer buf_;
-  std::vector<float> obs_raw_, final_obs_;  // [N, obs_dim] current raw obs, scratch
-  std::vector<uint8_t> frames_;             // [N, k, H, W] current frames
-  std::vector<double> running_return_;      // [N] discounted return for reward scaling
-  std::vector<double> window_returns_;      // last log_window finished episodes
+  std::vector<float> obs_raw_;          // [N, obs_dim] current raw observations
+  std::vector<uint8_t> frames_;         // [N, k, H, W] current frames
+  std::vector<double> running_return_;  // [N] discounted return for reward scaling
+  std::vector<double> window_returns_;  // last log_window finished episodes
   std::vector<int> window_lengths_;
   std::vector<float> env_actions_, noise_, mb_floats_;
   std::vector<uint8_t> mb_obs_;

@@ -70,11 +70,9 @@ int cmd_eval(int argc, char** argv) {
   o.seed = uint64_t(seed);
   o.num_envs = envs;
   o.threads = threads;
-  // Frame skip 4 x 2 ms: one env step is 8 ms of simulated time.
-  const double dt = 0.008;
   if (!gif.empty()) {
     o.video_size = gif_size;
-    o.video_every = std::max(1, int(std::lround(1.0 / (gif_fps * dt))));
+    o.video_fps = gif_fps;
   }
   const algos::EvalResult r = algos::evaluate(policy, o);
   const Summary ret = summarize(r.returns), len = summarize(r.lengths);
@@ -111,8 +109,9 @@ int cmd_eval(int argc, char** argv) {
                 len.min, len.max);
   }
   if (!gif.empty()) {
-    const int delay_cs = int(std::lround(100.0 * o.video_every * dt));
-    env::write_gif(gif, r.video.data(), r.video_frames, gif_size, gif_size, std::max(2, delay_cs));
+    // Browsers show GIF delays below 2 cs as 10 cs: 2 is the shortest that plays as written.
+    env::write_gif(gif, r.video.data(), r.video_frames, gif_size, gif_size,
+                   std::max(2, r.video_delay_cs));
     std::fprintf(as_json ? stderr : stdout, "wrote %s: %d frames\n", gif.c_str(), r.video_frames);
   }
   return 0;
