@@ -83,9 +83,9 @@ RunResult train_ppo(const Config& cfg, const RunOptions& o) {
     trainer.load(r);
     if (r.file().has_attr("/", "wall_seconds"))
       wall_before = r.file().attr_double("/", "wall_seconds");
-  } else {
-    json::write_file((dir / "config.json").string(), cfg.to_json());
   }
+  // The effective config (a resumed run may have extended ppo.total_steps).
+  json::write_file((dir / "config.json").string(), cfg.to_json());
   CsvLog log(csv, kColumns, o.resume ? trainer.iteration() : -1);
 
   const auto start = std::chrono::steady_clock::now();
