@@ -164,6 +164,14 @@ int Discriminator<T>::check_windows(const Tensor& t, const char* what) const {
 }
 
 template <class T>
+int Discriminator<T>::check_pair(const Tensor& expert, const Tensor& agent) const {
+  const int B = check_windows(expert, "expert");
+  RM_CHECK(check_windows(agent, "agent") == B, "discriminator: expert and agent batches differ (",
+           B, " vs ", agent.dim(0), " windows); each update takes equal minibatches");
+  return B;
+}
+
+template <class T>
 void Discriminator<T>::advance_power_iteration(const Tensor& window) {
   net_.set_training(true);
   try {
@@ -211,9 +219,7 @@ void Discriminator<T>::bce_term(const Tensor& frames, double label, bool accumul
 template <class T>
 UpdateStats Discriminator<T>::compute_loss(const Tensor& expert, const Tensor& agent, const T* eps,
                                            bool accumulate_grad) {
-  const int B = check_windows(expert, "expert");
-  RM_CHECK(check_windows(agent, "agent") == B, "discriminator: expert and agent batches differ (",
-           B, " vs ", agent.dim(0), " windows); each update takes equal minibatches");
+  const int B = check_pair(expert, agent);
   RM_CHECK(eps != nullptr, "discriminator: interpolation weights are null");
   ParamSet<T>& ps = net_.parameters();
   if (accumulate_grad) ps.zero_grad();
@@ -255,8 +261,7 @@ UpdateStats Discriminator<T>::compute_loss(const Tensor& expert, const Tensor& a
 template <class T>
 UpdateStats Discriminator<T>::update(const Tensor& expert, const Tensor& agent,
                                      const GradientHook& hook) {
-  const int B = check_windows(expert, "expert");
-  check_windows(agent, "agent");
+  const int B = check_pair(expert, agent);  // before anything changes state
   eps_.resize(size_t(B));
   for (T& e : eps_) e = T(rng_.uniform());
   advance_power_iteration(expert.slice(0, 1));

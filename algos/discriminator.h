@@ -118,6 +118,8 @@ class Discriminator {
  private:
   // Checks a window batch uint8 [B, k, H, W]; returns B.
   int check_windows(const Tensor& t, const char* what) const;
+  // Both batches valid and of the same size; returns B.
+  int check_pair(const Tensor& expert, const Tensor& agent) const;
   // One power iteration of every spectral norm (training-mode forward of one window).
   void advance_power_iteration(const Tensor& window);
   // BCE of one labelled batch, chunked; adds its parameter gradient when asked.

@@ -256,6 +256,7 @@ TEST(Discriminator, RejectsBadWindows) {
   testing::SerialScope serial;
   const DiscriminatorConfig c = testing::tiny_disc(true, 4);
   Discriminator<float> d(c);
+  const auto u0 = testing::buffers_of(d);
   Rng rng(17);
   Tensor good = testing::random_windows(4, c, rng);
   const Tensor frames3 = Tensor::zeros({4, 3, 16, 16}, DType::u8);
@@ -285,8 +286,9 @@ TEST(Discriminator, RejectsBadWindows) {
   const std::vector<float> bad_eps = {0.5f, 1.5f, 0.5f, 0.5f};
   e = error_of([&] { d.compute_loss(good, good, bad_eps.data(), false); });
   EXPECT_NE(e.find("interpolation weight 1 is 1.5"), std::string::npos) << e;
-  // Nothing was updated by the refused calls.
+  // The refused calls changed nothing (not even u).
   EXPECT_EQ(d.updates(), 0);
+  EXPECT_EQ(testing::buffers_of(d), u0);
 }
 
 // A non-finite loss or gradient stops the update before the Adam step, naming the term.
