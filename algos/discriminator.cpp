@@ -221,6 +221,9 @@ UpdateStats Discriminator<T>::compute_loss(const Tensor& expert, const Tensor& a
                                            bool accumulate_grad) {
   const int B = check_pair(expert, agent);
   RM_CHECK(eps != nullptr, "discriminator: interpolation weights are null");
+  for (int b = 0; b < B; ++b)
+    RM_CHECK(eps[b] >= 0 && eps[b] <= 1, "discriminator: interpolation weight ", b, " is ", eps[b],
+             ", expected [0, 1]");
   ParamSet<T>& ps = net_.parameters();
   if (accumulate_grad) ps.zero_grad();
   UpdateStats st;
@@ -243,8 +246,6 @@ UpdateStats Discriminator<T>::compute_loss(const Tensor& expert, const Tensor& a
       T* xh = x_hat_.data<T>();
       for (int b = 0; b < c; ++b) {
         const double e = double(eps[b0 + b]);
-        RM_CHECK(e >= 0 && e <= 1, "discriminator: interpolation weight ", b0 + b, " is ", e,
-                 ", expected [0, 1]");
         const long o = long(b0 + b) * per_;
         for (long i = 0; i < per_; ++i)
           xh[b * per_ + i] = T((e * xa[o + i] + (1 - e) * xe[o + i]) / 255.0);
@@ -279,7 +280,7 @@ UpdateStats Discriminator<T>::update(const Tensor& expert, const Tensor& agent,
 
 template <class T>
 void Discriminator<T>::logits(const Tensor& states, T* out) {
-  const int B = check_windows(states, "reward");
+  const int B = check_windows(states, "scored");
   RM_CHECK(out != nullptr, "discriminator: logits output is null");
   for (int b0 = 0; b0 < B; b0 += cfg_.max_batch) {
     const int c = std::min(cfg_.max_batch, B - b0);
