@@ -4,8 +4,8 @@
 //
 // One update on equally sized expert and agent minibatches, everything in standardized space
 // x = frames / 255:
-//   L = -mean_b log D(x_E,b) - mean_b log(1 - D(x_pi,b)) + lambda mean_b (||grad_x D(x_hat_b)|| -
-//   1)^2 x_hat_b = eps_b x_pi,b + (1 - eps_b) x_E,b,   eps_b ~ U[0, 1) from the learner's own Rng,
+//   L = -mean log D(x_E) - mean log(1 - D(x_pi)) + lambda mean (||grad_x D(x_hat)|| - 1)^2,
+//   x_hat_b = eps_b x_pi,b + (1 - eps_b) x_E,b,  eps_b ~ U[0, 1) from the learner's own Rng,
 // then [gradient hook (all-reduce)] -> clip the global gradient norm -> one Adam step.
 // Reward (D frozen): r(s) = -log(1 - D(s) + 1e-8).
 //
@@ -17,7 +17,7 @@
 //   1. advances u by exactly one power iteration (a training-mode forward of one expert window),
 //   2. evaluates all terms with u frozen (eval mode): every pass uses the same
 //      W / ||W^T u||, whose gradient with u fixed is exactly what the layers back-propagate.
-// So L is a deterministic function of theta between steps 1 and 2, its gradient is exact
+// So after step 1, L is a deterministic function of theta, its gradient is exact
 // (compute_loss tests it against finite differences), and u moves once per update as SPEC's
 // "one power iteration per forward" intends for the one discriminator forward of Algorithm 1.
 // reward() and logits() never move u.
