@@ -1,13 +1,16 @@
 // Checkpoints: one HDF5 file per snapshot, written atomically (temporary + fsync + rename).
 //
-// Layout (readable with h5py):
+// Layout (readable with h5py; docs/formats.md has a reader):
+//   /@format = "relmimic-checkpoint", /@format_version = 1
 //   /<net>/params/<name>      one dataset per parameter slot ('/' in names becomes '.')
 //   /<net>/buffers/<name>     persistent non-trainable state (spectral-norm u, ...)
-//   /<net>/adam/m, /adam/v    optimizer moments (flat, parallel to the parameters), attr step
-//   /rng/<name>               RNG state: s [4] (as int32 pairs), cached normal
+//   /<net>@params_layout      "name[shape];name[shape];..." (and @buffers_layout, @dtype) —
+//                             compared on load, so a file of a different architecture fails
+//                             naming the first entry that differs
+//   /<net>/adam/m, /adam/v    optimizer moments (flat, parallel to the parameters), @step, @lr
+//   /rng/<name>/s             RNG state: int32 [8] (four 64-bit words), @cached_normal,
+//                             @has_cached
 //   /@<counter>               integer counters and string metadata (config JSON, versions)
-//   /<net>@layout             "name[shape];name[shape];..." — compared on load, so a file of a
-//                             different architecture fails with the first entry that differs.
 #pragma once
 
 #include <string>

@@ -22,7 +22,7 @@ herr_t innermost(unsigned n, const H5E_error2_t* e, void* out) {
 
 std::string last_error() {
   std::string msg;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, innermost, &msg);
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, &msg);
   H5Eclear2(H5E_DEFAULT);
   return msg.empty() ? "no detail" : msg;
 }
@@ -267,15 +267,16 @@ void File::set_attr(const std::string& obj, const std::string& name, const std::
   Id o = open_obj(id_, obj);
   H5_CHECK(o.id, " for ", where(obj));
   if (H5Aexists(o.id, name.c_str()) > 0) H5_CHECK(H5Adelete(o.id, name.c_str()));
+  // Variable-length UTF-8, so h5py reads it back as str (fixed-length strings come back as bytes).
   Id type{H5_CHECK(H5Tcopy(H5T_C_S1)), H5Tclose};
-  H5_CHECK(H5Tset_size(type.id, std::max<size_t>(value.size(), 1)));
-  H5_CHECK(H5Tset_strpad(type.id, H5T_STR_NULLPAD));
+  H5_CHECK(H5Tset_size(type.id, H5T_VARIABLE));
+  H5_CHECK(H5Tset_cset(type.id, H5T_CSET_UTF8));
   Id space{H5_CHECK(H5Screate(H5S_SCALAR)), H5Sclose};
   Id a{H5_CHECK(H5Acreate2(o.id, name.c_str(), type.id, space.id, H5P_DEFAULT, H5P_DEFAULT),
                 " for ", where(obj), "@", name),
        H5Aclose};
-  std::string buf = value.empty() ? std::string(1, '\0') : value;
-  H5_CHECK(H5Awrite(a.id, type.id, buf.data()));
+  const char* str = value.c_str();
+  H5_CHECK(H5Awrite(a.id, type.id, &str));
 }
 
 namespace {
@@ -325,8 +326,13 @@ std::string File::attr_string(const std::string& obj, const std::string& name) c
   H5_CHECK(a.id, " for ", where(obj), "@", name);
   Id type{H5_CHECK(H5Aget_type(a.id)), H5Tclose};
   RM_CHECK(H5Tget_class(type.id) == H5T_STRING, where(obj), "@", name, ": not a string attribute");
-  RM_CHECK(H5Tis_variable_str(type.id) <= 0, where(obj), "@", name,
-           ": variable-length strings are not supported");
+  if (H5Tis_variable_str(type.id) > 0) {
+    char* str = nullptr;
+    H5_CHECK(H5Aread(a.id, type.id, &str), " for ", where(obj), "@", name);
+    std::string s = str ? str : "";
+    H5free_memory(str);
+    return s;
+  }
   size_t n = H5Tget_size(type.id);
   std::string s(n, '\0');
   H5_CHECK(H5Aread(a.id, type.id, s.data()), " for ", where(obj), "@", name);

@@ -68,7 +68,7 @@ std::string Args::usage() const {
     if (!o.is_flag && !o.def.empty()) os << " (default: " << o.def << ")";
     os << "\n";
   }
-  os << "  --help                    show this message\n";
+  os << "  --help                   show this message\n";
   return os.str();
 }
 

@@ -1,0 +1,89 @@
+// Env throughput: physics-only env steps/s and rendered + stacked env steps/s (84x84 gray,
+// k = 4) for N envs on T worker threads. items_per_second = env steps per second (all envs).
+// Args: {task (0 hopper, 1 walker2d), N, T, look}; look 0 is the default RenderConfig (no
+// shadows, no floor reflection), 1 adds the reflection, 2 adds reflection and shadows (Gym's look).
+#include <benchmark/benchmark.h>
+
+#include <ctime>
+#include <vector>
+
+#include "engine/rng.h"
+#include "env/pool.h"
+
+using namespace relmimic;
+using namespace relmimic::env;
+
+namespace {
+
+double process_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+// A fixed table of uniform actions in [-1, 1], cycled through (no RNG cost in the loop).
+std::vector<float> action_table(int n, int a, int rows) {
+  Rng rng(7);
+  std::vector<float> t(size_t(rows) * n * a);
+  for (float& x : t) x = float(rng.uniform(-1.0, 1.0));
+  return t;
+}
+
+void run(benchmark::State& state, bool render) {
+  PoolConfig cfg;
+  cfg.task = state.range(0) == 0 ? Task::Hopper : Task::Walker2d;
+  cfg.num_envs = int(state.range(1));
+  cfg.num_threads = int(state.range(2));
+  cfg.render = render;
+  cfg.seed = 1;
+  const int look = int(state.range(3));
+  cfg.render_config.reflections = look >= 1;
+  cfg.render_config.shadows = look == 2;
+  EnvPool pool(cfg);
+  const int n = pool.num_envs(), a = pool.action_dim(), rows = 64;
+  std::vector<float> actions = action_table(n, a, rows);
+  std::vector<uint8_t> frames(render ? size_t(n) * pool.frame_stack() * pool.height() * pool.width()
+                                     : 0);
+  std::vector<float> obs(size_t(n) * pool.obs_dim());
+  uint8_t* fp = render ? frames.data() : nullptr;
+  pool.reset(fp, obs.data());
+  long it = 0;
+  const double cpu0 = process_cpu_seconds();
+  for (auto _ : state) {
+    pool.step(actions.data() + size_t(it++ % rows) * n * a, fp, obs.data());
+    benchmark::DoNotOptimize(obs.data());
+  }
+  const double cpu = process_cpu_seconds() - cpu0;
+  state.SetItemsProcessed(state.iterations() * n);
+  // Env steps per CPU-second of the whole process (all threads): independent of how many
+  // cores other processes leave free, so T x this is what T idle cores would reach.
+  state.counters["steps_per_cpu_s"] = double(state.iterations()) * n / cpu;
+  state.counters["envs"] = n;
+  state.counters["threads"] = pool.num_threads();
+  if (render) state.SetLabel(pool.gl_info().renderer);
+}
+
+void BM_PhysicsSteps(benchmark::State& state) {
+  run(state, false);
+}
+void BM_RenderedSteps(benchmark::State& state) {
+  run(state, true);
+}
+
+}  // namespace
+
+BENCHMARK(BM_PhysicsSteps)
+    ->ArgsProduct({{0}, {1, 8, 16}, {1, 2}, {0}})
+    ->Args({1, 16, 2, 0})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RenderedSteps)
+    ->ArgsProduct({{0}, {1, 8, 16}, {1, 2}, {0}})
+    ->Args({1, 8, 2, 0})
+    ->Args({1, 16, 2, 0})
+    ->Args({0, 16, 2, 1})
+    ->Args({0, 16, 2, 2})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+BENCHMARK_MAIN();

@@ -1,0 +1,111 @@
+// Video demonstrations: the expert's rendered episodes in one HDF5 file (docs/formats.md).
+//
+//   /@format = "relmimic-demos", /@format_version = 1, /@env ("hopper" | "walker2d"),
+//   /@frame_height, /@frame_width, /@frame_skip, /@camera ("track"), /@expert_sha256,
+//   /@num_episodes
+//   /episodes/<i>/frames   uint8 [length + 1, H, W], deflate-compressed; frame 0 is the render
+//                          of the reset state, frame j (1..length) the render after env step j
+//   /episodes/<i>/returns  float64 [1]: the episode's undiscounted env return
+//   /episodes/<i>/length   int32 [1]: env steps taken (frames - 1)
+// Episodes are named "0", "1", ... (decimal, no padding).
+//
+// Windows: the state at frame t of an episode is the stack of its k frames ending at t, oldest
+// first, with frame 0 repeated before the episode start: slot j holds frame max(0, t - k + 1 + j).
+// This is exactly what EnvPool's stack holds after reset() (t = 0) and after the t-th step
+// (kernels::stack_push_cpu with reset, then one push per step).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/h5.h"
+#include "engine/rng.h"
+#include "engine/tensor.h"
+
+namespace relmimic::env {
+
+inline constexpr const char* kDemoFormat = "relmimic-demos";
+inline constexpr long kDemoFormatVersion = 1;
+
+// The root attributes (num_episodes and the format fields are the writer's and reader's own).
+struct DemoMeta {
+  std::string env;  // "hopper" | "walker2d"
+  int frame_height = 84;
+  int frame_width = 84;
+  int frame_skip = 4;
+  std::string camera = "track";
+  std::string expert_sha256;  // sha256_file() of the expert checkpoint, 64 lowercase hex chars
+};
+
+// Writes a demonstration file atomically: nothing appears at `path` before commit().
+class DemoWriter {
+ public:
+  DemoWriter(const std::string& path, const DemoMeta& meta);
+  // frames [length + 1, H, W] uint8 (host): the reset frame, then one per step; ret is the
+  // episode's env return. Written compressed at once, so memory stays one episode.
+  void add_episode(const Tensor& frames, double ret, int length);
+  // Writes the root attributes and renames the file into place (at least one episode).
+  void commit();
+  int num_episodes() const { return n_; }
+  const DemoMeta& meta() const { return meta_; }
+
+ private:
+  DemoMeta meta_;
+  h5::AtomicWriter w_;
+  int n_ = 0;
+};
+
+// What the reader requires of a file; empty / 0 fields accept anything.
+struct DemoExpect {
+  std::string env;       // the run's env
+  int frame_height = 0;  // the run's frame size
+  int frame_width = 0;
+  int frame_skip = 0;
+  int k = 1;  // the run's stack size: every episode needs at least k frames
+};
+
+// All episodes of a file in memory, validated on load.
+class DemoSet {
+ public:
+  // Throws a one-line relmimic::Error naming the file and the problem: missing or non-HDF5 file,
+  // wrong format or version, missing attribute, env / frame size / frame skip different from
+  // `expect`, no episodes, a frames dataset of the wrong dtype, rank or size, a length that
+  // disagrees with the frame count, an episode shorter than expect.k frames.
+  DemoSet(const std::string& path, const DemoExpect& expect);
+
+  const std::string& path() const { return path_; }
+  const DemoMeta& meta() const { return meta_; }
+  int height() const { return meta_.frame_height; }
+  int width() const { return meta_.frame_width; }
+  long frame_size() const { return long(meta_.frame_height) * meta_.frame_width; }
+  int num_episodes() const { return int(episodes_.size()); }
+  int length(int ep) const { return episode(ep).length; }  // env steps
+  int num_frames(int ep) const { return episode(ep).length + 1; }
+  double episode_return(int ep) const { return episode(ep).ret; }
+  const uint8_t* frames(int ep) const;  // [num_frames(ep), H, W]
+
+  // Positions (episode, t) with first_t <= t < num_frames(episode), over all episodes.
+  // first_t = 1 keeps only states reached by a step (the s_{t+1} an agent's reward scores).
+  int64_t num_positions(int first_t = 0) const;
+  // Draws count positions uniformly from those: episodes[count], ts[count].
+  void sample_positions(int count, Rng& rng, int* episodes, int* ts, int first_t = 0) const;
+  // The stacked state ending at frame t of episode ep: out [k, H, W] (see the file comment).
+  void window(int ep, int t, int k, uint8_t* out) const;
+  // count windows at uniformly drawn positions: out [count, k, H, W]. Draws the same positions
+  // as sample_positions() would from the same Rng state.
+  void sample_windows(int count, int k, Rng& rng, uint8_t* out, int first_t = 0) const;
+
+ private:
+  struct Episode {
+    Tensor frames;  // [length + 1, H, W] uint8
+    int length = 0;
+    double ret = 0;
+  };
+  const Episode& episode(int ep) const;
+  std::string path_;
+  DemoMeta meta_;
+  std::vector<Episode> episodes_;
+};
+
+}  // namespace relmimic::env

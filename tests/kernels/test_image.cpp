@@ -1,0 +1,107 @@
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/common.h"
+#include "kernels/image.h"
+
+using namespace relmimic;
+using namespace relmimic::kernels;
+
+TEST(Image, StandardizeScalesEveryValue) {
+  std::vector<uint8_t> x = {0, 1, 127, 128, 254, 255};
+  std::vector<float> yf(x.size());
+  std::vector<double> yd(x.size());
+  standardize_cpu<float>(long(x.size()), x.data(), yf.data(), 1.0f / 255.0f);
+  standardize_cpu<double>(long(x.size()), x.data(), yd.data(), 1.0 / 255.0);
+  for (size_t i = 0; i < x.size(); ++i) {
+    EXPECT_FLOAT_EQ(yf[i], x[i] / 255.0f) << i;
+    EXPECT_DOUBLE_EQ(yd[i], x[i] / 255.0) << i;
+  }
+  EXPECT_EQ(yf.back(), 1.0f);
+  EXPECT_EQ(yd.front(), 0.0);
+}
+
+TEST(Image, GrayUsesRec601WeightsAndRounds) {
+  // One pixel per row so the expected value of each is easy to state.
+  const uint8_t rgb[] = {
+      255, 255, 255,  // white -> 255
+      0,   0,   0,    // black -> 0
+      255, 0,   0,    // 76.245 -> 76
+      0,   255, 0,    // 149.685 -> 150
+      0,   0,   255,  // 29.07 -> 29
+      10,  20,  30,   // 2.99 + 11.74 + 3.42 = 18.15 -> 18
+      100, 150, 200,  // 29.9 + 88.05 + 22.8 = 140.75 -> 141
+  };
+  const int h = 7;
+  uint8_t gray[h];
+  rgb_to_gray_cpu(h, 1, rgb, gray, false);
+  const uint8_t expect[h] = {255, 0, 76, 150, 29, 18, 141};
+  for (int i = 0; i < h; ++i) EXPECT_EQ(gray[i], expect[i]) << "row " << i;
+}
+
+TEST(Image, GrayMatchesFloatFormulaOnAllChannelMixes) {
+  // A grid of colours: each gray value is round(0.299R + 0.587G + 0.114B).
+  std::vector<uint8_t> rgb;
+  for (int r = 0; r < 256; r += 5)
+    for (int g = 0; g < 256; g += 7)
+      for (int b = 0; b < 256; b += 11) rgb.insert(rgb.end(), {uint8_t(r), uint8_t(g), uint8_t(b)});
+  int n = int(rgb.size() / 3);
+  std::vector<uint8_t> gray(n);
+  rgb_to_gray_cpu(1, n, rgb.data(), gray.data(), false);
+  for (int i = 0; i < n; ++i) {
+    // Y in thousandths, exact: gray must be the nearest integer, halves rounded up.
+    long y1000 = 299L * rgb[3 * i] + 587L * rgb[3 * i + 1] + 114L * rgb[3 * i + 2];
+    long g1000 = 1000L * gray[i];
+    ASSERT_TRUE(g1000 - 500 <= y1000 && y1000 < g1000 + 500)
+        << "pixel " << i << ": Y*1000 = " << y1000 << ", gray = " << int(gray[i]);
+  }
+}
+
+TEST(Image, GrayFlipReversesRows) {
+  const int h = 3, w = 2;
+  std::vector<uint8_t> rgb(h * w * 3);
+  for (int r = 0; r < h; ++r)
+    for (int c = 0; c < w; ++c)
+      for (int ch = 0; ch < 3; ++ch) rgb[(r * w + c) * 3 + ch] = uint8_t(10 * r + c);
+  std::vector<uint8_t> up(h * w), down(h * w);
+  rgb_to_gray_cpu(h, w, rgb.data(), up.data(), false);
+  rgb_to_gray_cpu(h, w, rgb.data(), down.data(), true);
+  for (int r = 0; r < h; ++r)
+    for (int c = 0; c < w; ++c) {
+      EXPECT_EQ(up[r * w + c], 10 * r + c);
+      EXPECT_EQ(down[(h - 1 - r) * w + c], 10 * r + c);
+    }
+}
+
+TEST(Image, StackResetRepeatsThenPushShiftsOldestOut) {
+  const int k = 4;
+  const long fs = 3;
+  std::vector<uint8_t> stack(k * fs, 99);
+  const uint8_t f0[fs] = {1, 2, 3}, f1[fs] = {4, 5, 6}, f2[fs] = {7, 8, 9};
+  stack_push_cpu(k, fs, f0, stack.data(), true);
+  EXPECT_EQ(stack, (std::vector<uint8_t>{1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3}));
+  stack_push_cpu(k, fs, f1, stack.data(), false);
+  EXPECT_EQ(stack, (std::vector<uint8_t>{1, 2, 3, 1, 2, 3, 1, 2, 3, 4, 5, 6}));
+  stack_push_cpu(k, fs, f2, stack.data(), false);
+  EXPECT_EQ(stack, (std::vector<uint8_t>{1, 2, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  stack_push_cpu(k, fs, f0, stack.data(), true);
+  EXPECT_EQ(stack, (std::vector<uint8_t>{1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3}));
+}
+
+TEST(Image, StackOfOneKeepsOnlyNewest) {
+  uint8_t stack[2] = {0, 0};
+  const uint8_t a[2] = {1, 2}, b[2] = {3, 4};
+  stack_push_cpu(1, 2, a, stack, true);
+  stack_push_cpu(1, 2, b, stack, false);
+  EXPECT_EQ(stack[0], 3);
+  EXPECT_EQ(stack[1], 4);
+}
+
+TEST(Image, BadSizesThrow) {
+  uint8_t buf[4] = {};
+  EXPECT_THROW(rgb_to_gray_cpu(0, 2, buf, buf, false), Error);
+  EXPECT_THROW(stack_push_cpu(0, 2, buf, buf, false), Error);
+  EXPECT_THROW(stack_push_cpu(2, 0, buf, buf, false), Error);
+}
