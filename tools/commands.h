@@ -12,12 +12,14 @@ struct Command {
 int cmd_nets(int argc, char** argv);
 int cmd_rollout(int argc, char** argv);
 int cmd_render(int argc, char** argv);
+int cmd_plot(int argc, char** argv);
 
 // The table, in the order `relmimic --help` lists them.
 inline constexpr Command kCommands[] = {
     {"nets", "print the paper's networks with parameter and FLOP counts", cmd_nets},
     {"rollout", "step an env with random actions and write the trajectory to HDF5", cmd_rollout},
     {"render", "render an env's frames to a PNG grid and an animated GIF", cmd_render},
+    {"plot", "learning curves (mean +- std over seeds) and CCDF of returns from runs", cmd_plot},
 };
 
 }  // namespace relmimic::cli
