@@ -12,24 +12,18 @@
 #include "kernels/ppo_loss.h"
 #include "tests/algos/disc_test_util.h"
 #include "tests/engine/layer_check.h"
+#include "tests/test_util.h"
 
 namespace relmimic {
 namespace {
+
+using relmimic::testing::error_of;
 
 using algos::Discriminator;
 using algos::DiscriminatorConfig;
 using algos::UpdateStats;
 using testing::rel_error;
 using testing::sigmoid;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 class DiscGradTest : public ::testing::TestWithParam<bool> {};
 

@@ -10,9 +10,12 @@
 #include <vector>
 
 #include "engine/comm.h"
+#include "tests/test_util.h"
 
 namespace relmimic {
 namespace {
+
+using relmimic::testing::error_of;
 
 // Sets an environment variable for one scope and restores it afterwards.
 class ScopedEnv {
@@ -35,16 +38,6 @@ class ScopedEnv {
   std::string name_, old_;
   bool had_ = false;
 };
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(Comm, WorldIsOneRankWithoutALauncher) {
   ASSERT_FALSE(launched_by_mpi()) << "run this test without mpirun";

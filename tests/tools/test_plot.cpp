@@ -16,29 +16,27 @@
 #include "algos/plot.h"
 #include "engine/json.h"
 #include "env/media.h"
+#include "tests/test_util.h"
 
 namespace relmimic::algos {
 namespace {
 
-namespace fs = std::filesystem;
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
+using Result = relmimic::testing::CommandResult;
+Result run(const std::string& args) {
+  return relmimic::testing::run_relmimic(args);
 }
+
+using relmimic::testing::error_of;
+
+namespace fs = std::filesystem;
 
 // A scratch folder removed at the end of the test.
 struct TempDir {
   fs::path path;
   TempDir() {
-    path =
-        fs::temp_directory_path() / ("relmimic_plot_" + std::to_string(getpid()) + "_" +
-                                     testing::UnitTest::GetInstance()->current_test_info()->name());
+    path = fs::temp_directory_path() /
+           ("relmimic_plot_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -256,23 +254,6 @@ TEST(Plot, WritesADecodablePng) {
               render_chart(Chart{"empty", "", "", {}});
             }).find("no finite points"),
             std::string::npos);
-}
-
-struct Result {
-  int code;
-  std::string out;
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(RELMIMIC_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, ""};
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 TEST(Plot, CommandEndToEnd) {
