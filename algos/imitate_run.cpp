@@ -68,7 +68,8 @@ Config imitation_resume_config(const std::string& run_dir) {
   return cfg;
 }
 
-ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& comm) {
+ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& comm,
+                                const std::function<void(ImitationTrainer&)>& on_start) {
   RM_CHECK(!o.run_dir.empty(), "train_imitation: no run folder");
   const fs::path dir(o.run_dir);
   const std::string latest = latest_checkpoint(o.run_dir);
@@ -91,6 +92,7 @@ ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& co
     if (r.file().has_attr("/", "wall_seconds"))
       wall_before = r.file().attr_double("/", "wall_seconds");
   }
+  if (on_start) on_start(trainer);
   std::unique_ptr<CsvLog> log;
   std::unique_ptr<ProgressBar> bar;
   if (root) {

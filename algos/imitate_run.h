@@ -6,6 +6,7 @@
 // --resume continues every learner from latest.h5 exactly.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct ImitationResult {
 
 // Trains until ppo.total_steps per learner (or o.stop_after iterations). Collective: every rank
 // calls it with the same config and options. o.out: also write the final checkpoint there.
-ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& comm = Comm::world());
+// on_start runs once the trainer is built (demonstrations validated) and resumed, before the
+// first iteration.
+ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& comm = Comm::world(),
+                                const std::function<void(ImitationTrainer&)>& on_start = {});
 
 }  // namespace relmimic::algos

@@ -113,14 +113,17 @@ int cmd_imitate(int argc, char** argv) {
   o.out = out;
   o.stop_after = stop_after;
   o.progress = !quiet;
-  if (root)
+  // Printed once the demonstrations are validated, so a refused run says one line only.
+  auto started = [&](algos::ImitationTrainer&) {
+    if (!root) return;
     std::fprintf(stderr,
                  "relmimic imitate: %s %s (k=%d), %d learner(s), %ld steps per learner in %ld "
                  "iterations of %d x %d, demos %s, run %s%s\n",
                  env::task_name(s.ppo.task), algos::variant_name(s.variant), s.ppo.frames,
                  comm.size(), s.ppo.total_steps, s.ppo.iterations(), s.ppo.rollout_steps,
                  s.ppo.num_envs, s.demos.c_str(), run_dir.c_str(), resume ? " (resumed)" : "");
-  const algos::ImitationResult r = algos::train_imitation(cfg, o, comm);
+  };
+  const algos::ImitationResult r = algos::train_imitation(cfg, o, comm, started);
   if (root) {
     std::printf(
         "%s: %ld iterations, %ld steps per learner, train return %.1f, eval return %.1f, "
