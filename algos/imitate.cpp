@@ -289,6 +289,9 @@ ImitationStats ImitationTrainer::iterate() {
   if (disc_updates_ > 0) {
     st.disc = UpdateStats{};
     add_stats(st.disc, disc_sum_, 1.0 / disc_updates_);
+  } else {  // D frozen (imitate.disc_passes = 0): no D statistics
+    const double n = NAN;
+    st.disc = UpdateStats{n, n, n, n, n, n, n, n, n};
   }
   st.mean_reward = mean_reward_;
   st.reward_seconds = reward_seconds_;

@@ -79,7 +79,13 @@ ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& co
     RM_CHECK(!fs::exists(csv) && !fs::exists(latest), o.run_dir,
              " already holds a run: resume it (--resume), choose another name, or overwrite it "
              "(--force)");
-  if (o.resume) RM_CHECK(fs::exists(latest), "cannot resume: ", latest, " does not exist");
+  if (o.resume) {
+    RM_CHECK(fs::exists(latest), "cannot resume: ", latest, " does not exist");
+    const CheckpointReader r(latest);
+    RM_CHECK(r.has_counter("learners") && r.counter("learners") == comm.size(), latest,
+             ": the run had ", r.has_counter("learners") ? r.counter("learners") : 0,
+             " learner(s), this one has ", comm.size(), " (resume with mpirun -np <learners>)");
+  }
 
   const ImitationSettings settings = imitation_settings(cfg);
   if (settings.ppo.threads > 0) omp_set_num_threads(settings.ppo.threads);

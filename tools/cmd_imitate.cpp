@@ -100,11 +100,11 @@ int cmd_imitate(int argc, char** argv) {
     algos::apply_variant(cfg);
   }
   if (steps > 0) cfg.set("ppo.total_steps", json::Value(steps), "--steps");
-  const algos::ImitationSettings s = algos::imitation_settings(cfg);  // before any file is made
-  if (print_config) {
+  if (print_config) {  // also without --demos, to show every key
     if (root) std::printf("%s\n", cfg.dump().c_str());
     return 0;
   }
+  const algos::ImitationSettings s = algos::imitation_settings(cfg);  // before any file is made
 
   algos::RunOptions o;
   o.run_dir = run_dir;

@@ -197,6 +197,18 @@ TEST(ImitateCommand, DemonstrationsThatDoNotFitAreRefusedWithOneLine) {
   expect_refused("imitate --demos " + small + " --variant rm-x", 1, "rm-x", "variant");
   expect_refused("imitate --demos " + small + " net.arch=nonlocal", 2, "net.arch", "override");
   expect_refused("imitate --demos " + small + " epochs", 2, "epochs", "positional");
+  // Every key, with the variant's networks and the imitation defaults (no demos needed).
+  const Result cfg = run("imitate --print-config --variant rm-nl-nl --frames 8");
+  ASSERT_EQ(cfg.code, 0) << cfg.err;
+  const json::Value c = json::parse(cfg.out, "config");
+  EXPECT_EQ(c.at("net").at("arch").as_string(), "nonlocal");
+  EXPECT_EQ(c.at("net").at("value_arch").as_string(), "nonlocal");
+  EXPECT_EQ(c.at("disc").at("variant").as_string(), "relational");
+  EXPECT_EQ(c.at("disc").at("frames").as_long(), 8);
+  EXPECT_EQ(c.at("disc").at("lambda").as_number(), 10.0);
+  EXPECT_FALSE(c.at("ppo").at("reward_norm").as_bool());
+  EXPECT_EQ(c.at("imitate").at("disc_minibatch").as_long(), 128);
+  EXPECT_EQ(c.at("eval").at("every").as_long(), 10);
   // The k = 2 run on the same file is accepted.
   const Result ok = run("imitate --demos " + short_ep + " --frames 2 --steps 64 --runs " +
                         root_dir().string() + " --name short_ok" + kTiny);
