@@ -284,7 +284,6 @@ void ImitationTrainer::reward_and_update_disc(RolloutBuffer& buf) {
 ImitationStats ImitationTrainer::iterate() {
   ImitationStats st;
   st.ppo = ppo_->iterate();
-  st.disc = disc_sum_;
   st.disc_updates = disc_updates_;
   if (disc_updates_ > 0) {
     st.disc = UpdateStats{};

@@ -136,7 +136,8 @@ struct PpoHooks {
   std::function<void(RolloutBuffer& buf)> after_rollout;
   // After each minibatch backward, before gradient clipping and the Adam step (e.g. an
   // all-reduce that averages the flat gradient in place).
-  std::function<void(float*grads, long n)> policy_grads, value_grads;
+  using GradientHook = std::function<void(float* grads, long n)>;
+  GradientHook policy_grads, value_grads;
 };
 
 class PpoTrainer {
