@@ -217,3 +217,37 @@ TEST(ImitateCommand, DemonstrationsThatDoNotFitAreRefusedWithOneLine) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ProfileCommand, PrintsEveryPhaseWithItsShare) {
+  const Result r =
+      run("profile --variant rm-nl-nl --frames 2 --frame-size 32 --envs 2 --rollout-steps 16 "
+          "--warmup 0 --set ppo.minibatch=16 --set ppo.epochs=1 --set imitate.disc_minibatch=16 "
+          "--set disc.channels=4,8,8,8,8 --set run.threads=1");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("hopper rm-nl-nl, k=2, 32x32 frames, 2 envs x 16 steps = 32 samples; 2 D "
+                       "updates of 16+16 windows; 2 PPO minibatches"),
+            std::string::npos)
+      << r.out;
+  double share = 0;
+  for (const char* phase :
+       {"env step + render", "policy/value forward, sampling, GAE", "D forward (reward)",
+        "D update (BCE + gradient penalty)", "PPO update (policy + value)"}) {
+    const size_t at = r.out.find(phase);
+    ASSERT_NE(at, std::string::npos) << phase << "\n" << r.out;
+    double ms = -1, pct = -1;
+    ASSERT_EQ(std::sscanf(r.out.c_str() + at + std::strlen(phase), "%lf %lf%%", &ms, &pct), 2)
+        << phase;
+    EXPECT_GE(ms, 0) << phase;
+    share += pct;
+  }
+  EXPECT_NEAR(share, 100.0, 0.5);
+  const size_t at = r.out.find("samples/s");
+  ASSERT_NE(at, std::string::npos);
+  double sps = 0;
+  ASSERT_EQ(std::sscanf(r.out.c_str() + r.out.find(':', at) + 1, "%lf", &sps), 1);
+  EXPECT_GT(sps, 0);
+}
+
+}  // namespace
