@@ -122,9 +122,17 @@ TEST(PpoRun, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
   ASSERT_EQ(lb.size(), la.size());
   for (size_t i = 0; i < la.size(); ++i)
     EXPECT_EQ(deterministic_part(la[i]), deterministic_part(lb[i])) << "progress row " << i;
-  EXPECT_TRUE(fs::exists(a / "config.json"));
+
+  // The run folder's config.json replays the run.
+  const fs::path c = temp_dir("replay");
+  Config replay;
+  algos::declare_ppo(replay, algos::PpoPreset::pixels);  // other defaults: the file sets all
+  replay.load_file((a / "config.json").string());
+  algos::train_ppo(replay, options(c));
+  EXPECT_TRUE(want == state_bytes((c / "checkpoints" / "final.h5").string()));
   fs::remove_all(a);
   fs::remove_all(b);
+  fs::remove_all(c);
 }
 
 TEST(PpoRun, ResumingWithADifferentSeedChangesTheResult) {
