@@ -42,6 +42,9 @@ const std::string& demos() {
     write_random_demos(p, 32, {20, 35, 9});
     return p;
   }();
+  static const struct Remove {
+    ~Remove() { fs::remove_all(fs::path(path).parent_path()); }
+  } remove;
   return path;
 }
 

@@ -248,6 +248,7 @@ TEST(ProfileCommand, PrintsEveryPhaseWithItsShare) {
   double sps = 0;
   ASSERT_EQ(std::sscanf(r.out.c_str() + r.out.find(':', at) + 1, "%lf", &sps), 1);
   EXPECT_GT(sps, 0);
+  fs::remove_all(root_dir());
 }
 
 }  // namespace
