@@ -119,16 +119,16 @@ std::string config_text(const json::Value& cfg, const std::string& key) {
   return "";
 }
 
-std::string variant_of(const fs::path& dir, const RunOptions& opt) {
+std::string variant_of(const fs::path& dir, const CurveOptions& opt) {
   const std::string folder = dir.filename().string();
   if (opt.group_by == "dir") return folder;
   const fs::path cfg_path = dir / "config.json";
   if (fs::exists(cfg_path)) {
     const json::Value cfg = json::parse_file(cfg_path.string());
     std::string v = config_text(cfg, opt.group_by);
-    if (v.empty() && opt.group_by == RunOptions{}.group_by) v = config_text(cfg, "name");
+    if (v.empty() && opt.group_by == CurveOptions{}.group_by) v = config_text(cfg, "name");
     if (!v.empty()) return v;
-    RM_CHECK(opt.group_by == RunOptions{}.group_by, cfg_path.string(), ": no key '", opt.group_by,
+    RM_CHECK(opt.group_by == CurveOptions{}.group_by, cfg_path.string(), ": no key '", opt.group_by,
              "' to group runs by");
   }
   return strip_seed_suffix(folder);
@@ -136,7 +136,7 @@ std::string variant_of(const fs::path& dir, const RunOptions& opt) {
 
 }  // namespace
 
-RunData load_run(const std::string& dir, const RunOptions& opt) {
+RunData load_run(const std::string& dir, const CurveOptions& opt) {
   fs::path folder = dir, csv = fs::path(dir) / "progress.csv";
   if (fs::is_regular_file(dir)) csv = dir, folder = fs::path(dir).parent_path();
   RM_CHECK(fs::exists(csv), dir, ": no progress.csv (expected a run folder)");

@@ -27,7 +27,7 @@ struct CsvTable {
 CsvTable parse_csv(const std::string& text, const std::string& path);
 CsvTable read_csv(const std::string& path);
 
-struct RunOptions {
+struct CurveOptions {
   std::string x = "timesteps";         // progress.csv column for the x axis
   std::string metric = "eval_return";  // progress.csv column plotted and pooled
   // config.json key (dotted for nested objects) naming the variant; "dir" groups by folder name.
@@ -42,7 +42,7 @@ struct RunData {
 };
 
 // `dir` is a run folder (or a progress.csv path; config.json is looked up next to it).
-RunData load_run(const std::string& dir, const RunOptions& opt = {});
+RunData load_run(const std::string& dir, const CurveOptions& opt = {});
 // "rm-l-nl_seed3" -> "rm-l-nl", "baseline-s2" -> "baseline", "base-7" -> "base".
 std::string strip_seed_suffix(const std::string& name);
 

@@ -114,6 +114,9 @@ class Discriminator {
   Adam<T>& optimizer() { return adam_; }
   const DiscriminatorConfig& config() const { return cfg_; }
   long updates() const { return adam_.steps(); }
+  // The interpolation weights' stream: a learner's own state when several learners share the
+  // network (their checkpoints keep one stream per learner).
+  Rng& interpolation_rng() { return rng_; }
 
  private:
   // Checks a window batch uint8 [B, k, H, W]; returns B.

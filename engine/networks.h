@@ -56,6 +56,7 @@ struct AgentConfig {
   int max_batch = 128;
   uint64_t seed = 0;
   bool mlp_layer_norm = true;  // FC -> LN -> tanh in the MLP (SPEC: LN after hidden dense)
+  int mlp_hidden = 64;         // width of the MLP's two hidden layers
 };
 
 template <class T>

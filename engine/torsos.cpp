@@ -321,13 +321,14 @@ template <class T>
 class MlpTorso final : public Torso<T> {
  public:
   MlpTorso(Build<T>& b, const AgentConfig& c, Rng& rng)
-      : l1_(b, "mlp.fc1", {.in = c.obs_dim, .out = kHidden, .need_dx = false}, rng),
-        t1_(b, Act::Tanh, kHidden),
-        l2_(b, "mlp.fc2", {.in = kHidden, .out = kHidden}, rng),
-        t2_(b, Act::Tanh, kHidden) {
+      : hidden_(c.mlp_hidden),
+        l1_(b, "mlp.fc1", {.in = c.obs_dim, .out = c.mlp_hidden, .need_dx = false}, rng),
+        t1_(b, Act::Tanh, c.mlp_hidden),
+        l2_(b, "mlp.fc2", {.in = c.mlp_hidden, .out = c.mlp_hidden}, rng),
+        t2_(b, Act::Tanh, c.mlp_hidden) {
     if (c.mlp_layer_norm) {
-      n1_.emplace(b, "mlp.ln1", kHidden);
-      n2_.emplace(b, "mlp.ln2", kHidden);
+      n1_.emplace(b, "mlp.ln1", c.mlp_hidden);
+      n2_.emplace(b, "mlp.ln2", c.mlp_hidden);
     }
   }
 
@@ -345,7 +346,7 @@ class MlpTorso final : public Torso<T> {
     if (n1_) d = n1_->backward(d);
     l1_.backward(d);
   }
-  int features() const override { return kHidden; }
+  int features() const override { return hidden_; }
   long params() const override {
     return l1_.params() + l2_.params() + (n1_ ? n1_->params() + n2_->params() : 0);
   }
@@ -355,7 +356,7 @@ class MlpTorso final : public Torso<T> {
   }
 
  private:
-  static constexpr int kHidden = 64;
+  int hidden_;
   Linear<T> l1_;
   Activation<T> t1_;
   Linear<T> l2_;
@@ -391,6 +392,7 @@ template <class T>
 std::unique_ptr<Torso<T>> make_torso(Build<T>& b, const AgentConfig& c, Rng& rng) {
   if (c.arch == Arch::mlp) {
     RM_CHECK(c.obs_dim > 0, "mlp torso: obs_dim must be positive, got ", c.obs_dim);
+    RM_CHECK(c.mlp_hidden > 0, "mlp torso: mlp_hidden must be positive, got ", c.mlp_hidden);
     return std::make_unique<MlpTorso<T>>(b, c, rng);
   }
   RM_CHECK(c.frames > 0 && c.height > 0 && c.width > 0, arch_name(c.arch),

@@ -183,6 +183,45 @@ StepResult LocomotionEnv::step(const double* action) {
   return r;
 }
 
+LocomotionEnv::State LocomotionEnv::state() const {
+  const mjModel* m = model_;
+  const mjData* d = data_;
+  State s;
+  s.time = d->time;
+  s.elapsed_steps = steps_;
+  s.qpos.assign(d->qpos, d->qpos + m->nq);
+  s.qvel.assign(d->qvel, d->qvel + m->nv);
+  s.act.assign(d->act, d->act + m->na);
+  s.ctrl.assign(d->ctrl, d->ctrl + m->nu);
+  s.qacc_warmstart.assign(d->qacc_warmstart, d->qacc_warmstart + m->nv);
+  return s;
+}
+
+void LocomotionEnv::set_state(const State& s) {
+  const mjModel* m = model_;
+  auto check = [&](const std::vector<double>& v, int want, const char* what) {
+    RM_CHECK(int(v.size()) == want, task_name(task_), " set_state: ", what, " has ", v.size(),
+             " values, the model needs ", want);
+  };
+  check(s.qpos, m->nq, "qpos");
+  check(s.qvel, m->nv, "qvel");
+  check(s.act, m->na, "act");
+  check(s.ctrl, m->nu, "ctrl");
+  check(s.qacc_warmstart, m->nv, "qacc_warmstart");
+  RM_CHECK(s.elapsed_steps >= 0, task_name(task_), " set_state: elapsed_steps must be >= 0, got ",
+           s.elapsed_steps);
+  mjData* d = data_;
+  d->time = s.time;
+  std::copy(s.qpos.begin(), s.qpos.end(), d->qpos);
+  std::copy(s.qvel.begin(), s.qvel.end(), d->qvel);
+  std::copy(s.act.begin(), s.act.end(), d->act);
+  std::copy(s.ctrl.begin(), s.ctrl.end(), d->ctrl);
+  mj_forward(model_, data_);
+  // After mj_forward, which reads but does not write the warm start.
+  std::copy(s.qacc_warmstart.begin(), s.qacc_warmstart.end(), d->qacc_warmstart);
+  steps_ = s.elapsed_steps;
+}
+
 void LocomotionEnv::observation(double* obs) const {
   const int nq = model_->nq, nv = model_->nv;
   for (int i = 1; i < nq; ++i) obs[i - 1] = data_->qpos[i];  // qpos[1:], root x excluded

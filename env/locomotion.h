@@ -5,6 +5,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/rng.h"
 
@@ -47,6 +48,15 @@ struct StepResult {
 
 class LocomotionEnv {
  public:
+  // Everything mj_step reads from mjData (plus the episode's step count): restoring it makes the
+  // following steps bit-identical to those of the env it was taken from. The warm start matters:
+  // the constraint solver starts from it, so its result depends on it.
+  struct State {
+    double time = 0;
+    int elapsed_steps = 0;
+    std::vector<double> qpos, qvel, act, ctrl, qacc_warmstart;  // [nq], [nv], [na], [nu], [nv]
+  };
+
   explicit LocomotionEnv(Task task, const TaskConfig& cfg);
   explicit LocomotionEnv(Task task) : LocomotionEnv(task, TaskConfig::defaults(task)) {}
   ~LocomotionEnv();
@@ -58,6 +68,10 @@ class LocomotionEnv {
   // Sets ctrl = action (length action_dim(), not clipped: MuJoCo clamps ctrl to ctrlrange, the
   // control cost uses the action as given, as in Gym) for frame_skip physics steps.
   StepResult step(const double* action);
+  State state() const;
+  // Checks every size against the model; recomputes the derived quantities (mj_forward).
+  void set_state(const State& s);
+
   // Proprioceptive observation: qpos[1:], clip(qvel, -10, 10).
   void observation(double* obs) const;
 

@@ -226,6 +226,47 @@ void EnvPool::step(const float* actions, uint8_t* frames, float* obs) {
   });
 }
 
+std::vector<EnvSnapshot> EnvPool::snapshot() const {
+  RM_CHECK(was_reset_, "EnvPool::snapshot: call reset() first");
+  std::vector<EnvSnapshot> out(static_cast<size_t>(n_));
+  for (int i = 0; i < n_; ++i) {
+    const Slot& s = *slots_[size_t(i)];
+    EnvSnapshot& o = out[size_t(i)];
+    o.physics = s.env->state();
+    o.rng = s.rng.state();
+    o.stack = s.stack;
+    o.episode_return = s.ep_return;
+    o.episode_length = s.ep_length;
+  }
+  return out;
+}
+
+void EnvPool::restore(const std::vector<EnvSnapshot>& snaps, uint8_t* frames, float* obs) {
+  RM_CHECK(int(snaps.size()) == n_, "EnvPool::restore: ", snaps.size(),
+           " env snapshots for a pool of ", n_);
+  RM_CHECK(!frames || cfg_.render, "EnvPool::restore: frames requested from a physics-only pool");
+  for (int i = 0; i < n_; ++i) {
+    const EnvSnapshot& o = snaps[size_t(i)];
+    Slot& s = *slots_[size_t(i)];
+    RM_CHECK(o.stack.size() == s.stack.size(), "EnvPool::restore: env ", i,
+             " has a frame stack of ", o.stack.size(), " bytes, the pool needs ", s.stack.size());
+    RM_CHECK(o.episode_length >= 0, "EnvPool::restore: env ", i, " has a negative episode length");
+    s.env->set_state(o.physics);
+    s.rng.set_state(o.rng);
+    s.stack = o.stack;
+    s.ep_return = o.episode_return;
+    s.ep_length = o.episode_length;
+    s.env->observation(s.obs_d.data());
+    for (size_t j = 0; j < s.obs.size(); ++j) s.obs[j] = float(s.obs_d[j]);
+    reward_[size_t(i)] = 0.f;
+    terminated_[size_t(i)] = truncated_[size_t(i)] = 0;
+    ep_return_out_[size_t(i)] = s.ep_return;
+    ep_length_out_[size_t(i)] = s.ep_length;
+    write_out(i, frames, obs);
+  }
+  was_reset_ = true;
+}
+
 const float* EnvPool::final_obs(int i) const {
   RM_CHECK(i >= 0 && i < n_, "EnvPool::final_obs: env index ", i, " out of range [0, ", n_, ")");
   return slots_[size_t(i)]->final_obs.data();

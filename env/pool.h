@@ -37,6 +37,15 @@ struct PoolConfig {
   RenderConfig render_config;
 };
 
+// One env's share of the pool state (see EnvPool::snapshot).
+struct EnvSnapshot {
+  LocomotionEnv::State physics;
+  Rng::State rng;              // the env's reset-noise stream
+  std::vector<uint8_t> stack;  // [k, H, W] frame stack, oldest first (empty without rendering)
+  double episode_return = 0;   // of the episode in progress
+  int episode_length = 0;
+};
+
 class EnvPool {
  public:
   explicit EnvPool(const PoolConfig& cfg);
@@ -51,6 +60,12 @@ class EnvPool {
   // actions [N, A], passed to the envs as given (each env clamps to its ctrlrange). Needs a
   // reset() first.
   void step(const float* actions, uint8_t* frames, float* obs);
+
+  // The whole pool state between steps (physics, Rng streams, frame stacks, episode counters):
+  // restore() into a pool of the same config continues exactly as this one would. restore()
+  // checks the sizes and, like reset(), writes the current frames/obs (either may be null).
+  std::vector<EnvSnapshot> snapshot() const;
+  void restore(const std::vector<EnvSnapshot>& snaps, uint8_t* frames, float* obs);
 
   // Results of the last step(), one entry per env.
   const float* rewards() const { return reward_.data(); }           // [N]

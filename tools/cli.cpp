@@ -53,6 +53,10 @@ void Args::add(const std::string& name, double& value, const std::string& help) 
 void Args::add(const std::string& name, std::string& value, const std::string& help) {
   opts_.push_back({name, help, value, false, [&value](const std::string& s) { value = s; }});
 }
+void Args::add(const std::string& name, std::vector<std::string>& values, const std::string& help) {
+  opts_.push_back({name, help + " (repeatable)", "", false,
+                   [&values](const std::string& s) { values.push_back(s); }});
+}
 void Args::flag(const std::string& name, bool& value, const std::string& help) {
   opts_.push_back({name, help, "", true, [&value](const std::string&) { value = true; }});
 }

@@ -21,6 +21,8 @@ class Args {
   void add(const std::string& name, long& value, const std::string& help);
   void add(const std::string& name, double& value, const std::string& help);
   void add(const std::string& name, std::string& value, const std::string& help);
+  // Repeatable: every occurrence appends its value.
+  void add(const std::string& name, std::vector<std::string>& values, const std::string& help);
   void flag(const std::string& name, bool& value, const std::string& help);
   // Arguments that are not options (e.g. `relmimic plot runs/a runs/b`), in order. Without this,
   // a non-option argument is an error.

@@ -38,7 +38,7 @@ std::string title_of(const std::string& prefix, const std::string& what) {
 
 int cmd_plot(int argc, char** argv) {
   std::vector<std::string> dirs;
-  algos::RunOptions opt;
+  algos::CurveOptions opt;
   std::string out = "plots", title;
   int points = 100, width = 960, height = 600;
   bool json_out = false;

@@ -149,17 +149,17 @@ TEST(Plot, GroupsRunsByVariant) {
   EXPECT_EQ(g[1].runs.size(), 2u);
   EXPECT_EQ(g[2].name, "rm-nl-nl");
   // A nested, numeric key.
-  RunOptions by_frames;
+  CurveOptions by_frames;
   by_frames.group_by = "env.frames";
   EXPECT_EQ(load_run((d.path / "r1").string(), by_frames).variant, "8");
   // An explicit key a config lacks is an error, not a silent fallback.
-  RunOptions by_lr;
+  CurveOptions by_lr;
   by_lr.group_by = "ppo.lr";
   EXPECT_NE(error_of([&] {
               load_run((d.path / "r0").string(), by_lr);
             }).find("config.json: no key 'ppo.lr'"),
             std::string::npos);
-  RunOptions other_metric;
+  CurveOptions other_metric;
   other_metric.metric = "return";
   EXPECT_NE(error_of([&] {
               load_run((d.path / "r0").string(), other_metric);

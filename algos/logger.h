@@ -1,0 +1,64 @@
+// Training progress for the command line and the run folder, shared by every trainer:
+//   ProgressBar  one redrawn line on a terminal ("[=====>    ] 41% 410k/1M ..."), or a plain line
+//                every few seconds when stderr is a file (nohup, CI), so logs stay readable;
+//   CsvLog       progress.csv, one row per iteration, flushed at once (a killed run keeps every
+//                finished row). Reopened for a resumed run it keeps exactly the rows the
+//                checkpoint had written, so the file reads as one uninterrupted run.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace relmimic::algos {
+
+class ProgressBar {
+ public:
+  // `total` units of work (e.g. env steps); `line_seconds`: interval of the plain lines.
+  ProgressBar(std::string label, long total, double line_seconds = 10.0, FILE* out = stderr);
+  // Shows `done` of total and a status text ("return 1234 fps 3100").
+  void update(long done, const std::string& status);
+  // Ends the line (terminal) or prints the last state (file).
+  void finish();
+
+ private:
+  void draw(long done, const std::string& status);
+  std::string label_;
+  long total_;
+  double line_seconds_;
+  FILE* out_;
+  bool tty_;
+  bool open_ = false;  // a terminal line is drawn and not ended
+  long last_done_ = 0;
+  std::string last_status_;
+  std::chrono::steady_clock::time_point start_, last_line_;
+};
+
+// "1.23M", "410k", "999": compact counts for progress lines.
+std::string human_count(double n);
+// "1h02m", "3m05s", "12s".
+std::string human_duration(double seconds);
+
+class CsvLog {
+ public:
+  // Creates `path` with the header line, or, with keep_rows >= 0, reopens an existing file
+  // (same header required) and keeps its first keep_rows data rows, dropping any rows a killed
+  // run wrote after its last checkpoint. keep_rows = -1: always start a new file.
+  CsvLog(const std::string& path, std::vector<std::string> columns, long keep_rows = -1);
+  ~CsvLog();
+  CsvLog(const CsvLog&) = delete;
+  CsvLog& operator=(const CsvLog&) = delete;
+
+  const std::vector<std::string>& columns() const { return columns_; }
+  // One value per column; integral values are written without a fraction, others with 7
+  // significant digits. Flushed immediately.
+  void row(const std::vector<double>& values);
+
+ private:
+  std::string path_;
+  std::vector<std::string> columns_;
+  FILE* f_ = nullptr;
+};
+
+}  // namespace relmimic::algos

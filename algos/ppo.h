@@ -1,0 +1,229 @@
+// PPO (clipped surrogate, clipped value loss, GAE) with separate policy and value networks, for
+// proprioceptive experts (MLP on normalised state) and for pixel agents (image torsos on stacked
+// frames). Every hyper-parameter is a Config value (declare_ppo), so a run folder's config.json
+// replays the run and a checkpoint rebuilds its networks.
+//
+// One iteration (PpoTrainer::iterate):
+//   rollout   T steps of N envs; a ~ N(mu(s), sigma), clipped to [-c, c] for the env only;
+//             obs normalised by running mean/std (updated as they arrive), rewards optionally
+//             scaled by the running std of the discounted return; truncated episodes store
+//             V(final observation) as their bootstrap.
+//   GAE       A = sum (gamma lambda)^l delta; returns = A + V(s)  (kernels::gae_cpu)
+//   update    `epochs` passes over shuffled minibatches: policy  L = clipped surrogate - c_H H,
+//             value  L = c_V * clipped squared error; each network has its own Adam and its
+//             own gradient-norm clip; learning rates decay linearly to 0 over the run.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "algos/running_norm.h"
+#include "engine/config.h"
+#include "engine/networks.h"
+#include "engine/optim.h"
+#include "env/pool.h"
+#include "kernels/ppo_loss.h"
+
+namespace relmimic {
+class CheckpointWriter;
+class CheckpointReader;
+}  // namespace relmimic
+
+namespace relmimic::algos {
+
+// Defaults of the two uses: `expert` (proprioceptive MLP, tuned for Hopper/Walker2d on CPU) and
+// `pixels` (SPEC.md's PPO section for the image agents).
+enum class PpoPreset { expert, pixels };
+
+// Declares every PPO setting (env.*, net.*, ppo.*, run.*) with the preset's defaults.
+void declare_ppo(Config& cfg, PpoPreset preset);
+
+struct PpoSettings {
+  // env
+  env::Task task = env::Task::Hopper;
+  int num_envs = 1, env_threads = 1;
+  long seed = 0;
+  // net
+  Arch arch = Arch::mlp;
+  Arch value_arch = Arch::mlp;  // net.value_arch ("same": arch)
+  int frames = 4, frame_size = 84, embed = 2, hidden = 64;
+  bool layer_norm = false;
+  double init_log_std = 0;
+  // ppo
+  long total_steps = 0;
+  int rollout_steps = 0, minibatch = 0, epochs = 0;
+  double lr = 3e-4, value_lr = 3e-4;
+  bool lr_decay = true, value_lr_decay = true;
+  double gamma = 0.99, lambda = 0.95, clip = 0.2, value_clip = 0.2;
+  double entropy_coef = 0, value_coef = 0.5, max_grad_norm = 0.5, target_kl = 0, adam_eps = 1e-5;
+  bool norm_adv = true, obs_norm = true, reward_norm = true;
+  double obs_clip = 10, reward_clip = 10, action_clip = 1;
+  // run
+  int threads = 1, checkpoint_every = 10, log_window = 100;
+
+  bool pixels() const { return arch != Arch::mlp; }
+  long batch() const { return long(rollout_steps) * num_envs; }  // samples per iteration
+  long iterations() const { return (total_steps + batch() - 1) / batch(); }
+};
+
+// Reads and validates the declared settings (messages name the key).
+PpoSettings ppo_settings(const Config& cfg);
+
+// The networks a PPO run builds for its settings: obs_dim / actions of the task.
+AgentConfig policy_config(const PpoSettings& s, int obs_dim, int actions);
+AgentConfig value_config(const PpoSettings& s, int obs_dim);
+
+// ---------------------------------------------------------------------------------------------
+// The two minibatch losses on a network, with their gradients (templated so tests can check
+// them in double against finite differences). Scratch grows to the largest batch once.
+
+template <class T>
+struct LossScratch {
+  std::vector<T> logp, dlogp, dmean, dlog_std, dv;
+};
+
+struct PolicyObjective {
+  double loss = 0;     // clipped surrogate - entropy_coef * H (what the gradient descends)
+  double entropy = 0;  // H of the Gaussian (per sample, nats)
+  kernels::PolicyLossStats stats;
+};
+
+// obs [B, ...] (the policy's input), actions/logp_old/advantages [B, A] / [B] / [B].
+// With backward, accumulates d loss / d theta into pi's gradients.
+template <class T>
+PolicyObjective policy_objective(AgentNet<T>& pi, const Tensor& obs, const T* actions,
+                                 const T* logp_old, const T* advantages, double clip,
+                                 double entropy_coef, bool backward, LossScratch<T>& s);
+
+// value_coef * (clipped) value loss; value_clip <= 0 turns clipping off. v_old, returns [B].
+template <class T>
+kernels::ValueLossStats value_objective(AgentNet<T>& vf, const Tensor& obs, const T* returns,
+                                        const T* v_old, double value_clip, double value_coef,
+                                        bool backward, LossScratch<T>& s);
+
+// ---------------------------------------------------------------------------------------------
+
+struct IterationStats {
+  long iteration = 0, timesteps = 0;
+  // Over the last log_window finished episodes (NaN before the first one).
+  double mean_return = 0, std_return = 0, mean_length = 0;
+  long episodes = 0;  // finished in this iteration
+  double policy_loss = 0, value_loss = 0, entropy = 0, approx_kl = 0, clip_fraction = 0;
+  double value_clip_fraction = 0, explained_variance = 0, policy_grad_norm = 0, value_grad_norm = 0;
+  double lr = 0, rollout_seconds = 0, update_seconds = 0, fps = 0;
+  double env_seconds = 0;  // of rollout_seconds: inside EnvPool::step (physics + rendering)
+  int epochs_run = 0;      // < epochs when target_kl stopped the update early
+};
+
+// Rollout storage, time-major [T, N] flattened to T*N samples (on the learner's device: the CPU
+// backend, where the networks run).
+struct RolloutBuffer {
+  long obs_bytes = 0;        // per sample
+  std::vector<uint8_t> obs;  // [T*N, obs_bytes]: normalised float state or uint8 frames
+  std::vector<float> actions, logp, values, next_values, rewards, advantages, returns;
+  std::vector<uint8_t> terminated, truncated;
+};
+
+// Optional extensions for trainers built on PPO (imitation): a learned reward and gradient
+// averaging across learners. Unset hooks cost nothing.
+struct PpoHooks {
+  // After env step t of the rollout: the pool (final_frames(i) of envs whose episode just ended)
+  // and the frames the step wrote, [N, k, H, W] (null for state agents).
+  std::function<void(int t, const env::EnvPool& pool, const uint8_t* frames)> after_step;
+  // After the whole rollout is collected, before GAE: may overwrite buf.rewards [T*N].
+  std::function<void(RolloutBuffer& buf)> after_rollout;
+  // After each minibatch backward, before gradient clipping and the Adam step (e.g. an
+  // all-reduce that averages the flat gradient in place).
+  using GradientHook = std::function<void(float* grads, long n)>;
+  GradientHook policy_grads, value_grads;
+};
+
+class PpoTrainer {
+ public:
+  // Builds envs, networks and optimizers from a config declared by declare_ppo, and resets the
+  // envs. The config JSON is kept for checkpoints.
+  explicit PpoTrainer(const Config& cfg);
+  ~PpoTrainer();
+
+  // One rollout + update. Throws (leaving the trainer unusable) on a non-finite loss or gradient.
+  IterationStats iterate();
+  bool finished() const { return timesteps_ >= s_.total_steps; }
+
+  // Everything for an exact resume: parameters, Adam moments, normalisers, RNG streams,
+  // counters, episode window and the env pool's state; plus the config JSON (string "config").
+  // networks = false leaves out the parameters and Adam moments (a learner's own state when
+  // several learners share their networks).
+  void save(CheckpointWriter& w, bool networks = true) const;
+  // Restores a checkpoint written by save() of a run with the same networks and env count.
+  void load(CheckpointReader& r, bool networks = true);
+
+  void set_hooks(PpoHooks hooks) { hooks_ = std::move(hooks); }
+  const RolloutBuffer& buffer() const { return buf_; }
+
+  const PpoSettings& settings() const { return s_; }
+  long iteration() const { return iteration_; }
+  long timesteps() const { return timesteps_; }
+  AgentNet<float>& policy() { return *pi_; }
+  AgentNet<float>& value() { return *vf_; }
+  const RunningMeanStd* obs_rms() const { return obs_rms_.get(); }
+  env::EnvPool& pool() { return *pool_; }
+
+ private:
+  void write_obs(long sample, const float* obs_raw, const uint8_t* frames);
+  Tensor obs_batch(const uint8_t* rows, int batch);  // a view of contiguous samples
+  void rollout(IterationStats& st);
+  void update(IterationStats& st);
+  double value_of(const float* obs_raw, const uint8_t* frames);  // V of one raw observation
+
+  std::string config_json_;
+  PpoSettings s_;
+  std::unique_ptr<env::EnvPool> pool_;
+  std::unique_ptr<AgentNet<float>> pi_, vf_;
+  std::unique_ptr<Adam<float>> pi_opt_, vf_opt_;
+  std::unique_ptr<RunningMeanStd> obs_rms_, ret_rms_;
+  Rng sample_rng_, shuffle_rng_;
+  long iteration_ = 0, timesteps_ = 0, episodes_total_ = 0;
+  int obs_dim_ = 0, act_dim_ = 0;
+
+  RolloutBuffer buf_;
+  PpoHooks hooks_;
+  std::vector<float> obs_raw_, final_obs_;  // [N, obs_dim] current raw obs, scratch
+  std::vector<uint8_t> frames_;             // [N, k, H, W] current frames
+  std::vector<double> running_return_;      // [N] discounted return for reward scaling
+  std::vector<double> window_returns_;      // last log_window finished episodes
+  std::vector<int> window_lengths_;
+  std::vector<float> env_actions_, noise_, mb_floats_;
+  std::vector<uint8_t> mb_obs_;
+  std::vector<long> perm_;
+  LossScratch<float> scratch_;
+};
+
+// The networks and normaliser of a checkpoint, for evaluation and recording: acts from raw
+// observations (state or frames) exactly as the trained policy saw them.
+class PpoPolicy {
+ public:
+  // max_batch: the most observations act() gets at once.
+  PpoPolicy(const std::string& checkpoint, int max_batch);
+  const PpoSettings& settings() const { return s_; }
+  const std::string& config_json() const { return config_json_; }
+  // obs_raw [B, obs_dim] (state policies) or frames [B, k, H, W] (pixel policies); writes the
+  // env actions [B, A]: the mean (deterministic) or a sample from rng, clipped to the range.
+  void act(int batch, const float* obs_raw, const uint8_t* frames, bool deterministic, Rng& rng,
+           float* actions);
+  int action_dim() const { return act_dim_; }
+  long iteration() const { return iteration_; }
+  long timesteps() const { return timesteps_; }
+
+ private:
+  std::string config_json_;
+  PpoSettings s_;
+  std::unique_ptr<AgentNet<float>> pi_;
+  std::unique_ptr<RunningMeanStd> obs_rms_;
+  std::vector<float> obs_;
+  int obs_dim_ = 0, act_dim_ = 0;
+  long iteration_ = 0, timesteps_ = 0;
+};
+
+}  // namespace relmimic::algos

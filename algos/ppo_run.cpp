@@ -1,0 +1,149 @@
+#include "algos/ppo_run.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "algos/logger.h"
+#include "engine/checkpoint.h"
+#include "engine/json.h"
+#include "kernels/common.h"
+
+namespace fs = std::filesystem;
+
+namespace relmimic::algos {
+
+namespace {
+
+const std::vector<std::string> kColumns = {"iteration",
+                                           "timesteps",
+                                           "episodes",
+                                           "mean_return",
+                                           "std_return",
+                                           "mean_length",
+                                           "policy_loss",
+                                           "value_loss",
+                                           "entropy",
+                                           "approx_kl",
+                                           "clip_fraction",
+                                           "value_clip_fraction",
+                                           "explained_variance",
+                                           "policy_grad_norm",
+                                           "value_grad_norm",
+                                           "lr",
+                                           "epochs",
+                                           "fps",
+                                           "wall_seconds"};
+
+void write_checkpoint(const PpoTrainer& t, const std::string& path, double wall_seconds) {
+  CheckpointWriter w(path);
+  t.save(w);
+  w.file().set_attr("/", "wall_seconds", wall_seconds);
+  w.commit();
+}
+
+}  // namespace
+
+std::string latest_checkpoint(const std::string& run_dir) {
+  return (fs::path(run_dir) / "checkpoints" / "latest.h5").string();
+}
+
+Config resume_config(const std::string& run_dir, PpoPreset preset) {
+  const std::string path = latest_checkpoint(run_dir);
+  RM_CHECK(fs::exists(path), "cannot resume: ", path, " does not exist");
+  CheckpointReader r(path);
+  Config cfg;
+  declare_ppo(cfg, preset);
+  cfg.load_json(json::parse(r.string("config"), path + ":config"), path + ":config");
+  return cfg;
+}
+
+RunResult train_ppo(const Config& cfg, const RunOptions& o) {
+  RM_CHECK(!o.run_dir.empty(), "train_ppo: no run folder");
+  const fs::path dir(o.run_dir);
+  const std::string latest = latest_checkpoint(o.run_dir);
+  const std::string csv = (dir / "progress.csv").string();
+  if (!o.resume && !o.overwrite)
+    RM_CHECK(!fs::exists(csv) && !fs::exists(latest), o.run_dir,
+             " already holds a run: resume it (--resume), choose another name, or overwrite it "
+             "(--force)");
+  fs::create_directories(dir / "checkpoints");
+
+  const PpoSettings settings = ppo_settings(cfg);
+  if (settings.threads > 0) omp_set_num_threads(settings.threads);
+  PpoTrainer trainer(cfg);
+  const PpoSettings& s = trainer.settings();
+  double wall_before = 0;  // wall time of earlier segments of this run
+  if (o.resume) {
+    CheckpointReader r(latest);
+    trainer.load(r);
+    if (r.file().has_attr("/", "wall_seconds"))
+      wall_before = r.file().attr_double("/", "wall_seconds");
+  } else {
+    json::write_file((dir / "config.json").string(), cfg.to_json());
+  }
+  CsvLog log(csv, kColumns, o.resume ? trainer.iteration() : -1);
+
+  const auto start = std::chrono::steady_clock::now();
+  auto wall = [&] {
+    return wall_before +
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  std::unique_ptr<ProgressBar> bar;
+  if (o.progress)
+    bar = std::make_unique<ProgressBar>(fs::path(o.run_dir).filename().string(), s.total_steps);
+
+  RunResult res;
+  res.checkpoint = o.resume ? latest : "";
+  long done_here = 0;
+  while (!trainer.finished() && (o.stop_after <= 0 || done_here < o.stop_after)) {
+    IterationStats st;
+    try {
+      st = trainer.iterate();
+    } catch (const Error& e) {
+      if (bar) bar->finish();
+      RM_FAIL("training stopped at iteration ", trainer.iteration() + 1, ": ", e.what(),
+              res.checkpoint.empty() ? std::string(" (no checkpoint was written yet)")
+                                     : " (the last good checkpoint is " + res.checkpoint + ")");
+    }
+    ++done_here;
+    log.row({double(st.iteration), double(st.timesteps), double(st.episodes), st.mean_return,
+             st.std_return, st.mean_length, st.policy_loss, st.value_loss, st.entropy, st.approx_kl,
+             st.clip_fraction, st.value_clip_fraction, st.explained_variance, st.policy_grad_norm,
+             st.value_grad_norm, st.lr, double(st.epochs_run), st.fps, wall()});
+    res.mean_return = st.mean_return;
+    const bool last = trainer.finished() || (o.stop_after > 0 && done_here >= o.stop_after);
+    if (last || st.iteration % s.checkpoint_every == 0) {
+      write_checkpoint(trainer, latest, wall());
+      res.checkpoint = latest;
+    }
+    if (bar) {
+      char buf[160];
+      std::snprintf(buf, sizeof(buf), "it %ld return %.1f len %.0f kl %.4f fps %.0f", st.iteration,
+                    st.mean_return, st.mean_length, st.approx_kl, st.fps);
+      bar->update(st.timesteps, buf);
+    }
+  }
+  if (bar) bar->finish();
+  res.iterations = trainer.iteration();
+  res.timesteps = trainer.timesteps();
+  res.finished = trainer.finished();
+  res.wall_seconds = wall();
+  if (res.finished) {
+    const std::string final_path = (dir / "checkpoints" / "final.h5").string();
+    write_checkpoint(trainer, final_path, res.wall_seconds);
+    res.checkpoint = final_path;
+    if (!o.out.empty()) {
+      const fs::path out(o.out);
+      if (out.has_parent_path()) fs::create_directories(out.parent_path());
+      write_checkpoint(trainer, o.out, res.wall_seconds);
+    }
+  }
+  return res;
+}
+
+}  // namespace relmimic::algos

@@ -1,0 +1,174 @@
+// `relmimic expert`, `relmimic rl` and `relmimic eval` as the user runs them: a short Hopper
+// expert run learns well above a random policy, eval reports it as text, JSON and GIF, runs
+// resume from the command line, and a pixel agent trains and evaluates end to end.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "engine/json.h"
+
+using namespace relmimic;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_root() {
+  static const fs::path root =
+      fs::temp_directory_path() / ("relmimic_expert_cli_" + std::to_string(getpid()));
+  return root;
+}
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+Result run(const std::string& args) {
+  fs::create_directories(temp_root());
+  const std::string out = (temp_root() / "stdout.txt").string();
+  const std::string err = (temp_root() / "stderr.txt").string();
+  const std::string cmd = std::string(RELMIMIC_BINARY) + " " + args + " > " + out + " 2> " + err;
+  const int status = std::system(cmd.c_str());
+  auto slurp = [](const std::string& p) {
+    std::ifstream f(p);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+}
+
+std::vector<std::string> csv_row(const fs::path& csv, int row) {
+  std::ifstream in(csv);
+  std::string line;
+  for (int i = 0; i <= row && std::getline(in, line);) ++i;
+  std::vector<std::string> cells;
+  size_t start = 0;
+  for (size_t p; (p = line.find(',', start)) != std::string::npos; start = p + 1)
+    cells.push_back(line.substr(start, p - start));
+  cells.push_back(line.substr(start));
+  return cells;
+}
+
+// One short Hopper expert run shared by the tests below (about 100k steps: ~20 s on a free core).
+class ExpertCommand : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    fs::remove_all(temp_root());
+    result_ = new Result(run("expert --env hopper --runs " + temp_root().string() +
+                             " --name learn --steps 102400 --seed 0 --quiet"));
+  }
+  static void TearDownTestSuite() {
+    delete result_;
+    fs::remove_all(temp_root());
+  }
+  static fs::path run_dir() { return temp_root() / "learn"; }
+  static std::string final_checkpoint() {
+    return (run_dir() / "checkpoints" / "final.h5").string();
+  }
+  static Result* result_;
+};
+Result* ExpertCommand::result_ = nullptr;
+
+TEST_F(ExpertCommand, ReturnRisesWellAboveRandom) {
+  ASSERT_EQ(result_->code, 0) << result_->out << result_->err;
+  EXPECT_TRUE(fs::exists(run_dir() / "config.json"));
+  EXPECT_TRUE(fs::exists(run_dir() / "checkpoints" / "latest.h5"));
+  const auto header = csv_row(run_dir() / "progress.csv", 0);
+  ASSERT_GE(header.size(), 4u);
+  EXPECT_EQ(header[0], "iteration");
+  EXPECT_EQ(header[3], "mean_return");
+  // Row 1: the episodes of the untrained policy (unit-std Gaussian): a random policy's return.
+  const double random_return = std::stod(csv_row(run_dir() / "progress.csv", 1)[3]);
+  EXPECT_LT(random_return, 60.0);
+
+  const Result e = run("eval --checkpoint " + final_checkpoint() +
+                       " --episodes 10 --deterministic --json");
+  ASSERT_EQ(e.code, 0) << e.err;
+  const json::Value v = json::parse(e.out, "eval output");
+  EXPECT_EQ(v.at("episodes").as_long(), 10);
+  const double trained = v.at("mean_return").as_number();
+  EXPECT_GT(trained, 200.0) << "random policy: " << random_return;
+  EXPECT_GT(trained, 5 * random_return);
+  EXPECT_GE(v.at("std_return").as_number(), 0.0);
+  EXPECT_EQ(v.at("returns").size(), 10u);
+}
+
+TEST_F(ExpertCommand, EvalIsReproducibleAndWritesAGif) {
+  ASSERT_EQ(result_->code, 0);
+  const std::string gif = (temp_root() / "ep.gif").string();
+  const std::string args = "eval --checkpoint " + final_checkpoint() + " --episodes 3 --seed 4";
+  const Result a = run(args + " --gif " + gif + " --gif-size 48");
+  const Result b = run(args);
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_NE(a.out.find("return  mean"), std::string::npos) << a.out;
+  // Same seed, same stochastic episodes: the statistics lines agree.
+  EXPECT_EQ(a.out.substr(0, a.out.find("wrote")), b.out);
+  std::ifstream f(gif, std::ios::binary);
+  char magic[6] = {};
+  f.read(magic, 6);
+  EXPECT_EQ(std::string(magic, 6), "GIF89a");
+}
+
+TEST_F(ExpertCommand, ResumeFromTheCommandLine) {
+  const std::string base = "expert --env hopper --runs " + temp_root().string() +
+                           " --name split --quiet --steps 8192 --set ppo.rollout_steps=64";
+  const Result first = run(base + " --stop-after 2");
+  ASSERT_EQ(first.code, 0) << first.err;
+  EXPECT_NE(first.out.find("(stopped)"), std::string::npos) << first.out;
+  const Result again = run(base);  // the folder holds a run: refused without --resume
+  EXPECT_EQ(again.code, 1);
+  EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
+  const Result bad = run("expert --runs " + temp_root().string() +
+                         " --name split --quiet --resume --set ppo.lr=1");
+  EXPECT_EQ(bad.code, 2);
+  const Result resumed =
+      run("expert --runs " + temp_root().string() + " --name split --quiet --resume");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("16 iterations"), std::string::npos) << resumed.out;
+}
+
+TEST(EvalCommand, BadArgumentsFailWithAMessage) {
+  Result r = run("eval");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--checkpoint"), std::string::npos);
+  r = run("eval --checkpoint /nonexistent/x.h5");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("x.h5"), std::string::npos) << r.err;
+  r = run("expert --set ppo.gamma=2 --print-config");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("ppo.gamma"), std::string::npos) << r.err;
+  r = run("expert --set ppo.nope=1");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("ppo.nope"), std::string::npos) << r.err;
+}
+
+TEST(RlCommand, PixelAgentTrainsAndEvaluates) {
+  const fs::path root = temp_root() / "rl";
+  const Result r = run("rl --env hopper --net nature --frames 2 --runs " + root.string() +
+                       " --name px --quiet --steps 64 --set env.num_envs=2 "
+                       "--set ppo.rollout_steps=32 --set ppo.minibatch=32 --set ppo.epochs=1");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const std::string ckpt = (root / "px" / "checkpoints" / "final.h5").string();
+  const Result e = run("eval --checkpoint " + ckpt + " --episodes 2 --envs 2 --json");
+  ASSERT_EQ(e.code, 0) << e.err;
+  const json::Value v = json::parse(e.out, "eval output");
+  EXPECT_EQ(v.at("arch").as_string(), "nature");
+  EXPECT_EQ(v.at("episodes").as_long(), 2);
+  EXPECT_GT(v.at("mean_return").as_number(), -100.0);
+  const Result cfg = run("rl --print-config --net impala --frames 8");
+  ASSERT_EQ(cfg.code, 0) << cfg.err;
+  const json::Value c = json::parse(cfg.out, "config");
+  EXPECT_EQ(c.at("net").at("arch").as_string(), "impala");
+  EXPECT_EQ(c.at("net").at("frames").as_long(), 8);
+  EXPECT_EQ(c.at("ppo").at("minibatch").as_long(), 128);  // SPEC's PPO values for pixel agents
+  EXPECT_FALSE(c.at("ppo").at("obs_norm").as_bool());
+}
+
+}  // namespace
