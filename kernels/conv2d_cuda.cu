@@ -150,10 +150,10 @@ void conv2d_backward_input_cuda(const Conv2dDims& d, const float* dy, const floa
                                 CudaMath math, Stream stream) {
   check_dims(d, "conv2d_backward_input_cuda");
   RM_CHECK(dy && w && dx, "conv2d_backward_input_cuda: null dy, w or dx");
-  RM_CHECK(long(d.stride) * d.stride <= 65535, "conv2d_backward_input_cuda: stride ", d.stride,
-           " gives more phases than a grid holds");
-  const igemm::ConvBackwardInput op(d, dy, w, dx);
-  launch(op, op.M, op.max_N, op.phases(), math, stream);
+  for (int first = 0; first < d.stride * d.stride; first += igemm::ConvBackwardInput::kMaxPhases) {
+    const igemm::ConvBackwardInput op(d, dy, w, dx, first);
+    launch(op, op.M, op.max_N, op.phases, math, stream);
+  }
 }
 
 void conv2d_backward_weight_cuda(const Conv2dDims& d, const float* x, const float* dy, float* dw,

@@ -93,24 +93,67 @@ RM_HD ConvForward::Slice ConvForward::slice(int) const {
 }
 
 // --- backward_input --------------------------------------------------------------------------
+// Phase z = ph * s + pw holds the input pixels with (hi + pad) mod s = ph, (wi + pad) mod s = pw.
+// Every dx element lies in exactly one phase, so each is written once (with 0 when the phase has
+// no taps, e.g. a 1x1 kernel with stride 2). One launch covers up to kMaxPhases phases, their
+// parameters computed here on the host (no 64-bit divisions in the kernel).
 struct ConvBackwardInput {
   static constexpr bool kBKMajor = false;  // B loads run along n (input columns of one phase)
-  const float* dy;                         // [B, Cout, Ho, Wo]
-  const float* w;                          // [Cout, Cin, KH, KW]
-  float* dx;                               // [B, Cin, H, W]
-  int batch, in_c, in_h, in_w, out_c, out_h, out_w, kh, kw, stride, pad;
-  int M, max_N;  // M = Cin; the grid covers the largest phase's N
+  static constexpr int kMaxPhases = 16;    // stride 4; larger strides take several launches
 
-  explicit ConvBackwardInput(const Conv2dDims& d, const float* dy_, const float* w_, float* dx_)
+  struct Phase {
+    int N, K;    // this phase's GEMM: N = B*|qh||qw|, K = Cout*|ti||tj|
+    int ph, pw;  // kernel taps ki = ph + s*ti, kj = pw + s*tj
+    int rh, rw;  // input pixels hi = rh + s*qh, wi = rw + s*qw
+    int ch, cw;  // ho = qh + ch - ti, wo = qw + cw - tj
+    FastDivmod div_taps, div_taps_w, div_q, div_qw;
+  };
+
+  const float* dy;  // [B, Cout, Ho, Wo]
+  const float* w;   // [Cout, Cin, KH, KW]
+  float* dx;        // [B, Cin, H, W]
+  int in_c, in_h, in_w, out_c, out_h, out_w, kh, kw, stride;
+  int M, max_N;  // M = Cin; the grid covers the largest phase's N
+  int phases;    // in this launch
+  Phase phase[kMaxPhases];
+
+  // Phases [first, first + count) of conv d, count <= kMaxPhases.
+  ConvBackwardInput(const Conv2dDims& d, const float* dy_, const float* w_, float* dx_,
+                    int first = 0, int count = kMaxPhases)
       : dy(dy_), w(w_), dx(dx_) {
-    batch = d.batch, in_c = d.in_c, in_h = d.in_h, in_w = d.in_w, out_c = d.out_c;
-    out_h = d.out_h(), out_w = d.out_w(), kh = d.kh, kw = d.kw, stride = d.stride, pad = d.pad;
+    in_c = d.in_c, in_h = d.in_h, in_w = d.in_w, out_c = d.out_c;
+    out_h = d.out_h(), out_w = d.out_w(), kh = d.kh, kw = d.kw, stride = d.stride;
     M = in_c;
-    // Phase 0 of a dimension holds the most rows: ceil(H / s) >= the others' counts.
-    const int nh = (in_h + stride - 1) / stride, nw = (in_w + stride - 1) / stride;
-    max_N = batch * nh * nw;
+    phases = std::min({count, kMaxPhases, d.stride * d.stride - first});
+    max_N = 0;
+    for (int z = 0; z < phases; ++z) {
+      phase[z] = make_phase(d, first + z);
+      max_N = std::max(max_N, phase[z].N);
+    }
   }
-  int phases() const { return stride * stride; }
+
+  static Phase make_phase(const Conv2dDims& d, int z) {
+    const int s = d.stride;
+    Phase f{};
+    f.ph = z / s, f.pw = z % s;
+    // hi + pad = ph (mod s)  <=>  hi = (ph - pad) mod s (mod s).
+    f.rh = ((f.ph - d.pad) % s + s) % s;
+    f.rw = ((f.pw - d.pad) % s + s) % s;
+    const int nh = f.rh < d.in_h ? (d.in_h - f.rh + s - 1) / s : 0;
+    const int nw = f.rw < d.in_w ? (d.in_w - f.rw + s - 1) / s : 0;
+    const int th = f.ph < d.kh ? (d.kh - f.ph + s - 1) / s : 0;
+    const int tw = f.pw < d.kw ? (d.kw - f.pw + s - 1) / s : 0;
+    // ho = (hi + pad - ki) / s = qh + (rh + pad - ph) / s - ti; the division is exact and >= 0.
+    f.ch = (f.rh + d.pad - f.ph) / s;
+    f.cw = (f.rw + d.pad - f.pw) / s;
+    f.N = d.batch * nh * nw;
+    f.K = d.out_c * th * tw;
+    f.div_taps = FastDivmod(std::max(th * tw, 1));
+    f.div_taps_w = FastDivmod(std::max(tw, 1));
+    f.div_q = FastDivmod(std::max(nh * nw, 1));
+    f.div_qw = FastDivmod(std::max(nw, 1));
+    return f;
+  }
 
   struct Slice;
   RM_HD Slice slice(int z) const;
@@ -118,11 +161,8 @@ struct ConvBackwardInput {
 
 struct ConvBackwardInput::Slice {
   const ConvBackwardInput& p;
+  const Phase& f;
   int M, N, k_begin, k_end;
-  int ph, pw;  // kernel phases: ki = ph + s*ti, kj = pw + s*tj
-  int rh, rw;  // input rows hi = rh + s*qh, columns wi = rw + s*qw
-  int ch, cw;  // ho = qh + ch - ti, wo = qw + cw - tj
-  FastDivmod div_taps, div_taps_w, div_q, div_qw;
 
   struct Row {  // k = (co, ti, tj)
     int off, ti, tj;
@@ -132,22 +172,22 @@ struct ConvBackwardInput::Slice {
   };
   RM_HD float a(int m, int k) const {
     int co, t, ti, tj;
-    div_taps.divmod(k, co, t);
-    div_taps_w.divmod(t, ti, tj);
-    const int ki = ph + p.stride * ti, kj = pw + p.stride * tj;
+    f.div_taps.divmod(k, co, t);
+    f.div_taps_w.divmod(t, ti, tj);
+    const int ki = f.ph + p.stride * ti, kj = f.pw + p.stride * tj;
     return p.w[((co * p.in_c + m) * p.kh + ki) * p.kw + kj];
   }
   RM_HD Row row(int k) const {
     int co, t, ti, tj;
-    div_taps.divmod(k, co, t);
-    div_taps_w.divmod(t, ti, tj);
+    f.div_taps.divmod(k, co, t);
+    f.div_taps_w.divmod(t, ti, tj);
     return {co * p.out_h * p.out_w - ti * p.out_w - tj, ti, tj};
   }
   RM_HD Col col(int n) const {
     int b, q, qh, qw;
-    div_q.divmod(n, b, q);
-    div_qw.divmod(q, qh, qw);
-    const int ho0 = qh + ch, wo0 = qw + cw;
+    f.div_q.divmod(n, b, q);
+    f.div_qw.divmod(q, qh, qw);
+    const int ho0 = qh + f.ch, wo0 = qw + f.cw;
     return {b * p.out_c * p.out_h * p.out_w + ho0 * p.out_w + wo0, ho0, wo0};
   }
   // dy[b, co, ho0 - ti, wo0 - tj], zero outside the output map.
@@ -159,33 +199,15 @@ struct ConvBackwardInput::Slice {
   }
   RM_HD void store(int m, int n, float v) const {
     int b, q, qh, qw;
-    div_q.divmod(n, b, q);
-    div_qw.divmod(q, qh, qw);
-    p.dx[((b * p.in_c + m) * p.in_h + rh + p.stride * qh) * p.in_w + rw + p.stride * qw] = v;
+    f.div_q.divmod(n, b, q);
+    f.div_qw.divmod(q, qh, qw);
+    p.dx[((b * p.in_c + m) * p.in_h + f.rh + p.stride * qh) * p.in_w + f.rw + p.stride * qw] = v;
   }
 };
 
-// Phase z = ph * s + pw. Every dx element lies in exactly one phase, so each is written once
-// (with 0 when the phase has no taps, e.g. a 1x1 kernel with stride 2).
 RM_HD ConvBackwardInput::Slice ConvBackwardInput::slice(int z) const {
-  Slice s{*this, M, 0, 0, 0, z / stride, z % stride, 0, 0, 0, 0, {}, {}, {}, {}};
-  // hi + pad = ph (mod s)  <=>  hi = (ph - pad) mod s (mod s).
-  s.rh = ((s.ph - pad) % stride + stride) % stride;
-  s.rw = ((s.pw - pad) % stride + stride) % stride;
-  const int nh = s.rh < in_h ? (in_h - s.rh + stride - 1) / stride : 0;
-  const int nw = s.rw < in_w ? (in_w - s.rw + stride - 1) / stride : 0;
-  const int th = s.ph < kh ? (kh - s.ph + stride - 1) / stride : 0;
-  const int tw = s.pw < kw ? (kw - s.pw + stride - 1) / stride : 0;
-  // ho = (hi + pad - ki) / s = qh + (rh + pad - ph) / s - ti; the division is exact and >= 0.
-  s.ch = (s.rh + pad - s.ph) / stride;
-  s.cw = (s.rw + pad - s.pw) / stride;
-  s.N = batch * nh * nw;
-  s.k_end = out_c * th * tw;
-  s.div_taps = FastDivmod(th * tw > 0 ? th * tw : 1);
-  s.div_taps_w = FastDivmod(tw > 0 ? tw : 1);
-  s.div_q = FastDivmod(nh * nw > 0 ? nh * nw : 1);
-  s.div_qw = FastDivmod(nw > 0 ? nw : 1);
-  return s;
+  const Phase& f = phase[z];
+  return {*this, f, M, f.N, 0, f.K};
 }
 
 // --- backward_weight -------------------------------------------------------------------------

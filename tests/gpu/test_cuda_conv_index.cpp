@@ -124,7 +124,10 @@ void run_engine(Engine e, const Op& op, int M, int max_n, int slices) {
 
 // Every pass of conv d through `engine` against the double reference; sm_count sets how many
 // splits backward_weight uses.
-void check_conv(const Conv2dDims& d, Engine engine, int sm_count, const std::string& name) {
+// bi_phases: backward_input phases per launch (the kernel uses kMaxPhases; fewer tests the
+// multi-launch path of strides above 4).
+void check_conv(const Conv2dDims& d, Engine engine, int sm_count, const std::string& name,
+                int bi_phases = igemm::ConvBackwardInput::kMaxPhases) {
   SCOPED_TRACE(name + " batch " + std::to_string(d.batch));
   // The naive GEMM sums in double; the block body in float, as the GPU does (K up to 2048).
   const double tol = engine == Engine::NaiveGemm ? 1e-6 : 1e-5;
@@ -150,8 +153,10 @@ void check_conv(const Conv2dDims& d, Engine engine, int sm_count, const std::str
   std::vector<double> dx_ref(size_t(d.batch * d.in_size()));
   kernels::conv2d_backward_input_cpu(d, dy.d.data(), w.d.data(), dx_ref.data());
   std::vector<float> dx(dx_ref.size(), nan);
-  const igemm::ConvBackwardInput bi(d, dy.f.data(), w.f.data(), dx.data());
-  run_engine(engine, bi, bi.M, bi.max_N, bi.phases());
+  for (int first = 0; first < d.stride * d.stride; first += bi_phases) {
+    const igemm::ConvBackwardInput bi(d, dy.f.data(), w.f.data(), dx.data(), first, bi_phases);
+    run_engine(engine, bi, bi.M, bi.max_N, bi.phases);
+  }
   EXPECT_LT(testing::rel_error(dx, dx_ref), tol) << "backward_input";
 
   // backward_weight accumulates into dw, db
@@ -185,7 +190,8 @@ TEST(CudaConvIndex, ProblemsMatchReferenceOnNetworkShapes) {
 
 TEST(CudaConvIndex, ProblemsHandleOddShapes) {
   // Stride larger than the kernel (phases without taps write zeros), stride 3, non-square
-  // kernels, padding as large as the kernel allows, a 1-pixel output.
+  // kernels, padding as large as the kernel allows, a 1-pixel output, stride 5 (25 phases: two
+  // backward_input launches).
   auto dims = [](int b, int c, int h, int w, int o, int kh, int kw, int s, int p) {
     Conv2dDims d;
     d.batch = b, d.in_c = c, d.in_h = h, d.in_w = w, d.out_c = o;
@@ -193,11 +199,12 @@ TEST(CudaConvIndex, ProblemsHandleOddShapes) {
     return d;
   };
   const std::vector<Conv2dDims> shapes = {
-      dims(3, 5, 9, 7, 6, 1, 1, 2, 0), dims(2, 3, 11, 13, 5, 3, 2, 3, 1),
-      dims(1, 2, 5, 5, 3, 5, 5, 1, 2), dims(2, 4, 4, 4, 70, 4, 4, 1, 0),
-      dims(1, 7, 10, 10, 17, 2, 3, 4, 1)};
+      dims(3, 5, 9, 7, 6, 1, 1, 2, 0),    dims(2, 3, 11, 13, 5, 3, 2, 3, 1),
+      dims(1, 2, 5, 5, 3, 5, 5, 1, 2),    dims(2, 4, 4, 4, 70, 4, 4, 1, 0),
+      dims(1, 7, 10, 10, 17, 2, 3, 4, 1), dims(2, 3, 17, 16, 5, 6, 5, 5, 2)};
   for (const auto& d : shapes) {
     check_conv(d, Engine::NaiveGemm, 4, "odd");
+    check_conv(d, Engine::NaiveGemm, 4, "odd, 3 phases per launch", 3);
     check_conv(d, Engine::EmulatedBlock, 4, "odd, emulated block");
   }
 }
