@@ -101,11 +101,11 @@ inline Tolerance tolerance(kernels::CudaMath m) {
   return m == kernels::CudaMath::TF32 ? Tolerance{1e-2, 3e-3} : Tolerance{1e-5, 1e-5};
 }
 
-// Expects `got` (device result) to match `ref` within the tolerance of `math`.
+// Expects `got` (device result) to match `ref` within tolerance t (default: that of `math`).
 template <class A, class B>
 void expect_close(const std::vector<A>& got, const std::vector<B>& ref, kernels::CudaMath math,
-                  const char* what) {
-  const Tolerance t = tolerance(math);
+                  const char* what, Tolerance t = {0, 0}) {
+  if (t.max_rel == 0) t = tolerance(math);
   EXPECT_LT(max_rel_error(got, ref), t.max_rel) << what << " (" << cuda_math_name(math) << ")";
   EXPECT_LT(norm_rel_error(got, ref), t.norm_rel) << what << " (" << cuda_math_name(math) << ")";
 }

@@ -141,20 +141,23 @@ TEST(CudaConv, CudnnAgreesOnNetworkShapes) {
     DeviceBuffer<float> x(c.x), w(c.w), b(c.b), dy(c.dy);
     DeviceBuffer<float> y(long(c.dy.size())), dx(long(c.x.size())), dw(c.dw0), db(c.db0);
     for (CudaMath math : {CudaMath::FP32, CudaMath::TF32}) {
+      // cuDNN may pick FFT or Winograd kernels, a little less exact than direct FMA sums.
+      const testing::Tolerance tol = math == CudaMath::FP32 ? testing::Tolerance{1e-4, 1e-4}
+                                                            : testing::tolerance(math);
       const kernels::CudnnConv2d conv(d, math);
       SCOPED_TRACE(std::string(s.name) + " cuDNN " + kernels::cuda_math_name(math) + ": " +
                    conv.algorithms());
       y.poison();
       conv.forward(x.get(), w.get(), b.get(), y.get());
-      testing::expect_close(y.download(), c.y_ref, math, "cuDNN forward");
+      testing::expect_close(y.download(), c.y_ref, math, "cuDNN forward", tol);
       dx.poison();
       conv.backward_input(dy.get(), w.get(), dx.get());
-      testing::expect_close(dx.download(), c.dx_ref, math, "cuDNN backward_input");
+      testing::expect_close(dx.download(), c.dx_ref, math, "cuDNN backward_input", tol);
       dw.upload(c.dw0);
       db.upload(c.db0);
       conv.backward_weight(x.get(), dy.get(), dw.get(), db.get());
-      testing::expect_close(dw.download(), c.dw_ref, math, "cuDNN backward_weight dw");
-      testing::expect_close(db.download(), c.db_ref, math, "cuDNN backward_weight db");
+      testing::expect_close(dw.download(), c.dw_ref, math, "cuDNN backward_weight dw", tol);
+      testing::expect_close(db.download(), c.db_ref, math, "cuDNN backward_weight db", tol);
     }
   }
 }
