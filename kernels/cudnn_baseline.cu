@@ -77,7 +77,7 @@ const char* math_name(cudnnMathType_t m) {
 }
 
 // The fastest result of a Find that succeeded, is deterministic, fits kMaxWorkspace and obeys
-// `math` (FP32 takes FMA kernels only).
+// `math` (FP32: no tensor-op kernels; the descriptor stays at FMA math when it runs).
 template <class Perf>
 const Perf& pick(const Perf* results, int n, CudaMath math, const char* pass) {
   for (int i = 0; i < n; ++i) {  // Find sorts by time
@@ -85,7 +85,9 @@ const Perf& pick(const Perf* results, int n, CudaMath math, const char* pass) {
     if (r.status != CUDNN_STATUS_SUCCESS || r.determinism != CUDNN_DETERMINISTIC ||
         r.memory > kMaxWorkspace)
       continue;
-    if (math == CudaMath::FP32 && r.mathType != CUDNN_FMA_MATH) continue;
+    if (math == CudaMath::FP32 &&
+        (r.mathType == CUDNN_TENSOR_OP_MATH || r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
+      continue;
     return r;
   }
   std::string found;
@@ -176,9 +178,12 @@ CudnnConv2d::CudnnConv2d(const Conv2dDims& d, CudaMath math) : impl_(std::make_u
   CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(hd, m.x, m.y, m.conv_filter, m.w, kMax,
                                                           &found, filter));
   m.filter = pick(filter, found, math, "backward filter");
-  CUDNN_CHECK(cudnnSetConvolutionMathType(m.conv_fwd, m.fwd.mathType));
-  CUDNN_CHECK(cudnnSetConvolutionMathType(m.conv_data, m.data.mathType));
-  CUDNN_CHECK(cudnnSetConvolutionMathType(m.conv_filter, m.filter.mathType));
+  if (math == CudaMath::TF32) {
+    // Run each algorithm with the math it was found with (cuDNN's advice after Find).
+    CUDNN_CHECK(cudnnSetConvolutionMathType(m.conv_fwd, m.fwd.mathType));
+    CUDNN_CHECK(cudnnSetConvolutionMathType(m.conv_data, m.data.mathType));
+    CUDNN_CHECK(cudnnSetConvolutionMathType(m.conv_filter, m.filter.mathType));
+  }  // FP32 keeps CUDNN_FMA_MATH: a result reported as default math could otherwise use TF32
   m.workspace_bytes = std::max({m.fwd.memory, m.data.memory, m.filter.memory, size_t(1)});
   CUDA_CHECK(cudaMalloc(&m.workspace, m.workspace_bytes));
 }
