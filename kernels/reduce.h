@@ -24,4 +24,23 @@ void row_sum_cpu(int M, int N, const T* x, T* y);
 template <class T>
 bool all_finite_cpu(long n, const T* x);
 
+// Device versions (default stream; same contracts). The reductions accumulate in double in a
+// fixed order that depends on n only, and return to the host (they synchronize).
+template <class T>
+double sum_cuda(long n, const T* x);
+template <class T>
+double dot_cuda(long n, const T* x, const T* y);
+template <class T>
+double sum_squares_cuda(long n, const T* x);
+template <class T>
+double max_abs_cuda(long n, const T* x);
+template <class T>
+void axpy_cuda(long n, T a, const T* x, T* y);
+template <class T>
+void scale_cuda(long n, T a, T* x);
+template <class T>
+void row_sum_cuda(int M, int N, const T* x, T* y);
+template <class T>
+bool all_finite_cuda(long n, const T* x);
+
 }  // namespace relmimic::kernels

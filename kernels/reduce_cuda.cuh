@@ -1,0 +1,63 @@
+// Block reductions and a small per-device result buffer, shared by the CUDA sources that return
+// sums to the host (reduce, ppo_loss, spectral_norm). Every reduction here has a fixed shape for
+// a given size: the same input gives the same bits on every run.
+#pragma once
+
+#include <cmath>
+
+#include "kernels/cuda_check.h"
+
+namespace relmimic::kernels::cuda_reduce {
+
+constexpr int kThreads = 256;  // threads of every reducing block
+constexpr int kWarps = kThreads / 32;
+constexpr int kMaxPartials = 1024;     // stage-1 blocks of a two-stage reduction at most
+constexpr int kScratchDoubles = 4096;  // per-device result buffer (partials + results)
+
+// Combiners; each is associative and commutative so the tree below is valid.
+struct Add {
+  static constexpr double identity = 0.0;
+  __device__ double operator()(double a, double b) const { return a + b; }
+};
+// max that keeps NaN: a NaN anywhere makes the result NaN.
+struct MaxNan {
+  static constexpr double identity = -__builtin_huge_val();
+  __device__ double operator()(double a, double b) const {
+    return (a != a || b != b) ? (a != a ? a : b) : (a > b ? a : b);
+  }
+};
+
+template <class Op>
+__device__ __forceinline__ double warp_reduce(double v, Op op) {
+#pragma unroll
+  for (int o = 16; o > 0; o /= 2) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// Reduces v over the block (blockDim.x == kThreads); every thread gets the result. All threads
+// of the block must call it (it has barriers).
+template <class Op>
+__device__ double block_reduce(double v, Op op) {
+  __shared__ double part[kWarps];
+  __shared__ double total;
+  v = warp_reduce(v, op);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) part[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    double w = lane < kWarps ? part[lane] : Op::identity;
+    w = warp_reduce(w, op);
+    if (lane == 0) total = w;
+  }
+  __syncthreads();
+  return total;
+}
+
+// A buffer of kScratchDoubles doubles on the current device, allocated on first use by each
+// host thread and kept for the life of the process (no allocation on later calls).
+double* scratch();
+
+// Copies n doubles of scratch() to the host (synchronizes with the default stream).
+void fetch(double* host, int n, int offset = 0);
+
+}  // namespace relmimic::kernels::cuda_reduce
