@@ -15,8 +15,7 @@ namespace {
 using namespace cuda_reduce;
 
 constexpr double kHalfLog2Pi = 0.91893853320467274178;  // 0.5 log(2 pi)
-// Where the loss statistics go in the per-device scratch (after the reduce partials).
-constexpr int kStatsOffset = kMaxPartials + 16;
+constexpr int kStatsOffset = kStatsSlot;                // where the statistics go in scratch()
 
 void check_ptrs(const char* who, std::initializer_list<const void*> ptrs) {
   int k = 0;

@@ -85,18 +85,23 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) *out = acc;
 }
 
-// op over f(0..n-1), result at scratch()[kMaxPartials] on the device and returned.
+// op over f(0..n-1) into *out (device memory); the partials go to scratch().
+template <class F, class Op>
+void reduce_to_device(long n, F f, Op op, double* out) {
+  double* partial = scratch();
+  const int blocks = stage1_blocks(n);
+  stage1_kernel<<<blocks, kThreads>>>(n, f, op, partial);
+  CUDA_CHECK_LAUNCH();
+  stage2_kernel<<<1, kThreads>>>(blocks, op, partial, out);
+  CUDA_CHECK_LAUNCH();
+}
+
+// op over f(0..n-1), returned to the host.
 template <class F, class Op>
 double reduce(long n, F f, Op op) {
-  double* s = scratch();
-  double* result = s + kMaxPartials;
-  const int blocks = stage1_blocks(n);
-  stage1_kernel<<<blocks, kThreads>>>(n, f, op, s);
-  CUDA_CHECK_LAUNCH();
-  stage2_kernel<<<1, kThreads>>>(blocks, op, s, result);
-  CUDA_CHECK_LAUNCH();
+  reduce_to_device(n, f, op, scratch() + kResultSlot);
   double host = 0;
-  fetch(&host, 1, kMaxPartials);
+  fetch(&host, 1, kResultSlot);
   return host;
 }
 
@@ -135,6 +140,15 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 }  // namespace
+
+namespace cuda_reduce {
+template <class T>
+void dot_to_device(long n, const T* x, const T* y, double* out) {
+  reduce_to_device(n, Product<T>{x, y}, Add{}, out);
+}
+template void dot_to_device<float>(long, const float*, const float*, double*);
+template void dot_to_device<double>(long, const double*, const double*, double*);
+}  // namespace cuda_reduce
 
 template <class T>
 double sum_cuda(long n, const T* x) {

@@ -53,6 +53,16 @@ __device__ double block_reduce(double v, Op op) {
   return total;
 }
 
+// Slots of scratch(): [0, kMaxPartials) stage-1 partials, then one result per user.
+constexpr int kResultSlot = kMaxPartials;         // reduce results returned to the host
+constexpr int kStatsSlot = kMaxPartials + 16;     // loss statistics (ppo_loss_cuda.cu)
+constexpr int kSpectralSlot = kMaxPartials + 32;  // <dW_sn, W_sn> (spectral_norm_cuda.cu)
+
+// sum_i x_i y_i in double into *out (device memory), without waiting for the host; uses the
+// stage-1 partials of scratch().
+template <class T>
+void dot_to_device(long n, const T* x, const T* y, double* out);
+
 // A buffer of kScratchDoubles doubles on the current device, allocated on first use by each
 // host thread and kept for the life of the process (no allocation on later calls).
 double* scratch();

@@ -78,7 +78,7 @@ struct Reference {
     const int c = d.channels, n = d.positions;
     for (int b = 0; b < d.batch; ++b)
       for (int i = 0; i < n; ++i) {
-        std::vector<double> s(size_t(n), 0.0);
+        std::vector<double> s(static_cast<size_t>(n), 0.0);
         double m = -INFINITY;
         for (int j = 0; j < n; ++j) {
           for (int k = 0; k < c; ++k)
