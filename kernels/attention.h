@@ -6,6 +6,8 @@
 // attn is [B, N, N], written by forward and read by the backward passes.
 #pragma once
 
+#include "kernels/cuda_types.h"
+
 namespace relmimic::kernels {
 
 struct AttentionDims {
@@ -41,7 +43,7 @@ void attention_backward_jvp_cpu(const AttentionDims& d, const T* theta, const T*
                                 T* dg, T* dt_theta, T* dt_phi, T* dt_g);
 
 // ---------------------------------------------------------------------------------------------
-// CUDA (device pointers, default stream). Two implementations of the first-order passes:
+// CUDA (device pointers, queued on `stream`). Two implementations of the first-order passes:
 //   Fused    flash-style: one kernel per pass, online softmax; the N x N scores live only in
 //            registers. Forward saves the row log-sum-exp lse [B, N]; backward recomputes
 //            A_ij = exp(S_ij - lse_i) tile by tile and uses D_i = sum_c dy[c,i] y[c,i]
@@ -58,7 +60,8 @@ constexpr int kAttentionFusedMaxChannels = 32;  // register tiles of the fused k
 // also writes attn [B, N, N] = A; the fused path never touches attn (null allowed).
 template <class T>
 void attention_forward_cuda(AttentionPath path, const AttentionDims& d, const T* theta,
-                            const T* phi, const T* g, T* y, T* lse, T* attn);
+                            const T* phi, const T* g, T* y, T* lse, T* attn,
+                            Stream stream = nullptr);
 
 // Overwrites dtheta, dphi, dg [B, C', N].
 //   Fused    reads y and lse of the forward; attn and work unused (null allowed).
@@ -66,24 +69,26 @@ void attention_forward_cuda(AttentionPath path, const AttentionDims& d, const T*
 template <class T>
 void attention_backward_cuda(AttentionPath path, const AttentionDims& d, const T* theta,
                              const T* phi, const T* g, const T* y, const T* lse, const T* attn,
-                             const T* dy, T* dtheta, T* dphi, T* dg, T* work);
+                             const T* dy, T* dtheta, T* dphi, T* dg, T* work,
+                             Stream stream = nullptr);
 
 // attn [B, N, N] = exp(theta^T phi - lse): A after a fused forward, for the second-order passes.
 template <class T>
 void attention_probs_cuda(const AttentionDims& d, const T* theta, const T* phi, const T* lse,
-                          T* attn);
+                          T* attn, Stream stream = nullptr);
 
 // attention_jvp_cpu on the device; work is [B, N, N] scratch.
 template <class T>
 void attention_jvp_cuda(const AttentionDims& d, const T* theta, const T* phi, const T* g,
                         const T* attn, const T* t_theta, const T* t_phi, const T* t_g, T* t_y,
-                        T* s_dot, T* work);
+                        T* s_dot, T* work, Stream stream = nullptr);
 
 // attention_backward_jvp_cpu on the device; work is [3, B, N, N] scratch.
 template <class T>
 void attention_backward_jvp_cuda(const AttentionDims& d, const T* theta, const T* phi, const T* g,
                                  const T* attn, const T* t_theta, const T* t_phi, const T* t_g,
                                  const T* s_dot, const T* dy, const T* dt_y, T* dtheta, T* dphi,
-                                 T* dg, T* dt_theta, T* dt_phi, T* dt_g, T* work);
+                                 T* dg, T* dt_theta, T* dt_phi, T* dt_g, T* work,
+                                 Stream stream = nullptr);
 
 }  // namespace relmimic::kernels

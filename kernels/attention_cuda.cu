@@ -274,25 +274,26 @@ unsigned grid_for(const AttentionDims& d, int blocks_per_sample, const char* who
 }
 
 template <class T>
-void forward_fused(const AttentionDims& d, const T* theta, const T* phi, const T* g, T* y, T* lse) {
+void forward_fused(const AttentionDims& d, const T* theta, const T* phi, const T* g, T* y, T* lse,
+                   Stream stream) {
   const char* who = "attention_forward_cuda (fused)";
   const int per_sample = (d.positions + kThreads - 1) / kThreads;
   const unsigned grid = grid_for(d, per_sample, who);
   dispatch_channels(d.channels, who, [&](auto kc) {
     fused_forward_kernel<T, decltype(kc)::value>
-        <<<grid, kThreads>>>(d.channels, d.positions, per_sample, theta, phi, g, y, lse);
+        <<<grid, kThreads, 0, stream>>>(d.channels, d.positions, per_sample, theta, phi, g, y, lse);
     CUDA_CHECK_LAUNCH();
   });
 }
 
 template <class T>
 void backward_fused(const AttentionDims& d, const T* theta, const T* phi, const T* g, const T* y,
-                    const T* lse, const T* dy, T* dtheta, T* dphi, T* dg) {
+                    const T* lse, const T* dy, T* dtheta, T* dphi, T* dg, Stream stream) {
   const char* who = "attention_backward_cuda (fused)";
   const int row_blocks = (d.positions + kThreads - 1) / kThreads;
   const unsigned grid = grid_for(d, 2 * row_blocks, who);
   dispatch_channels(d.channels, who, [&](auto kc) {
-    fused_backward_kernel<T, decltype(kc)::value><<<grid, kThreads>>>(
+    fused_backward_kernel<T, decltype(kc)::value><<<grid, kThreads, 0, stream>>>(
         d.channels, d.positions, row_blocks, theta, phi, g, y, lse, dy, dtheta, dphi, dg);
     CUDA_CHECK_LAUNCH();
   });
@@ -302,38 +303,38 @@ void backward_fused(const AttentionDims& d, const T* theta, const T* phi, const 
 
 template <class T>
 void attention_forward_cuda(AttentionPath path, const AttentionDims& d, const T* theta,
-                            const T* phi, const T* g, T* y, T* lse, T* attn) {
+                            const T* phi, const T* g, T* y, T* lse, T* attn, Stream stream) {
   check_dims(d, "attention_forward_cuda");
   if (path == AttentionPath::Fused) {
     check_ptrs("attention_forward_cuda (fused)", {theta, phi, g, y, lse});
-    forward_fused(d, theta, phi, g, y, lse);
+    forward_fused(d, theta, phi, g, y, lse, stream);
   } else {
     check_ptrs("attention_forward_cuda (unfused)", {theta, phi, g, y, lse, attn});
-    attention_cuda::forward_unfused(d, theta, phi, g, y, lse, attn);
+    attention_cuda::forward_unfused(d, theta, phi, g, y, lse, attn, stream);
   }
 }
 
 template <class T>
 void attention_backward_cuda(AttentionPath path, const AttentionDims& d, const T* theta,
                              const T* phi, const T* g, const T* y, const T* lse, const T* attn,
-                             const T* dy, T* dtheta, T* dphi, T* dg, T* work) {
+                             const T* dy, T* dtheta, T* dphi, T* dg, T* work, Stream stream) {
   check_dims(d, "attention_backward_cuda");
   if (path == AttentionPath::Fused) {
     check_ptrs("attention_backward_cuda (fused)", {theta, phi, g, y, lse, dy, dtheta, dphi, dg});
-    backward_fused(d, theta, phi, g, y, lse, dy, dtheta, dphi, dg);
+    backward_fused(d, theta, phi, g, y, lse, dy, dtheta, dphi, dg, stream);
   } else {
     check_ptrs("attention_backward_cuda (unfused)",
                {theta, phi, g, attn, dy, dtheta, dphi, dg, work});
-    attention_cuda::backward_unfused(d, theta, phi, g, attn, dy, dtheta, dphi, dg, work);
+    attention_cuda::backward_unfused(d, theta, phi, g, attn, dy, dtheta, dphi, dg, work, stream);
   }
 }
 
 #define RELMIMIC_ATTENTION_CUDA(T)                                                                 \
   template void attention_forward_cuda<T>(AttentionPath, const AttentionDims&, const T*, const T*, \
-                                          const T*, T*, T*, T*);                                   \
+                                          const T*, T*, T*, T*, Stream);                           \
   template void attention_backward_cuda<T>(AttentionPath, const AttentionDims&, const T*,          \
                                            const T*, const T*, const T*, const T*, const T*,       \
-                                           const T*, T*, T*, T*, T*);
+                                           const T*, T*, T*, T*, T*, Stream);
 RELMIMIC_ATTENTION_CUDA(float)
 RELMIMIC_ATTENTION_CUDA(double)
 #undef RELMIMIC_ATTENTION_CUDA

@@ -5,6 +5,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_types.h"
 
 namespace relmimic::kernels::attention_cuda {
 
@@ -31,10 +32,11 @@ inline void check_ptrs(const char* who, std::initializer_list<const void*> ptrs)
 // The cuBLAS baseline (attention_unfused_cuda.cu); same contracts as the public calls.
 template <class T>
 void forward_unfused(const AttentionDims& d, const T* theta, const T* phi, const T* g, T* y, T* lse,
-                     T* attn);
+                     T* attn, Stream stream);
 template <class T>
 void backward_unfused(const AttentionDims& d, const T* theta, const T* phi, const T* g,
-                      const T* attn, const T* dy, T* dtheta, T* dphi, T* dg, T* work);
+                      const T* attn, const T* dy, T* dtheta, T* dphi, T* dg, T* work,
+                      Stream stream);
 
 template <class T>
 __device__ __forceinline__ T warp_sum(T v) {

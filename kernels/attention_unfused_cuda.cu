@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "kernels/attention_cuda_util.cuh"
+#include "kernels/cuda_context.h"
 
 namespace relmimic::kernels {
 
@@ -21,60 +22,48 @@ using namespace attention_cuda;
 constexpr int kRowThreads = 256;  // 8 warps, one row each
 constexpr int kRowsPerBlock = kRowThreads / kWarp;
 
-// One cuBLAS handle per thread and device, created on first use, in full FP32/FP64 math (no
-// TF32: the baseline must compute what the fused kernels compute). The handles are never
-// destroyed: at thread or process exit the CUDA context may already be gone.
-cublasHandle_t blas_handle() {
-  constexpr int kMaxDevices = 64;
-  thread_local cublasHandle_t handles[kMaxDevices] = {};
-  int dev = 0;
-  CUDA_CHECK(cudaGetDevice(&dev));
-  RM_CHECK(dev >= 0 && dev < kMaxDevices, "attention (cuBLAS): device ", dev, " out of range");
-  if (!handles[dev]) {
-    CUBLAS_CHECK(cublasCreate(&handles[dev]));
-    CUBLAS_CHECK(cublasSetMathMode(handles[dev], CUBLAS_DEFAULT_MATH));
-  }
-  return handles[dev];
-}
-
-cublasStatus_t gemm_col(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
-                        int k, float alpha, const float* a, int lda, long sa, const float* b,
-                        int ldb, long sb, float beta, float* c, int ldc, long sc, int batch) {
-  return cublasSgemmStridedBatched(h, ta, tb, m, n, k, &alpha, a, lda, sa, b, ldb, sb, &beta, c,
-                                   ldc, sc, batch);
-}
-cublasStatus_t gemm_col(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
-                        int k, double alpha, const double* a, int lda, long sa, const double* b,
-                        int ldb, long sb, double beta, double* c, int ldc, long sc, int batch) {
-  return cublasDgemmStridedBatched(h, ta, tb, m, n, k, &alpha, a, lda, sa, b, ldb, sb, &beta, c,
-                                   ldc, sc, batch);
-}
+template <class T>
+struct BlasType;
+template <>
+struct BlasType<float> {
+  static constexpr cudaDataType_t data = CUDA_R_32F;
+  static constexpr cublasComputeType_t compute = CUBLAS_COMPUTE_32F;  // no TF32
+};
+template <>
+struct BlasType<double> {
+  static constexpr cudaDataType_t data = CUDA_R_64F;
+  static constexpr cublasComputeType_t compute = CUBLAS_COMPUTE_64F;
+};
 
 // Row-major C[M,N] = alpha op(A)[M,K] op(B)[K,N] + beta C for `batch` strided triples (gemm_cpu's
 // contract). cuBLAS is column-major, where a row-major X is X^T: compute C^T = op(B)^T op(A)^T.
-// With beta = 0, C is not read (poisoned outputs stay checkable).
+// Full FP32/FP64 compute whatever the shared handle's math mode: the baseline must compute what
+// the fused kernels compute. With beta = 0, C is not read (poisoned outputs stay checkable).
 template <class T>
 void gemm_batched(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, int lda,
-                  long sa, const T* B, int ldb, long sb, T beta, T* C, int ldc, long sc,
-                  int batch) {
-  CUBLAS_CHECK(gemm_col(blas_handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                        trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, alpha, B, ldb, sb, A, lda, sa,
-                        beta, C, ldc, sc, batch));
+                  long sa, const T* B, int ldb, long sb, T beta, T* C, int ldc, long sc, int batch,
+                  Stream stream) {
+  using Ty = BlasType<T>;
+  CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+      cublas_handle(stream), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+      trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, Ty::data, ldb, sb, A, Ty::data, lda,
+      sa, &beta, C, Ty::data, ldc, sc, batch, Ty::compute, CUBLAS_GEMM_DEFAULT));
 }
 
 // The CPU file's per-sample shorthands, batched: out [C', N] (+)= x [C', N] * m^T or * m with
 // m [N, N]; out [N, N] (+)= x^T [N, C'] * z [C', N].
 template <class T>
-void mul_cn_nn(const AttentionDims& d, bool trans_m, const T* x, const T* m, T beta, T* out) {
+void mul_cn_nn(const AttentionDims& d, bool trans_m, const T* x, const T* m, T beta, T* out,
+               Stream stream) {
   const int c = d.channels, n = d.positions;
   gemm_batched<T>(false, trans_m, c, n, n, T(1), x, n, d.qkv_size(), m, n, d.attn_size(), beta, out,
-                  n, d.qkv_size(), d.batch);
+                  n, d.qkv_size(), d.batch, stream);
 }
 template <class T>
-void mul_tn(const AttentionDims& d, const T* x, const T* z, T beta, T* out) {
+void mul_tn(const AttentionDims& d, const T* x, const T* z, T beta, T* out, Stream stream) {
   const int c = d.channels, n = d.positions;
   gemm_batched<T>(true, false, n, n, c, T(1), x, n, d.qkv_size(), z, n, d.qkv_size(), beta, out, n,
-                  d.attn_size(), d.batch);
+                  d.attn_size(), d.batch, stream);
 }
 
 __device__ __forceinline__ float exp_t(float x) {
@@ -178,9 +167,10 @@ long total_rows(const AttentionDims& d) {
 }
 
 template <class T>
-void softmax_jacobian(const AttentionDims& d, const T* a, const T* v, T* out) {
+void softmax_jacobian(const AttentionDims& d, const T* a, const T* v, T* out, Stream stream) {
   const long rows = total_rows(d);
-  softmax_jacobian_kernel<T><<<row_grid(rows), kRowThreads>>>(rows, d.positions, a, v, out);
+  softmax_jacobian_kernel<T>
+      <<<row_grid(rows), kRowThreads, 0, stream>>>(rows, d.positions, a, v, out);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -190,68 +180,69 @@ namespace attention_cuda {
 
 template <class T>
 void forward_unfused(const AttentionDims& d, const T* theta, const T* phi, const T* g, T* y, T* lse,
-                     T* attn) {
+                     T* attn, Stream stream) {
   const long rows = total_rows(d);
-  mul_tn(d, theta, phi, T(0), attn);  // S = Th^T Ph
-  softmax_rows_kernel<T><<<row_grid(rows), kRowThreads>>>(rows, d.positions, attn, lse);
+  mul_tn(d, theta, phi, T(0), attn, stream);  // S = Th^T Ph
+  softmax_rows_kernel<T><<<row_grid(rows), kRowThreads, 0, stream>>>(rows, d.positions, attn, lse);
   CUDA_CHECK_LAUNCH();
-  mul_cn_nn(d, true, g, attn, T(0), y);  // Y = G A^T
+  mul_cn_nn(d, true, g, attn, T(0), y, stream);  // Y = G A^T
 }
 
 template <class T>
 void backward_unfused(const AttentionDims& d, const T* theta, const T* phi, const T* g,
-                      const T* attn, const T* dy, T* dtheta, T* dphi, T* dg, T* work) {
+                      const T* attn, const T* dy, T* dtheta, T* dphi, T* dg, T* work,
+                      Stream stream) {
   T* ds = work;
-  mul_cn_nn(d, false, dy, attn, T(0), dg);     // dG = dY A
-  mul_tn(d, dy, g, T(0), ds);                  // dA = dY^T G
-  softmax_jacobian(d, attn, ds, ds);           // dS = A (.) (dA - rowsum(A (.) dA))
-  mul_cn_nn(d, true, phi, ds, T(0), dtheta);   // dTh = Ph dS^T
-  mul_cn_nn(d, false, theta, ds, T(0), dphi);  // dPh = Th dS
+  mul_cn_nn(d, false, dy, attn, T(0), dg, stream);     // dG = dY A
+  mul_tn(d, dy, g, T(0), ds, stream);                  // dA = dY^T G
+  softmax_jacobian(d, attn, ds, ds, stream);           // dS = A (.) (dA - rowsum(A (.) dA))
+  mul_cn_nn(d, true, phi, ds, T(0), dtheta, stream);   // dTh = Ph dS^T
+  mul_cn_nn(d, false, theta, ds, T(0), dphi, stream);  // dPh = Th dS
 }
 
 template void forward_unfused<float>(const AttentionDims&, const float*, const float*, const float*,
-                                     float*, float*, float*);
+                                     float*, float*, float*, Stream);
 template void forward_unfused<double>(const AttentionDims&, const double*, const double*,
-                                      const double*, double*, double*, double*);
+                                      const double*, double*, double*, double*, Stream);
 template void backward_unfused<float>(const AttentionDims&, const float*, const float*,
                                       const float*, const float*, const float*, float*, float*,
-                                      float*, float*);
+                                      float*, float*, Stream);
 template void backward_unfused<double>(const AttentionDims&, const double*, const double*,
                                        const double*, const double*, const double*, double*,
-                                       double*, double*, double*);
+                                       double*, double*, double*, Stream);
 
 }  // namespace attention_cuda
 
 template <class T>
 void attention_probs_cuda(const AttentionDims& d, const T* theta, const T* phi, const T* lse,
-                          T* attn) {
+                          T* attn, Stream stream) {
   check_dims(d, "attention_probs_cuda");
   check_ptrs("attention_probs_cuda", {theta, phi, lse, attn});
   const long rows = total_rows(d);
-  mul_tn(d, theta, phi, T(0), attn);  // S = Th^T Ph
-  probs_kernel<T><<<row_grid(rows), kRowThreads>>>(rows, d.positions, attn, lse);
+  mul_tn(d, theta, phi, T(0), attn, stream);  // S = Th^T Ph
+  probs_kernel<T><<<row_grid(rows), kRowThreads, 0, stream>>>(rows, d.positions, attn, lse);
   CUDA_CHECK_LAUNCH();
 }
 
 template <class T>
 void attention_jvp_cuda(const AttentionDims& d, const T* theta, const T* phi, const T* g,
                         const T* attn, const T* t_theta, const T* t_phi, const T* t_g, T* t_y,
-                        T* s_dot, T* work) {
+                        T* s_dot, T* work, Stream stream) {
   check_dims(d, "attention_jvp_cuda");
   check_ptrs("attention_jvp_cuda", {theta, phi, g, attn, t_theta, t_phi, t_g, t_y, s_dot, work});
   T* ad = work;
-  mul_tn(d, t_theta, phi, T(0), s_dot);      // S' = Th'^T Ph
-  mul_tn(d, theta, t_phi, T(1), s_dot);      //    + Th^T Ph'
-  softmax_jacobian(d, attn, s_dot, ad);      // A' = A (.) (S' - rowsum(A (.) S'))
-  mul_cn_nn(d, true, g, ad, T(0), t_y);      // Y' = G A'^T
-  mul_cn_nn(d, true, t_g, attn, T(1), t_y);  //  + G' A^T
+  mul_tn(d, t_theta, phi, T(0), s_dot, stream);      // S' = Th'^T Ph
+  mul_tn(d, theta, t_phi, T(1), s_dot, stream);      //    + Th^T Ph'
+  softmax_jacobian(d, attn, s_dot, ad, stream);      // A' = A (.) (S' - rowsum(A (.) S'))
+  mul_cn_nn(d, true, g, ad, T(0), t_y, stream);      // Y' = G A'^T
+  mul_cn_nn(d, true, t_g, attn, T(1), t_y, stream);  //  + G' A^T
 }
 
 template <class T>
 void attention_backward_jvp_cuda(const AttentionDims& d, const T* theta, const T* phi, const T* g,
                                  const T* attn, const T* t_theta, const T* t_phi, const T* t_g,
                                  const T* s_dot, const T* dy, const T* dt_y, T* dtheta, T* dphi,
-                                 T* dg, T* dt_theta, T* dt_phi, T* dt_g, T* work) {
+                                 T* dg, T* dt_theta, T* dt_phi, T* dt_g, T* work, Stream stream) {
   check_dims(d, "attention_backward_jvp_cuda");
   check_ptrs("attention_backward_jvp_cuda", {theta, phi, g, attn, t_theta, t_phi, t_g, s_dot, dy,
                                              dt_y, dtheta, dphi, dg, dt_theta, dt_phi, dt_g, work});
@@ -260,34 +251,35 @@ void attention_backward_jvp_cuda(const AttentionDims& d, const T* theta, const T
   T* dad = work + as;     // dA', then dS'
   T* da = work + 2 * as;  // dA, then dS
   const long rows = total_rows(d);
-  softmax_jacobian(d, attn, s_dot, ad);
+  softmax_jacobian(d, attn, s_dot, ad, stream);
 
-  mul_cn_nn(d, false, dy, attn, T(0), dg);      // dG = dY A
-  mul_cn_nn(d, false, dt_y, ad, T(1), dg);      //    + dY' A'
-  mul_cn_nn(d, false, dt_y, attn, T(0), dt_g);  // dG' = dY' A
-  mul_tn(d, dt_y, g, T(0), dad);                // dA' = dY'^T G
-  mul_tn(d, dy, g, T(0), da);                   // dA = dY^T G
-  mul_tn(d, dt_y, t_g, T(1), da);               //    + dY'^T G'
+  mul_cn_nn(d, false, dy, attn, T(0), dg, stream);      // dG = dY A
+  mul_cn_nn(d, false, dt_y, ad, T(1), dg, stream);      //    + dY' A'
+  mul_cn_nn(d, false, dt_y, attn, T(0), dt_g, stream);  // dG' = dY' A
+  mul_tn(d, dt_y, g, T(0), dad, stream);                // dA' = dY'^T G
+  mul_tn(d, dy, g, T(0), da, stream);                   // dA = dY^T G
+  mul_tn(d, dt_y, t_g, T(1), da, stream);               //    + dY'^T G'
   backward_jvp_rows_kernel<T>
-      <<<row_grid(rows), kRowThreads>>>(rows, d.positions, attn, s_dot, dad, da);
+      <<<row_grid(rows), kRowThreads, 0, stream>>>(rows, d.positions, attn, s_dot, dad, da);
   CUDA_CHECK_LAUNCH();
-  softmax_jacobian(d, attn, da, da);  // dS
+  softmax_jacobian(d, attn, da, da, stream);  // dS
 
-  mul_cn_nn(d, true, phi, da, T(0), dtheta);      // dTh = Ph dS^T
-  mul_cn_nn(d, true, t_phi, dad, T(1), dtheta);   //     + Ph' dS'^T
-  mul_cn_nn(d, false, theta, da, T(0), dphi);     // dPh = Th dS
-  mul_cn_nn(d, false, t_theta, dad, T(1), dphi);  //     + Th' dS'
-  mul_cn_nn(d, true, phi, dad, T(0), dt_theta);   // dTh' = Ph dS'^T
-  mul_cn_nn(d, false, theta, dad, T(0), dt_phi);  // dPh' = Th dS'
+  mul_cn_nn(d, true, phi, da, T(0), dtheta, stream);      // dTh = Ph dS^T
+  mul_cn_nn(d, true, t_phi, dad, T(1), dtheta, stream);   //     + Ph' dS'^T
+  mul_cn_nn(d, false, theta, da, T(0), dphi, stream);     // dPh = Th dS
+  mul_cn_nn(d, false, t_theta, dad, T(1), dphi, stream);  //     + Th' dS'
+  mul_cn_nn(d, true, phi, dad, T(0), dt_theta, stream);   // dTh' = Ph dS'^T
+  mul_cn_nn(d, false, theta, dad, T(0), dt_phi, stream);  // dPh' = Th dS'
 }
 
 #define RELMIMIC_ATTENTION_UNFUSED(T)                                                              \
-  template void attention_probs_cuda<T>(const AttentionDims&, const T*, const T*, const T*, T*);   \
+  template void attention_probs_cuda<T>(const AttentionDims&, const T*, const T*, const T*, T*,    \
+                                        Stream);                                                   \
   template void attention_jvp_cuda<T>(const AttentionDims&, const T*, const T*, const T*,          \
-                                      const T*, const T*, const T*, const T*, T*, T*, T*);         \
-  template void attention_backward_jvp_cuda<T>(const AttentionDims&, const T*, const T*, const T*, \
-                                               const T*, const T*, const T*, const T*, const T*,   \
-                                               const T*, const T*, T*, T*, T*, T*, T*, T*, T*);
+                                      const T*, const T*, const T*, const T*, T*, T*, T*, Stream); \
+  template void attention_backward_jvp_cuda<T>(                                                    \
+      const AttentionDims&, const T*, const T*, const T*, const T*, const T*, const T*, const T*,  \
+      const T*, const T*, const T*, T*, T*, T*, T*, T*, T*, T*, Stream);
 RELMIMIC_ATTENTION_UNFUSED(float)
 RELMIMIC_ATTENTION_UNFUSED(double)
 #undef RELMIMIC_ATTENTION_UNFUSED

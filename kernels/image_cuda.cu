@@ -75,47 +75,48 @@ __global__ void stack_push_kernel(int envs, int k, long words, const V* __restri
 }  // namespace
 
 template <class T>
-void standardize_cuda(long n, const uint8_t* x, T* y, T scale) {
+void standardize_cuda(long n, const uint8_t* x, T* y, T scale, Stream stream) {
   RM_CHECK(n >= 0, "standardize_cuda: negative element count ", n);
   RM_CHECK(n == 0 || (x && y), "standardize_cuda: null input or output");
   if (n == 0) return;
   if constexpr (sizeof(T) == sizeof(float)) {
     if (n % 4 == 0 && aligned(x, 4) && aligned(y, 16)) {
-      standardize4_kernel<<<blocks_for(n / 4), kThreads>>>(
+      standardize4_kernel<<<blocks_for(n / 4), kThreads, 0, stream>>>(
           n / 4, reinterpret_cast<const uchar4*>(x), reinterpret_cast<float4*>(y), scale);
       CUDA_CHECK_LAUNCH();
       return;
     }
   }
-  standardize_kernel<T><<<blocks_for(n), kThreads>>>(n, x, y, scale);
+  standardize_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(n, x, y, scale);
   CUDA_CHECK_LAUNCH();
 }
-template void standardize_cuda<float>(long, const uint8_t*, float*, float);
-template void standardize_cuda<double>(long, const uint8_t*, double*, double);
+template void standardize_cuda<float>(long, const uint8_t*, float*, float, Stream);
+template void standardize_cuda<double>(long, const uint8_t*, double*, double, Stream);
 
-void rgb_to_gray_cuda(int frames, int h, int w, const uint8_t* rgb, uint8_t* gray, bool flip_rows) {
+void rgb_to_gray_cuda(int frames, int h, int w, const uint8_t* rgb, uint8_t* gray, bool flip_rows,
+                      Stream stream) {
   RM_CHECK(frames > 0, "rgb_to_gray_cuda: frame count must be positive, got ", frames);
   RM_CHECK(h > 0 && w > 0, "rgb_to_gray_cuda: bad image size ", h, "x", w);
   RM_CHECK(rgb && gray, "rgb_to_gray_cuda: null input or output");
   const long total = long(frames) * h * w;
-  rgb_to_gray_kernel<<<blocks_for(total), kThreads>>>(total, h, w, rgb, gray, flip_rows);
+  rgb_to_gray_kernel<<<blocks_for(total), kThreads, 0, stream>>>(total, h, w, rgb, gray, flip_rows);
   CUDA_CHECK_LAUNCH();
 }
 
 void stack_push_cuda(int envs, int k, long frame_size, const uint8_t* frames, uint8_t* stacks,
-                     const uint8_t* reset) {
+                     const uint8_t* reset, Stream stream) {
   RM_CHECK(envs > 0, "stack_push_cuda: env count must be positive, got ", envs);
   RM_CHECK(k > 0 && frame_size > 0, "stack_push_cuda: bad stack k=", k, " frame_size=", frame_size);
   RM_CHECK(frames && stacks, "stack_push_cuda: null frames or stacks");
   // 84 x 84 frames are 441 16-byte words: every slot and env then starts 16-byte aligned.
   if (frame_size % 16 == 0 && aligned(frames, 16) && aligned(stacks, 16)) {
     const long words = frame_size / 16;
-    stack_push_kernel<uint4><<<blocks_for(envs * words), kThreads>>>(
+    stack_push_kernel<uint4><<<blocks_for(envs * words), kThreads, 0, stream>>>(
         envs, k, words, reinterpret_cast<const uint4*>(frames), reinterpret_cast<uint4*>(stacks),
         reset);
   } else {
-    stack_push_kernel<uint8_t>
-        <<<blocks_for(envs * frame_size), kThreads>>>(envs, k, frame_size, frames, stacks, reset);
+    stack_push_kernel<uint8_t><<<blocks_for(envs * frame_size), kThreads, 0, stream>>>(
+        envs, k, frame_size, frames, stacks, reset);
   }
   CUDA_CHECK_LAUNCH();
 }

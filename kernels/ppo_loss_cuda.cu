@@ -15,7 +15,7 @@ namespace {
 using namespace cuda_reduce;
 
 constexpr double kHalfLog2Pi = 0.91893853320467274178;  // 0.5 log(2 pi)
-constexpr int kStatsOffset = kStatsSlot;                // where the statistics go in scratch()
+constexpr int kStatsOffset = kStatsSlot;  // where the statistics go in scratch(stream)
 
 void check_ptrs(const char* who, std::initializer_list<const void*> ptrs) {
   int k = 0;
@@ -240,129 +240,134 @@ __global__ void reward_kernel(int n, const T* __restrict__ logits, T* __restrict
 template <class T>
 void gae_cuda(int steps, int envs, const T* rewards, const T* values, const T* next_values,
               const uint8_t* terminated, const uint8_t* truncated, double gamma, double lambda,
-              T* advantages, T* returns) {
+              T* advantages, T* returns, Stream stream) {
   check_count("gae_cuda", "steps", steps);
   check_count("gae_cuda", "envs", envs);
   check_ptrs("gae_cuda",
              {rewards, values, next_values, terminated, truncated, advantages, returns});
   RM_CHECK(gamma >= 0 && gamma <= 1, "gae_cuda: gamma must be in [0, 1], got ", gamma);
   RM_CHECK(lambda >= 0 && lambda <= 1, "gae_cuda: lambda must be in [0, 1], got ", lambda);
-  gae_kernel<T><<<blocks_for(envs), kThreads>>>(steps, envs, rewards, values, next_values,
-                                                terminated, truncated, gamma, lambda, advantages,
-                                                returns);
+  gae_kernel<T><<<blocks_for(envs), kThreads, 0, stream>>>(steps, envs, rewards, values,
+                                                           next_values, terminated, truncated,
+                                                           gamma, lambda, advantages, returns);
   CUDA_CHECK_LAUNCH();
 }
 
 template <class T>
 void gaussian_log_prob_cuda(int batch, int dim, const T* mean, const T* log_std, const T* actions,
-                            T* logp) {
+                            T* logp, Stream stream) {
   check_count("gaussian_log_prob_cuda", "batch", batch);
   check_count("gaussian_log_prob_cuda", "dim", dim);
   check_ptrs("gaussian_log_prob_cuda", {mean, log_std, actions, logp});
-  log_prob_kernel<T><<<blocks_for(batch), kThreads>>>(batch, dim, mean, log_std, actions, logp);
+  log_prob_kernel<T>
+      <<<blocks_for(batch), kThreads, 0, stream>>>(batch, dim, mean, log_std, actions, logp);
   CUDA_CHECK_LAUNCH();
 }
 
 template <class T>
 void gaussian_sample_cuda(int batch, int dim, const T* mean, const T* log_std, const T* noise,
-                          T* actions) {
+                          T* actions, Stream stream) {
   check_count("gaussian_sample_cuda", "batch", batch);
   check_count("gaussian_sample_cuda", "dim", dim);
   check_ptrs("gaussian_sample_cuda", {mean, log_std, noise, actions});
   const long n = long(batch) * dim;
-  sample_kernel<T><<<blocks_for(n), kThreads>>>(n, dim, mean, log_std, noise, actions);
+  sample_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(n, dim, mean, log_std, noise, actions);
   CUDA_CHECK_LAUNCH();
 }
 
 template <class T>
 void gaussian_log_prob_backward_cuda(int batch, int dim, const T* mean, const T* log_std,
-                                     const T* actions, const T* weights, T* dmean, T* dlog_std) {
+                                     const T* actions, const T* weights, T* dmean, T* dlog_std,
+                                     Stream stream) {
   check_count("gaussian_log_prob_backward_cuda", "batch", batch);
   check_count("gaussian_log_prob_backward_cuda", "dim", dim);
   check_ptrs("gaussian_log_prob_backward_cuda", {mean, log_std, actions, weights, dmean, dlog_std});
   log_prob_backward_kernel<T>
-      <<<dim, kThreads>>>(batch, dim, mean, log_std, actions, weights, dmean, dlog_std);
+      <<<dim, kThreads, 0, stream>>>(batch, dim, mean, log_std, actions, weights, dmean, dlog_std);
   CUDA_CHECK_LAUNCH();
 }
 
 template <class T>
 PolicyLossStats ppo_policy_loss_cuda(int batch, const T* logp, const T* logp_old,
-                                     const T* advantages, double clip, T* dlogp) {
+                                     const T* advantages, double clip, T* dlogp, Stream stream) {
   check_count("ppo_policy_loss_cuda", "batch", batch);
   check_ptrs("ppo_policy_loss_cuda", {logp, logp_old, advantages});
   RM_CHECK(clip >= 0, "ppo_policy_loss_cuda: clip must be non-negative, got ", clip);
-  policy_loss_kernel<T>
-      <<<1, kThreads>>>(batch, logp, logp_old, advantages, clip, dlogp, scratch() + kStatsOffset);
+  policy_loss_kernel<T><<<1, kThreads, 0, stream>>>(batch, logp, logp_old, advantages, clip, dlogp,
+                                                    scratch(stream) + kStatsOffset);
   CUDA_CHECK_LAUNCH();
   double h[3];
-  fetch(h, 3, kStatsOffset);
+  fetch(h, 3, kStatsOffset, stream);
   return {h[0], h[1], h[2]};
 }
 
 template <class T>
 ValueLossStats value_loss_cuda(int batch, const T* v, const T* v_old, const T* returns,
-                               bool clipped, double clip, T* dv) {
+                               bool clipped, double clip, T* dv, Stream stream) {
   check_count("value_loss_cuda", "batch", batch);
   check_ptrs("value_loss_cuda", {v, returns});
   if (clipped) {
     check_ptrs("value_loss_cuda (clipped, v_old)", {v_old});
     RM_CHECK(clip >= 0, "value_loss_cuda: clip must be non-negative, got ", clip);
   }
-  value_loss_kernel<T>
-      <<<1, kThreads>>>(batch, v, v_old, returns, clipped, clip, dv, scratch() + kStatsOffset);
+  value_loss_kernel<T><<<1, kThreads, 0, stream>>>(batch, v, v_old, returns, clipped, clip, dv,
+                                                   scratch(stream) + kStatsOffset);
   CUDA_CHECK_LAUNCH();
   double h[2];
-  fetch(h, 2, kStatsOffset);
+  fetch(h, 2, kStatsOffset, stream);
   return {h[0], h[1]};
 }
 
 template <class T>
-MeanStd standardize_cuda(long n, T* x, double eps) {
+MeanStd standardize_cuda(long n, T* x, double eps, Stream stream) {
   check_count("standardize_cuda", "n", n);
   check_ptrs("standardize_cuda", {x});
   RM_CHECK(eps >= 0, "standardize_cuda: eps must be non-negative, got ", eps);
-  standardize_kernel<T><<<1, kThreads>>>(n, x, eps, scratch() + kStatsOffset);
+  standardize_kernel<T><<<1, kThreads, 0, stream>>>(n, x, eps, scratch(stream) + kStatsOffset);
   CUDA_CHECK_LAUNCH();
   double h[2];
-  fetch(h, 2, kStatsOffset);
+  fetch(h, 2, kStatsOffset, stream);
   RM_CHECK(std::isfinite(1.0 / (h[1] + eps)), "standardize_cuda: all ", n,
            " values are equal and eps is 0");
   return {h[0], h[1]};
 }
 
 template <class T>
-BceStats sigmoid_bce_cuda(int n, const T* logits, double label, T* dlogits) {
+BceStats sigmoid_bce_cuda(int n, const T* logits, double label, T* dlogits, Stream stream) {
   check_count("sigmoid_bce_cuda", "n", n);
   check_ptrs("sigmoid_bce_cuda", {logits});
   RM_CHECK(label >= 0 && label <= 1, "sigmoid_bce_cuda: label must be in [0, 1], got ", label);
-  bce_kernel<T><<<1, kThreads>>>(n, logits, label, dlogits, scratch() + kStatsOffset);
+  bce_kernel<T>
+      <<<1, kThreads, 0, stream>>>(n, logits, label, dlogits, scratch(stream) + kStatsOffset);
   CUDA_CHECK_LAUNCH();
   double h[2];
-  fetch(h, 2, kStatsOffset);
+  fetch(h, 2, kStatsOffset, stream);
   return {h[0], h[1]};
 }
 
 template <class T>
-void discriminator_reward_cuda(int n, const T* logits, T* rewards, double eps) {
+void discriminator_reward_cuda(int n, const T* logits, T* rewards, double eps, Stream stream) {
   check_count("discriminator_reward_cuda", "n", n);
   check_ptrs("discriminator_reward_cuda", {logits, rewards});
   RM_CHECK(eps > 0, "discriminator_reward_cuda: eps must be positive, got ", eps);
-  reward_kernel<T><<<blocks_for(n), kThreads>>>(n, logits, rewards, eps);
+  reward_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(n, logits, rewards, eps);
   CUDA_CHECK_LAUNCH();
 }
 
-#define RELMIMIC_PPO_LOSS_CUDA(T)                                                                  \
-  template void gae_cuda<T>(int, int, const T*, const T*, const T*, const uint8_t*,                \
-                            const uint8_t*, double, double, T*, T*);                               \
-  template void gaussian_log_prob_cuda<T>(int, int, const T*, const T*, const T*, T*);             \
-  template void gaussian_sample_cuda<T>(int, int, const T*, const T*, const T*, T*);               \
-  template void gaussian_log_prob_backward_cuda<T>(int, int, const T*, const T*, const T*,         \
-                                                   const T*, T*, T*);                              \
-  template PolicyLossStats ppo_policy_loss_cuda<T>(int, const T*, const T*, const T*, double, T*); \
-  template ValueLossStats value_loss_cuda<T>(int, const T*, const T*, const T*, bool, double, T*); \
-  template MeanStd standardize_cuda<T>(long, T*, double);                                          \
-  template BceStats sigmoid_bce_cuda<T>(int, const T*, double, T*);                                \
-  template void discriminator_reward_cuda<T>(int, const T*, T*, double);
+#define RELMIMIC_PPO_LOSS_CUDA(T)                                                                 \
+  template void gae_cuda<T>(int, int, const T*, const T*, const T*, const uint8_t*,               \
+                            const uint8_t*, double, double, T*, T*, Stream);                      \
+  template void gaussian_log_prob_cuda<T>(int, int, const T*, const T*, const T*, T*, Stream);    \
+  template void gaussian_sample_cuda<T>(int, int, const T*, const T*, const T*, T*, Stream);      \
+  template void gaussian_log_prob_backward_cuda<T>(int, int, const T*, const T*, const T*,        \
+                                                   const T*, T*, T*, Stream);                     \
+  template PolicyLossStats ppo_policy_loss_cuda<T>(int, const T*, const T*, const T*, double, T*, \
+                                                   Stream);                                       \
+  template ValueLossStats value_loss_cuda<T>(int, const T*, const T*, const T*, bool, double, T*, \
+                                             Stream);                                             \
+  template MeanStd standardize_cuda<T>(long, T*, double, Stream);                                 \
+  template BceStats sigmoid_bce_cuda<T>(int, const T*, double, T*, Stream);                       \
+  template void discriminator_reward_cuda<T>(int, const T*, T*, double, Stream);
 RELMIMIC_PPO_LOSS_CUDA(float)
 RELMIMIC_PPO_LOSS_CUDA(double)
 #undef RELMIMIC_PPO_LOSS_CUDA

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cuda_context.h"
 #include "kernels/reduce.h"
 #include "kernels/reduce_cuda.cuh"
 
@@ -12,19 +13,14 @@ namespace relmimic::kernels {
 
 namespace cuda_reduce {
 
-double* scratch() {
-  constexpr int kMaxDevices = 64;
-  thread_local double* buffers[kMaxDevices] = {};
-  int dev = 0;
-  CUDA_CHECK(cudaGetDevice(&dev));
-  RM_CHECK(dev >= 0 && dev < kMaxDevices, "reduce scratch: device ", dev, " out of range");
-  if (!buffers[dev]) CUDA_CHECK(cudaMalloc(&buffers[dev], kScratchDoubles * sizeof(double)));
-  return buffers[dev];
+double* scratch(Stream stream) {
+  return static_cast<double*>(cuda_workspace(kScratchDoubles * sizeof(double), stream));
 }
 
-void fetch(double* host, int n, int offset) {
-  CUDA_CHECK(
-      cudaMemcpy(host, scratch() + offset, size_t(n) * sizeof(double), cudaMemcpyDeviceToHost));
+void fetch(double* host, int n, int offset, Stream stream) {
+  CUDA_CHECK(cudaMemcpyAsync(host, scratch(stream) + offset, size_t(n) * sizeof(double),
+                             cudaMemcpyDeviceToHost, stream));
+  CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 }  // namespace cuda_reduce
@@ -87,21 +83,21 @@ __global__ void __launch_bounds__(kThreads)
 
 // op over f(0..n-1) into *out (device memory); the partials go to scratch().
 template <class F, class Op>
-void reduce_to_device(long n, F f, Op op, double* out) {
-  double* partial = scratch();
+void reduce_to_device(long n, F f, Op op, double* out, Stream stream) {
+  double* partial = scratch(stream);
   const int blocks = stage1_blocks(n);
-  stage1_kernel<<<blocks, kThreads>>>(n, f, op, partial);
+  stage1_kernel<<<blocks, kThreads, 0, stream>>>(n, f, op, partial);
   CUDA_CHECK_LAUNCH();
-  stage2_kernel<<<1, kThreads>>>(blocks, op, partial, out);
+  stage2_kernel<<<1, kThreads, 0, stream>>>(blocks, op, partial, out);
   CUDA_CHECK_LAUNCH();
 }
 
 // op over f(0..n-1), returned to the host.
 template <class F, class Op>
-double reduce(long n, F f, Op op) {
-  reduce_to_device(n, f, op, scratch() + kResultSlot);
+double reduce(long n, F f, Op op, Stream stream) {
+  reduce_to_device(n, f, op, scratch(stream) + kResultSlot, stream);
   double host = 0;
-  fetch(&host, 1, kResultSlot);
+  fetch(&host, 1, kResultSlot, stream);
   return host;
 }
 
@@ -143,81 +139,81 @@ __global__ void __launch_bounds__(kThreads)
 
 namespace cuda_reduce {
 template <class T>
-void dot_to_device(long n, const T* x, const T* y, double* out) {
-  reduce_to_device(n, Product<T>{x, y}, Add{}, out);
+void dot_to_device(long n, const T* x, const T* y, double* out, Stream stream) {
+  reduce_to_device(n, Product<T>{x, y}, Add{}, out, stream);
 }
-template void dot_to_device<float>(long, const float*, const float*, double*);
-template void dot_to_device<double>(long, const double*, const double*, double*);
+template void dot_to_device<float>(long, const float*, const float*, double*, Stream);
+template void dot_to_device<double>(long, const double*, const double*, double*, Stream);
 }  // namespace cuda_reduce
 
 template <class T>
-double sum_cuda(long n, const T* x) {
+double sum_cuda(long n, const T* x, Stream stream) {
   check(n, x, "sum_cuda");
-  return reduce(n, Value<T>{x}, Add{});
+  return reduce(n, Value<T>{x}, Add{}, stream);
 }
 
 template <class T>
-double dot_cuda(long n, const T* x, const T* y) {
+double dot_cuda(long n, const T* x, const T* y, Stream stream) {
   check(n, x, "dot_cuda");
   check(n, y, "dot_cuda");
-  return reduce(n, Product<T>{x, y}, Add{});
+  return reduce(n, Product<T>{x, y}, Add{}, stream);
 }
 
 template <class T>
-double sum_squares_cuda(long n, const T* x) {
+double sum_squares_cuda(long n, const T* x, Stream stream) {
   check(n, x, "sum_squares_cuda");
-  return reduce(n, Square<T>{x}, Add{});
+  return reduce(n, Square<T>{x}, Add{}, stream);
 }
 
 template <class T>
-double max_abs_cuda(long n, const T* x) {
+double max_abs_cuda(long n, const T* x, Stream stream) {
   check(n, x, "max_abs_cuda");
   if (n == 0) return 0.0;  // as the CPU version
-  return reduce(n, Abs<T>{x}, MaxNan{});
+  return reduce(n, Abs<T>{x}, MaxNan{}, stream);
 }
 
 template <class T>
-void axpy_cuda(long n, T a, const T* x, T* y) {
+void axpy_cuda(long n, T a, const T* x, T* y, Stream stream) {
   check(n, x, "axpy_cuda");
   check(n, y, "axpy_cuda");
   if (n == 0) return;
-  axpy_kernel<T><<<elementwise_blocks(n), kThreads>>>(n, a, x, y);
+  axpy_kernel<T><<<elementwise_blocks(n), kThreads, 0, stream>>>(n, a, x, y);
   CUDA_CHECK_LAUNCH();
 }
 
 template <class T>
-void scale_cuda(long n, T a, T* x) {
+void scale_cuda(long n, T a, T* x, Stream stream) {
   check(n, x, "scale_cuda");
   if (n == 0) return;
-  scale_kernel<T><<<elementwise_blocks(n), kThreads>>>(n, a, x);
+  scale_kernel<T><<<elementwise_blocks(n), kThreads, 0, stream>>>(n, a, x);
   CUDA_CHECK_LAUNCH();
 }
 
 template <class T>
-void row_sum_cuda(int M, int N, const T* x, T* y) {
+void row_sum_cuda(int M, int N, const T* x, T* y, Stream stream) {
   RM_CHECK(M >= 0 && N >= 0, "row_sum_cuda: negative size M=", M, " N=", N);
   RM_CHECK((x || long(M) * N == 0) && (y || M == 0), "row_sum_cuda: null x or y");
   if (M == 0) return;
-  row_sum_kernel<T><<<M, kThreads>>>(N, x, y);
+  row_sum_kernel<T><<<M, kThreads, 0, stream>>>(N, x, y);
   CUDA_CHECK_LAUNCH();
 }
 
 template <class T>
-bool all_finite_cuda(long n, const T* x) {
+bool all_finite_cuda(long n, const T* x, Stream stream) {
   check(n, x, "all_finite_cuda");
   if (n == 0) return true;
-  return reduce(n, NotFinite<T>{x}, Add{}) == 0.0;
+  return reduce(n, NotFinite<T>{x}, Add{}, stream) == 0.0;
 }
 
-#define RM_INSTANTIATE(T)                                \
-  template double sum_cuda<T>(long, const T*);           \
-  template double dot_cuda<T>(long, const T*, const T*); \
-  template double sum_squares_cuda<T>(long, const T*);   \
-  template double max_abs_cuda<T>(long, const T*);       \
-  template void axpy_cuda<T>(long, T, const T*, T*);     \
-  template void scale_cuda<T>(long, T, T*);              \
-  template void row_sum_cuda<T>(int, int, const T*, T*); \
-  template bool all_finite_cuda<T>(long, const T*);
+#define RM_INSTANTIATE(T)                                        \
+  template double sum_cuda<T>(long, const T*, Stream);           \
+  template double dot_cuda<T>(long, const T*, const T*, Stream); \
+  template double sum_squares_cuda<T>(long, const T*, Stream);   \
+  template double max_abs_cuda<T>(long, const T*, Stream);       \
+  template void axpy_cuda<T>(long, T, const T*, T*, Stream);     \
+  template void scale_cuda<T>(long, T, T*, Stream);              \
+  template void row_sum_cuda<T>(int, int, const T*, T*, Stream); \
+  template bool all_finite_cuda<T>(long, const T*, Stream);
 RM_INSTANTIATE(float)
 RM_INSTANTIATE(double)
 #undef RM_INSTANTIATE

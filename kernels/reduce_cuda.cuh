@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_types.h"
 
 namespace relmimic::kernels::cuda_reduce {
 
@@ -53,21 +54,21 @@ __device__ double block_reduce(double v, Op op) {
   return total;
 }
 
-// Slots of scratch(): [0, kMaxPartials) stage-1 partials, then one result per user.
+// Slots of scratch(stream): [0, kMaxPartials) stage-1 partials, then one result per user.
 constexpr int kResultSlot = kMaxPartials;         // reduce results returned to the host
 constexpr int kStatsSlot = kMaxPartials + 16;     // loss statistics (ppo_loss_cuda.cu)
 constexpr int kSpectralSlot = kMaxPartials + 32;  // <dW_sn, W_sn> (spectral_norm_cuda.cu)
 
 // sum_i x_i y_i in double into *out (device memory), without waiting for the host; uses the
-// stage-1 partials of scratch().
+// stage-1 partials of scratch(stream).
 template <class T>
-void dot_to_device(long n, const T* x, const T* y, double* out);
+void dot_to_device(long n, const T* x, const T* y, double* out, Stream stream);
 
-// A buffer of kScratchDoubles doubles on the current device, allocated on first use by each
-// host thread and kept for the life of the process (no allocation on later calls).
-double* scratch();
+// kScratchDoubles doubles of the per-(device, stream) workspace (kernels/cuda_context.h): no
+// allocation after the first call. Valid until the next workspace request on the stream.
+double* scratch(Stream stream);
 
-// Copies n doubles of scratch() to the host (synchronizes with the default stream).
-void fetch(double* host, int n, int offset = 0);
+// Copies n doubles from scratch(stream) + offset to the host and waits for the stream.
+void fetch(double* host, int n, int offset, Stream stream);
 
 }  // namespace relmimic::kernels::cuda_reduce

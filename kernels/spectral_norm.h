@@ -9,6 +9,8 @@
 // eps = 1e-12 (PyTorch's F.normalize floor: a zero vector stays zero instead of becoming NaN).
 #pragma once
 
+#include "kernels/cuda_types.h"
+
 namespace relmimic::kernels {
 
 constexpr double kSpectralNormEps = 1e-12;
@@ -28,16 +30,17 @@ template <class T>
 void spectral_norm_backward_cpu(int rows, int cols, const T* dw_sn, const T* w_sn, const T* u,
                                 const T* v, double sigma, T* dw);
 
-// Device versions (default stream). sigma lives in device memory (one double) so that a layer's
+// Device versions (queued on `stream`). sigma lives in device memory (one double) so that a layer's
 // normalisation never waits for the host: the power iteration writes it, apply and backward read
 // it. The iteration runs in one block (the weights are at most a few hundred thousand elements).
 template <class T>
 void spectral_norm_power_iteration_cuda(int rows, int cols, const T* w, T* u, T* v, bool training,
-                                        double* sigma);
+                                        double* sigma, Stream stream = nullptr);
 template <class T>
-void spectral_norm_apply_cuda(long n, const T* w, const double* sigma, T* w_sn);
+void spectral_norm_apply_cuda(long n, const T* w, const double* sigma, T* w_sn,
+                              Stream stream = nullptr);
 template <class T>
 void spectral_norm_backward_cuda(int rows, int cols, const T* dw_sn, const T* w_sn, const T* u,
-                                 const T* v, const double* sigma, T* dw);
+                                 const T* v, const double* sigma, T* dw, Stream stream = nullptr);
 
 }  // namespace relmimic::kernels

@@ -87,38 +87,40 @@ __global__ void backward_kernel(int rows, int cols, const T* __restrict__ dw_sn,
 
 template <class T>
 void spectral_norm_power_iteration_cuda(int rows, int cols, const T* w, T* u, T* v, bool training,
-                                        double* sigma) {
+                                        double* sigma, Stream stream) {
   check_shape(rows, cols, "spectral_norm_power_iteration_cuda");
   RM_CHECK(w && u && v && sigma, "spectral_norm_power_iteration_cuda: null argument");
-  power_iteration_kernel<T><<<1, kThreads>>>(rows, cols, w, u, v, training, sigma);
+  power_iteration_kernel<T><<<1, kThreads, 0, stream>>>(rows, cols, w, u, v, training, sigma);
   CUDA_CHECK_LAUNCH();
 }
 
 template <class T>
-void spectral_norm_apply_cuda(long n, const T* w, const double* sigma, T* w_sn) {
+void spectral_norm_apply_cuda(long n, const T* w, const double* sigma, T* w_sn, Stream stream) {
   RM_CHECK(n >= 0 && (n == 0 || (w && sigma && w_sn)), "spectral_norm_apply_cuda: bad arguments");
   if (n == 0) return;
-  apply_kernel<T><<<blocks_for(n), kThreads>>>(n, w, sigma, w_sn);
+  apply_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(n, w, sigma, w_sn);
   CUDA_CHECK_LAUNCH();
 }
 
 template <class T>
 void spectral_norm_backward_cuda(int rows, int cols, const T* dw_sn, const T* w_sn, const T* u,
-                                 const T* v, const double* sigma, T* dw) {
+                                 const T* v, const double* sigma, T* dw, Stream stream) {
   check_shape(rows, cols, "spectral_norm_backward_cuda");
   RM_CHECK(dw_sn && w_sn && u && v && sigma && dw, "spectral_norm_backward_cuda: null argument");
   const long n = long(rows) * cols;
-  double* dot = scratch() + kSpectralSlot;
-  dot_to_device(n, dw_sn, w_sn, dot);
-  backward_kernel<T><<<blocks_for(n), kThreads>>>(rows, cols, dw_sn, u, v, sigma, dot, dw);
+  double* dot = scratch(stream) + kSpectralSlot;
+  dot_to_device(n, dw_sn, w_sn, dot, stream);
+  backward_kernel<T>
+      <<<blocks_for(n), kThreads, 0, stream>>>(rows, cols, dw_sn, u, v, sigma, dot, dw);
   CUDA_CHECK_LAUNCH();
 }
 
-#define RELMIMIC_SPECTRAL_NORM_CUDA(T)                                                            \
-  template void spectral_norm_power_iteration_cuda<T>(int, int, const T*, T*, T*, bool, double*); \
-  template void spectral_norm_apply_cuda<T>(long, const T*, const double*, T*);                   \
-  template void spectral_norm_backward_cuda<T>(int, int, const T*, const T*, const T*, const T*,  \
-                                               const double*, T*);
+#define RELMIMIC_SPECTRAL_NORM_CUDA(T)                                                           \
+  template void spectral_norm_power_iteration_cuda<T>(int, int, const T*, T*, T*, bool, double*, \
+                                                      Stream);                                   \
+  template void spectral_norm_apply_cuda<T>(long, const T*, const double*, T*, Stream);          \
+  template void spectral_norm_backward_cuda<T>(int, int, const T*, const T*, const T*, const T*, \
+                                               const double*, T*, Stream);
 RELMIMIC_SPECTRAL_NORM_CUDA(float)
 RELMIMIC_SPECTRAL_NORM_CUDA(double)
 #undef RELMIMIC_SPECTRAL_NORM_CUDA

@@ -8,7 +8,9 @@
 
 #include "engine/rng.h"
 #include "kernels/attention.h"
-#include "tests/gpu/cuda_parity.h"
+#include "kernels/common.h"
+#include "tests/gpu/close_check.h"
+#include "tests/gpu/cuda_test_util.h"
 
 namespace relmimic {
 namespace {
@@ -112,16 +114,14 @@ struct OnDevice {
     for (DeviceBuffer<T>* out : {&y, &lse, &attn, &dtheta, &dphi, &dg}) out->poison();
   }
   void forward(AttentionPath path, const AttentionDims& d) {
-    kernels::attention_forward_cuda(path, d, theta.data(), phi.data(), g.data(), y.data(),
-                                    lse.data(),
-                                    path == AttentionPath::Unfused ? attn.data() : nullptr);
+    kernels::attention_forward_cuda(path, d, theta.get(), phi.get(), g.get(), y.get(), lse.get(),
+                                    path == AttentionPath::Unfused ? attn.get() : nullptr);
   }
   void backward(AttentionPath path, const AttentionDims& d) {
     const bool unfused = path == AttentionPath::Unfused;
-    kernels::attention_backward_cuda(path, d, theta.data(), phi.data(), g.data(), y.data(),
-                                     lse.data(), unfused ? attn.data() : nullptr, dy.data(),
-                                     dtheta.data(), dphi.data(), dg.data(),
-                                     unfused ? work.data() : nullptr);
+    kernels::attention_backward_cuda(path, d, theta.get(), phi.get(), g.get(), y.get(), lse.get(),
+                                     unfused ? attn.get() : nullptr, dy.get(), dtheta.get(),
+                                     dphi.get(), dg.get(), unfused ? work.get() : nullptr);
   }
 };
 
@@ -143,22 +143,25 @@ void check_path(AttentionPath path, const Inputs& in, const std::string& what) {
 }
 
 TEST(CudaAttention, BothPathsMatchCpuOnNetworkShapes) {
-  REQUIRE_CUDA_DEVICE();
+  RM_REQUIRE_GPU();
   uint64_t seed = 100;
+  const int batch = testing::quick_mode() ? 1 : 3;
   for (const Shape& s : kNetworkShapes)
     for (AttentionPath path : {AttentionPath::Fused, AttentionPath::Unfused}) {
-      check_path<float>(path, Inputs(3, s.channels, s.positions, ++seed), s.where);
-      check_path<double>(path, Inputs(2, s.channels, s.positions, ++seed), s.where);
+      check_path<float>(path, Inputs(batch, s.channels, s.positions, ++seed), s.where);
+      check_path<double>(path, Inputs(batch, s.channels, s.positions, ++seed), s.where);
     }
 }
 
 // Channel counts that pad the fused register tiles, N = 1 and sizes around the tile edges, and
 // scores large enough (|S| up to ~C' * 9) that a softmax without the running max overflows.
 TEST(CudaAttention, FusedHandlesOddSizesAndLargeScores) {
-  REQUIRE_CUDA_DEVICE();
+  RM_REQUIRE_GPU();
   uint64_t seed = 200;
+  const bool quick = testing::quick_mode();  // under compute-sanitizer: the tile edges only
   for (int c : {1, 3, 5, 17, 32})
     for (int n : {1, 7, 129, 300}) {
+      if (quick && (c % 2 == 0 || n != 129)) continue;
       const std::string what = "C'=" + std::to_string(c) + " N=" + std::to_string(n);
       check_path<float>(AttentionPath::Fused, Inputs(2, c, n, ++seed, 3.0), what);
       check_path<double>(AttentionPath::Fused, Inputs(2, c, n, ++seed, 3.0), what);
@@ -170,11 +173,11 @@ TEST(CudaAttention, FusedHandlesOddSizesAndLargeScores) {
 // The two device paths on a training-sized batch: same y, lse and gradients; and the fused
 // backward accepts the unfused forward's y and lse (the log-sum-exp contracts agree).
 TEST(CudaAttention, FusedAndUnfusedAgree) {
-  REQUIRE_CUDA_DEVICE();
+  RM_REQUIRE_GPU();
   uint64_t seed = 300;
   for (const Shape& s : kNetworkShapes) {
     SCOPED_TRACE(s.where);
-    const Inputs in(64, s.channels, s.positions, ++seed);
+    const Inputs in(testing::quick_mode() ? 2 : 64, s.channels, s.positions, ++seed);
     OnDevice<float> fused(in, false), unfused(in, true);
     fused.forward(AttentionPath::Fused, in.d);
     fused.backward(AttentionPath::Fused, in.d);
@@ -195,7 +198,7 @@ TEST(CudaAttention, FusedAndUnfusedAgree) {
 
 // The fused backward is deterministic: no atomics, one writer per element.
 TEST(CudaAttention, FusedBackwardIsBitwiseRepeatable) {
-  REQUIRE_CUDA_DEVICE();
+  RM_REQUIRE_GPU();
   const Inputs in(32, 8, 441, 400);
   OnDevice<float> dev(in, false);
   dev.forward(AttentionPath::Fused, in.d);
@@ -231,8 +234,7 @@ void check_second_order(const Inputs& in, bool attn_from_lse, const std::string&
   OnDevice<T> dev(in, true);
   if (attn_from_lse) {
     dev.forward(AttentionPath::Fused, d);
-    kernels::attention_probs_cuda(d, dev.theta.data(), dev.phi.data(), dev.lse.data(),
-                                  dev.attn.data());
+    kernels::attention_probs_cuda(d, dev.theta.get(), dev.phi.get(), dev.lse.get(), dev.attn.get());
   } else {
     dev.forward(AttentionPath::Unfused, d);
   }
@@ -242,13 +244,13 @@ void check_second_order(const Inputs& in, bool attn_from_lse, const std::string&
       work(3 * a);
   for (DeviceBuffer<T>* out : {&ty, &sd, &o_dth, &o_dph, &o_dg, &o_dtth, &o_dtph, &o_dtg, &work})
     out->poison();
-  kernels::attention_jvp_cuda(d, dev.theta.data(), dev.phi.data(), dev.g.data(), dev.attn.data(),
-                              tt.data(), tp.data(), tg.data(), ty.data(), sd.data(), work.data());
+  kernels::attention_jvp_cuda(d, dev.theta.get(), dev.phi.get(), dev.g.get(), dev.attn.get(),
+                              tt.get(), tp.get(), tg.get(), ty.get(), sd.get(), work.get());
   work.poison();
   kernels::attention_backward_jvp_cuda(
-      d, dev.theta.data(), dev.phi.data(), dev.g.data(), dev.attn.data(), tt.data(), tp.data(),
-      tg.data(), sd.data(), dev.dy.data(), dty.data(), o_dth.data(), o_dph.data(), o_dg.data(),
-      o_dtth.data(), o_dtph.data(), o_dtg.data(), work.data());
+      d, dev.theta.get(), dev.phi.get(), dev.g.get(), dev.attn.get(), tt.get(), tp.get(), tg.get(),
+      sd.get(), dev.dy.get(), dty.get(), o_dth.get(), o_dph.get(), o_dg.get(), o_dtth.get(),
+      o_dtph.get(), o_dtg.get(), work.get());
   EXPECT_TRUE(close(ty.download(), t_y, Tol<T>::grad)) << "t_y";
   EXPECT_TRUE(close(sd.download(), s_dot, Tol<T>::grad)) << "s_dot";
   EXPECT_TRUE(close(o_dth.download(), dth, Tol<T>::grad)) << "dtheta";
@@ -260,7 +262,7 @@ void check_second_order(const Inputs& in, bool attn_from_lse, const std::string&
 }
 
 TEST(CudaAttention, SecondOrderPassesMatchCpu) {
-  REQUIRE_CUDA_DEVICE();
+  RM_REQUIRE_GPU();
   uint64_t seed = 500;
   for (const Shape& s : kNetworkShapes)
     for (bool from_lse : {false, true}) {

@@ -142,8 +142,8 @@ TEST(CudaConv, CudnnAgreesOnNetworkShapes) {
     DeviceBuffer<float> y(long(c.dy.size())), dx(long(c.x.size())), dw(c.dw0), db(c.db0);
     for (CudaMath math : {CudaMath::FP32, CudaMath::TF32}) {
       // cuDNN may pick FFT or Winograd kernels, a little less exact than direct FMA sums.
-      const testing::Tolerance tol = math == CudaMath::FP32 ? testing::Tolerance{1e-4, 1e-4}
-                                                            : testing::tolerance(math);
+      const testing::Tolerance tol =
+          math == CudaMath::FP32 ? testing::Tolerance{1e-4, 1e-4} : testing::tolerance(math);
       const kernels::CudnnConv2d conv(d, math);
       SCOPED_TRACE(std::string(s.name) + " cuDNN " + kernels::cuda_math_name(math) + ": " +
                    conv.algorithms());

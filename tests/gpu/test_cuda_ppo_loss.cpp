@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "engine/rng.h"
+#include "kernels/common.h"
 #include "kernels/ppo_loss.h"
-#include "tests/gpu/cuda_parity.h"
+#include "tests/gpu/close_check.h"
+#include "tests/gpu/cuda_test_util.h"
 
 namespace relmimic {
 namespace {
@@ -55,14 +57,14 @@ void check_gae(int steps, int envs, uint64_t seed) {
   DeviceBuffer<uint8_t> dterm(term), dtrunc(trunc);
   dadv.poison();
   dret.poison();
-  kernels::gae_cuda(steps, envs, dr.data(), dv.data(), dnv.data(), dterm.data(), dtrunc.data(),
-                    0.99, 0.95, dadv.data(), dret.data());
+  kernels::gae_cuda(steps, envs, dr.get(), dv.get(), dnv.get(), dterm.get(), dtrunc.get(), 0.99,
+                    0.95, dadv.get(), dret.get());
   EXPECT_TRUE(close(dadv.download(), adv, Tol<T>::value)) << "advantages";
   EXPECT_TRUE(close(dret.download(), ret, Tol<T>::value)) << "returns";
 }
 
 TEST(CudaPpoLoss, GaeMatchesCpu) {
-  REQUIRE_CUDA_DEVICE();
+  RM_REQUIRE_GPU();
   check_gae<float>(1024, 8, 1);  // one learner's rollout
   check_gae<double>(200, 37, 2);
   check_gae<float>(1, 300, 3);
@@ -85,19 +87,19 @@ void check_gaussian(int batch, int dim, uint64_t seed) {
                                           w.data(), dmean.data(), dls.data());
   DeviceBuffer<T> dm(mean), dl(log_std), dn(noise), dw(w), da(n), dlp(batch), ddm(n), ddl(dim);
   for (DeviceBuffer<T>* out : {&da, &dlp, &ddm, &ddl}) out->poison();
-  kernels::gaussian_sample_cuda(batch, dim, dm.data(), dl.data(), dn.data(), da.data());
+  kernels::gaussian_sample_cuda(batch, dim, dm.get(), dl.get(), dn.get(), da.get());
   EXPECT_TRUE(close(da.download(), act, Tol<T>::value)) << "actions";
   da.upload(act);  // the rest starts from identical actions
-  kernels::gaussian_log_prob_cuda(batch, dim, dm.data(), dl.data(), da.data(), dlp.data());
-  kernels::gaussian_log_prob_backward_cuda(batch, dim, dm.data(), dl.data(), da.data(), dw.data(),
-                                           ddm.data(), ddl.data());
+  kernels::gaussian_log_prob_cuda(batch, dim, dm.get(), dl.get(), da.get(), dlp.get());
+  kernels::gaussian_log_prob_backward_cuda(batch, dim, dm.get(), dl.get(), da.get(), dw.get(),
+                                           ddm.get(), ddl.get());
   EXPECT_TRUE(close(dlp.download(), logp, Tol<T>::value)) << "logp";
   EXPECT_TRUE(close(ddm.download(), dmean, Tol<T>::value)) << "dmean";
   EXPECT_TRUE(close(ddl.download(), dls, Tol<T>::value)) << "dlog_std";
 }
 
 TEST(CudaPpoLoss, GaussianMatchesCpu) {
-  REQUIRE_CUDA_DEVICE();
+  RM_REQUIRE_GPU();
   check_gaussian<float>(128, 3, 10);   // Hopper minibatch
   check_gaussian<float>(1000, 6, 11);  // Walker2d, more than one block of samples
   check_gaussian<double>(257, 6, 12);
@@ -123,23 +125,23 @@ void check_losses(int batch, uint64_t seed) {
   const auto pl =
       kernels::ppo_policy_loss_cpu(batch, logp.data(), logp_old.data(), adv.data(), 0.2, g.data());
   grad.poison();
-  const auto pl_d = kernels::ppo_policy_loss_cuda(batch, dlogp.data(), dold.data(), dadv.data(),
-                                                  0.2, grad.data());
+  const auto pl_d =
+      kernels::ppo_policy_loss_cuda(batch, dlogp.get(), dold.get(), dadv.get(), 0.2, grad.get());
   expect_stat(pl_d.loss, pl.loss, "policy loss");
   expect_stat(pl_d.approx_kl, pl.approx_kl, "approx_kl");
   expect_stat(pl_d.clip_fraction, pl.clip_fraction, "clip_fraction");
   EXPECT_GT(pl.clip_fraction, 0.05) << "test inputs should exercise the clip";
   EXPECT_TRUE(close(grad.download(), g, Tol<T>::value)) << "dlogp";
   const auto pl_null =
-      kernels::ppo_policy_loss_cuda<T>(batch, dlogp.data(), dold.data(), dadv.data(), 0.2, nullptr);
+      kernels::ppo_policy_loss_cuda<T>(batch, dlogp.get(), dold.get(), dadv.get(), 0.2, nullptr);
   expect_stat(pl_null.loss, pl.loss, "policy loss without gradient");
 
   for (bool clipped : {true, false}) {
     const auto vl =
         kernels::value_loss_cpu(batch, v.data(), v_old.data(), ret.data(), clipped, 0.2, g.data());
     grad.poison();
-    const auto vl_d = kernels::value_loss_cuda(batch, dv.data(), dvold.data(), dret.data(), clipped,
-                                               0.2, grad.data());
+    const auto vl_d = kernels::value_loss_cuda(batch, dv.get(), dvold.get(), dret.get(), clipped,
+                                               0.2, grad.get());
     expect_stat(vl_d.loss, vl.loss, clipped ? "clipped value loss" : "value loss");
     expect_stat(vl_d.clip_fraction, vl.clip_fraction, "value clip_fraction");
     EXPECT_TRUE(close(grad.download(), g, Tol<T>::value)) << "dv";
@@ -148,7 +150,7 @@ void check_losses(int batch, uint64_t seed) {
   for (double label : {1.0, 0.0}) {
     const auto bce = kernels::sigmoid_bce_cpu(batch, logits.data(), label, g.data());
     grad.poison();
-    const auto bce_d = kernels::sigmoid_bce_cuda(batch, dlogits.data(), label, grad.data());
+    const auto bce_d = kernels::sigmoid_bce_cuda(batch, dlogits.get(), label, grad.get());
     expect_stat(bce_d.loss, bce.loss, "bce loss");
     expect_stat(bce_d.accuracy, bce.accuracy, "bce accuracy");
     EXPECT_TRUE(close(grad.download(), g, Tol<T>::value)) << "dlogits";
@@ -156,19 +158,19 @@ void check_losses(int batch, uint64_t seed) {
 
   kernels::discriminator_reward_cpu(batch, logits.data(), g.data());
   grad.poison();
-  kernels::discriminator_reward_cuda(batch, dlogits.data(), grad.data());
+  kernels::discriminator_reward_cuda(batch, dlogits.get(), grad.get());
   EXPECT_TRUE(close(grad.download(), g, Tol<T>::value)) << "reward";
 
   std::vector<T> x = ret;
   const auto ms = kernels::standardize_cpu(batch, x.data());
-  const auto ms_d = kernels::standardize_cuda(batch, dret.data());
+  const auto ms_d = kernels::standardize_cuda(batch, dret.get());
   expect_stat(ms_d.mean, ms.mean, "mean");
   expect_stat(ms_d.std, ms.std, "std");
   EXPECT_TRUE(close(dret.download(), x, Tol<T>::value)) << "standardized";
 }
 
 TEST(CudaPpoLoss, LossesMatchCpu) {
-  REQUIRE_CUDA_DEVICE();
+  RM_REQUIRE_GPU();
   check_losses<float>(128, 20);  // the minibatch of SPEC.md
   check_losses<double>(128, 21);
   check_losses<float>(8192, 22);  // a whole rollout: many elements per thread
@@ -176,10 +178,10 @@ TEST(CudaPpoLoss, LossesMatchCpu) {
 }
 
 TEST(CudaPpoLoss, StandardizeOfConstantInputThrowsWithZeroEps) {
-  REQUIRE_CUDA_DEVICE();
+  RM_REQUIRE_GPU();
   const std::vector<float> x(100, 2.f);
   DeviceBuffer<float> dx(x);
-  EXPECT_THROW(kernels::standardize_cuda(100, dx.data(), 0.0), Error);
+  EXPECT_THROW(kernels::standardize_cuda(100, dx.get(), 0.0), Error);
   EXPECT_EQ(dx.download(), x) << "the input must stay untouched";
 }
 

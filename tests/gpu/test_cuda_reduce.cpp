@@ -8,9 +8,11 @@
 #include <vector>
 
 #include "engine/rng.h"
+#include "kernels/common.h"
 #include "kernels/reduce.h"
 #include "kernels/spectral_norm.h"
-#include "tests/gpu/cuda_parity.h"
+#include "tests/gpu/close_check.h"
+#include "tests/gpu/cuda_test_util.h"
 
 namespace relmimic {
 namespace {
@@ -31,50 +33,51 @@ double rel(double a, double b) {
 template <class T>
 void check_reductions(uint64_t seed) {
   for (long n : kSizes) {
+    if (testing::quick_mode() && n > 5000) continue;  // compute-sanitizer runs 10-100x slower
     SCOPED_TRACE("n=" + std::to_string(n) + (sizeof(T) == 4 ? " float" : " double"));
     Rng rng(seed + uint64_t(n));
     const auto x = testing::random_vector<T>(n, rng), y = testing::random_vector<T>(n, rng);
     DeviceBuffer<T> dx(x), dy(y);
     // Both sides accumulate in double; only the order differs.
-    EXPECT_LT(rel(kernels::sum_cuda(n, dx.data()), kernels::sum_cpu(n, x.data())), 1e-12);
+    EXPECT_LT(rel(kernels::sum_cuda(n, dx.get()), kernels::sum_cpu(n, x.data())), 1e-12);
     EXPECT_LT(
-        rel(kernels::dot_cuda(n, dx.data(), dy.data()), kernels::dot_cpu(n, x.data(), y.data())),
+        rel(kernels::dot_cuda(n, dx.get(), dy.get()), kernels::dot_cpu(n, x.data(), y.data())),
         1e-12);
-    EXPECT_LT(rel(kernels::sum_squares_cuda(n, dx.data()), kernels::sum_squares_cpu(n, x.data())),
+    EXPECT_LT(rel(kernels::sum_squares_cuda(n, dx.get()), kernels::sum_squares_cpu(n, x.data())),
               1e-12);
-    EXPECT_EQ(kernels::max_abs_cuda(n, dx.data()), kernels::max_abs_cpu(n, x.data()));
-    EXPECT_TRUE(kernels::all_finite_cuda(n, dx.data()));
+    EXPECT_EQ(kernels::max_abs_cuda(n, dx.get()), kernels::max_abs_cpu(n, x.data()));
+    EXPECT_TRUE(kernels::all_finite_cuda(n, dx.get()));
     // The same input gives the same bits.
-    EXPECT_EQ(kernels::sum_cuda(n, dx.data()), kernels::sum_cuda(n, dx.data()));
+    EXPECT_EQ(kernels::sum_cuda(n, dx.get()), kernels::sum_cuda(n, dx.get()));
 
     std::vector<T> bad = x;
     bad[size_t(n / 2)] = std::numeric_limits<T>::infinity();
     DeviceBuffer<T> dbad(bad);
-    EXPECT_FALSE(kernels::all_finite_cuda(n, dbad.data()));
+    EXPECT_FALSE(kernels::all_finite_cuda(n, dbad.get()));
     bad[size_t(n - 1)] = std::numeric_limits<T>::quiet_NaN();
     dbad.upload(bad);
-    EXPECT_TRUE(std::isnan(kernels::max_abs_cuda(n, dbad.data()))) << "NaN must not hide";
+    EXPECT_TRUE(std::isnan(kernels::max_abs_cuda(n, dbad.get()))) << "NaN must not hide";
 
     // axpy and scale in place; the device may contract a * x + y into one FMA.
     const double tol = sizeof(T) == 4 ? 1e-6 : 1e-15;
     std::vector<T> yc = y;
     kernels::axpy_cpu(n, T(0.37), x.data(), yc.data());
-    kernels::axpy_cuda(n, T(0.37), dx.data(), dy.data());
+    kernels::axpy_cuda(n, T(0.37), dx.get(), dy.get());
     EXPECT_TRUE(close(dy.download(), yc, tol)) << "axpy";
     kernels::scale_cpu(n, T(-1.7), yc.data());
-    kernels::scale_cuda(n, T(-1.7), dy.data());
+    kernels::scale_cuda(n, T(-1.7), dy.get());
     EXPECT_TRUE(close(dy.download(), yc, tol)) << "scale";
   }
 }
 
 TEST(CudaReduce, MatchesCpu) {
-  REQUIRE_CUDA_DEVICE();
+  RM_REQUIRE_GPU();
   check_reductions<float>(1);
   check_reductions<double>(2);
 }
 
 TEST(CudaReduce, RowSumMatchesCpu) {
-  REQUIRE_CUDA_DEVICE();
+  RM_REQUIRE_GPU();
   Rng rng(3);
   for (auto [m, n] : {std::pair{441, 1000}, std::pair{3, 1}, std::pair{1, 70001}}) {
     const auto x = testing::random_vector<float>(long(m) * n, rng);
@@ -82,7 +85,7 @@ TEST(CudaReduce, RowSumMatchesCpu) {
     kernels::row_sum_cpu(m, n, x.data(), y.data());
     DeviceBuffer<float> dx(x), dy(m);
     dy.poison();
-    kernels::row_sum_cuda(m, n, dx.data(), dy.data());
+    kernels::row_sum_cuda(m, n, dx.get(), dy.get());
     EXPECT_TRUE(close(dy.download(), y, 1e-6)) << m << "x" << n;
   }
 }
@@ -116,10 +119,10 @@ void check_spectral_norm(const SnShape& s, bool training, uint64_t seed) {
   for (int it = 0; it < 2; ++it) {
     const double ref_sigma = kernels::spectral_norm_power_iteration_cpu(
         s.rows, s.cols, w.data(), u.data(), v.data(), training, acc.data());
-    kernels::spectral_norm_power_iteration_cuda(s.rows, s.cols, dwt.data(), du.data(), dv.data(),
-                                                training, sigma.data());
+    kernels::spectral_norm_power_iteration_cuda(s.rows, s.cols, dwt.get(), du.get(), dv.get(),
+                                                training, sigma.get());
     kernels::spectral_norm_apply_cpu(n, w.data(), ref_sigma, w_sn.data());
-    kernels::spectral_norm_apply_cuda(n, dwt.data(), sigma.data(), dwsn.data());
+    kernels::spectral_norm_apply_cuda(n, dwt.get(), sigma.get(), dwsn.get());
     const double tol = sizeof(T) == 4 ? 2e-6 : 1e-13;
     EXPECT_LT(rel(sigma.download()[0], ref_sigma), tol) << "sigma";
     EXPECT_TRUE(close(du.download(), u, tol)) << "u";
@@ -127,17 +130,19 @@ void check_spectral_norm(const SnShape& s, bool training, uint64_t seed) {
     EXPECT_TRUE(close(dwsn.download(), w_sn, tol)) << "w_sn";
     kernels::spectral_norm_backward_cpu(s.rows, s.cols, dw_sn.data(), w_sn.data(), u.data(),
                                         v.data(), ref_sigma, dw.data());
-    kernels::spectral_norm_backward_cuda(s.rows, s.cols, dg.data(), dwsn.data(), du.data(),
-                                         dv.data(), sigma.data(), ddw.data());
+    kernels::spectral_norm_backward_cuda(s.rows, s.cols, dg.get(), dwsn.get(), du.get(), dv.get(),
+                                         sigma.get(), ddw.get());
     EXPECT_TRUE(close(ddw.download(), dw, sizeof(T) == 4 ? 1e-5 : 1e-12)) << "dw";
   }
 }
 
 TEST(CudaSpectralNorm, MatchesCpuOnRewardNetWeights) {
-  REQUIRE_CUDA_DEVICE();
+  RM_REQUIRE_GPU();
   uint64_t seed = 10;
+  int k = 0;
   for (const SnShape& s : kRewardNetWeights)
     for (bool training : {true, false}) {
+      if (testing::quick_mode() && k++ % 3 != 0) continue;
       check_spectral_norm<float>(s, training, ++seed);
       check_spectral_norm<double>(s, training, ++seed);
     }

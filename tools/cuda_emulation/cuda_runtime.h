@@ -38,6 +38,8 @@ struct alignas(16) uint4 { unsigned x, y, z, w; };
 inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
 
 typedef int cudaError_t;
+typedef struct CUstream_st* cudaStream_t;
+enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount };
 enum { cudaSuccess = 0 };
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 struct cudaDeviceProp { char name[256]; int major, minor; size_t totalGlobalMem; };
@@ -58,6 +60,12 @@ template <class T> cudaError_t cudaMalloc(T** p, size_t n) { return cudaMalloc(r
 inline cudaError_t cudaFree(void* p) { std::free(p); return 0; }
 inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) { std::memmove(d, s, n); return 0; }
 inline cudaError_t cudaMemset(void* d, int v, size_t n) { std::memset(d, v, n); return 0; }
+inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) {
+  std::memmove(d, s, n);
+  return 0;
+}
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return 0; }
+inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) { *v = 132; return 0; }
 
 namespace emu {
 // One OS thread; each CUDA thread of a block is a fiber. Barriers park fibers until every live

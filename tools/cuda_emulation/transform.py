@@ -6,15 +6,18 @@ import re, sys
 src = open(sys.argv[1]).read()
 pat = re.compile(r'([A-Za-z_][\w:]*(?:<[^<>;]*?>)?)\s*<<<(.*?)>>>\s*\(', re.S)
 def split_top(s):
-    depth = 0
-    for i in range(len(s) - 1, -1, -1):
-        c = s[i]
-        if c in ')>': depth += 1
-        elif c in '(<': depth -= 1
-        elif c == ',' and depth == 0: return s[:i], s[i+1:]
-    raise SystemExit('no comma in ' + s)
+    """The launch configuration's top-level arguments (grid, block[, shared bytes, stream])."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(s):
+        if c in '(<': depth += 1
+        elif c in ')>': depth -= 1
+        elif c == ',' and depth == 0:
+            parts.append(s[start:i]); start = i + 1
+    parts.append(s[start:])
+    if len(parts) < 2: raise SystemExit('bad launch configuration: ' + s)
+    return parts
 def rep(m):
-    g, b = split_top(m.group(2))
+    g, b = split_top(m.group(2))[:2]
     return 'emu::launch(dim3(%s), dim3(%s), [](auto... a_) { %s(a_...); }, ' % (g.strip(), b.strip(), m.group(1))
 out = pat.sub(rep, src)
 try:
