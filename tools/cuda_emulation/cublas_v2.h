@@ -10,17 +10,30 @@ enum cublasMath_t { CUBLAS_DEFAULT_MATH };
 enum cudaDataType_t { CUDA_R_32F, CUDA_R_64F };
 enum cublasComputeType_t { CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_64F, CUBLAS_COMPUTE_32F_FAST_TF32 };
 enum cublasGemmAlgo_t { CUBLAS_GEMM_DEFAULT };
-inline const char* cublasGetStatusString(cublasStatus_t) { return "emulated cublas error"; }
-inline cublasStatus_t cublasCreate(cublasHandle_t* h) { *h = reinterpret_cast<cublasHandle_t>(1); return 0; }
-inline cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return 0; }
-inline cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) { return 0; }
-inline cublasStatus_t cublasDestroy(cublasHandle_t) { return 0; }
+inline const char* cublasGetStatusString(cublasStatus_t) {
+  return "emulated cublas error";
+}
+inline cublasStatus_t cublasCreate(cublasHandle_t* h) {
+  *h = reinterpret_cast<cublasHandle_t>(1);
+  return 0;
+}
+inline cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) {
+  return 0;
+}
+inline cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) {
+  return 0;
+}
+inline cublasStatus_t cublasDestroy(cublasHandle_t) {
+  return 0;
+}
 template <class T>
-cublasStatus_t emu_gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const T* alpha,
-                        const T* A, int lda, long long sa, const T* B, int ldb, long long sb, const T* beta,
-                        T* C, int ldc, long long sc, int batch) {
+cublasStatus_t emu_gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                        const T* alpha, const T* A, int lda, long long sa, const T* B, int ldb,
+                        long long sb, const T* beta, T* C, int ldc, long long sc, int batch) {
   for (int p = 0; p < batch; ++p) {
-    const T* a = A + p * sa; const T* b = B + p * sb; T* c = C + p * sc;
+    const T* a = A + p * sa;
+    const T* b = B + p * sb;
+    T* c = C + p * sc;
     for (int j = 0; j < n; ++j)
       for (int i = 0; i < m; ++i) {
         double acc = 0;
@@ -33,8 +46,22 @@ cublasStatus_t emu_gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n
   }
   return 0;
 }
-inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float* al, const float* A, int lda, long long sa, const float* B, int ldb, long long sb, const float* be, float* C, int ldc, long long sc, int batch) { return emu_gemm(ta, tb, m, n, k, al, A, lda, sa, B, ldb, sb, be, C, ldc, sc, batch); }
-inline cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const double* al, const double* A, int lda, long long sa, const double* B, int ldb, long long sb, const double* be, double* C, int ldc, long long sc, int batch) { return emu_gemm(ta, tb, m, n, k, al, A, lda, sa, B, ldb, sb, be, C, ldc, sc, batch); }
+inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_t ta,
+                                                cublasOperation_t tb, int m, int n, int k,
+                                                const float* al, const float* A, int lda,
+                                                long long sa, const float* B, int ldb, long long sb,
+                                                const float* be, float* C, int ldc, long long sc,
+                                                int batch) {
+  return emu_gemm(ta, tb, m, n, k, al, A, lda, sa, B, ldb, sb, be, C, ldc, sc, batch);
+}
+inline cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t, cublasOperation_t ta,
+                                                cublasOperation_t tb, int m, int n, int k,
+                                                const double* al, const double* A, int lda,
+                                                long long sa, const double* B, int ldb,
+                                                long long sb, const double* be, double* C, int ldc,
+                                                long long sc, int batch) {
+  return emu_gemm(ta, tb, m, n, k, al, A, lda, sa, B, ldb, sb, be, C, ldc, sc, batch);
+}
 inline cublasStatus_t cublasGemmStridedBatchedEx(
     cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const void* al,
     const void* A, cudaDataType_t at, int lda, long long sa, const void* B, cudaDataType_t, int ldb,

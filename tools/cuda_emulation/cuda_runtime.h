@@ -29,43 +29,97 @@ struct dim3 {
   unsigned x = 1, y = 1, z = 1;
   dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
 };
-struct uint3 { unsigned x = 0, y = 0, z = 0; };
+struct uint3 {
+  unsigned x = 0, y = 0, z = 0;
+};
 inline uint3 threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
-struct uchar4 { unsigned char x, y, z, w; };
-struct alignas(16) float4 { float x, y, z, w; };
-struct alignas(16) uint4 { unsigned x, y, z, w; };
-inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
+struct uchar4 {
+  unsigned char x, y, z, w;
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+struct alignas(16) uint4 {
+  unsigned x, y, z, w;
+};
+inline float4 make_float4(float a, float b, float c, float d) {
+  return {a, b, c, d};
+}
 
 typedef int cudaError_t;
 typedef struct CUstream_st* cudaStream_t;
 enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount };
 enum { cudaSuccess = 0 };
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
-struct cudaDeviceProp { char name[256]; int major, minor; size_t totalGlobalMem; };
-inline const char* cudaGetErrorString(cudaError_t) { return "emulated error"; }
-inline cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return 0; }
-inline cudaError_t cudaGetDevice(int* d) { *d = 0; return 0; }
-inline cudaError_t cudaSetDevice(int d) { return d == 0 ? 0 : 1; }
-inline cudaError_t cudaGetLastError() { return 0; }
-inline cudaError_t cudaDeviceSynchronize() { return 0; }
-inline cudaError_t cudaDriverGetVersion(int* v) { *v = 13000; return 0; }
-inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int d) {
-  if (d != 0) return 1;
-  std::strcpy(p->name, "host emulation"); p->major = 9; p->minor = 0; p->totalGlobalMem = 1ull << 34;
+struct cudaDeviceProp {
+  char name[256];
+  int major, minor;
+  size_t totalGlobalMem;
+};
+inline const char* cudaGetErrorString(cudaError_t) {
+  return "emulated error";
+}
+inline cudaError_t cudaGetDeviceCount(int* n) {
+  *n = 1;
   return 0;
 }
-inline cudaError_t cudaMalloc(void** p, size_t n) { *p = std::aligned_alloc(256, (n + 255) / 256 * 256); return *p ? 0 : 2; }
-template <class T> cudaError_t cudaMalloc(T** p, size_t n) { return cudaMalloc(reinterpret_cast<void**>(p), n); }
-inline cudaError_t cudaFree(void* p) { std::free(p); return 0; }
-inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) { std::memmove(d, s, n); return 0; }
-inline cudaError_t cudaMemset(void* d, int v, size_t n) { std::memset(d, v, n); return 0; }
+inline cudaError_t cudaGetDevice(int* d) {
+  *d = 0;
+  return 0;
+}
+inline cudaError_t cudaSetDevice(int d) {
+  return d == 0 ? 0 : 1;
+}
+inline cudaError_t cudaGetLastError() {
+  return 0;
+}
+inline cudaError_t cudaDeviceSynchronize() {
+  return 0;
+}
+inline cudaError_t cudaDriverGetVersion(int* v) {
+  *v = 13000;
+  return 0;
+}
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int d) {
+  if (d != 0) return 1;
+  std::strcpy(p->name, "host emulation");
+  p->major = 9;
+  p->minor = 0;
+  p->totalGlobalMem = 1ull << 34;
+  return 0;
+}
+inline cudaError_t cudaMalloc(void** p, size_t n) {
+  *p = std::aligned_alloc(256, (n + 255) / 256 * 256);
+  return *p ? 0 : 2;
+}
+template <class T>
+cudaError_t cudaMalloc(T** p, size_t n) {
+  return cudaMalloc(reinterpret_cast<void**>(p), n);
+}
+inline cudaError_t cudaFree(void* p) {
+  std::free(p);
+  return 0;
+}
+inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
+  std::memmove(d, s, n);
+  return 0;
+}
+inline cudaError_t cudaMemset(void* d, int v, size_t n) {
+  std::memset(d, v, n);
+  return 0;
+}
 inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) {
   std::memmove(d, s, n);
   return 0;
 }
-inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return 0; }
-inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) { *v = 132; return 0; }
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) {
+  return 0;
+}
+inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) {
+  *v = 132;
+  return 0;
+}
 
 namespace emu {
 // One OS thread; each CUDA thread of a block is a fiber. Barriers park fibers until every live
@@ -88,7 +142,9 @@ inline void park(State s) {
   blk->f[size_t(blk->cur)].state = s;
   swapcontext(&blk->f[size_t(blk->cur)].ctx, &blk->sched);
 }
-inline void syncthreads() { park(WaitBlock); }
+inline void syncthreads() {
+  park(WaitBlock);
+}
 template <class T>
 T shfl_xor(T v, int o) {
   const int t = blk->cur;
