@@ -144,7 +144,10 @@ void PpoTrainer::rollout(IterationStats& st) {
     for (long i = 0; i < long(N) * A; ++i)
       env_actions_[size_t(i)] = std::clamp(act[i], -float(s_.action_clip), float(s_.action_clip));
 
+    const auto te = std::chrono::steady_clock::now();
     pool_->step(env_actions_.data(), s_.pixels() ? frames_.data() : nullptr, obs_raw_.data());
+    st.env_seconds += seconds_since(te);
+    if (hooks_.after_step) hooks_.after_step(t, *pool_, s_.pixels() ? frames_.data() : nullptr);
     if (obs_rms_) obs_rms_->update(obs_raw_.data(), N);
     if (ret_rms_) {
       for (int n = 0; n < N; ++n)
@@ -205,6 +208,7 @@ void PpoTrainer::rollout(IterationStats& st) {
     }
   }
 
+  if (hooks_.after_rollout) hooks_.after_rollout(buf_);
   kernels::gae_cpu(T, N, buf_.rewards.data(), buf_.values.data(), buf_.next_values.data(),
                    buf_.terminated.data(), buf_.truncated.data(), s_.gamma, s_.lambda,
                    buf_.advantages.data(), buf_.returns.data());
@@ -252,6 +256,8 @@ void PpoTrainer::update(IterationStats& st) {
                                                   s_.entropy_coef, true, scratch_);
       RM_CHECK(std::isfinite(po.loss), "policy loss is ", po.loss, " at iteration ", iteration_ + 1,
                ", epoch ", epoch + 1, ": training diverged");
+      if (hooks_.policy_grads)
+        hooks_.policy_grads(pi_->parameters().grads(), pi_->parameters().size());
       st.policy_grad_norm += clip_grad_norm(pi_->parameters(), s_.max_grad_norm);
       pi_opt_->step();
 
@@ -260,6 +266,8 @@ void PpoTrainer::update(IterationStats& st) {
           value_objective(*vf_, ob, mb_ret, mb_v, s_.value_clip, s_.value_coef, true, scratch_);
       RM_CHECK(std::isfinite(vo.loss), "value loss is ", vo.loss, " at iteration ", iteration_ + 1,
                ", epoch ", epoch + 1, ": training diverged");
+      if (hooks_.value_grads)
+        hooks_.value_grads(vf_->parameters().grads(), vf_->parameters().size());
       st.value_grad_norm += clip_grad_norm(vf_->parameters(), s_.max_grad_norm);
       vf_opt_->step();
 

@@ -14,6 +14,7 @@
 //             own gradient-norm clip; learning rates decay linearly to 0 over the run.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,7 @@ struct PpoSettings {
   long seed = 0;
   // net
   Arch arch = Arch::mlp;
+  Arch value_arch = Arch::mlp;  // net.value_arch ("same": arch)
   int frames = 4, frame_size = 84, embed = 2, hidden = 64;
   bool layer_norm = false;
   double init_log_std = 0;
@@ -111,7 +113,8 @@ struct IterationStats {
   double policy_loss = 0, value_loss = 0, entropy = 0, approx_kl = 0, clip_fraction = 0;
   double value_clip_fraction = 0, explained_variance = 0, policy_grad_norm = 0, value_grad_norm = 0;
   double lr = 0, rollout_seconds = 0, update_seconds = 0, fps = 0;
-  int epochs_run = 0;  // < epochs when target_kl stopped the update early
+  double env_seconds = 0;  // of rollout_seconds: inside EnvPool::step (physics + rendering)
+  int epochs_run = 0;      // < epochs when target_kl stopped the update early
 };
 
 // Rollout storage, time-major [T, N] flattened to T*N samples (on the learner's device: the CPU
@@ -121,6 +124,20 @@ struct RolloutBuffer {
   std::vector<uint8_t> obs;  // [T*N, obs_bytes]: normalised float state or uint8 frames
   std::vector<float> actions, logp, values, next_values, rewards, advantages, returns;
   std::vector<uint8_t> terminated, truncated;
+};
+
+// Optional extensions for trainers built on PPO (imitation): a learned reward and gradient
+// averaging across learners. Unset hooks cost nothing.
+struct PpoHooks {
+  // After env step t of the rollout: the pool (final_frames(i) of envs whose episode just ended)
+  // and the frames the step wrote, [N, k, H, W] (null for state agents).
+  std::function<void(int t, const env::EnvPool& pool, const uint8_t* frames)> after_step;
+  // After the whole rollout is collected, before GAE: may overwrite buf.rewards [T*N].
+  std::function<void(RolloutBuffer& buf)> after_rollout;
+  // After each minibatch backward, before gradient clipping and the Adam step (e.g. an
+  // all-reduce that averages the flat gradient in place).
+  using GradientHook = std::function<void(float* grads, long n)>;
+  GradientHook policy_grads, value_grads;
 };
 
 class PpoTrainer {
@@ -136,9 +153,14 @@ class PpoTrainer {
 
   // Everything for an exact resume: parameters, Adam moments, normalisers, RNG streams,
   // counters, episode window and the env pool's state; plus the config JSON (string "config").
-  void save(CheckpointWriter& w) const;
+  // networks = false leaves out the parameters and Adam moments (a learner's own state when
+  // several learners share their networks).
+  void save(CheckpointWriter& w, bool networks = true) const;
   // Restores a checkpoint written by save() of a run with the same networks and env count.
-  void load(CheckpointReader& r);
+  void load(CheckpointReader& r, bool networks = true);
+
+  void set_hooks(PpoHooks hooks) { hooks_ = std::move(hooks); }
+  const RolloutBuffer& buffer() const { return buf_; }
 
   const PpoSettings& settings() const { return s_; }
   long iteration() const { return iteration_; }
@@ -147,7 +169,6 @@ class PpoTrainer {
   AgentNet<float>& value() { return *vf_; }
   const RunningMeanStd* obs_rms() const { return obs_rms_.get(); }
   env::EnvPool& pool() { return *pool_; }
-  const RolloutBuffer& buffer() const { return buf_; }
 
  private:
   void write_obs(long sample, const float* obs_raw, const uint8_t* frames);
@@ -167,6 +188,7 @@ class PpoTrainer {
   int obs_dim_ = 0, act_dim_ = 0;
 
   RolloutBuffer buf_;
+  PpoHooks hooks_;
   std::vector<float> obs_raw_;          // [N, obs_dim] current raw observations
   std::vector<uint8_t> frames_;         // [N, k, H, W] current frames
   std::vector<double> running_return_;  // [N] discounted return for reward scaling

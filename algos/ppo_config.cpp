@@ -15,6 +15,7 @@ void declare_ppo(Config& c, PpoPreset preset) {
   c.add("seed", 0L, "seeds the networks, the env streams, action sampling and shuffling");
 
   c.add("net.arch", px ? "local" : "mlp", "torso: mlp | nature | impala | local | nonlocal");
+  c.add("net.value_arch", "same", "value torso when it differs from the policy's (same: net.arch)");
   c.add("net.frames", 4, "pixel agents: frames k stacked per observation");
   c.add("net.frame_size", 84, "pixel agents: rendered frame height = width");
   c.add("net.embed", 2, "nonlocal agent: relational block width C'");
@@ -66,6 +67,8 @@ PpoSettings ppo_settings(const Config& c) {
   s.max_episode_steps = c.get<int>("env.max_episode_steps");
   s.seed = c.get<long>("seed");
   s.arch = parse_arch(c.get<std::string>("net.arch"));
+  const std::string value_arch = c.get<std::string>("net.value_arch");
+  s.value_arch = value_arch == "same" ? s.arch : parse_arch(value_arch);
   s.frames = c.get<int>("net.frames");
   s.frame_size = c.get<int>("net.frame_size");
   s.embed = c.get<int>("net.embed");
@@ -131,6 +134,9 @@ PpoSettings ppo_settings(const Config& c) {
   check(s.threads >= 0, "run.threads", ">= 0", s.threads);
   check(s.checkpoint_every >= 1, "run.checkpoint_every", ">= 1", s.checkpoint_every);
   check(s.log_window >= 1, "run.log_window", ">= 1", s.log_window);
+  RM_CHECK((s.value_arch == Arch::mlp) == (s.arch == Arch::mlp),
+           "config net.value_arch=", arch_name(s.value_arch), " and net.arch=", arch_name(s.arch),
+           " must both be image networks or both mlp");
   RM_CHECK(!(s.pixels() && s.obs_norm),
            "config ppo.obs_norm applies to state observations; pixel agents standardize frames "
            "inside the network (set ppo.obs_norm=false)");
@@ -162,6 +168,7 @@ AgentConfig policy_config(const PpoSettings& s, int obs_dim, int actions) {
 
 AgentConfig value_config(const PpoSettings& s, int obs_dim) {
   AgentConfig a = base_config(s, obs_dim);
+  a.arch = s.value_arch;
   a.actions = 0;
   a.seed = Rng::derive(uint64_t(s.seed), 102);
   return a;

@@ -136,7 +136,7 @@ std::vector<env::EnvSnapshot> load_pool(const h5::File& f,
 
 }  // namespace
 
-void PpoTrainer::save(CheckpointWriter& w) const {
+void PpoTrainer::save(CheckpointWriter& w, bool networks) const {
   w.set_string("kind", "ppo");
   w.set_string("config", config_json_);
   w.set_counter("iteration", iteration_);
@@ -144,10 +144,12 @@ void PpoTrainer::save(CheckpointWriter& w) const {
   w.set_counter("episodes", episodes_total_);
   w.set_counter("obs_dim", obs_dim_);
   w.set_counter("action_dim", act_dim_);
-  w.add_params("policy", pi_->parameters(), &pi_->buffers());
-  w.add_params("value", vf_->parameters(), &vf_->buffers());
-  w.add_adam("policy", *pi_opt_);
-  w.add_adam("value", *vf_opt_);
+  if (networks) {
+    w.add_params("policy", pi_->parameters(), &pi_->buffers());
+    w.add_params("value", vf_->parameters(), &vf_->buffers());
+    w.add_adam("policy", *pi_opt_);
+    w.add_adam("value", *vf_opt_);
+  }
   w.add_rng("sample", sample_rng_);
   w.add_rng("shuffle", shuffle_rng_);
   h5::File& f = w.file();
@@ -164,17 +166,19 @@ void PpoTrainer::save(CheckpointWriter& w) const {
   save_pool(f, pool_->snapshot());
 }
 
-void PpoTrainer::load(CheckpointReader& r) {
+void PpoTrainer::load(CheckpointReader& r, bool networks) {
   const h5::File& f = r.file();
   RM_CHECK(r.string("kind") == "ppo", f.path(), ": not a PPO checkpoint (kind '", r.string("kind"),
            "')");
   RM_CHECK(r.counter("obs_dim") == obs_dim_ && r.counter("action_dim") == act_dim_, f.path(),
            ": checkpoint is for obs/action sizes ", r.counter("obs_dim"), "/",
            r.counter("action_dim"), ", this run has ", obs_dim_, "/", act_dim_);
-  r.load_params("policy", pi_->parameters(), &pi_->buffers());
-  r.load_params("value", vf_->parameters(), &vf_->buffers());
-  r.load_adam("policy", *pi_opt_);
-  r.load_adam("value", *vf_opt_);
+  if (networks) {
+    r.load_params("policy", pi_->parameters(), &pi_->buffers());
+    r.load_params("value", vf_->parameters(), &vf_->buffers());
+    r.load_adam("policy", *pi_opt_);
+    r.load_adam("value", *vf_opt_);
+  }
   r.load_rng("sample", sample_rng_);
   r.load_rng("shuffle", shuffle_rng_);
   iteration_ = r.counter("iteration");

@@ -1,4 +1,6 @@
 // Spectral normalisation (Miyato et al. 2018) and orthogonal initialisation (Saxe et al. 2014).
+#include "kernels/spectral_norm.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -9,41 +11,6 @@
 namespace relmimic {
 
 namespace {
-// PyTorch's F.normalize floor: a zero vector stays zero instead of producing NaN.
-constexpr double kNormEps = 1e-12;
-
-// y[r] = sum_c W[r, c] x[c]; W [rows, cols] row-major. Returns ||y||.
-template <class T>
-double matvec(const T* w, int rows, int cols, const T* x, T* y) {
-  double n2 = 0;
-  for (int r = 0; r < rows; ++r) {
-    const T* wr = w + long(r) * cols;
-    double s = 0;
-    for (int c = 0; c < cols; ++c) s += double(wr[c]) * double(x[c]);
-    y[r] = T(s);
-    n2 += s * s;
-  }
-  return std::sqrt(n2);
-}
-
-// y[c] = sum_r W[r, c] x[r] (W^T x). Returns ||y||.
-// acc [cols] is scratch.
-template <class T>
-double matvec_t(const T* w, int rows, int cols, const T* x, T* y, double* acc) {
-  std::fill(acc, acc + cols, 0.0);
-  for (int r = 0; r < rows; ++r) {
-    const T* wr = w + long(r) * cols;
-    const double xr = double(x[r]);
-    for (int c = 0; c < cols; ++c) acc[c] += double(wr[c]) * xr;
-  }
-  double n2 = 0;
-  for (int c = 0; c < cols; ++c) {
-    y[c] = T(acc[c]);
-    n2 += acc[c] * acc[c];
-  }
-  return std::sqrt(n2);
-}
-
 template <class T>
 void scale(T* x, long n, double s) {
   for (long i = 0; i < n; ++i) x[i] = T(double(x[i]) * s);
@@ -62,7 +29,7 @@ SpectralNorm<T>::SpectralNorm(Build<T>& b, const std::string& name, int rows, in
     u[i] = T(rng.normal());
     n2 += double(u[i]) * double(u[i]);
   }
-  scale(u, rows, 1.0 / std::max(std::sqrt(n2), kNormEps));
+  scale(u, rows, 1.0 / std::max(std::sqrt(n2), kernels::kSpectralNormEps));
   v_ = b.arena.template tensor<T>({cols});
   w_sn_ = b.arena.template tensor<T>({rows, cols});
   acc_ = b.arena.template tensor<double>({cols});
@@ -73,49 +40,27 @@ const T* SpectralNorm<T>::u() const {
   return buffers_.value(u_slot_);
 }
 
-// Training: one power iteration  v = W^T u / ||W^T u||,  u = W v / ||W v||,  sigma = u^T W v.
-// Evaluation: u stays, v = W^T u / ||W^T u||,  sigma = u^T W v = ||W^T u||.
+// One power iteration (kernels/spectral_norm.h): training updates u, evaluation keeps it.
 template <class T>
 void SpectralNorm<T>::normalize(const T* w, T* w_sn, bool training) {
-  T* u = buffers_.value(u_slot_);
-  T* v = v_.template data<T>();
-  const double nv = matvec_t(w, rows_, cols_, u, v, acc_.template data<double>());
-  scale(v, cols_, 1.0 / std::max(nv, kNormEps));
-  double sigma = nv;
-  if (training) {
-    const double nu = matvec(w, rows_, cols_, v, u);
-    scale(u, rows_, 1.0 / std::max(nu, kNormEps));
-    sigma = nu;
-  }
+  const double sigma = kernels::spectral_norm_power_iteration_cpu(
+      rows_, cols_, w, buffers_.value(u_slot_), v_.template data<T>(), training,
+      acc_.template data<double>());
   RM_CHECK(sigma > 0 && std::isfinite(sigma), "spectral norm: sigma = ", sigma,
            " (weight is zero or not finite)");
   sigma_ = T(sigma);
   const long n = long(rows_) * cols_;
-  const double inv = 1.0 / sigma;
-  T* copy = w_sn_.template data<T>();
-  for (long i = 0; i < n; ++i) {
-    w_sn[i] = T(double(w[i]) * inv);
-    copy[i] = w_sn[i];
-  }
+  kernels::spectral_norm_apply_cpu(n, w, sigma, w_sn);
+  std::copy(w_sn, w_sn + n, w_sn_.template data<T>());
 }
 
 // With u, v constant: d(W / sigma) = dW / sigma - W (u^T dW v) / sigma^2, hence
 // dL/dW = (G - <G, W_sn> u v^T) / sigma for G = dL/dW_sn.
 template <class T>
 void SpectralNorm<T>::backward(const T* dw_sn, T* dw) const {
-  const T* u = buffers_.value(u_slot_);
-  const T* v = v_.template data<T>();
-  const T* wsn = w_sn_.template data<T>();
-  const long n = long(rows_) * cols_;
-  double dot = 0;
-  for (long i = 0; i < n; ++i) dot += double(dw_sn[i]) * double(wsn[i]);
-  const double inv = 1.0 / double(sigma_);
-  for (int r = 0; r < rows_; ++r) {
-    const double ur = dot * double(u[r]);
-    const long o = long(r) * cols_;
-    for (int c = 0; c < cols_; ++c)
-      dw[o + c] += T((double(dw_sn[o + c]) - ur * double(v[c])) * inv);
-  }
+  kernels::spectral_norm_backward_cpu(rows_, cols_, dw_sn, w_sn_.template data<T>(),
+                                      buffers_.value(u_slot_), v_.template data<T>(),
+                                      double(sigma_), dw);
 }
 
 namespace {

@@ -6,6 +6,8 @@
 // attn is [B, N, N], written by forward and read by the backward passes.
 #pragma once
 
+#include "kernels/cuda_types.h"
+
 namespace relmimic::kernels {
 
 struct AttentionDims {
@@ -39,5 +41,54 @@ void attention_backward_jvp_cpu(const AttentionDims& d, const T* theta, const T*
                                 const T* attn, const T* t_theta, const T* t_phi, const T* t_g,
                                 const T* s_dot, const T* dy, const T* dt_y, T* dtheta, T* dphi,
                                 T* dg, T* dt_theta, T* dt_phi, T* dt_g);
+
+// ---------------------------------------------------------------------------------------------
+// CUDA (device pointers, queued on `stream`). Two implementations of the first-order passes:
+//   Fused    flash-style: one kernel per pass, online softmax; the N x N scores live only in
+//            registers. Forward saves the row log-sum-exp lse [B, N]; backward recomputes
+//            A_ij = exp(S_ij - lse_i) tile by tile and uses D_i = sum_c dy[c,i] y[c,i]
+//            (FlashAttention-2). C' <= kAttentionFusedMaxChannels.
+//   Unfused  the cuBLAS baseline: batched GEMMs and row kernels over materialised [B, N, N]
+//            matrices, the CPU reference's algorithm on the device. Any C'.
+// The second-order passes (discriminator only) are unfused.
+enum class AttentionPath { Fused, Unfused };
+const char* attention_path_name(AttentionPath p);
+
+constexpr int kAttentionFusedMaxChannels = 32;  // register tiles of the fused kernels
+
+// y [B, C', N] and lse [B, N] = log sum_j exp(S_ij), written by both paths. The unfused path
+// also writes attn [B, N, N] = A; the fused path never touches attn (null allowed).
+template <class T>
+void attention_forward_cuda(AttentionPath path, const AttentionDims& d, const T* theta,
+                            const T* phi, const T* g, T* y, T* lse, T* attn,
+                            Stream stream = nullptr);
+
+// Overwrites dtheta, dphi, dg [B, C', N].
+//   Fused    reads y and lse of the forward; attn and work unused (null allowed).
+//   Unfused  reads attn; work is [B, N, N] scratch; y and lse unused (null allowed).
+template <class T>
+void attention_backward_cuda(AttentionPath path, const AttentionDims& d, const T* theta,
+                             const T* phi, const T* g, const T* y, const T* lse, const T* attn,
+                             const T* dy, T* dtheta, T* dphi, T* dg, T* work,
+                             Stream stream = nullptr);
+
+// attn [B, N, N] = exp(theta^T phi - lse): A after a fused forward, for the second-order passes.
+template <class T>
+void attention_probs_cuda(const AttentionDims& d, const T* theta, const T* phi, const T* lse,
+                          T* attn, Stream stream = nullptr);
+
+// attention_jvp_cpu on the device; work is [B, N, N] scratch.
+template <class T>
+void attention_jvp_cuda(const AttentionDims& d, const T* theta, const T* phi, const T* g,
+                        const T* attn, const T* t_theta, const T* t_phi, const T* t_g, T* t_y,
+                        T* s_dot, T* work, Stream stream = nullptr);
+
+// attention_backward_jvp_cpu on the device; work is [3, B, N, N] scratch.
+template <class T>
+void attention_backward_jvp_cuda(const AttentionDims& d, const T* theta, const T* phi, const T* g,
+                                 const T* attn, const T* t_theta, const T* t_phi, const T* t_g,
+                                 const T* s_dot, const T* dy, const T* dt_y, T* dtheta, T* dphi,
+                                 T* dg, T* dt_theta, T* dt_phi, T* dt_g, T* work,
+                                 Stream stream = nullptr);
 
 }  // namespace relmimic::kernels

@@ -126,6 +126,10 @@ void mul_tn(int c, int n, const T* x, const T* z, T beta, T* out) {
 
 }  // namespace
 
+const char* attention_path_name(AttentionPath p) {
+  return p == AttentionPath::Fused ? "fused" : "unfused";
+}
+
 template <class T>
 void attention_forward_cpu(const AttentionDims& d, const T* theta, const T* phi, const T* g, T* y,
                            T* attn) {

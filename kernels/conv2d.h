@@ -2,6 +2,8 @@
 // x [B, Cin, H, W], w [Cout, Cin, KH, KW], b [Cout], y [B, Cout, Ho, Wo].
 #pragma once
 
+#include "kernels/cuda_types.h"
+
 namespace relmimic::kernels {
 
 struct Conv2dDims {
@@ -25,5 +27,19 @@ void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* 
 // dw += sum_b dy (*) x, db += sum over (b, ho, wo) of dy. db may be nullptr. Accumulates.
 template <class T>
 void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T* dw, T* db);
+
+// CUDA versions: float, device pointers, the same contracts, queued on `stream`. Implicit GEMMs
+// tiled in shared memory (no im2col buffer); `math` picks FP32 FMA or TF32 tensor cores.
+void conv2d_forward_cuda(const Conv2dDims& d, const float* x, const float* w, const float* b,
+                         float* y, CudaMath math = CudaMath::FP32, Stream stream = nullptr);
+void conv2d_backward_input_cuda(const Conv2dDims& d, const float* dy, const float* w, float* dx,
+                                CudaMath math = CudaMath::FP32, Stream stream = nullptr);
+// Deterministic: splits of the batch * Ho * Wo reduction write partial [dW | db] sums to a
+// per-stream workspace (cuda_context.h), added in split order by a second kernel; no atomics.
+// The split count follows the device's multiprocessor count, so bits may differ between GPU
+// models, never between runs on one.
+void conv2d_backward_weight_cuda(const Conv2dDims& d, const float* x, const float* dy, float* dw,
+                                 float* db, CudaMath math = CudaMath::FP32,
+                                 Stream stream = nullptr);
 
 }  // namespace relmimic::kernels

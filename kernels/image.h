@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "kernels/cuda_types.h"
+
 namespace relmimic::kernels {
 
 // y = x * scale (standardize: scale = 1/255).
@@ -16,5 +18,19 @@ void rgb_to_gray_cpu(int h, int w, const uint8_t* rgb, uint8_t* gray, bool flip_
 // Frame stack [k, H*W] oldest first: drop the oldest, append frame. With reset, every slot
 // becomes frame (the first frame repeated at episode start).
 void stack_push_cpu(int k, long frame_size, const uint8_t* frame, uint8_t* stack, bool reset);
+
+// Device versions (queued on `stream`), batched over the frames of an env pool.
+// standardize_cpu on the device.
+template <class T>
+void standardize_cuda(long n, const uint8_t* x, T* y, T scale, Stream stream = nullptr);
+
+// rgb_to_gray_cpu for each of `frames` frames: rgb [F, H, W, 3] -> gray [F, H, W].
+void rgb_to_gray_cuda(int frames, int h, int w, const uint8_t* rgb, uint8_t* gray, bool flip_rows,
+                      Stream stream = nullptr);
+
+// stack_push_cpu for each of `envs` envs: stacks [E, k, frame_size], frames [E, frame_size];
+// reset [E] (device memory, nonzero = reset that env's stack) or null for no resets.
+void stack_push_cuda(int envs, int k, long frame_size, const uint8_t* frames, uint8_t* stacks,
+                     const uint8_t* reset, Stream stream = nullptr);
 
 }  // namespace relmimic::kernels

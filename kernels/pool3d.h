@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "kernels/cuda_types.h"
+
 namespace relmimic::kernels {
 
 struct Pool3dDims {
@@ -26,5 +28,14 @@ void pool3d_forward_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax);
 // dx = scatter of dy to the winners; dx is overwritten (zero elsewhere).
 template <class T>
 void pool3d_backward_cpu(const Pool3dDims& d, const T* dy, const int32_t* argmax, T* dx);
+
+// CUDA versions (device pointers, same contracts and tie-breaking, bit-identical results),
+// queued on `stream`. Backward is a gather: each dx element sums the outputs that chose it.
+template <class T>
+void pool3d_forward_cuda(const Pool3dDims& d, const T* x, T* y, int32_t* argmax,
+                         Stream stream = nullptr);
+template <class T>
+void pool3d_backward_cuda(const Pool3dDims& d, const T* dy, const int32_t* argmax, T* dx,
+                          Stream stream = nullptr);
 
 }  // namespace relmimic::kernels

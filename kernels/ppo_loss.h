@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "kernels/cuda_types.h"
+
 namespace relmimic::kernels {
 
 // ---------------------------------------------------------------------------------------------
@@ -117,5 +119,39 @@ BceStats sigmoid_bce_cpu(int n, const T* logits, double label, T* dlogits);
 // negative x. Overwrites rewards [n].
 template <class T>
 void discriminator_reward_cpu(int n, const T* logits, T* rewards, double eps = 1e-8);
+
+// ---------------------------------------------------------------------------------------------
+// Device versions (queued on `stream`; same contracts and equations, computed in double). GAE
+// runs one thread per env; the losses reduce their statistics in one block in a fixed order and
+// copy them to the host (those calls synchronize the stream). uint8 masks are device memory too.
+template <class T>
+void gae_cuda(int steps, int envs, const T* rewards, const T* values, const T* next_values,
+              const uint8_t* terminated, const uint8_t* truncated, double gamma, double lambda,
+              T* advantages, T* returns, Stream stream = nullptr);
+template <class T>
+void gaussian_log_prob_cuda(int batch, int dim, const T* mean, const T* log_std, const T* actions,
+                            T* logp, Stream stream = nullptr);
+template <class T>
+void gaussian_sample_cuda(int batch, int dim, const T* mean, const T* log_std, const T* noise,
+                          T* actions, Stream stream = nullptr);
+template <class T>
+void gaussian_log_prob_backward_cuda(int batch, int dim, const T* mean, const T* log_std,
+                                     const T* actions, const T* weights, T* dmean, T* dlog_std,
+                                     Stream stream = nullptr);
+template <class T>
+PolicyLossStats ppo_policy_loss_cuda(int batch, const T* logp, const T* logp_old,
+                                     const T* advantages, double clip, T* dlogp,
+                                     Stream stream = nullptr);
+template <class T>
+ValueLossStats value_loss_cuda(int batch, const T* v, const T* v_old, const T* returns,
+                               bool clipped, double clip, T* dv, Stream stream = nullptr);
+template <class T>
+MeanStd standardize_cuda(long n, T* x, double eps = 1e-8, Stream stream = nullptr);
+template <class T>
+BceStats sigmoid_bce_cuda(int n, const T* logits, double label, T* dlogits,
+                          Stream stream = nullptr);
+template <class T>
+void discriminator_reward_cuda(int n, const T* logits, T* rewards, double eps = 1e-8,
+                               Stream stream = nullptr);
 
 }  // namespace relmimic::kernels

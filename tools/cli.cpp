@@ -61,9 +61,19 @@ void Args::flag(const std::string& name, bool& value, const std::string& help) {
   opts_.push_back({name, help, "", true, [&value](const std::string&) { value = true; }});
 }
 
+void Args::positional(const std::string& name, std::vector<std::string>& values,
+                      const std::string& help) {
+  pos_name_ = name;
+  pos_help_ = help;
+  pos_ = &values;
+}
+
 std::string Args::usage() const {
   std::ostringstream os;
-  os << "usage: relmimic " << command_ << " [options]\n\n" << summary_ << "\n\noptions:\n";
+  os << "usage: relmimic " << command_ << (pos_ ? " " + pos_name_ + "..." : "") << " [options]\n\n"
+     << summary_ << "\n\n";
+  if (pos_) os << "  " << pos_name_ << "  " << pos_help_ << "\n\n";
+  os << "options:\n";
   for (const Opt& o : opts_) {
     std::string lhs = "  " + o.name + (o.is_flag ? "" : " X");
     os << lhs;
@@ -91,6 +101,10 @@ bool Args::parse(int argc, char** argv) {
         val = a.substr(eq + 1);
         a = a.substr(0, eq);
         has_val = true;
+      }
+      if (pos_ && (a.size() < 2 || a[0] != '-')) {
+        pos_->push_back(a);
+        continue;
       }
       const Opt* found = nullptr;
       for (const Opt& o : opts_)

@@ -24,6 +24,10 @@ class Args {
   // Repeatable: every occurrence appends its value.
   void add(const std::string& name, std::vector<std::string>& values, const std::string& help);
   void flag(const std::string& name, bool& value, const std::string& help);
+  // Arguments that are not options (e.g. `relmimic plot runs/a runs/b`), in order. Without this,
+  // a non-option argument is an error.
+  void positional(const std::string& name, std::vector<std::string>& values,
+                  const std::string& help);
   // Returns false when the command should exit now (help shown: code 0; bad flag: code 2).
   bool parse(int argc, char** argv);
   int exit_code() const { return exit_code_; }
@@ -40,6 +44,8 @@ class Args {
   std::string command_, summary_;
   std::vector<Opt> opts_;
   std::vector<std::string> given_;
+  std::string pos_name_, pos_help_;
+  std::vector<std::string>* pos_ = nullptr;
   int exit_code_ = 0;
 };
 

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <exception>
 
+#include "engine/comm.h"
 #include "tools/commands.h"
 
 namespace {
@@ -24,6 +25,8 @@ int main(int argc, char** argv) {
       return c.run(argc - 2, argv + 2);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "relmimic %s: error: %s\n", c.name, e.what());
+      // The other learners would wait forever in their next collective: end the whole job.
+      if (relmimic::Comm::world_is_parallel()) relmimic::Comm::world().abort(1);
       return 1;
     }
   }

@@ -4,21 +4,15 @@
 #include <fstream>
 
 #include "engine/checkpoint.h"
+#include "tests/test_util.h"
 
 namespace relmimic {
 namespace {
 
-std::string tmp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("relmimic_test_ckpt_" + name)).string();
-}
+using relmimic::testing::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+std::string tmp_path(const std::string& name) {
+  return testing::tmp_path("ckpt_" + name);
 }
 
 // A small two-tensor "network": conv.w [4, 2, 3, 3], conv.b [4], and one buffer.

@@ -4,21 +4,15 @@
 #include <fstream>
 
 #include "engine/h5.h"
+#include "tests/test_util.h"
 
 namespace relmimic {
 namespace {
 
-std::string tmp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("relmimic_test_h5_" + name)).string();
-}
+using relmimic::testing::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+std::string tmp_path(const std::string& name) {
+  return testing::tmp_path("h5_" + name);
 }
 
 TEST(H5, RoundTripsEveryDtypeWithShapeAndAttributes) {

@@ -8,38 +8,12 @@
 #include <new>
 
 #include "engine/networks.h"
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
+#include "tests/alloc_counter.h"
 
 namespace relmimic {
 namespace {
 
-// Runs f once to warm up (kernels keep per-thread scratch that grows once), then counts the
-// heap allocations of a second run.
-template <class F>
-long allocations_of(F f) {
-  f();
-  allocations = 0;
-  counting = true;
-  f();
-  counting = false;
-  return allocations.load();
-}
+using testing::allocations_of;
 
 Tensor frames(int b, int k, int h, int w) {
   Tensor t = Tensor::zeros({b, k, h, w}, DType::u8);

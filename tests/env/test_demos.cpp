@@ -14,21 +14,15 @@
 #include "engine/sha256.h"
 #include "env/demos.h"
 #include "kernels/image.h"
+#include "tests/test_util.h"
 
 namespace relmimic::env {
 namespace {
 
-std::string tmp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("relmimic_test_demos_" + name)).string();
-}
+using relmimic::testing::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+std::string tmp_path(const std::string& name) {
+  return testing::tmp_path("demos_" + name);
 }
 
 // Frame t of episode ep: every frame and pixel distinct enough to catch an off-by-one.

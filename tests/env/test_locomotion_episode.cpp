@@ -16,9 +16,12 @@
 #include "env/locomotion.h"
 #include "kernels/common.h"
 #include "tests/env/locomotion_test_util.h"
+#include "tests/test_util.h"
 
 namespace relmimic::env {
 namespace {
+
+using relmimic::testing::error_of;
 
 namespace fs = std::filesystem;
 using testing_util::no_noise;
@@ -47,15 +50,6 @@ fs::path fresh_temp_dir(const std::string& name) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
-}
-
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // ---- termination and truncation ----------------------------------------------------------
@@ -312,11 +306,11 @@ TEST(LocomotionErrors, MujocoErrorsThrowInsteadOfExiting) {
 
 TEST(LocomotionErrors, EachWarningIsPrintedOnce) {
   install_mujoco_handlers();
-  testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStderr();
   mju_warning("relmimic test warning A");
   mju_warning("relmimic test warning A");
   mju_warning("relmimic test warning B");
-  const std::string err = testing::internal::GetCapturedStderr();
+  const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(err,
             "relmimic: MuJoCo warning: relmimic test warning A\n"
             "relmimic: MuJoCo warning: relmimic test warning B\n");

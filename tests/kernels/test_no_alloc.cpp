@@ -17,37 +17,12 @@
 #include "kernels/norm.h"
 #include "kernels/pool3d.h"
 #include "kernels/reduce.h"
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
+#include "tests/alloc_counter.h"
 
 namespace relmimic {
 namespace {
 
-// Runs f once to warm up, then counts the heap allocations of a second run.
-template <class F>
-long allocations_of(F f) {
-  f();
-  allocations = 0;
-  counting = true;
-  f();
-  counting = false;
-  return allocations.load();
-}
+using testing::allocations_of;
 
 // Batch 16 so the threaded paths run; a large map (one sample per GEMM) and a small one
 // (samples grouped), each with a 1x1 conv.
@@ -108,5 +83,20 @@ TEST(NoAllocation, Pool3dLinearNormActivationAdamReduce) {
             0);
 }
 
+}  // namespace
+}  // namespace relmimic
+
+namespace relmimic {
+namespace {
+// The counter itself must see allocations, or every test above would pass vacuously.
+TEST(NoAllocation, CounterSeesAllocations) {
+  // Through a volatile pointer: the compiler may drop a new/delete pair it can see through.
+  static int* volatile sink = nullptr;
+  EXPECT_EQ(testing::allocations_of([] {
+              sink = new int(1);
+              delete sink;
+            }),
+            1);
+}
 }  // namespace
 }  // namespace relmimic

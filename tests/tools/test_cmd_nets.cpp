@@ -7,24 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
+
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-// Runs `relmimic <args>` and returns its exit code and stdout (+ stderr).
+using Result = relmimic::testing::CommandResult;
 Result run(const std::string& args) {
-  const std::string cmd = std::string(RELMIMIC_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, ""};
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return relmimic::testing::run_relmimic(args);
 }
 
 struct Net {
@@ -34,9 +23,8 @@ struct Net {
 };
 
 std::vector<Net> parse(const std::string& json) {
-  const std::regex obj(
-      R"re(\{\s*"name":\s*"(\w+)",\s*"params":\s*(\d+),\s*"flops":\s*(\d+),\s*)re"
-      R"re("attention_flops":\s*(\d+),\s*"conv_layers":\s*(\d+)\s*\})re");
+  const std::regex obj(R"re(\{\s*"name":\s*"(\w+)",\s*"params":\s*(\d+),\s*"flops":\s*(\d+),\s*)re"
+                       R"re("attention_flops":\s*(\d+),\s*"conv_layers":\s*(\d+)\s*\})re");
   std::vector<Net> nets;
   for (auto it = std::sregex_iterator(json.begin(), json.end(), obj); it != std::sregex_iterator();
        ++it) {

@@ -1,0 +1,321 @@
+// The GAIfO discriminator with spectral norm and gradient penalty (see discriminator.h for the
+// loss and for how the update's several forwards share one power iteration).
+#include "algos/discriminator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "engine/checkpoint.h"
+#include "kernels/ppo_loss.h"
+#include "kernels/reduce.h"
+
+namespace relmimic::algos {
+
+namespace {
+constexpr double kRewardEps = 1e-8;  // SPEC: r = -log(1 - D + 1e-8)
+
+std::string key(const std::string& prefix, const char* name) {
+  return prefix + "." + name;
+}
+
+std::string join(const int* v, int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) {
+    if (i) s += ',';
+    s += std::to_string(v[i]);
+  }
+  return s;
+}
+
+// "32,64,64,128,128" -> exactly N positive integers.
+template <size_t N>
+std::array<int, N> parse_ints(const std::string& text, const std::string& k) {
+  std::array<int, N> out{};
+  std::stringstream ss(text);
+  std::string item;
+  size_t n = 0;
+  while (std::getline(ss, item, ',')) {
+    RM_CHECK(n < N, "config ", k, " must list ", N, " integers, got '", text, "'");
+    size_t used = 0;
+    int v = 0;
+    try {
+      v = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      RM_FAIL("config ", k, ": '", item, "' is not an integer (in '", text, "')");
+    }
+    RM_CHECK(used == item.size() && v > 0, "config ", k, ": '", item,
+             "' is not a positive integer (in '", text, "')");
+    out[n++] = v;
+  }
+  RM_CHECK(n == N, "config ", k, " must list ", N, " integers, got '", text, "'");
+  return out;
+}
+
+double sigmoid(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
+
+// Throws naming the term when a loss value is not finite.
+void check_value(double v, const char* term) {
+  RM_CHECK(std::isfinite(v), "discriminator: ", term, " is not finite (", v,
+           "); the logits or the gradient penalty overflowed");
+}
+}  // namespace
+
+RewardConfig DiscriminatorConfig::net() const {
+  RewardConfig r;
+  r.frames = frames;
+  r.height = height;
+  r.width = width;
+  r.relational = relational;
+  r.channels = channels;
+  r.embed = embed;
+  r.slope = slope;
+  r.max_batch = max_batch;
+  r.seed = Rng::derive(seed, 0);
+  return r;
+}
+
+void declare_discriminator(Config& c, const std::string& p) {
+  const DiscriminatorConfig d;
+  c.add(key(p, "variant"), "relational",
+        "reward net: relational (Table 3) | baseline (GAIfO, no relational blocks)");
+  c.add(key(p, "frames"), d.frames, "frames k stacked per window");
+  c.add(key(p, "frame_size"), d.height, "frame height = width");
+  c.add(key(p, "channels"), join(d.channels.data(), 5), "conv widths of Table 3 rows 2,3,4,6,8");
+  c.add(key(p, "embed"), join(d.embed.data(), 2), "relational widths C' of rows 5,7");
+  c.add(key(p, "slope"), d.slope, "LeakyReLU negative slope");
+  c.add(key(p, "max_batch"), d.max_batch, "windows per network pass (larger batches are chunked)");
+  c.add(key(p, "lr"), d.lr, "Adam learning rate");
+  c.add(key(p, "lambda"), d.lambda, "gradient-penalty weight");
+  c.add(key(p, "beta1"), d.beta1, "Adam beta1");
+  c.add(key(p, "beta2"), d.beta2, "Adam beta2");
+  c.add(key(p, "adam_eps"), d.adam_eps, "Adam epsilon");
+  c.add(key(p, "max_grad_norm"), d.max_grad_norm, "global gradient-norm clip (0: off)");
+}
+
+DiscriminatorConfig discriminator_config(const Config& c, uint64_t seed, const std::string& p) {
+  DiscriminatorConfig d;
+  const std::string variant = c.get<std::string>(key(p, "variant"));
+  RM_CHECK(variant == "relational" || variant == "baseline", "config ", key(p, "variant"),
+           " must be relational or baseline, got '", variant, "'");
+  d.relational = variant == "relational";
+  d.frames = c.get<int>(key(p, "frames"));
+  d.height = d.width = c.get<int>(key(p, "frame_size"));
+  d.channels = parse_ints<5>(c.get<std::string>(key(p, "channels")), key(p, "channels"));
+  d.embed = parse_ints<2>(c.get<std::string>(key(p, "embed")), key(p, "embed"));
+  d.slope = c.get<double>(key(p, "slope"));
+  d.max_batch = c.get<int>(key(p, "max_batch"));
+  d.lr = c.get<double>(key(p, "lr"));
+  d.lambda = c.get<double>(key(p, "lambda"));
+  d.beta1 = c.get<double>(key(p, "beta1"));
+  d.beta2 = c.get<double>(key(p, "beta2"));
+  d.adam_eps = c.get<double>(key(p, "adam_eps"));
+  d.max_grad_norm = c.get<double>(key(p, "max_grad_norm"));
+  d.seed = seed;
+  RM_CHECK(d.frames > 0, "config ", key(p, "frames"), " must be positive, got ", d.frames);
+  RM_CHECK(d.height > 0, "config ", key(p, "frame_size"), " must be positive, got ", d.height);
+  RM_CHECK(d.max_batch > 0, "config ", key(p, "max_batch"), " must be positive, got ", d.max_batch);
+  RM_CHECK(d.lr > 0, "config ", key(p, "lr"), " must be positive, got ", d.lr);
+  RM_CHECK(d.lambda >= 0, "config ", key(p, "lambda"), " must be >= 0, got ", d.lambda);
+  RM_CHECK(d.beta1 >= 0 && d.beta1 < 1, "config ", key(p, "beta1"), " must be in [0, 1), got ",
+           d.beta1);
+  RM_CHECK(d.beta2 >= 0 && d.beta2 < 1, "config ", key(p, "beta2"), " must be in [0, 1), got ",
+           d.beta2);
+  RM_CHECK(d.adam_eps > 0, "config ", key(p, "adam_eps"), " must be positive, got ", d.adam_eps);
+  RM_CHECK(d.max_grad_norm >= 0, "config ", key(p, "max_grad_norm"), " must be >= 0, got ",
+           d.max_grad_norm);
+  return d;
+}
+
+// ---------------------------------------------------------------- Discriminator
+
+template <class T>
+Discriminator<T>::Discriminator(const DiscriminatorConfig& c)
+    : cfg_(c),
+      net_(c.net()),
+      adam_(net_.parameters(),
+            kernels::AdamParams{.lr = c.lr, .beta1 = c.beta1, .beta2 = c.beta2, .eps = c.adam_eps}),
+      rng_(Rng::derive(c.seed, 1)),
+      per_(long(c.frames) * c.height * c.width) {
+  RM_CHECK(c.lambda >= 0 && std::isfinite(c.lambda),
+           "discriminator: lambda must be finite and >= 0, got ", c.lambda);
+  RM_CHECK(c.max_grad_norm >= 0, "discriminator: max_grad_norm must be >= 0 (0: off), got ",
+           c.max_grad_norm);
+  net_.set_training(false);  // u moves only in advance_power_iteration
+  chunk_.resize(size_t(c.max_batch));
+  dlogit_ = Tensor::zeros({c.max_batch, 1}, dtype_of<T>());
+  x_hat_ = Tensor::zeros({c.max_batch, c.frames, c.height, c.width}, dtype_of<T>());
+}
+
+template <class T>
+int Discriminator<T>::check_windows(const Tensor& t, const char* what) const {
+  RM_CHECK(t.defined(), "discriminator: ", what, " windows are undefined");
+  const Shape want{t.ndim() >= 1 ? t.dim(0) : 0, cfg_.frames, cfg_.height, cfg_.width};
+  RM_CHECK(t.shape() == want && t.dim(0) >= 1, "discriminator: ", what,
+           " windows expected shape [B, ", cfg_.frames, ", ", cfg_.height, ", ", cfg_.width,
+           "] with B >= 1, got ", t.shape().str());
+  RM_CHECK(t.dtype() == DType::u8, "discriminator: ", what, " windows have dtype ",
+           dtype_name(t.dtype()), ", expected u8 frames");
+  RM_CHECK(t.device().is_cpu(), "discriminator: ", what, " windows are on ", t.device().str(),
+           ", expected cpu");
+  return int(t.dim(0));
+}
+
+template <class T>
+int Discriminator<T>::check_pair(const Tensor& expert, const Tensor& agent) const {
+  const int B = check_windows(expert, "expert");
+  RM_CHECK(check_windows(agent, "agent") == B, "discriminator: expert and agent batches differ (",
+           B, " vs ", agent.dim(0), " windows); each update takes equal minibatches");
+  return B;
+}
+
+template <class T>
+void Discriminator<T>::advance_power_iteration(const Tensor& window) {
+  net_.set_training(true);
+  try {
+    net_.forward(window);
+  } catch (...) {
+    net_.set_training(false);
+    throw;
+  }
+  net_.set_training(false);
+}
+
+template <class T>
+void Discriminator<T>::check_grads(const char* term) {
+  ParamSet<T>& ps = net_.parameters();
+  if (kernels::all_finite_cpu(ps.size(), ps.grads())) return;
+  for (const auto& e : ps.entries())
+    for (long i = 0; i < e.size; ++i)
+      RM_CHECK(std::isfinite(double(ps.grads()[e.offset + i])), "discriminator: gradient of the ",
+               term, " is not finite (", ps.grads()[e.offset + i], " in '", e.name, "'[", i, "])");
+}
+
+// Per chunk of c windows: mean BCE weighted by c / B, gradient (D - y) / B.
+template <class T>
+void Discriminator<T>::bce_term(const Tensor& frames, double label, bool accumulate_grad,
+                                double& loss, double& accuracy, double& mean_d) {
+  const int B = int(frames.dim(0));
+  loss = accuracy = mean_d = 0;
+  for (int b0 = 0; b0 < B; b0 += cfg_.max_batch) {
+    const int c = std::min(cfg_.max_batch, B - b0);
+    Tensor logit = net_.forward(frames.slice(b0, b0 + c));
+    const T* l = logit.data<T>();
+    T* d = dlogit_.data<T>();
+    const kernels::BceStats s = kernels::sigmoid_bce_cpu(c, l, label, d);
+    const double w = double(c) / B;
+    loss += s.loss * w;
+    accuracy += s.accuracy * w;
+    for (int i = 0; i < c; ++i) mean_d += sigmoid(double(l[i])) / B;
+    if (accumulate_grad) {
+      kernels::scale_cpu(c, T(w), d);
+      net_.backward(dlogit_.slice(0, c));
+    }
+  }
+}
+
+template <class T>
+UpdateStats Discriminator<T>::compute_loss(const Tensor& expert, const Tensor& agent, const T* eps,
+                                           bool accumulate_grad) {
+  const int B = check_pair(expert, agent);
+  RM_CHECK(eps != nullptr, "discriminator: interpolation weights are null");
+  for (int b = 0; b < B; ++b)
+    RM_CHECK(eps[b] >= 0 && eps[b] <= 1, "discriminator: interpolation weight ", b, " is ", eps[b],
+             ", expected [0, 1]");
+  ParamSet<T>& ps = net_.parameters();
+  if (accumulate_grad) ps.zero_grad();
+  UpdateStats st;
+
+  bce_term(expert, 1.0, accumulate_grad, st.expert_loss, st.expert_accuracy, st.expert_d);
+  check_value(st.expert_loss, "expert cross-entropy");
+  if (accumulate_grad) check_grads("expert cross-entropy");
+
+  bce_term(agent, 0.0, accumulate_grad, st.agent_loss, st.agent_accuracy, st.agent_d);
+  check_value(st.agent_loss, "agent cross-entropy");
+  if (accumulate_grad) check_grads("agent cross-entropy");
+
+  // x_hat = (eps x_agent + (1 - eps) x_expert) / 255; a chunk of c samples carries the weight
+  // lambda c / B so the chunks sum to lambda * mean over the batch.
+  if (cfg_.lambda > 0) {
+    const uint8_t* xe = expert.data<uint8_t>();
+    const uint8_t* xa = agent.data<uint8_t>();
+    for (int b0 = 0; b0 < B; b0 += cfg_.max_batch) {
+      const int c = std::min(cfg_.max_batch, B - b0);
+      T* xh = x_hat_.data<T>();
+      for (int b = 0; b < c; ++b) {
+        const double e = double(eps[b0 + b]);
+        const long o = long(b0 + b) * per_;
+        for (long i = 0; i < per_; ++i)
+          xh[b * per_ + i] = T((e * xa[o + i] + (1 - e) * xe[o + i]) / 255.0);
+      }
+      st.penalty += net_.gradient_penalty(x_hat_.slice(0, c), cfg_.lambda * c / B, accumulate_grad);
+    }
+  }
+  check_value(st.penalty, "gradient penalty");
+  if (accumulate_grad) check_grads("gradient penalty");
+  st.loss = st.expert_loss + st.agent_loss + st.penalty;
+  return st;
+}
+
+template <class T>
+UpdateStats Discriminator<T>::update(const Tensor& expert, const Tensor& agent,
+                                     const GradientHook& hook) {
+  const int B = check_pair(expert, agent);  // before anything changes state
+  eps_.resize(size_t(B));
+  for (T& e : eps_) e = T(rng_.uniform());
+  advance_power_iteration(expert.slice(0, 1));
+  UpdateStats st = compute_loss(expert, agent, eps_.data(), true);
+
+  ParamSet<T>& ps = net_.parameters();
+  if (hook) {
+    hook(ps.grads(), ps.size());
+    check_grads("loss after the gradient hook (all-reduce)");
+  }
+  st.grad_norm = clip_grad_norm(ps, cfg_.max_grad_norm);
+  adam_.step();
+  return st;
+}
+
+template <class T>
+void Discriminator<T>::logits(const Tensor& states, T* out) {
+  const int B = check_windows(states, "scored");
+  RM_CHECK(out != nullptr, "discriminator: logits output is null");
+  for (int b0 = 0; b0 < B; b0 += cfg_.max_batch) {
+    const int c = std::min(cfg_.max_batch, B - b0);
+    Tensor l = net_.forward(states.slice(b0, b0 + c));  // eval mode: u stays
+    std::copy_n(l.data<T>(), c, out + b0);
+  }
+}
+
+template <class T>
+void Discriminator<T>::reward(const Tensor& states, float* r_out) {
+  const int B = check_windows(states, "reward");
+  RM_CHECK(r_out != nullptr, "discriminator: reward output is null");
+  for (int b0 = 0; b0 < B; b0 += cfg_.max_batch) {
+    const int c = std::min(cfg_.max_batch, B - b0);
+    Tensor l = net_.forward(states.slice(b0, b0 + c));
+    kernels::discriminator_reward_cpu(c, l.data<T>(), chunk_.data(), kRewardEps);
+    for (int i = 0; i < c; ++i) r_out[b0 + i] = float(chunk_[size_t(i)]);
+  }
+}
+
+template <class T>
+void Discriminator<T>::save(CheckpointWriter& w, const std::string& name) {
+  w.add_params(name, net_.parameters(), &net_.buffers());
+  w.add_adam(name, adam_);
+  w.add_rng(name + ".interpolation", rng_);
+}
+
+template <class T>
+void Discriminator<T>::load(CheckpointReader& r, const std::string& name) {
+  r.load_params(name, net_.parameters(), &net_.buffers());
+  r.load_adam(name, adam_);
+  r.load_rng(name + ".interpolation", rng_);
+}
+
+template class Discriminator<float>;
+template class Discriminator<double>;
+
+}  // namespace relmimic::algos

@@ -1,0 +1,428 @@
+// Relational Mimic: settings, the learner's iteration (rollout hooks, reward, discriminator
+// updates, gradient averaging) and evaluation. Checkpoints are in imitate_state.cpp.
+#include "algos/imitate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "kernels/common.h"
+#include "kernels/ppo_loss.h"
+
+namespace relmimic::algos {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+void check(bool ok, const char* key, const char* want, double got) {
+  RM_CHECK(ok, "config ", key, " must be ", want, ", got ", got);
+}
+
+// sum += w * u, field by field.
+void add_stats(UpdateStats& sum, const UpdateStats& u, double w) {
+  sum.loss += w * u.loss;
+  sum.expert_loss += w * u.expert_loss;
+  sum.agent_loss += w * u.agent_loss;
+  sum.penalty += w * u.penalty;
+  sum.expert_accuracy += w * u.expert_accuracy;
+  sum.agent_accuracy += w * u.agent_accuracy;
+  sum.expert_d += w * u.expert_d;
+  sum.agent_d += w * u.agent_d;
+  sum.grad_norm += w * u.grad_norm;
+}
+
+// Stream ids of Rng::derive for the learner's own streams (PpoTrainer uses 100-202).
+constexpr uint64_t kDiscStream = 300, kExpertStream = 301, kShuffleStream = 302;
+constexpr uint64_t kEvalStream = 400;
+}  // namespace
+
+const char* variant_name(Variant v) {
+  switch (v) {
+    case Variant::baseline:
+      return "baseline";
+    case Variant::rm_l_l:
+      return "rm-l-l";
+    case Variant::rm_l_nl:
+      return "rm-l-nl";
+    case Variant::rm_nl_nl:
+      return "rm-nl-nl";
+  }
+  return "?";
+}
+
+Variant parse_variant(const std::string& s) {
+  for (Variant v : {Variant::baseline, Variant::rm_l_l, Variant::rm_l_nl, Variant::rm_nl_nl})
+    if (s == variant_name(v)) return v;
+  RM_FAIL("unknown variant '", s, "' (expected baseline, rm-l-l, rm-l-nl or rm-nl-nl)");
+}
+
+VariantNets variant_nets(Variant v) {
+  VariantNets n;
+  n.relational_reward = v != Variant::baseline;
+  n.policy = v == Variant::rm_nl_nl ? Arch::nonlocal : Arch::local;
+  n.value = v == Variant::rm_l_nl || v == Variant::rm_nl_nl ? Arch::nonlocal : Arch::local;
+  return n;
+}
+
+void declare_imitation(Config& c) {
+  c.add("variant", "rm-l-l",
+        "baseline | rm-l-l | rm-l-nl | rm-nl-nl: which of reward / policy / value hold "
+        "relational blocks (sets net.arch, net.value_arch, disc.variant)");
+  c.add("demos", "", "HDF5 video demonstrations (relmimic record)");
+  declare_ppo(c, PpoPreset::pixels);
+  // The reward is D's, not the env's: no return-based scaling of it.
+  c.set("ppo.reward_norm", json::Value(false), "imitation defaults");
+  declare_discriminator(c, "disc");
+  c.add("imitate.disc_passes", 1,
+        "discriminator passes per iteration over the rollout's windows (0: D stays frozen)");
+  c.add("imitate.disc_minibatch", 128,
+        "agent windows per discriminator update (paired with as many expert windows)");
+  c.add("eval.every", 10, "iterations between evaluations (rank 0; 0: never)");
+  c.add("eval.episodes", 10, "episodes per evaluation");
+  c.add("eval.window", 100, "evaluation episodes averaged for the logged eval_return");
+  c.add("eval.envs", 10, "envs stepped together during an evaluation");
+  c.add("eval.deterministic", false, "evaluate the policy's mean instead of sampling");
+  apply_variant(c);
+}
+
+const std::vector<std::string>& variant_keys() {
+  static const std::vector<std::string> keys = {"net.arch", "net.value_arch", "disc.variant",
+                                                "disc.frames", "disc.frame_size"};
+  return keys;
+}
+
+void apply_variant(Config& c) {
+  const VariantNets n = variant_nets(parse_variant(c.get<std::string>("variant")));
+  const std::string src = "variant " + c.get<std::string>("variant");
+  c.set("net.arch", json::Value(arch_name(n.policy)), src);
+  c.set("net.value_arch", json::Value(arch_name(n.value)), src);
+  c.set("disc.variant", json::Value(n.relational_reward ? "relational" : "baseline"), src);
+  c.set("disc.frames", json::Value(c.get<int>("net.frames")), "net.frames");
+  c.set("disc.frame_size", json::Value(c.get<int>("net.frame_size")), "net.frame_size");
+}
+
+ImitationSettings imitation_settings(const Config& c) {
+  ImitationSettings s;
+  s.variant = parse_variant(c.get<std::string>("variant"));
+  s.demos = c.get<std::string>("demos");
+  s.ppo = ppo_settings(c);
+  s.disc = discriminator_config(c, 0);
+  s.disc_passes = c.get<int>("imitate.disc_passes");
+  s.disc_minibatch = c.get<int>("imitate.disc_minibatch");
+  s.eval_every = c.get<int>("eval.every");
+  s.eval_episodes = c.get<int>("eval.episodes");
+  s.eval_window = c.get<int>("eval.window");
+  s.eval_envs = c.get<int>("eval.envs");
+  s.eval_deterministic = c.get<bool>("eval.deterministic");
+
+  const VariantNets n = variant_nets(s.variant);
+  const char* v = variant_name(s.variant);
+  RM_CHECK(s.ppo.arch == n.policy, "config net.arch=", arch_name(s.ppo.arch),
+           " contradicts variant ", v, " (policy ", arch_name(n.policy), ")");
+  RM_CHECK(s.ppo.value_arch == n.value, "config net.value_arch=", arch_name(s.ppo.value_arch),
+           " contradicts variant ", v, " (value ", arch_name(n.value), ")");
+  RM_CHECK(s.disc.relational == n.relational_reward, "config disc.variant contradicts variant ", v,
+           " (reward ", n.relational_reward ? "relational" : "baseline", ")");
+  RM_CHECK(s.disc.frames == s.ppo.frames && s.disc.height == s.ppo.frame_size,
+           "config disc.frames/disc.frame_size (", s.disc.frames, "/", s.disc.height,
+           ") must equal net.frames/net.frame_size (", s.ppo.frames, "/", s.ppo.frame_size,
+           "): D scores the agent's stacked states");
+  RM_CHECK(!s.ppo.reward_norm,
+           "config ppo.reward_norm scales the env reward inside the rollout; imitation learns "
+           "from D's reward (set ppo.reward_norm=false)");
+  RM_CHECK(!s.demos.empty(), "config demos: no demonstration file given (--demos)");
+  check(s.disc_passes >= 0, "imitate.disc_passes", ">= 0", s.disc_passes);
+  check(s.disc_minibatch >= 1 && s.disc_minibatch <= s.ppo.batch(), "imitate.disc_minibatch",
+        "in [1, rollout_steps * num_envs]", s.disc_minibatch);
+  check(s.eval_every >= 0, "eval.every", ">= 0", s.eval_every);
+  check(s.eval_episodes >= 1, "eval.episodes", ">= 1", s.eval_episodes);
+  check(s.eval_window >= 1, "eval.window", ">= 1", s.eval_window);
+  check(s.eval_envs >= 1 && s.eval_envs <= std::max(s.ppo.num_envs, s.ppo.minibatch), "eval.envs",
+        "in [1, max(env.num_envs, ppo.minibatch)]", s.eval_envs);
+  return s;
+}
+
+Config ppo_config_of(const Config& c, long learner_seed) {
+  Config p;
+  declare_ppo(p, PpoPreset::pixels);
+  for (const std::string& k : p.keys()) {
+    switch (c.type(k)) {
+      case Config::Type::Bool:
+        p.set(k, json::Value(c.get<bool>(k)));
+        break;
+      case Config::Type::Int:
+        p.set(k, json::Value(c.get<long>(k)));
+        break;
+      case Config::Type::Double:
+        p.set(k, json::Value(c.get<double>(k)));
+        break;
+      case Config::Type::String:
+        p.set(k, json::Value(c.get<std::string>(k)));
+        break;
+    }
+  }
+  p.set("seed", json::Value(learner_seed), "learner seed");
+  return p;
+}
+
+// ---------------------------------------------------------------- ImitationTrainer
+
+ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
+    : cfg_(cfg), comm_(comm), s_(imitation_settings(cfg)) {
+  learner_seed_ = long(learner_seed(uint64_t(s_.ppo.seed), comm_.rank()));
+  RM_CHECK(comm_.size() == 1 || s_.ppo.target_kl == 0,
+           "config ppo.target_kl stops each learner's epochs on its own KL; with ", comm_.size(),
+           " learners they would stop at different epochs (set ppo.target_kl=0)");
+  env::DemoExpect expect;
+  expect.env = env::task_name(s_.ppo.task);
+  expect.frame_height = expect.frame_width = s_.ppo.frame_size;
+  expect.frame_skip = env::TaskConfig::defaults(s_.ppo.task).frame_skip;
+  expect.k = s_.ppo.frames;
+  demos_ = std::make_unique<env::DemoSet>(s_.demos, expect);
+
+  ppo_ = std::make_unique<PpoTrainer>(ppo_config_of(cfg_, learner_seed_));
+  s_.disc.seed = Rng::derive(uint64_t(learner_seed_), kDiscStream);
+  disc_ = std::make_unique<Discriminator<float>>(s_.disc);
+  expert_rng_ = Rng(Rng::derive(uint64_t(learner_seed_), kExpertStream));
+  shuffle_rng_ = Rng(Rng::derive(uint64_t(learner_seed_), kShuffleStream));
+
+  const long B = s_.ppo.batch();
+  per_ = long(s_.ppo.frames) * s_.ppo.frame_size * s_.ppo.frame_size;
+  next_.assign(size_t(B * per_), 0);
+  expert_mb_.assign(size_t(s_.disc_minibatch * per_), 0);
+  agent_mb_.assign(expert_mb_.size(), 0);
+  perm_.resize(size_t(B));
+  rewards_.assign(size_t(B), 0.f);
+
+  PpoHooks h;
+  h.after_step = [this](int t, const env::EnvPool& pool, const uint8_t* frames) {
+    capture_next(t, pool, frames);
+  };
+  h.after_rollout = [this](RolloutBuffer& buf) { reward_and_update_disc(buf); };
+  if (comm_.size() > 1) {
+    h.policy_grads = h.value_grads = [this](float* g, long n) { average(g, n); };
+  }
+  ppo_->set_hooks(std::move(h));
+  sync_parameters();
+}
+
+ImitationTrainer::~ImitationTrainer() = default;
+
+Tensor ImitationTrainer::next_windows() {
+  return Tensor::view(next_.data(),
+                      {s_.ppo.batch(), s_.ppo.frames, s_.ppo.frame_size, s_.ppo.frame_size},
+                      DType::u8);
+}
+
+void ImitationTrainer::average(float* grads, long n) {
+  comm_.allreduce_mean(grads, n);
+}
+
+void ImitationTrainer::sync_parameters() {
+  if (comm_.size() == 1) return;
+  auto bcast = [&](ParamSet<float>& ps) { comm_.broadcast(ps.values(), ps.size()); };
+  bcast(ppo_->policy().parameters());
+  bcast(ppo_->policy().buffers());
+  bcast(ppo_->value().parameters());
+  bcast(ppo_->value().buffers());
+  bcast(disc_->parameters());
+  bcast(disc_->net().buffers());
+}
+
+void ImitationTrainer::capture_next(int t, const env::EnvPool& pool, const uint8_t* frames) {
+  const int N = pool.num_envs();
+  for (int n = 0; n < N; ++n) {
+    // s^k_{t+1}: on a done step the frames hold the next episode's reset stack.
+    const uint8_t* src = pool.done(n) ? pool.final_frames(n) : frames + size_t(n) * per_;
+    std::memcpy(next_.data() + (size_t(t) * N + n) * per_, src, size_t(per_));
+  }
+}
+
+void ImitationTrainer::reward_and_update_disc(RolloutBuffer& buf) {
+  const long B = s_.ppo.batch();
+  const int k = s_.ppo.frames, hw = s_.ppo.frame_size;
+  auto t0 = std::chrono::steady_clock::now();
+  disc_->reward(next_windows(), buf.rewards.data());  // D frozen for the whole rollout
+  std::copy(buf.rewards.begin(), buf.rewards.end(), rewards_.begin());
+  double sum = 0;
+  for (float r : rewards_) sum += r;
+  mean_reward_ = sum / double(B);
+  reward_seconds_ = seconds_since(t0);
+
+  t0 = std::chrono::steady_clock::now();
+  disc_sum_ = UpdateStats{};
+  disc_updates_ = 0;
+  const int M = s_.disc_minibatch;
+  const Discriminator<float>::GradientHook hook =
+      comm_.size() > 1
+          ? Discriminator<float>::GradientHook([this](float* g, long n) { average(g, n); })
+          : Discriminator<float>::GradientHook();
+  std::iota(perm_.begin(), perm_.end(), 0L);
+  for (int pass = 0; pass < s_.disc_passes; ++pass) {
+    for (long i = B - 1; i > 0; --i)
+      std::swap(perm_[size_t(i)], perm_[size_t(shuffle_rng_.below(uint64_t(i + 1)))]);
+    for (long start = 0; start < B; start += M) {
+      const int c = int(std::min<long>(M, B - start));
+      for (int j = 0; j < c; ++j)
+        std::memcpy(agent_mb_.data() + size_t(j) * per_,
+                    next_.data() + size_t(perm_[size_t(start + j)]) * per_, size_t(per_));
+      demos_->sample_windows(c, k, expert_rng_, expert_mb_.data(), 1);
+      const UpdateStats u =
+          disc_->update(Tensor::view(expert_mb_.data(), {c, k, hw, hw}, DType::u8),
+                        Tensor::view(agent_mb_.data(), {c, k, hw, hw}, DType::u8), hook);
+      add_stats(disc_sum_, u, 1.0);
+      ++disc_updates_;
+    }
+  }
+  disc_seconds_ = seconds_since(t0);
+}
+
+ImitationStats ImitationTrainer::iterate() {
+  ImitationStats st;
+  st.ppo = ppo_->iterate();
+  st.disc_updates = disc_updates_;
+  if (disc_updates_ > 0) {
+    st.disc = UpdateStats{};
+    add_stats(st.disc, disc_sum_, 1.0 / disc_updates_);
+  } else {  // D frozen (imitate.disc_passes = 0): no D statistics
+    const double n = NAN;
+    st.disc = UpdateStats{n, n, n, n, n, n, n, n, n};
+  }
+  st.mean_reward = mean_reward_;
+  st.reward_seconds = reward_seconds_;
+  st.disc_seconds = disc_seconds_;
+  st.fps = st.ppo.fps;
+
+  // One all-reduce of the logged values: learner means, and the episode returns weighted by
+  // whether a learner has finished any episode yet.
+  const IterationStats& p = st.ppo;
+  const bool has = std::isfinite(p.mean_return);
+  std::vector<double> v = {st.disc.loss,
+                           st.disc.expert_loss,
+                           st.disc.agent_loss,
+                           st.disc.penalty,
+                           st.disc.expert_accuracy,
+                           st.disc.agent_accuracy,
+                           st.disc.expert_d,
+                           st.disc.agent_d,
+                           st.disc.grad_norm,
+                           st.mean_reward,
+                           p.policy_loss,
+                           p.value_loss,
+                           p.entropy,
+                           p.approx_kl,
+                           p.clip_fraction,
+                           p.explained_variance,
+                           has ? p.mean_return : 0.0,
+                           has ? p.mean_length : 0.0,
+                           has ? 1.0 : 0.0,
+                           double(p.episodes)};
+  comm_.allreduce_sum(v.data(), long(v.size()));
+  const double L = comm_.size();
+  st.disc.loss = v[0] / L;
+  st.disc.expert_loss = v[1] / L;
+  st.disc.agent_loss = v[2] / L;
+  st.disc.penalty = v[3] / L;
+  st.disc.expert_accuracy = v[4] / L;
+  st.disc.agent_accuracy = v[5] / L;
+  st.disc.expert_d = v[6] / L;
+  st.disc.agent_d = v[7] / L;
+  st.disc.grad_norm = v[8] / L;
+  st.mean_reward = v[9] / L;
+  st.ppo.policy_loss = v[10] / L;
+  st.ppo.value_loss = v[11] / L;
+  st.ppo.entropy = v[12] / L;
+  st.ppo.approx_kl = v[13] / L;
+  st.ppo.clip_fraction = v[14] / L;
+  st.ppo.explained_variance = v[15] / L;
+  st.train_return = v[18] > 0 ? v[16] / v[18] : NAN;
+  st.train_length = v[18] > 0 ? v[17] / v[18] : NAN;
+  st.episodes = long(v[19]);
+
+  st.eval_return = st.eval_std = NAN;
+  if (comm_.is_root() && s_.eval_every > 0 && iteration() % s_.eval_every == 0) evaluate_now(st);
+  st.eval_total = eval_total_;
+  return st;
+}
+
+void ImitationTrainer::evaluate_now(ImitationStats& st) {
+  const auto t0 = std::chrono::steady_clock::now();
+  // A fresh pool per evaluation, seeded by the iteration: nothing to checkpoint but the window.
+  const uint64_t seed =
+      Rng::derive(Rng::derive(uint64_t(s_.ppo.seed), kEvalStream), uint64_t(iteration()));
+  const std::vector<double> rets = evaluate_agent(ppo_->policy(), s_.ppo, s_.eval_episodes,
+                                                  s_.eval_envs, seed, s_.eval_deterministic);
+  eval_returns_.insert(eval_returns_.end(), rets.begin(), rets.end());
+  eval_total_ += long(rets.size());
+  const size_t w = size_t(s_.eval_window);
+  if (eval_returns_.size() > w)
+    eval_returns_.erase(eval_returns_.begin(),
+                        eval_returns_.begin() + ptrdiff_t(eval_returns_.size() - w));
+  double m = 0, m2 = 0;
+  for (double r : eval_returns_) m += r, m2 += r * r;
+  const double n = double(eval_returns_.size());
+  st.eval_return = m / n;
+  st.eval_std = std::sqrt(std::max(0.0, m2 / n - st.eval_return * st.eval_return));
+  st.eval_seconds = seconds_since(t0);
+}
+
+std::vector<double> evaluate_agent(AgentNet<float>& policy, const PpoSettings& s, int episodes,
+                                   int envs, uint64_t seed, bool deterministic) {
+  RM_CHECK(episodes >= 1 && envs >= 1, "evaluate_agent: episodes and envs must be >= 1, got ",
+           episodes, " and ", envs);
+  RM_CHECK(s.pixels(), "evaluate_agent: needs a pixel policy");
+  const int n = std::min(episodes, envs);
+  RM_CHECK(n <= policy.config().max_batch, "evaluate_agent: ", n,
+           " envs exceed the policy's max batch ", policy.config().max_batch);
+  env::PoolConfig pc;
+  pc.task = s.task;
+  pc.num_envs = n;
+  pc.num_threads = std::min(s.env_threads, n);
+  pc.seed = seed;
+  pc.render = true;
+  pc.frame_stack = s.frames;
+  pc.render_config.width = pc.render_config.height = s.frame_size;
+  env::EnvPool pool(pc);
+  const int A = pool.action_dim();
+  const long per = long(s.frames) * s.frame_size * s.frame_size;
+  std::vector<uint8_t> frames(size_t(n * per));
+  std::vector<float> act(size_t(n) * A);
+  pool.reset(frames.data(), nullptr);
+  Rng rng(Rng::derive(seed, 1));
+
+  // Env i plays quota[i] episodes, so the split does not favour short episodes.
+  std::vector<int> quota(size_t(n), episodes / n), done(size_t(n), 0);
+  for (int i = 0; i < episodes % n; ++i) ++quota[size_t(i)];
+  std::vector<std::vector<double>> rets(static_cast<size_t>(n));
+  const float c = float(s.action_clip);
+  int remaining = episodes;
+  while (remaining > 0) {
+    const Tensor ob =
+        Tensor::view(frames.data(), {n, s.frames, s.frame_size, s.frame_size}, DType::u8);
+    const float* mean = policy.forward(ob).data<float>();
+    const float* log_std = policy.log_std();
+    for (int b = 0; b < n; ++b)
+      for (int j = 0; j < A; ++j) {
+        const size_t i = size_t(b) * A + j;
+        float a = mean[i];
+        if (!deterministic) a += std::exp(log_std[j]) * float(rng.normal());
+        act[i] = std::clamp(a, -c, c);
+      }
+    pool.step(act.data(), frames.data(), nullptr);
+    for (int i = 0; i < n; ++i) {
+      if (!pool.done(i) || done[size_t(i)] >= quota[size_t(i)]) continue;
+      rets[size_t(i)].push_back(pool.episode_returns()[i]);
+      ++done[size_t(i)];
+      --remaining;
+    }
+  }
+  std::vector<double> out;
+  for (const auto& r : rets) out.insert(out.end(), r.begin(), r.end());
+  return out;
+}
+
+}  // namespace relmimic::algos

@@ -1,0 +1,164 @@
+// Relational Mimic (the paper's Algorithm 1): PPO from pixels on a reward learned by a GAIfO
+// discriminator from video demonstrations; no env reward is used for training (it is logged).
+//
+// One iteration (ImitationTrainer::iterate), per learner:
+//   rollout   T steps of N rendering envs with the policy; per sample the stacked state after
+//             the step, s^k_{t+1}, is kept (on a done step the finished episode's last stack,
+//             EnvPool::final_frames, not the reset frames).
+//   reward    r = -log(1 - D(s^k_{t+1}) + 1e-8) for the whole rollout, D frozen, before GAE.
+//   D         imitate.disc_passes passes over the rollout's windows in shuffled minibatches of
+//             imitate.disc_minibatch, each paired with as many expert windows drawn uniformly
+//             from the demonstrations (same stacking and episode-start padding; states reached
+//             by a step, t >= 1); loss = BCE (expert 1, agent 0) + exact gradient penalty.
+//   PPO       ppo.epochs passes of clipped PPO on the policy and the value network.
+//   eval      on rank 0 every eval.every iterations: eval.episodes whole episodes of the
+//             stochastic policy on fresh envs; the logged eval return is the mean of the last
+//             eval.window evaluation episodes.
+//
+// Variants (Table 4, which modules hold relational blocks):
+//   baseline  reward local,      policy local,     value local    (GAIfO)
+//   rm-l-l    reward relational, policy local,     value local
+//   rm-l-nl   reward relational, policy local,     value non-local
+//   rm-nl-nl  reward relational, policy non-local, value non-local
+//
+// Several learners (mpirun -np L): learner r seeds everything from seed + 1e6 (r + 1), starts
+// from rank 0's parameters, and averages the gradients of the policy, the value and the
+// discriminator across learners before every Adam step, so the parameters stay identical.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "algos/discriminator.h"
+#include "algos/ppo.h"
+#include "engine/comm.h"
+#include "engine/config.h"
+#include "env/demos.h"
+
+namespace relmimic::algos {
+
+enum class Variant { baseline, rm_l_l, rm_l_nl, rm_nl_nl };
+const char* variant_name(Variant v);  // "baseline", "rm-l-l", "rm-l-nl", "rm-nl-nl"
+Variant parse_variant(const std::string& s);
+
+struct VariantNets {
+  bool relational_reward = false;
+  Arch policy = Arch::local, value = Arch::local;
+};
+VariantNets variant_nets(Variant v);
+
+// Declares every setting of an imitation run: variant, demos, PPO's (pixels preset, reward
+// normalisation off: the reward is D's), the discriminator's (disc.*), imitate.* and eval.*.
+void declare_imitation(Config& cfg);
+// Sets the keys the variant and the agent's input decide: net.arch, net.value_arch,
+// disc.variant, disc.frames (= net.frames) and disc.frame_size (= net.frame_size).
+void apply_variant(Config& cfg);
+// The keys apply_variant() overwrites (a command line refuses overrides of them).
+const std::vector<std::string>& variant_keys();
+
+struct ImitationSettings {
+  PpoSettings ppo;
+  DiscriminatorConfig disc;  // seed: the learner's, set by the trainer
+  Variant variant = Variant::rm_l_l;
+  std::string demos;
+  int disc_passes = 1, disc_minibatch = 128;
+  int eval_every = 10, eval_episodes = 10, eval_window = 100, eval_envs = 10;
+  bool eval_deterministic = false;
+};
+
+// Reads and validates (messages name the key); checks that the variant's keys agree.
+ImitationSettings imitation_settings(const Config& cfg);
+
+// The PPO part of an imitation config with the learner's seed: what PpoTrainer builds from and
+// what a checkpoint's "config" holds (so `relmimic eval` reads imitation checkpoints too).
+Config ppo_config_of(const Config& cfg, long learner_seed);
+
+struct ImitationStats {
+  IterationStats ppo;  // this learner's PPO statistics (mean_return: its env episodes)
+  UpdateStats disc;    // mean over the iteration's discriminator updates
+  int disc_updates = 0;
+  double mean_reward = 0;  // mean D reward over the rollout
+  // Averaged over the learners (collective): D and PPO losses above, and:
+  double train_return = 0;  // mean env return of the training episodes (NaN before any)
+  double train_length = 0;
+  long episodes = 0;  // training episodes finished this iteration, all learners
+  // Rank 0: evaluation this iteration (NaN on the other iterations and ranks).
+  double eval_return = 0;  // mean of the last eval.window evaluation episodes
+  double eval_std = 0;
+  long eval_total = 0;  // evaluation episodes so far
+  // Seconds of this iteration's phases (the rest of ppo.rollout_seconds is policy/value
+  // forward, sampling and GAE).
+  double reward_seconds = 0, disc_seconds = 0, eval_seconds = 0;
+  double fps = 0;  // this learner's env steps per second (evaluation excluded)
+};
+
+class ImitationTrainer {
+ public:
+  // Loads and validates the demonstrations, builds the learner (its envs, networks and
+  // discriminator from the learner seed) and copies rank 0's parameters to every learner.
+  // Collective over comm.
+  explicit ImitationTrainer(const Config& cfg, Comm& comm = Comm::world());
+  ~ImitationTrainer();
+
+  // One iteration of Algorithm 1 (collective). Throws on a non-finite loss or gradient.
+  ImitationStats iterate();
+  bool finished() const { return ppo_->finished(); }
+
+  // Collective: every learner's state goes into one checkpoint that rank 0 writes (atomically):
+  // a PPO checkpoint (policy, value, rank 0's learner state) + the discriminator + imitation
+  // state + the other learners' own states (RNG streams, envs) as embedded files.
+  void save(const std::string& path, double wall_seconds = 0);
+  // Collective: every rank reads the checkpoint (the same number of learners is required).
+  void load(const std::string& path);
+
+  const ImitationSettings& settings() const { return s_; }
+  const Config& config() const { return cfg_; }
+  long iteration() const { return ppo_->iteration(); }
+  long timesteps() const { return ppo_->timesteps(); }
+  PpoTrainer& ppo() { return *ppo_; }
+  Discriminator<float>& disc() { return *disc_; }
+  const env::DemoSet& demos() const { return *demos_; }
+  Comm& comm() { return comm_; }
+  // The last rollout's s^k_{t+1} windows, [T*N, k, H, W] (sample order of the rollout buffer).
+  Tensor next_windows();
+  // The last rollout's D rewards as written into the rollout buffer, [T*N].
+  const std::vector<float>& rewards() const { return rewards_; }
+
+ private:
+  void capture_next(int t, const env::EnvPool& pool, const uint8_t* frames);
+  void reward_and_update_disc(RolloutBuffer& buf);
+  void sync_parameters();  // rank 0's parameters and buffers to every learner
+  void average(float* grads, long n);
+  void evaluate_now(ImitationStats& st);
+  void save_learner(const std::string& path) const;  // this learner's own state
+  void load_learner(CheckpointReader& r);
+
+  Config cfg_;
+  Comm& comm_;
+  ImitationSettings s_;
+  long learner_seed_ = 0;
+  std::unique_ptr<env::DemoSet> demos_;
+  std::unique_ptr<PpoTrainer> ppo_;
+  std::unique_ptr<Discriminator<float>> disc_;
+  Rng expert_rng_, shuffle_rng_;  // expert windows, order of the agent windows
+  long per_ = 0;                  // k * H * W
+  std::vector<uint8_t> next_;     // [T*N, k, H, W]
+  std::vector<uint8_t> expert_mb_, agent_mb_;
+  std::vector<long> perm_;
+  std::vector<float> rewards_;
+  std::vector<double> eval_returns_;  // rank 0: the last eval.window evaluation episodes
+  long eval_total_ = 0;
+  // Filled by the hooks during iterate().
+  UpdateStats disc_sum_;
+  int disc_updates_ = 0;
+  double mean_reward_ = 0, reward_seconds_ = 0, disc_seconds_ = 0;
+};
+
+// Whole episodes of a pixel policy on a fresh rendering pool (task, frames and frame size of s):
+// env i of `envs` plays its share of the episodes; actions are sampled (or the mean) and
+// clipped like in training. Returns the episodes' env returns.
+std::vector<double> evaluate_agent(AgentNet<float>& policy, const PpoSettings& s, int episodes,
+                                   int envs, uint64_t seed, bool deterministic);
+
+}  // namespace relmimic::algos

@@ -1,0 +1,204 @@
+#include "algos/imitate_run.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "algos/logger.h"
+#include "engine/checkpoint.h"
+#include "engine/json.h"
+#include "kernels/common.h"
+
+namespace fs = std::filesystem;
+
+namespace relmimic::algos {
+
+const std::vector<std::string>& imitation_columns() {
+  static const std::vector<std::string> cols = {"iteration",
+                                                "timesteps",
+                                                "total_timesteps",
+                                                "episodes",
+                                                "train_return",
+                                                "train_length",
+                                                "eval_return",
+                                                "eval_std",
+                                                "eval_episodes",
+                                                "disc_loss",
+                                                "disc_expert_loss",
+                                                "disc_agent_loss",
+                                                "disc_penalty",
+                                                "disc_expert_acc",
+                                                "disc_agent_acc",
+                                                "disc_expert_d",
+                                                "disc_agent_d",
+                                                "disc_grad_norm",
+                                                "disc_updates",
+                                                "mean_reward",
+                                                "policy_loss",
+                                                "value_loss",
+                                                "entropy",
+                                                "approx_kl",
+                                                "clip_fraction",
+                                                "explained_variance",
+                                                "lr",
+                                                "env_seconds",
+                                                "rollout_seconds",
+                                                "reward_seconds",
+                                                "disc_seconds",
+                                                "update_seconds",
+                                                "eval_seconds",
+                                                "fps",
+                                                "wall_seconds"};
+  return cols;
+}
+
+Config imitation_resume_config(const std::string& run_dir) {
+  const std::string path = latest_checkpoint(run_dir);
+  RM_CHECK(fs::exists(path), "cannot resume: ", path, " does not exist");
+  CheckpointReader r(path);
+  RM_CHECK(r.file().has_attr("/", "imitate_config"), path, ": not an imitation checkpoint");
+  Config cfg;
+  declare_imitation(cfg);
+  cfg.load_json(json::parse(r.string("imitate_config"), path + ":imitate_config"),
+                path + ":imitate_config");
+  return cfg;
+}
+
+ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& comm,
+                                const std::function<void(ImitationTrainer&)>& on_start) {
+  RM_CHECK(!o.run_dir.empty(), "train_imitation: no run folder");
+  const fs::path dir(o.run_dir);
+  const std::string latest = latest_checkpoint(o.run_dir);
+  const std::string csv = (dir / "progress.csv").string();
+  // Every rank decides the same way (they all see the folder), so none waits alone.
+  if (!o.resume && !o.overwrite)
+    RM_CHECK(!fs::exists(csv) && !fs::exists(latest), o.run_dir,
+             " already holds a run: resume it (--resume), choose another name, or overwrite it "
+             "(--force)");
+  if (o.resume) {
+    RM_CHECK(fs::exists(latest), "cannot resume: ", latest, " does not exist");
+    const CheckpointReader r(latest);
+    RM_CHECK(r.has_counter("learners") && r.counter("learners") == comm.size(), latest,
+             ": the run had ", r.has_counter("learners") ? r.counter("learners") : 0,
+             " learner(s), this one has ", comm.size(), " (resume with mpirun -np <learners>)");
+  }
+
+  const ImitationSettings settings = imitation_settings(cfg);
+  if (settings.ppo.threads > 0) omp_set_num_threads(settings.ppo.threads);
+  ImitationTrainer trainer(cfg, comm);  // validates the demonstrations before any file is made
+  const bool root = comm.is_root();
+  double wall_before = 0;
+  if (o.resume) {
+    trainer.load(latest);
+    CheckpointReader r(latest);
+    if (r.file().has_attr("/", "wall_seconds"))
+      wall_before = r.file().attr_double("/", "wall_seconds");
+  }
+  if (on_start) on_start(trainer);
+  std::unique_ptr<CsvLog> log;
+  std::unique_ptr<ProgressBar> bar;
+  if (root) {
+    fs::create_directories(dir / "checkpoints");
+    if (!o.resume) json::write_file((dir / "config.json").string(), cfg.to_json());
+    log = std::make_unique<CsvLog>(csv, imitation_columns(), o.resume ? trainer.iteration() : -1);
+    if (o.progress)
+      bar = std::make_unique<ProgressBar>(dir.filename().string(), settings.ppo.total_steps);
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  auto wall = [&] {
+    return wall_before +
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  ImitationResult res;
+  res.checkpoint = o.resume ? latest : "";
+  res.train_return = res.eval_return = NAN;
+  const long learners = comm.size();
+  long done_here = 0;
+  while (!trainer.finished() && (o.stop_after <= 0 || done_here < o.stop_after)) {
+    ImitationStats st;
+    try {
+      st = trainer.iterate();
+    } catch (const Error& e) {
+      if (bar) bar->finish();
+      RM_FAIL("training stopped at iteration ", trainer.iteration() + 1, ": ", e.what(),
+              res.checkpoint.empty() ? std::string(" (no checkpoint was written yet)")
+                                     : " (the last good checkpoint is " + res.checkpoint + ")");
+    }
+    ++done_here;
+    const IterationStats& p = st.ppo;
+    res.train_return = st.train_return;
+    if (std::isfinite(st.eval_return)) res.eval_return = st.eval_return;
+    if (log)
+      log->row({double(p.iteration),
+                double(p.timesteps),
+                double(p.timesteps * learners),
+                double(st.episodes),
+                st.train_return,
+                st.train_length,
+                st.eval_return,
+                st.eval_std,
+                double(st.eval_total),
+                st.disc.loss,
+                st.disc.expert_loss,
+                st.disc.agent_loss,
+                st.disc.penalty,
+                st.disc.expert_accuracy,
+                st.disc.agent_accuracy,
+                st.disc.expert_d,
+                st.disc.agent_d,
+                st.disc.grad_norm,
+                double(st.disc_updates),
+                st.mean_reward,
+                p.policy_loss,
+                p.value_loss,
+                p.entropy,
+                p.approx_kl,
+                p.clip_fraction,
+                p.explained_variance,
+                p.lr,
+                p.env_seconds,
+                p.rollout_seconds,
+                st.reward_seconds,
+                st.disc_seconds,
+                p.update_seconds,
+                st.eval_seconds,
+                st.fps,
+                wall()});
+    const bool last = trainer.finished() || (o.stop_after > 0 && done_here >= o.stop_after);
+    if (last || p.iteration % settings.ppo.checkpoint_every == 0) {
+      trainer.save(latest, wall());
+      res.checkpoint = latest;
+    }
+    if (bar) {
+      char buf[200];
+      std::snprintf(buf, sizeof(buf),
+                    "it %ld return %.1f eval %.1f D acc %.2f/%.2f reward %.3f fps %.0f",
+                    p.iteration, st.train_return, res.eval_return, st.disc.expert_accuracy,
+                    st.disc.agent_accuracy, st.mean_reward, st.fps);
+      bar->update(p.timesteps, buf);
+    }
+  }
+  if (bar) bar->finish();
+  res.iterations = trainer.iteration();
+  res.timesteps = trainer.timesteps();
+  res.finished = trainer.finished();
+  res.wall_seconds = wall();
+  if (res.finished) {
+    const std::string final_path = (dir / "checkpoints" / "final.h5").string();
+    trainer.save(final_path, res.wall_seconds);
+    res.checkpoint = final_path;
+    if (!o.out.empty()) {
+      const fs::path out(o.out);
+      if (root && out.has_parent_path()) fs::create_directories(out.parent_path());
+      trainer.save(o.out, res.wall_seconds);
+    }
+  }
+  return res;
+}
+
+}  // namespace relmimic::algos

@@ -1,0 +1,39 @@
+// An imitation run in a run folder (rank 0 writes it; the other learners only read):
+// runs/<name>/config.json (the complete effective config, with "variant" for `relmimic plot`),
+// progress.csv (one row per iteration: env returns of the training episodes and of the
+// evaluations, discriminator loss/accuracies/penalty, mean reward, PPO statistics, phase times,
+// steps/s), checkpoints/latest.h5 every run.checkpoint_every iterations and checkpoints/final.h5;
+// --resume continues every learner from latest.h5 exactly.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "algos/imitate.h"
+#include "algos/ppo_run.h"
+
+namespace relmimic::algos {
+
+// progress.csv's columns, in order; the timing columns come last (from "env_seconds" on).
+const std::vector<std::string>& imitation_columns();
+
+// The config of a run folder's latest checkpoint (for --resume).
+Config imitation_resume_config(const std::string& run_dir);
+
+struct ImitationResult {
+  long iterations = 0, timesteps = 0;  // timesteps per learner
+  bool finished = false;
+  double train_return = 0, eval_return = 0;  // last logged (NaN when none yet)
+  double wall_seconds = 0;
+  std::string checkpoint;  // the last checkpoint written
+};
+
+// Trains until ppo.total_steps per learner (or o.stop_after iterations). Collective: every rank
+// calls it with the same config and options. o.out: also write the final checkpoint there.
+// on_start runs once the trainer is built (demonstrations validated) and resumed, before the
+// first iteration.
+ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& comm = Comm::world(),
+                                const std::function<void(ImitationTrainer&)>& on_start = {});
+
+}  // namespace relmimic::algos

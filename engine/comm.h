@@ -1,0 +1,150 @@
+// Communication between learners: each rank is one learner with its own seed and envs; gradients
+// are averaged across ranks before every Adam step and parameters are broadcast from rank 0 at
+// start (SPEC.md "Experiments").
+//
+//   Comm& comm = Comm::world();        // MPI under mpirun/srun, one rank otherwise
+//   comm.broadcast(ps.values(), ps.size());        // same start on every rank
+//   ... backward ...
+//   comm.allreduce_mean(ps.grads(), ps.size());    // one all-reduce over the flat buffer
+//   adam.step();
+//
+// Backends. Comm is a thin typed front over a CommBackend that moves raw buffers:
+//   SelfBackend  one process (size 1): every collective is the identity;
+//   MpiBackend   MPI_COMM_WORLD (built when CMake finds MPI: RELMIMIC_WITH_MPI).
+// Host pointers go to the host backend. The Tensor overloads dispatch on the tensor's device:
+// CPU tensors to the host backend, CUDA tensors to the device backend installed with
+// set_device_backend() — the seam for NCCL, whose unique id is broadcast over the host backend
+// (a NcclBackend implements CommBackend on device pointers and its own stream). Without one, a
+// CUDA tensor is an error, never a silent host round trip.
+//
+// MPI starts only when a launcher started the process (mpirun, mpiexec, srun: the environment
+// holds OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_RANK or MPI_LOCALNRANKS), so a plain `relmimic ...`
+// runs as one rank without touching MPI. RELMIMIC_MPI=0 forces one rank, RELMIMIC_MPI=1 forces
+// MPI_Init (a singleton MPI run).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace relmimic {
+
+enum class CommType : uint8_t { f32, f64, u8, i32, i64 };
+enum class ReduceOp : uint8_t { sum, mean };  // mean: floating types only
+
+// C++17-clean (no concepts): a future NCCL backend in a .cu file includes this header.
+template <class T>
+inline constexpr bool is_comm_scalar_v =
+    std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, uint8_t> ||
+    std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t>;
+
+template <class T>
+constexpr CommType comm_type_of() {
+  static_assert(is_comm_scalar_v<T>, "communicated types: float, double, uint8, int32, int64");
+  if constexpr (std::is_same_v<T, float>) {
+    return CommType::f32;
+  } else if constexpr (std::is_same_v<T, double>) {
+    return CommType::f64;
+  } else if constexpr (std::is_same_v<T, uint8_t>) {
+    return CommType::u8;
+  } else if constexpr (std::is_same_v<T, int32_t>) {
+    return CommType::i32;
+  } else {
+    return CommType::i64;
+  }
+}
+
+// Moves n elements of type `type` in place. Every rank calls every collective in the same order.
+class CommBackend {
+ public:
+  virtual ~CommBackend() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual const char* name() const = 0;
+  virtual void broadcast(void* data, long n, CommType type, int root) = 0;
+  // data <- elementwise sum (or mean) over ranks. A backend computes the mean its own way (MPI:
+  // sum then scale on the host; NCCL: ncclAvg on the device).
+  virtual void allreduce(void* data, long n, CommType type, ReduceOp op) = 0;
+  virtual void barrier() = 0;
+  // root's `out` (size() * n doubles, rank-major) <- every rank's `in` (n doubles).
+  virtual void gather(const double* in, long n, double* out, int root) = 0;
+  // Ends every rank of the job (MPI_Abort); a single process simply exits.
+  [[noreturn]] virtual void abort(int code) = 0;
+};
+
+// One process: rank 0 of 1.
+std::unique_ptr<CommBackend> make_self_backend();
+// MPI_COMM_WORLD; initialises MPI (MPI_THREAD_FUNNELED: only the main thread communicates) unless
+// it already is, finalises it on destruction when it initialised it. Throws in a build without MPI.
+std::unique_ptr<CommBackend> make_mpi_backend();
+// True when the environment shows a launcher started this process (see the header comment).
+bool launched_by_mpi();
+// Whether this build can talk MPI.
+bool mpi_available();
+
+class Comm {
+ public:
+  explicit Comm(std::unique_ptr<CommBackend> host);
+  // The process-wide communicator, created on first use (MPI when launched by mpirun/srun).
+  static Comm& world();
+  // True once world() made a communicator with more than one rank (for error paths that must
+  // abort the whole job instead of leaving the other ranks waiting in a collective).
+  static bool world_is_parallel();
+
+  int rank() const { return host_->rank(); }
+  int size() const { return host_->size(); }
+  bool is_root() const { return rank() == 0; }
+  const char* backend_name() const { return host_->name(); }
+
+  // Host buffers of n elements.
+  template <class T>
+  void broadcast(T* data, long n, int root = 0) {
+    static_assert(is_comm_scalar_v<T>, "broadcast: float, double, uint8, int32 or int64");
+    check(n, root, "broadcast");
+    if (size() > 1 && n > 0) host_->broadcast(data, n, comm_type_of<T>(), root);
+  }
+  template <class T>
+  void allreduce_sum(T* data, long n) {
+    static_assert(is_comm_scalar_v<T>, "allreduce_sum: float, double, uint8, int32 or int64");
+    check(n, 0, "allreduce_sum");
+    if (size() > 1 && n > 0) host_->allreduce(data, n, comm_type_of<T>(), ReduceOp::sum);
+  }
+  // data <- (1/size) * sum over ranks: one all-reduce over the flat buffer, then one scale.
+  template <class T>
+  void allreduce_mean(T* data, long n) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                  "allreduce_mean: float or double");
+    check(n, 0, "allreduce_mean");
+    if (size() > 1 && n > 0) host_->allreduce(data, n, comm_type_of<T>(), ReduceOp::mean);
+  }
+  void barrier();
+  // Root gets size() * n values (rank-major); the other ranks get an empty vector.
+  std::vector<double> gather(const double* data, long n, int root = 0);
+
+  // Tensors: dispatched on the device (CPU: host backend; CUDA: the device backend).
+  void broadcast(Tensor& t, int root = 0);
+  void allreduce(Tensor& t, ReduceOp op);
+
+  // The backend for buffers in GPU memory (NCCL). Collective: every rank installs one.
+  void set_device_backend(std::unique_ptr<CommBackend> device);
+  bool has_device_backend() const { return device_ != nullptr; }
+
+  // Ends every rank of the job with exit code `code`.
+  [[noreturn]] void abort(int code);
+
+ private:
+  void check(long n, int root, const char* what) const;
+  CommBackend& backend_for(const Tensor& t, const char* what);
+
+  std::unique_ptr<CommBackend> host_, device_;
+};
+
+// SPEC.md: learner seed = seed + 1e6 * (rank + 1).
+inline uint64_t learner_seed(uint64_t seed, int rank) {
+  return seed + uint64_t(1000000) * uint64_t(rank + 1);
+}
+
+}  // namespace relmimic

@@ -1,0 +1,304 @@
+// Relational Mimic's learner: the stored next-state windows are the true s^k_{t+1} (final
+// stacks on done steps, not reset frames), the reward written into the rollout is exactly D's
+// reward of those windows with D frozen, D then trains, a few-iteration run logs finite values,
+// an interrupted run resumes bit-identically, and the variants / bad settings / bad demos are
+// handled by name.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "algos/curves.h"
+#include "algos/imitate_run.h"
+#include "engine/checkpoint.h"
+#include "kernels/common.h"
+#include "tests/algos/imitate_test_util.h"
+
+namespace relmimic {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::tiny_imitation;
+using testing::write_random_demos;
+
+fs::path temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() /
+               ("relmimic_test_imitate_" + std::to_string(getpid()) + "_" + name);
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+// One demonstration file for the whole program: 3 episodes of random 32x32 frames.
+const std::string& demos() {
+  static const std::string path = [] {
+    const fs::path d = temp_dir("demos");
+    const std::string p = (d / "demos.h5").string();
+    write_random_demos(p, 32, {20, 35, 9});
+    return p;
+  }();
+  static const struct Remove {
+    ~Remove() { fs::remove_all(fs::path(path).parent_path()); }
+  } remove;
+  return path;
+}
+
+TEST(Imitation, RewardIsDOfTheStoredNextStateWindows) {
+  algos::ImitationTrainer t(tiny_imitation(demos(), 1));
+  // A copy of D as it is during the rollout (the iteration updates D after the reward).
+  algos::Discriminator<float> frozen(t.disc().config());
+  auto copy = [](ParamSet<float>& from, ParamSet<float>& to) {
+    ASSERT_EQ(from.size(), to.size());
+    std::memcpy(to.values(), from.values(), size_t(from.size()) * 4);
+  };
+  copy(t.disc().parameters(), frozen.parameters());
+  copy(t.disc().net().buffers(), frozen.net().buffers());
+
+  const algos::ImitationStats st = t.iterate();
+  const algos::RolloutBuffer& buf = t.ppo().buffer();
+  const long B = t.settings().ppo.batch();
+  const int N = t.settings().ppo.num_envs, k = 2;
+  const long per = long(k) * 32 * 32, hw = 32 * 32;
+  const Tensor next = t.next_windows();
+  ASSERT_EQ(next.dim(0), B);
+
+  std::vector<float> want(static_cast<size_t>(B));
+  frozen.reward(next, want.data());
+  ASSERT_EQ(buf.rewards.size(), size_t(B));
+  double sum = 0;
+  for (long i = 0; i < B; ++i) {
+    ASSERT_EQ(buf.rewards[size_t(i)], want[size_t(i)]) << "sample " << i;
+    EXPECT_EQ(t.rewards()[size_t(i)], want[size_t(i)]);
+    EXPECT_TRUE(std::isfinite(want[size_t(i)]) && want[size_t(i)] >= 0);
+    sum += want[size_t(i)];
+  }
+  EXPECT_NEAR(st.mean_reward, sum / double(B), 1e-9);
+  // D trained after the reward: the same windows now score differently.
+  EXPECT_EQ(st.disc_updates, 2);
+  std::vector<float> after(static_cast<size_t>(B));
+  t.disc().reward(next, after.data());
+  EXPECT_NE(after, want);
+
+  // s^k_{t+1} is the stack after the step: its older k-1 frames are the newest k-1 of s^k_t
+  // (also on done steps, whose next sample starts a new episode), and on a done step it is not
+  // the reset stack that the next sample observes.
+  const uint8_t* obs = buf.obs.data();
+  const uint8_t* nx = next.data<uint8_t>();
+  int dones = 0;
+  for (long i = 0; i < B; ++i) {
+    ASSERT_EQ(std::memcmp(nx + i * per, obs + i * per + hw, size_t(per - hw)), 0) << "sample " << i;
+    const bool done = buf.terminated[size_t(i)] || buf.truncated[size_t(i)];
+    if (i + N < B && !done)
+      EXPECT_EQ(std::memcmp(nx + i * per, obs + (i + N) * per, size_t(per)), 0) << "sample " << i;
+    if (i + N < B && done) {
+      ++dones;
+      EXPECT_NE(std::memcmp(nx + i * per, obs + (i + N) * per, size_t(per)), 0) << "sample " << i;
+    }
+  }
+  EXPECT_GT(dones, 0) << "no episode ended inside the rollout; the done path went untested";
+}
+
+// Raw bytes of the networks, optimizer moments and spectral-norm vectors of a checkpoint.
+std::vector<uint8_t> state_bytes(const std::string& path) {
+  const h5::File f = h5::File::open(path);
+  std::vector<uint8_t> out;
+  auto add = [&](const std::string& p) {
+    const Tensor t = f.read(p);
+    const auto* b = static_cast<const uint8_t*>(t.raw());
+    out.insert(out.end(), b, b + t.nbytes());
+  };
+  for (const std::string net : {"policy", "value", "discriminator"}) {
+    for (const std::string& name : f.list(net + "/params")) add(net + "/params/" + name);
+    if (f.exists(net + "/buffers"))
+      for (const std::string& name : f.list(net + "/buffers")) add(net + "/buffers/" + name);
+    add(net + "/adam/m");
+    add(net + "/adam/v");
+  }
+  return out;
+}
+
+std::vector<std::string> lines(const fs::path& p) {
+  std::ifstream in(p);
+  std::vector<std::string> v;
+  for (std::string l; std::getline(in, l);) v.push_back(l);
+  return v;
+}
+
+// A progress row without its timing columns (env_seconds onwards).
+std::string deterministic_part(const std::string& row) {
+  const auto& cols = algos::imitation_columns();
+  size_t timing = 0;
+  while (cols[timing] != "env_seconds") ++timing;
+  size_t pos = 0;
+  for (size_t i = 0; i < timing; ++i) pos = row.find(',', pos) + 1;
+  return row.substr(0, pos);
+}
+
+algos::RunOptions options(const fs::path& dir) {
+  algos::RunOptions o;
+  o.run_dir = dir.string();
+  o.progress = false;
+  return o;
+}
+
+TEST(Imitation, FewIterationRunLogsFiniteValues) {
+  const fs::path dir = temp_dir("run");
+  const algos::ImitationResult r = algos::train_imitation(tiny_imitation(demos(), 3), options(dir));
+  ASSERT_TRUE(r.finished);
+  EXPECT_EQ(r.iterations, 3);
+  EXPECT_EQ(r.timesteps, 192);
+  const algos::CsvTable t = algos::read_csv((dir / "progress.csv").string());
+  ASSERT_EQ(t.rows(), 3);
+  for (const char* c :
+       {"disc_loss", "disc_expert_loss", "disc_agent_loss", "disc_penalty", "disc_expert_acc",
+        "disc_agent_acc", "mean_reward", "policy_loss", "value_loss", "entropy", "approx_kl",
+        "eval_return", "eval_std", "lr", "fps", "env_seconds", "disc_seconds"})
+    for (double v : t.column(c)) EXPECT_TRUE(std::isfinite(v)) << c;
+  for (double v : t.column("disc_penalty")) EXPECT_GE(v, 0);
+  for (double v : t.column("disc_expert_acc")) EXPECT_TRUE(v >= 0 && v <= 1);
+  EXPECT_EQ(t.column("disc_updates")[0], 2);
+  EXPECT_EQ(t.column("eval_episodes")[2], 6);
+  // Random Hopper episodes end within the first 64 steps: the training return is logged.
+  EXPECT_TRUE(std::isfinite(t.column("train_return")[2]));
+  // `relmimic plot` groups runs by config.json's variant and reads eval_return.
+  const algos::RunData run = algos::load_run(dir.string());
+  EXPECT_EQ(run.variant, "rm-l-l");
+  EXPECT_EQ(run.y.size(), 3u);
+  EXPECT_TRUE(fs::exists(dir / "checkpoints" / "final.h5"));
+  fs::remove_all(dir);
+}
+
+TEST(Imitation, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
+  const fs::path a = temp_dir("whole"), b = temp_dir("split");
+  const Config cfg = tiny_imitation(demos(), 4, "rm-l-nl");
+  ASSERT_TRUE(algos::train_imitation(cfg, options(a)).finished);
+
+  algos::RunOptions first = options(b);
+  first.stop_after = 1;  // not on a checkpoint_every boundary
+  EXPECT_FALSE(algos::train_imitation(cfg, first).finished);
+  algos::RunOptions second = options(b);
+  second.resume = true;
+  const algos::ImitationResult rest =
+      algos::train_imitation(algos::imitation_resume_config(b.string()), second);
+  ASSERT_TRUE(rest.finished);
+  EXPECT_EQ(rest.iterations, 4);
+
+  const auto want = state_bytes((a / "checkpoints" / "final.h5").string());
+  const auto got = state_bytes((b / "checkpoints" / "final.h5").string());
+  ASSERT_EQ(want.size(), got.size());
+  EXPECT_TRUE(want == got) << "resumed parameters differ from the uninterrupted run's";
+  const auto la = lines(a / "progress.csv"), lb = lines(b / "progress.csv");
+  ASSERT_EQ(la.size(), 5u);
+  ASSERT_EQ(lb.size(), la.size());
+  for (size_t i = 0; i < la.size(); ++i)
+    EXPECT_EQ(deterministic_part(la[i]), deterministic_part(lb[i])) << "progress row " << i;
+  // The checkpoint is also a PPO checkpoint: evaluation and recording read its policy.
+  algos::PpoPolicy pol((a / "checkpoints" / "final.h5").string(), 1);
+  EXPECT_EQ(pol.settings().arch, Arch::local);
+  EXPECT_EQ(pol.settings().value_arch, Arch::nonlocal);
+  EXPECT_EQ(pol.timesteps(), 256);
+
+  // Another seed gives other bytes: the comparison above can fail.
+  const fs::path c = temp_dir("seed");
+  Config other = cfg;
+  other.apply_override("seed=4");
+  other.apply_override("ppo.total_steps=64");
+  algos::train_imitation(other, options(c));
+  Config one = cfg;
+  one.apply_override("ppo.total_steps=64");
+  const fs::path d = temp_dir("seed3");
+  algos::train_imitation(one, options(d));
+  EXPECT_FALSE(state_bytes((c / "checkpoints" / "final.h5").string()) ==
+               state_bytes((d / "checkpoints" / "final.h5").string()));
+  for (const fs::path& p : {a, b, c, d}) fs::remove_all(p);
+}
+
+TEST(Imitation, VariantsChooseTheRelationalModules) {
+  struct Want {
+    const char* name;
+    bool reward;
+    Arch policy, value;
+  };
+  for (const Want& w : {Want{"baseline", false, Arch::local, Arch::local},
+                        Want{"rm-l-l", true, Arch::local, Arch::local},
+                        Want{"rm-l-nl", true, Arch::local, Arch::nonlocal},
+                        Want{"rm-nl-nl", true, Arch::nonlocal, Arch::nonlocal}}) {
+    const algos::ImitationSettings s =
+        algos::imitation_settings(tiny_imitation(demos(), 1, w.name));
+    EXPECT_EQ(algos::variant_name(s.variant), std::string(w.name));
+    EXPECT_EQ(s.disc.relational, w.reward) << w.name;
+    EXPECT_EQ(s.ppo.arch, w.policy) << w.name;
+    EXPECT_EQ(s.ppo.value_arch, w.value) << w.name;
+    EXPECT_EQ(s.disc.frames, 2);
+    EXPECT_EQ(s.disc.height, 32);
+  }
+  // The built networks follow: RM-NL-NL has relational policy and value torsos.
+  algos::ImitationTrainer t(tiny_imitation(demos(), 1, "rm-nl-nl"));
+  EXPECT_EQ(t.ppo().policy().config().arch, Arch::nonlocal);
+  EXPECT_EQ(t.ppo().value().config().arch, Arch::nonlocal);
+  EXPECT_GT(t.disc().net().attention_flops(), 0);
+  algos::ImitationTrainer base(tiny_imitation(demos(), 1, "baseline"));
+  EXPECT_EQ(base.disc().net().attention_flops(), 0);
+}
+
+TEST(Imitation, BadSettingsAreRefusedByName) {
+  auto refused = [](Config c, const std::string& override_, const std::string& key) {
+    c.apply_override(override_);
+    try {
+      algos::imitation_settings(c);
+      ADD_FAILURE() << override_ << " should be refused";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  };
+  const Config c = tiny_imitation(demos(), 1);
+  refused(c, "net.arch=nonlocal", "net.arch");
+  refused(c, "net.value_arch=nonlocal", "net.value_arch");
+  refused(c, "disc.variant=baseline", "disc.variant");
+  refused(c, "disc.frames=4", "disc.frames");
+  refused(c, "ppo.reward_norm=true", "ppo.reward_norm");
+  refused(c, "demos=", "demos");
+  refused(c, "imitate.disc_minibatch=65", "imitate.disc_minibatch");
+  refused(c, "imitate.disc_passes=-1", "imitate.disc_passes");
+  refused(c, "eval.envs=1000", "eval.envs");
+  refused(c, "variant=rm-x", "rm-x");
+}
+
+TEST(Imitation, DemonstrationsThatDoNotFitTheRunAreRejected) {
+  const fs::path dir = temp_dir("bad_demos");
+  const std::string wrong_size = (dir / "size48.h5").string();
+  const std::string short_ep = (dir / "short.h5").string();
+  const std::string walker = (dir / "walker.h5").string();
+  write_random_demos(wrong_size, 48, {10});
+  write_random_demos(short_ep, 32, {10, 1});  // 2 frames: fewer than k = 4
+  write_random_demos(walker, 32, {10}, "walker2d");
+  auto message = [](const Config& c) {
+    try {
+      algos::ImitationTrainer t(c);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  std::string m = message(tiny_imitation(wrong_size, 1));
+  EXPECT_NE(m.find("size48.h5"), std::string::npos) << m;
+  EXPECT_NE(m.find("48"), std::string::npos) << m;
+  Config k4 = tiny_imitation(short_ep, 1);
+  k4.apply_override("net.frames=4");
+  algos::apply_variant(k4);
+  m = message(k4);
+  EXPECT_NE(m.find("short.h5"), std::string::npos) << m;
+  EXPECT_NE(m.find("k = 4"), std::string::npos) << m;
+  EXPECT_EQ(message(tiny_imitation(short_ep, 1)), "accepted");  // k = 2 fits
+  m = message(tiny_imitation(walker, 1));
+  EXPECT_NE(m.find("walker2d"), std::string::npos) << m;
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace relmimic

@@ -1,0 +1,48 @@
+// Helpers shared by the test programs: catching an error's message, scratch file paths, and
+// running the relmimic binary.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <string>
+
+namespace relmimic::testing {
+
+// The message of the exception f throws, or "" when it throws none.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A path in the system's temporary folder, named after the test that uses it.
+inline std::string tmp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("relmimic_test_" + name)).string();
+}
+
+struct CommandResult {
+  int code;         // exit status, -1 when the command did not exit normally
+  std::string out;  // stdout and stderr together
+};
+
+// Runs `relmimic <args>` (RELMIMIC_BINARY is defined for every test program).
+inline CommandResult run_relmimic(const std::string& args) {
+  const std::string cmd = std::string(RELMIMIC_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return {-1, ""};
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace relmimic::testing

@@ -1,0 +1,139 @@
+// `relmimic imitate`: Relational Mimic / the GAIfO baseline from video demonstrations
+// (Algorithm 1). Config stack: defaults < --config file < dedicated flags < key=value overrides;
+// the variant then decides the networks. Under mpirun each rank is one learner; rank 0 prints,
+// logs and writes the run folder.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "algos/imitate_run.h"
+#include "algos/logger.h"
+#include "engine/comm.h"
+#include "kernels/common.h"
+#include "tools/cli.h"
+#include "tools/commands.h"
+
+namespace relmimic::cli {
+
+int cmd_imitate(int argc, char** argv) {
+  std::string env_name = "hopper", demos, variant = "rm-l-l", name, runs = "runs", config_file, out;
+  std::vector<std::string> sets, positional;
+  long steps = 0, seed = -1, stop_after = 0;
+  int frames = 0, envs = 0;
+  bool resume = false, force = false, quiet = false, print_config = false;
+  Args a("imitate",
+         "imitates an expert's videos: PPO from pixels on the reward of a discriminator trained "
+         "against the demonstrations (Relational Mimic, Algorithm 1; no env reward is used, it is "
+         "logged). Run under `mpirun -np L` for L learners with averaged gradients. Writes "
+         "runs/<name>/config.json, progress.csv and checkpoints/.");
+  a.positional("key=value", positional, "setting overrides, like --set (e.g. ppo.epochs=4)");
+  a.add("--env", env_name, "hopper or walker2d");
+  a.add("--demos", demos, "HDF5 video demonstrations of the env (relmimic record)");
+  a.add("--variant", variant,
+        "baseline | rm-l-l | rm-l-nl | rm-nl-nl (relational reward / policy / value)");
+  a.add("--frames", frames, "frames k stacked per state, 4 or 8 (0: the config's, 4)");
+  a.add("--seed", seed, "seed (-1: the config's, 0); learner r uses seed + 1e6 (r + 1)");
+  a.add("--steps", steps,
+        "env steps per learner, ppo.total_steps (0: the config's); may extend a "
+        "resumed run");
+  a.add("--envs", envs, "env.num_envs per learner (0: the config's)");
+  a.add("--config", config_file, "JSON file of settings (see --print-config for every key)");
+  a.add("--set", sets, "override one setting, key=value");
+  a.add("--name", name, "run name: runs/<name> (default <env>-<variant>-k<frames>-s<seed>)");
+  a.add("--runs", runs, "folder holding the run folders");
+  a.add("--out", out, "also write the final checkpoint here");
+  a.add("--stop-after", stop_after, "checkpoint and stop after this many iterations (0: run on)");
+  a.flag("--resume", resume, "continue runs/<name> from its latest checkpoint, every learner");
+  a.flag("--force", force, "start afresh even if runs/<name> holds a run");
+  a.flag("--quiet", quiet, "no progress bar");
+  a.flag("--print-config", print_config, "print the effective config as JSON and exit");
+  if (!a.parse(argc, argv)) return a.exit_code();
+
+  Comm& comm = Comm::world();
+  const bool root = comm.is_root();
+  auto given = [&](const char* flag) {
+    return std::find(a.given().begin(), a.given().end(), flag) != a.given().end();
+  };
+  auto usage = [&](const std::string& m) {
+    if (root)
+      std::fprintf(stderr, "relmimic imitate: %s (see relmimic imitate --help)\n", m.c_str());
+    return 2;
+  };
+  for (const std::string& p : positional)
+    if (p.find('=') == std::string::npos)
+      return usage("unexpected argument '" + p + "' (settings are key=value)");
+  sets.insert(sets.end(), positional.begin(), positional.end());
+  for (const std::string& s : sets)
+    for (const std::string& k : algos::variant_keys())
+      if (s.rfind(k + "=", 0) == 0)
+        return usage(k +
+                     " is decided by the variant and net.frames/net.frame_size; choose "
+                     "--variant instead");
+
+  if (name.empty())
+    name = env_name + "-" + variant + "-k" + std::to_string(frames ? frames : 4) + "-s" +
+           std::to_string(seed >= 0 ? seed : 0);
+  const std::string run_dir = (std::filesystem::path(runs) / name).string();
+
+  Config cfg;
+  if (resume) {
+    for (const char* f :
+         {"--env", "--demos", "--variant", "--frames", "--seed", "--envs", "--config", "--set"})
+      if (given(f))
+        return usage(std::string("--resume continues with the run's saved config; ") + f +
+                     " cannot change it");
+    if (!positional.empty()) return usage("--resume continues with the run's saved config");
+    cfg = algos::imitation_resume_config(run_dir);
+  } else {
+    algos::declare_imitation(cfg);
+    if (!config_file.empty()) cfg.load_file(config_file);
+    if (given("--env") || config_file.empty()) cfg.set("env.name", json::Value(env_name), "--env");
+    if (given("--variant") || config_file.empty())
+      cfg.set("variant", json::Value(variant), "--variant");
+    if (!demos.empty()) cfg.set("demos", json::Value(demos), "--demos");
+    if (frames > 0) cfg.set("net.frames", json::Value(frames), "--frames");
+    if (seed >= 0) cfg.set("seed", json::Value(seed), "--seed");
+    if (envs > 0) cfg.set("env.num_envs", json::Value(envs), "--envs");
+    cfg.apply_overrides(sets);
+    algos::apply_variant(cfg);
+  }
+  if (steps > 0) cfg.set("ppo.total_steps", json::Value(steps), "--steps");
+  if (print_config) {  // also without --demos, to show every key
+    if (root) std::printf("%s\n", cfg.dump().c_str());
+    return 0;
+  }
+  const algos::ImitationSettings s = algos::imitation_settings(cfg);  // before any file is made
+
+  algos::RunOptions o;
+  o.run_dir = run_dir;
+  o.resume = resume;
+  o.overwrite = force;
+  o.out = out;
+  o.stop_after = stop_after;
+  o.progress = !quiet;
+  // Printed once the demonstrations are validated, so a refused run says one line only.
+  auto started = [&](algos::ImitationTrainer&) {
+    if (!root) return;
+    std::fprintf(stderr,
+                 "relmimic imitate: %s %s (k=%d), %d learner(s), %ld steps per learner in %ld "
+                 "iterations of %d x %d, demos %s, run %s%s\n",
+                 env::task_name(s.ppo.task), algos::variant_name(s.variant), s.ppo.frames,
+                 comm.size(), s.ppo.total_steps, s.ppo.iterations(), s.ppo.rollout_steps,
+                 s.ppo.num_envs, s.demos.c_str(), run_dir.c_str(), resume ? " (resumed)" : "");
+  };
+  const algos::ImitationResult r = algos::train_imitation(cfg, o, comm, started);
+  if (root) {
+    std::printf(
+        "%s: %ld iterations, %ld steps per learner, train return %.1f, eval return %.1f, "
+        "%s wall%s\n",
+        run_dir.c_str(), r.iterations, r.timesteps, r.train_return, r.eval_return,
+        algos::human_duration(r.wall_seconds).c_str(), r.finished ? "" : " (stopped)");
+    std::printf("checkpoint: %s\n", r.checkpoint.c_str());
+    if (r.finished && !out.empty()) std::printf("wrote %s\n", out.c_str());
+  }
+  return 0;
+}
+
+}  // namespace relmimic::cli

@@ -1,0 +1,61 @@
+// `relmimic record`: renders an expert's episodes into an HDF5 demonstration file.
+#include <cstdio>
+#include <string>
+
+#include "algos/record.h"
+#include "tools/cli.h"
+#include "tools/commands.h"
+
+namespace relmimic::cli {
+
+int cmd_record(int argc, char** argv) {
+  std::string expert, out;
+  int episodes = 8, frame_size = 84;
+  long seed = 0;
+  bool deterministic = false;
+  Args a("record",
+         "runs an expert checkpoint in its env and renders every visited state (the reset frame, "
+         "then one frame per env step, as the imitating agent sees them) into an HDF5 "
+         "demonstration file with the episodes' returns and the expert's SHA-256");
+  a.add("--expert", expert, "the expert's PPO checkpoint (e.g. experts/hopper.h5)");
+  a.add("--episodes", episodes, "episodes to record");
+  a.add("--out", out, "demonstration file to write (e.g. demos/hopper.h5)");
+  a.add("--seed", seed, "seeds the env's reset noise and the action samples");
+  a.add("--frame-size", frame_size, "rendered frame height = width");
+  a.flag("--deterministic", deterministic, "act with the policy's mean instead of sampling");
+  if (!a.parse(argc, argv)) return a.exit_code();
+  auto usage = [](const std::string& m) {
+    std::fprintf(stderr, "relmimic record: %s (see relmimic record --help)\n", m.c_str());
+    return 2;
+  };
+  if (expert.empty()) return usage("--expert is required");
+  if (out.empty()) return usage("--out is required");
+  if (episodes < 1 || episodes > 10000) return usage("--episodes must be in [1, 10000]");
+  if (seed < 0) return usage("--seed must be >= 0");
+  if (frame_size < 16 || frame_size > 512) return usage("--frame-size must be in [16, 512]");
+
+  algos::RecordOptions o;
+  o.expert = expert;
+  o.out = out;
+  o.episodes = episodes;
+  o.seed = uint64_t(seed);
+  o.deterministic = deterministic;
+  o.frame_size = frame_size;
+  const algos::RecordResult r = algos::record_demos(o);
+  double sum = 0;
+  long frames = 0;
+  for (size_t i = 0; i < r.returns.size(); ++i) {
+    std::printf("episode %zu: return %.1f, length %d\n", i, r.returns[i], r.lengths[i]);
+    sum += r.returns[i];
+    frames += r.lengths[i] + 1;
+  }
+  std::printf(
+      "wrote %s: %s, %d episodes, %ld frames of %dx%d, mean return %.1f (%s, seed %ld), "
+      "expert sha256 %s\n",
+      out.c_str(), r.env.c_str(), episodes, frames, frame_size, frame_size,
+      sum / double(r.returns.size()), deterministic ? "deterministic" : "stochastic", seed,
+      r.expert_sha256.c_str());
+  return 0;
+}
+
+}  // namespace relmimic::cli
