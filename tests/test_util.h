@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 namespace relmimic::testing {
@@ -43,6 +45,25 @@ inline CommandResult run_relmimic(const std::string& args) {
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   const int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+struct SplitResult {
+  int code;              // exit status, -1 when the command did not exit normally
+  std::string out, err;  // stdout and stderr apart
+};
+
+// Runs `relmimic <args>` keeping stdout and stderr apart (through two files in dir).
+inline SplitResult run_relmimic_split(const std::filesystem::path& dir, const std::string& args) {
+  std::filesystem::create_directories(dir);
+  const std::string out = (dir / "stdout.txt").string();
+  const std::string err = (dir / "stderr.txt").string();
+  const std::string cmd = std::string(RELMIMIC_BINARY) + " " + args + " > " + out + " 2> " + err;
+  const int status = std::system(cmd.c_str());
+  auto slurp = [](const std::string& p) {
+    std::ifstream f(p);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
 }
 
 }  // namespace relmimic::testing

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/json.h"
+#include "tests/test_util.h"
 
 using namespace relmimic;
 namespace fs = std::filesystem;
@@ -25,22 +26,9 @@ fs::path temp_root() {
   return root;
 }
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
+using Result = relmimic::testing::SplitResult;
 Result run(const std::string& args) {
-  fs::create_directories(temp_root());
-  const std::string out = (temp_root() / "stdout.txt").string();
-  const std::string err = (temp_root() / "stderr.txt").string();
-  const std::string cmd = std::string(RELMIMIC_BINARY) + " " + args + " > " + out + " 2> " + err;
-  const int status = std::system(cmd.c_str());
-  auto slurp = [](const std::string& p) {
-    std::ifstream f(p);
-    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  };
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  return relmimic::testing::run_relmimic_split(temp_root(), args);
 }
 
 // Removes this process's temporary folder after the last test.

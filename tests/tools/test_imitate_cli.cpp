@@ -21,6 +21,7 @@
 #include "env/demos.h"
 #include "env/pool.h"
 #include "tests/algos/imitate_test_util.h"
+#include "tests/test_util.h"
 
 using namespace relmimic;
 namespace fs = std::filesystem;
@@ -33,22 +34,9 @@ fs::path root_dir() {
   return root;
 }
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
+using Result = relmimic::testing::SplitResult;
 Result run(const std::string& args) {
-  fs::create_directories(root_dir());
-  const std::string out = (root_dir() / "stdout.txt").string();
-  const std::string err = (root_dir() / "stderr.txt").string();
-  const std::string cmd = std::string(RELMIMIC_BINARY) + " " + args + " > " + out + " 2> " + err;
-  const int status = std::system(cmd.c_str());
-  auto slurp = [](const std::string& p) {
-    std::ifstream f(p);
-    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  };
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  return relmimic::testing::run_relmimic_split(root_dir(), args);
 }
 
 std::vector<std::string> nonempty_lines(const std::string& s) {

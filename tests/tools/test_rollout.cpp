@@ -18,6 +18,7 @@
 #include "engine/h5.h"
 #include "env/media.h"
 #include "env/pool.h"
+#include "tests/test_util.h"
 
 using namespace relmimic;
 
@@ -35,14 +36,8 @@ struct Result {
 };
 
 Result run(const std::string& args) {
-  const std::string log = temp_path("log.txt");
-  const std::string cmd = std::string(RELMIMIC_BINARY) + " " + args + " > " + log + " 2>&1";
-  int status = std::system(cmd.c_str());
-  std::ifstream f(log);
-  Result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-           std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>())};
-  std::remove(log.c_str());
-  return r;
+  const auto r = relmimic::testing::run_relmimic(args);
+  return {r.code, r.out};
 }
 
 }  // namespace
