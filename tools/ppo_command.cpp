@@ -54,7 +54,7 @@ int run_ppo_command(const char* command, const char* summary, algos::PpoPreset p
 
   Config cfg;
   if (resume) {
-    for (const char* f : {"--env", "--net", "--frames", "--config", "--set", "--seed", "--envs"})
+    for (const char* f : {"--net", "--frames", "--config", "--set", "--seed", "--envs"})
       if (given(f)) {
         std::fprintf(stderr,
                      "relmimic %s: --resume continues with the run's saved config; %s cannot "
@@ -63,6 +63,13 @@ int run_ppo_command(const char* command, const char* summary, algos::PpoPreset p
         return 2;
       }
     cfg = algos::resume_config(run_dir, preset);
+    // --env names the default run folder; it must be the run's env.
+    if (given("--env") &&
+        env::parse_task(env_name) != env::parse_task(cfg.get<std::string>("env.name"))) {
+      std::fprintf(stderr, "relmimic %s: %s is a %s run, not %s\n", command, run_dir.c_str(),
+                   cfg.get<std::string>("env.name").c_str(), env_name.c_str());
+      return 2;
+    }
   } else {
     algos::declare_ppo(cfg, preset);
     if (!config_file.empty()) cfg.load_file(config_file);

@@ -140,8 +140,12 @@ TEST(ExpertCommandCli, ResumeFromTheCommandLine) {
   const Result bad = run("expert --runs " + temp_root().string() +
                          " --name split --quiet --resume --set ppo.lr=1");
   EXPECT_EQ(bad.code, 2);
+  const Result other_env = run("expert --env walker2d --runs " + temp_root().string() +
+                               " --name split --quiet --resume");
+  EXPECT_EQ(other_env.code, 2);
+  EXPECT_NE(other_env.err.find("hopper run"), std::string::npos) << other_env.err;
   const Result resumed =
-      run("expert --runs " + temp_root().string() + " --name split --quiet --resume");
+      run("expert --env hopper --runs " + temp_root().string() + " --name split --quiet --resume");
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_NE(resumed.out.find("16 iterations"), std::string::npos) << resumed.out;
 }
