@@ -245,23 +245,25 @@ TEST(CudaConv, BuiltWithoutCuda) {
 #ifdef RELMIMIC_WITH_CUDA
 // Shape checks run before anything touches the device, so these need no GPU.
 TEST(CudaConv, RejectsBadShapesWithTheFunctionsName) {
-  float dummy = 0;
+  float never_read = 0;
   Conv2dDims d = testing::conv(4, 8, 8, 3, 1, 0);
   d.batch = 0;
   try {
-    kernels::conv2d_forward_cuda(d, &dummy, &dummy, nullptr, &dummy);
+    kernels::conv2d_forward_cuda(d, &never_read, &never_read, nullptr, &never_read);
     FAIL() << "batch 0 accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("conv2d_forward_cuda"), std::string::npos) << e.what();
   }
   d.batch = 1;
   d.kh = 11;  // larger than the 8x8 input
-  EXPECT_THROW(kernels::conv2d_backward_input_cuda(d, &dummy, &dummy, &dummy), Error);
+  EXPECT_THROW(kernels::conv2d_backward_input_cuda(d, &never_read, &never_read, &never_read),
+               Error);
   d.kh = 3;
-  EXPECT_THROW(kernels::conv2d_backward_weight_cuda(d, nullptr, &dummy, &dummy, nullptr), Error);
+  EXPECT_THROW(kernels::conv2d_backward_weight_cuda(d, nullptr, &never_read, &never_read, nullptr),
+               Error);
   Pool3dDims p{1, 4, 8, 8, 2, 2, 2, 2, 2, 2, 2, 0, 0};  // padding as large as the window
   int32_t arg = 0;
-  EXPECT_THROW(kernels::pool3d_forward_cuda(p, &dummy, &dummy, &arg), Error);
+  EXPECT_THROW(kernels::pool3d_forward_cuda(p, &never_read, &never_read, &arg), Error);
 }
 #endif
 

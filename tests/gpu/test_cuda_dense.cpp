@@ -161,19 +161,22 @@ TEST(CudaLinear, BuiltWithoutCuda) {
 #ifdef RELMIMIC_WITH_CUDA
 // Argument checks run before anything touches the device, so these need no GPU.
 TEST(CudaLinear, RejectsBadArgumentsWithTheFunctionsName) {
-  double dummy = 0;
+  double never_read = 0;
   try {
-    kernels::linear_forward_cuda<double>(4, 4, 4, &dummy, &dummy, nullptr, &dummy, CudaMath::TF32);
+    kernels::linear_forward_cuda<double>(4, 4, 4, &never_read, &never_read, nullptr, &never_read,
+                                         CudaMath::TF32);
     FAIL() << "TF32 accepted for double";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("TF32"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(kernels::linear_backward_input_cuda<double>(0, 4, 4, &dummy, &dummy, &dummy), Error);
   EXPECT_THROW(
-      kernels::gemm_cuda<double>(false, false, 4, 4, 4, 1.0, &dummy, 3, &dummy, 4, 0.0, &dummy, 4),
+      kernels::linear_backward_input_cuda<double>(0, 4, 4, &never_read, &never_read, &never_read),
       Error);
-  EXPECT_THROW(kernels::layernorm_forward_cuda<double>(4, 4, &dummy, &dummy, &dummy, -1.0, &dummy,
-                                                       &dummy, &dummy),
+  EXPECT_THROW(kernels::gemm_cuda<double>(false, false, 4, 4, 4, 1.0, &never_read, 3, &never_read,
+                                          4, 0.0, &never_read, 4),
+               Error);
+  EXPECT_THROW(kernels::layernorm_forward_cuda<double>(4, 4, &never_read, &never_read, &never_read,
+                                                       -1.0, &never_read, &never_read, &never_read),
                Error);
 }
 #endif
