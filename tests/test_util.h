@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <exception>
@@ -24,9 +25,12 @@ std::string error_of(F&& f) {
   return "";
 }
 
-// A path in the system's temporary folder, named after the test that uses it.
+// A path in the system's temporary folder, named after the test that uses it and unique to this
+// process: ctest runs the cases of one program as parallel processes.
 inline std::string tmp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("relmimic_test_" + name)).string();
+  return (std::filesystem::temp_directory_path() /
+          ("relmimic_test_" + std::to_string(::getpid()) + "_" + name))
+      .string();
 }
 
 struct CommandResult {

@@ -121,8 +121,9 @@ TEST(Demos, WriterIsAtomicAndChecksItsInput) {
   }
   EXPECT_FALSE(std::filesystem::exists(path)) << "abandoned write left a file";
   for (const auto& p : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
-    EXPECT_EQ(p.path().filename().string().find("relmimic_test_demos_atomic.h5.tmp"),
-              std::string::npos);
+    EXPECT_EQ(
+        p.path().filename().string().find(std::filesystem::path(path).filename().string() + ".tmp"),
+        std::string::npos);
 
   DemoWriter empty(path, test_meta());
   EXPECT_NE(error_of([&] { empty.commit(); }).find("without episodes"), std::string::npos);
