@@ -120,15 +120,8 @@ ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& co
   const long learners = comm.size();
   long done_here = 0;
   while (!trainer.finished() && (o.stop_after <= 0 || done_here < o.stop_after)) {
-    ImitationStats st;
-    try {
-      st = trainer.iterate();
-    } catch (const Error& e) {
-      if (bar) bar->finish();
-      RM_FAIL("training stopped at iteration ", trainer.iteration() + 1, ": ", e.what(),
-              res.checkpoint.empty() ? std::string(" (no checkpoint was written yet)")
-                                     : " (the last good checkpoint is " + res.checkpoint + ")");
-    }
+    const ImitationStats st = checked_iteration([&] { return trainer.iterate(); },
+                                                trainer.iteration() + 1, res.checkpoint, bar.get());
     ++done_here;
     const IterationStats& p = st.ppo;
     res.train_return = st.train_return;

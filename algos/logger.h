@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/common.h"
+
 namespace relmimic::algos {
 
 class ProgressBar {
@@ -60,5 +62,20 @@ class CsvLog {
   std::vector<std::string> columns_;
   FILE* f_ = nullptr;
 };
+
+// Runs one training iteration. A failure (a non-finite loss, a bad file, ...) ends the progress
+// bar and is rethrown naming the iteration and the last good checkpoint, which stays as it was.
+template <class Iterate>
+auto checked_iteration(Iterate&& iterate, long next_iteration, const std::string& last_checkpoint,
+                       ProgressBar* bar) {
+  try {
+    return iterate();
+  } catch (const Error& e) {
+    if (bar) bar->finish();
+    RM_FAIL("training stopped at iteration ", next_iteration, ": ", e.what(),
+            last_checkpoint.empty() ? std::string(" (no checkpoint was written yet)")
+                                    : " (the last good checkpoint is " + last_checkpoint + ")");
+  }
+}
 
 }  // namespace relmimic::algos

@@ -101,15 +101,8 @@ RunResult train_ppo(const Config& cfg, const RunOptions& o) {
   res.checkpoint = o.resume ? latest : "";
   long done_here = 0;
   while (!trainer.finished() && (o.stop_after <= 0 || done_here < o.stop_after)) {
-    IterationStats st;
-    try {
-      st = trainer.iterate();
-    } catch (const Error& e) {
-      if (bar) bar->finish();
-      RM_FAIL("training stopped at iteration ", trainer.iteration() + 1, ": ", e.what(),
-              res.checkpoint.empty() ? std::string(" (no checkpoint was written yet)")
-                                     : " (the last good checkpoint is " + res.checkpoint + ")");
-    }
+    const IterationStats st = checked_iteration([&] { return trainer.iterate(); },
+                                                trainer.iteration() + 1, res.checkpoint, bar.get());
     ++done_here;
     log.row({double(st.iteration), double(st.timesteps), double(st.episodes), st.mean_return,
              st.std_return, st.mean_length, st.policy_loss, st.value_loss, st.entropy, st.approx_kl,
