@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "kernels/common.h"
@@ -79,6 +80,9 @@ void declare_imitation(Config& c) {
   declare_discriminator(c, "disc");
   c.add("imitate.disc_passes", 1,
         "discriminator passes per iteration over the rollout's windows (0: D stays frozen)");
+  c.add("imitate.disc_updates", 0,
+        "at most this many discriminator updates per iteration (0: every minibatch of every "
+        "pass); a cheaper D schedule for short CPU runs");
   c.add("imitate.disc_minibatch", 128,
         "agent windows per discriminator update (paired with as many expert windows)");
   c.add("eval.every", 10, "iterations between evaluations (rank 0; 0: never)");
@@ -113,6 +117,7 @@ ImitationSettings imitation_settings(const Config& c) {
   s.disc = discriminator_config(c, 0);
   s.disc_passes = c.get<int>("imitate.disc_passes");
   s.disc_minibatch = c.get<int>("imitate.disc_minibatch");
+  s.disc_updates = c.get<int>("imitate.disc_updates");
   s.eval_every = c.get<int>("eval.every");
   s.eval_episodes = c.get<int>("eval.episodes");
   s.eval_window = c.get<int>("eval.window");
@@ -136,6 +141,7 @@ ImitationSettings imitation_settings(const Config& c) {
            "from D's reward (set ppo.reward_norm=false)");
   RM_CHECK(!s.demos.empty(), "config demos: no demonstration file given (--demos)");
   check(s.disc_passes >= 0, "imitate.disc_passes", ">= 0", s.disc_passes);
+  check(s.disc_updates >= 0, "imitate.disc_updates", ">= 0", s.disc_updates);
   check(s.disc_minibatch >= 1 && s.disc_minibatch <= s.ppo.batch(), "imitate.disc_minibatch",
         "in [1, rollout_steps * num_envs]", s.disc_minibatch);
   check(s.eval_every >= 0, "eval.every", ">= 0", s.eval_every);
@@ -262,10 +268,11 @@ void ImitationTrainer::reward_and_update_disc(RolloutBuffer& buf) {
           ? Discriminator<float>::GradientHook([this](float* g, long n) { average(g, n); })
           : Discriminator<float>::GradientHook();
   std::iota(perm_.begin(), perm_.end(), 0L);
-  for (int pass = 0; pass < s_.disc_passes; ++pass) {
+  const long cap = s_.disc_updates > 0 ? s_.disc_updates : std::numeric_limits<long>::max();
+  for (int pass = 0; pass < s_.disc_passes && disc_updates_ < cap; ++pass) {
     for (long i = B - 1; i > 0; --i)
       std::swap(perm_[size_t(i)], perm_[size_t(shuffle_rng_.below(uint64_t(i + 1)))]);
-    for (long start = 0; start < B; start += M) {
+    for (long start = 0; start < B && disc_updates_ < cap; start += M) {
       const int c = int(std::min<long>(M, B - start));
       for (int j = 0; j < c; ++j)
         std::memcpy(agent_mb_.data() + size_t(j) * per_,

@@ -10,6 +10,7 @@
 //             imitate.disc_minibatch, each paired with as many expert windows drawn uniformly
 //             from the demonstrations (same stacking and episode-start padding; states reached
 //             by a step, t >= 1); loss = BCE (expert 1, agent 0) + exact gradient penalty.
+//             imitate.disc_updates > 0 stops after that many updates.
 //   PPO       ppo.epochs passes of clipped PPO on the policy and the value network.
 //   eval      on rank 0 every eval.every iterations: eval.episodes whole episodes of the
 //             stochastic policy on fresh envs; the logged eval return is the mean of the last
@@ -63,6 +64,7 @@ struct ImitationSettings {
   Variant variant = Variant::rm_l_l;
   std::string demos;
   int disc_passes = 1, disc_minibatch = 128;
+  int disc_updates = 0;  // cap on D updates per iteration (0: none)
   int eval_every = 10, eval_episodes = 10, eval_window = 100, eval_envs = 10;
   bool eval_deterministic = false;
 };
