@@ -31,7 +31,7 @@ Summary summarize(const std::vector<T>& v) {
 }  // namespace
 
 int cmd_eval(int argc, char** argv) {
-  std::string checkpoint, gif;
+  std::string checkpoint, gif, beside, beside_label = "expert";
   int episodes = 10, envs = 8, threads = 1, gif_size = 128, gif_fps = 25;
   long seed = 1;
   bool deterministic = false, as_json = false;
@@ -49,6 +49,10 @@ int cmd_eval(int argc, char** argv) {
   a.add("--gif", gif, "write the first episode as an animated GIF here");
   a.add("--gif-size", gif_size, "GIF frame width and height");
   a.add("--gif-fps", gif_fps, "GIF frames per second of simulated time");
+  a.add("--beside", beside,
+        "a second checkpoint (e.g. the expert, experts/hopper.h5) whose first episode, acting "
+        "with its mean as when demonstrations are recorded, plays to the right in the GIF");
+  a.add("--beside-label", beside_label, "caption of the --beside video");
   if (!a.parse(argc, argv)) return a.exit_code();
   auto usage = [](const std::string& m) {
     std::fprintf(stderr, "relmimic eval: %s (see relmimic eval --help)\n", m.c_str());
@@ -61,6 +65,7 @@ int cmd_eval(int argc, char** argv) {
   if (seed < 0) return usage("--seed must be >= 0");
   if (gif_size < 16 || gif_size > 1024) return usage("--gif-size must be in [16, 1024]");
   if (gif_fps < 1 || gif_fps > 50) return usage("--gif-fps must be in [1, 50]");
+  if (!beside.empty() && gif.empty()) return usage("--beside needs --gif");
 
   algos::PpoPolicy policy(checkpoint, std::min(envs, episodes));
   const algos::PpoSettings& s = policy.settings();
@@ -110,9 +115,29 @@ int cmd_eval(int argc, char** argv) {
   }
   if (!gif.empty()) {
     // Browsers show GIF delays below 2 cs as 10 cs: 2 is the shortest that plays as written.
-    env::write_gif(gif, r.video.data(), r.video_frames, gif_size, gif_size,
-                   std::max(2, r.video_delay_cs));
-    std::fprintf(as_json ? stderr : stdout, "wrote %s: %d frames\n", gif.c_str(), r.video_frames);
+    const int delay = std::max(2, r.video_delay_cs);
+    if (beside.empty()) {
+      env::write_gif(gif, r.video.data(), r.video_frames, gif_size, gif_size, delay);
+      std::fprintf(as_json ? stderr : stdout, "wrote %s: %d frames\n", gif.c_str(), r.video_frames);
+    } else {
+      algos::PpoPolicy other(beside, 1);
+      RM_CHECK(other.settings().task == s.task, "--beside ", beside, " acts in ",
+               env::task_name(other.settings().task), ", the policy in ", env::task_name(s.task));
+      algos::EvalOptions ob = o;
+      ob.episodes = 1;
+      ob.num_envs = 1;
+      ob.deterministic = true;
+      const algos::EvalResult rb = algos::evaluate(other, ob);
+      char left[64], right[96];
+      std::snprintf(left, sizeof left, "agent %.0f", r.returns.front());
+      std::snprintf(right, sizeof right, "%s %.0f", beside_label.c_str(), rb.returns.front());
+      const algos::GrayVideo v = algos::side_by_side(
+          r.video.data(), r.video_frames, rb.video.data(), rb.video_frames, gif_size, left, right);
+      env::write_gif(gif, v.frames.data(), v.n, v.height, v.width, delay);
+      std::fprintf(as_json ? stderr : stdout,
+                   "wrote %s: %d frames, agent (return %.1f) left, %s (return %.1f) right\n",
+                   gif.c_str(), v.n, r.returns.front(), beside_label.c_str(), rb.returns.front());
+    }
   }
   return 0;
 }

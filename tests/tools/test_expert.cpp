@@ -114,6 +114,29 @@ TEST(EvalCommand, IsReproducibleAndWritesAGif) {
   EXPECT_EQ(std::string(magic, 6), "GIF89a");
 }
 
+// --beside: the policy's first episode next to another checkpoint's (the expert's), captioned.
+TEST(EvalCommand, BesideWritesBothEpisodesSideBySide) {
+  const std::string gif = (temp_root() / "beside.gif").string();
+  const std::string base = "eval --checkpoint " + shipped("hopper") + " --episodes 1 --seed 3";
+  const Result r = run(base + " --gif " + gif + " --gif-size 48 --beside " + shipped("hopper"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("left, expert (return"), std::string::npos) << r.out;
+  std::ifstream f(gif, std::ios::binary);
+  unsigned char head[10] = {};
+  f.read(reinterpret_cast<char*>(head), 10);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(head), 6), "GIF89a");
+  EXPECT_EQ(head[6] | head[7] << 8, 2 * 48 + 4);  // two frames and the gap
+  EXPECT_EQ(head[8] | head[9] << 8, 48 + 11);     // frame and caption strip
+
+  const Result no_gif = run(base + " --beside " + shipped("hopper"));
+  EXPECT_EQ(no_gif.code, 2);
+  EXPECT_NE(no_gif.err.find("--beside needs --gif"), std::string::npos) << no_gif.err;
+  const Result other_task =
+      run(base + " --gif " + gif + " --gif-size 48 --beside " + shipped("walker2d"));
+  EXPECT_NE(other_task.code, 0);
+  EXPECT_NE(other_task.err.find("acts in walker2d"), std::string::npos) << other_task.err;
+}
+
 // The experts in the repository still reach their targets with this build (20 deterministic
 // episodes, as experts/README.md reports them).
 TEST(EvalCommand, ShippedExpertsMeetTheirTargets) {
