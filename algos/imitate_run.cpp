@@ -182,14 +182,8 @@ ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& co
   res.finished = trainer.finished();
   res.wall_seconds = wall();
   if (res.finished) {
-    const std::string final_path = (dir / "checkpoints" / "final.h5").string();
-    trainer.save(final_path, res.wall_seconds);
-    res.checkpoint = final_path;
-    if (!o.out.empty()) {
-      const fs::path out(o.out);
-      if (root && out.has_parent_path()) fs::create_directories(out.parent_path());
-      trainer.save(o.out, res.wall_seconds);
-    }
+    res.checkpoint = save_final_checkpoints(
+        dir, o.out, root, [&](const std::string& path) { trainer.save(path, res.wall_seconds); });
   }
   return res;
 }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,22 @@ auto checked_iteration(Iterate&& iterate, long next_iteration, const std::string
             last_checkpoint.empty() ? std::string(" (no checkpoint was written yet)")
                                     : " (the last good checkpoint is " + last_checkpoint + ")");
   }
+}
+
+// The end of a finished run: checkpoints/final.h5 in the run folder and, when `out` is given, a
+// copy there (its folder made when make_dirs). save(path) writes the trainer's checkpoint (every
+// learner calls it: saving may communicate). Returns the run folder's final checkpoint.
+template <class Save>
+std::string save_final_checkpoints(const std::filesystem::path& run_dir, const std::string& out,
+                                   bool make_dirs, Save&& save) {
+  const std::string final_path = (run_dir / "checkpoints" / "final.h5").string();
+  save(final_path);
+  if (!out.empty()) {
+    const std::filesystem::path o(out);
+    if (make_dirs && o.has_parent_path()) std::filesystem::create_directories(o.parent_path());
+    save(out);
+  }
+  return final_path;
 }
 
 }  // namespace relmimic::algos

@@ -127,14 +127,9 @@ RunResult train_ppo(const Config& cfg, const RunOptions& o) {
   res.finished = trainer.finished();
   res.wall_seconds = wall();
   if (res.finished) {
-    const std::string final_path = (dir / "checkpoints" / "final.h5").string();
-    write_checkpoint(trainer, final_path, res.wall_seconds);
-    res.checkpoint = final_path;
-    if (!o.out.empty()) {
-      const fs::path out(o.out);
-      if (out.has_parent_path()) fs::create_directories(out.parent_path());
-      write_checkpoint(trainer, o.out, res.wall_seconds);
-    }
+    res.checkpoint = save_final_checkpoints(dir, o.out, true, [&](const std::string& path) {
+      write_checkpoint(trainer, path, res.wall_seconds);
+    });
   }
   return res;
 }
