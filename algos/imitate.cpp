@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <numeric>
 
@@ -306,49 +307,36 @@ ImitationStats ImitationTrainer::iterate() {
 
   // One all-reduce of the logged values: learner means, and the episode returns weighted by
   // whether a learner has finished any episode yet.
-  const IterationStats& p = st.ppo;
+  IterationStats& p = st.ppo;
+  double* const means[] = {&st.disc.loss,
+                           &st.disc.expert_loss,
+                           &st.disc.agent_loss,
+                           &st.disc.penalty,
+                           &st.disc.expert_accuracy,
+                           &st.disc.agent_accuracy,
+                           &st.disc.expert_d,
+                           &st.disc.agent_d,
+                           &st.disc.grad_norm,
+                           &st.mean_reward,
+                           &p.policy_loss,
+                           &p.value_loss,
+                           &p.entropy,
+                           &p.approx_kl,
+                           &p.clip_fraction,
+                           &p.explained_variance};
+  constexpr size_t M = std::size(means);
   const bool has = std::isfinite(p.mean_return);
-  std::vector<double> v = {st.disc.loss,
-                           st.disc.expert_loss,
-                           st.disc.agent_loss,
-                           st.disc.penalty,
-                           st.disc.expert_accuracy,
-                           st.disc.agent_accuracy,
-                           st.disc.expert_d,
-                           st.disc.agent_d,
-                           st.disc.grad_norm,
-                           st.mean_reward,
-                           p.policy_loss,
-                           p.value_loss,
-                           p.entropy,
-                           p.approx_kl,
-                           p.clip_fraction,
-                           p.explained_variance,
-                           has ? p.mean_return : 0.0,
-                           has ? p.mean_length : 0.0,
-                           has ? 1.0 : 0.0,
-                           double(p.episodes)};
+  std::vector<double> v;
+  for (const double* m : means) v.push_back(*m);
+  v.insert(v.end(), {has ? p.mean_return : 0.0, has ? p.mean_length : 0.0, has ? 1.0 : 0.0,
+                     double(p.episodes)});
   comm_.allreduce_sum(v.data(), long(v.size()));
   const double L = comm_.size();
-  st.disc.loss = v[0] / L;
-  st.disc.expert_loss = v[1] / L;
-  st.disc.agent_loss = v[2] / L;
-  st.disc.penalty = v[3] / L;
-  st.disc.expert_accuracy = v[4] / L;
-  st.disc.agent_accuracy = v[5] / L;
-  st.disc.expert_d = v[6] / L;
-  st.disc.agent_d = v[7] / L;
-  st.disc.grad_norm = v[8] / L;
-  st.mean_reward = v[9] / L;
-  st.ppo.policy_loss = v[10] / L;
-  st.ppo.value_loss = v[11] / L;
-  st.ppo.entropy = v[12] / L;
-  st.ppo.approx_kl = v[13] / L;
-  st.ppo.clip_fraction = v[14] / L;
-  st.ppo.explained_variance = v[15] / L;
-  st.train_return = v[18] > 0 ? v[16] / v[18] : NAN;
-  st.train_length = v[18] > 0 ? v[17] / v[18] : NAN;
-  st.episodes = long(v[19]);
+  for (size_t i = 0; i < M; ++i) *means[i] = v[i] / L;
+  const double learners_with_episodes = v[M + 2];
+  st.train_return = learners_with_episodes > 0 ? v[M] / learners_with_episodes : NAN;
+  st.train_length = learners_with_episodes > 0 ? v[M + 1] / learners_with_episodes : NAN;
+  st.episodes = long(v[M + 3]);
 
   st.eval_return = st.eval_std = NAN;
   if (comm_.is_root() && s_.eval_every > 0 && iteration() % s_.eval_every == 0) evaluate_now(st);
