@@ -48,18 +48,23 @@ void run(benchmark::State& state, bool render, FrameMode mode = FrameMode::Host)
   cfg.render_config.shadows = look == 2;
   cfg.frame_mode = mode;
   const bool device = mode == FrameMode::Cuda;
+  static std::string skip;  // outlives the call: SkipWithError may keep the pointer
   if (device) {
     cfg.render_config.egl = "nvidia";
-    if (!cuda_frames_built()) return state.SkipWithError(cuda_frames_unsupported({}).c_str());
-    if (kernels::cuda_device_count() == 0)
-      return state.SkipWithError(kernels::cuda_device_description(0));
+    if (!cuda_frames_built())
+      skip = "skipped: " + cuda_frames_unsupported({});
+    else if (kernels::cuda_device_count() == 0)
+      skip = std::string("skipped: device frames need a CUDA device (") +
+             kernels::cuda_device_description(0) + ")";
+    if (!skip.empty()) return state.SkipWithError(skip.c_str());
   }
   std::unique_ptr<EnvPool> made;
   try {
     made = std::make_unique<EnvPool>(cfg);
   } catch (const std::exception& e) {
     if (!device) throw;
-    return state.SkipWithError(e.what());  // e.g. no NVIDIA EGL device
+    skip = std::string("skipped: ") + e.what();  // e.g. no NVIDIA EGL device
+    return state.SkipWithError(skip.c_str());
   }
   EnvPool& pool = *made;
   const int n = pool.num_envs(), a = pool.action_dim(), rows = 64;

@@ -62,7 +62,7 @@ std::vector<uint8_t> download(const Tensor& t) {
 
 std::vector<float> random_actions(int n, uint64_t seed) {
   Rng rng(seed);
-  std::vector<float> v(size_t(n));
+  std::vector<float> v(static_cast<size_t>(n));
   for (float& x : v) x = float(rng.uniform(-1.0, 1.0));
   return v;
 }
