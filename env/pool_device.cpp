@@ -9,6 +9,7 @@
 #include "env/pool.h"
 #include "env/pool_internal.h"
 #include "kernels/common.h"
+#include "kernels/device.h"
 
 namespace relmimic::env {
 
@@ -37,6 +38,8 @@ void EnvPool::init_device_frames() {
   const Shape shape{n_, cfg_.frame_stack, cfg_.render_config.height, cfg_.render_config.width};
   stacks_dev_ = Tensor::zeros(shape, DType::u8, Device::cuda(device));
   final_dev_ = Tensor::zeros(shape, DType::u8, Device::cuda(device));
+  // The zeroing ran on the legacy stream, which the workers' non-blocking streams do not wait for.
+  kernels::cuda_synchronize();
 }
 
 uint8_t* EnvPool::device_stack(int i) const {
@@ -86,6 +89,8 @@ void EnvPool::upload_device_stacks() {
     std::memcpy(host.data() + size_t(i) * stack_bytes, slots_[size_t(i)]->stack.data(),
                 stack_bytes);
   stacks_dev_.copy_from(Tensor::view(host.data(), stacks_dev_.shape(), DType::u8));
+  // A pageable upload may return before its DMA ends; the workers' streams do not wait for it.
+  kernels::cuda_synchronize();
 }
 
 const Tensor& EnvPool::frames_device() const {
