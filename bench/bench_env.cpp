@@ -2,13 +2,20 @@
 // k = 4) for N envs on T worker threads. items_per_second = env steps per second (all envs).
 // Args: {task (0 hopper, 1 walker2d), N, T, look}; look 0 is the default RenderConfig (no
 // shadows, no floor reflection), 1 adds the reflection, 2 adds reflection and shadows (Gym's look).
+// BM_DeviceFrameSteps: the same rendered steps with FrameMode::Cuda (CUDA-GL interop on the
+// NVIDIA EGL device, stacks in device memory); skipped, saying why, without one.
 #include <benchmark/benchmark.h>
 
 #include <ctime>
+#include <exception>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/rng.h"
+#include "env/frames_cuda.h"
 #include "env/pool.h"
+#include "kernels/device.h"
 
 using namespace relmimic;
 using namespace relmimic::env;
@@ -29,7 +36,7 @@ std::vector<float> action_table(int n, int a, int rows) {
   return t;
 }
 
-void run(benchmark::State& state, bool render) {
+void run(benchmark::State& state, bool render, FrameMode mode = FrameMode::Host) {
   PoolConfig cfg;
   cfg.task = state.range(0) == 0 ? Task::Hopper : Task::Walker2d;
   cfg.num_envs = int(state.range(1));
@@ -39,13 +46,33 @@ void run(benchmark::State& state, bool render) {
   const int look = int(state.range(3));
   cfg.render_config.reflections = look >= 1;
   cfg.render_config.shadows = look == 2;
-  EnvPool pool(cfg);
+  cfg.frame_mode = mode;
+  const bool device = mode == FrameMode::Cuda;
+  static std::string skip;  // outlives the call: SkipWithError may keep the pointer
+  if (device) {
+    cfg.render_config.egl = "nvidia";
+    if (!cuda_frames_built())
+      skip = "skipped: " + cuda_frames_unsupported({});
+    else if (kernels::cuda_device_count() == 0)
+      skip = std::string("skipped: device frames need a CUDA device (") +
+             kernels::cuda_device_description(0) + ")";
+    if (!skip.empty()) return state.SkipWithError(skip.c_str());
+  }
+  std::unique_ptr<EnvPool> made;
+  try {
+    made = std::make_unique<EnvPool>(cfg);
+  } catch (const std::exception& e) {
+    if (!device) throw;
+    skip = std::string("skipped: ") + e.what();  // e.g. no NVIDIA EGL device
+    return state.SkipWithError(skip.c_str());
+  }
+  EnvPool& pool = *made;
   const int n = pool.num_envs(), a = pool.action_dim(), rows = 64;
   std::vector<float> actions = action_table(n, a, rows);
-  std::vector<uint8_t> frames(render ? size_t(n) * pool.frame_stack() * pool.height() * pool.width()
-                                     : 0);
+  std::vector<uint8_t> frames(
+      render && !device ? size_t(n) * pool.frame_stack() * pool.height() * pool.width() : 0);
   std::vector<float> obs(size_t(n) * pool.obs_dim());
-  uint8_t* fp = render ? frames.data() : nullptr;
+  uint8_t* fp = render && !device ? frames.data() : nullptr;
   pool.reset(fp, obs.data());
   long it = 0;
   const double cpu0 = process_cpu_seconds();
@@ -69,6 +96,10 @@ void BM_PhysicsSteps(benchmark::State& state) {
 void BM_RenderedSteps(benchmark::State& state) {
   run(state, true);
 }
+// Frames stay on the GPU: step() returns once every worker's stream has finished its stacks.
+void BM_DeviceFrameSteps(benchmark::State& state) {
+  run(state, true, FrameMode::Cuda);
+}
 
 }  // namespace
 
@@ -83,6 +114,11 @@ BENCHMARK(BM_RenderedSteps)
     ->Args({1, 16, 2, 0})
     ->Args({0, 16, 2, 1})
     ->Args({0, 16, 2, 2})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+BENCHMARK(BM_DeviceFrameSteps)
+    ->ArgsProduct({{0, 1}, {16, 64}, {1, 4, 8}, {0}})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 

@@ -2,34 +2,22 @@
 
 #include <cstring>
 
+#include "env/pool_internal.h"
 #include "kernels/common.h"
 #include "kernels/image.h"
 
 namespace relmimic::env {
-
-struct EnvPool::Slot {
-  std::unique_ptr<LocomotionEnv> env;
-  Rng rng;
-  std::vector<uint8_t> stack, final_stack;  // [k, H*W] oldest first
-  std::vector<uint8_t> frame;               // [H*W] the newest render
-  std::vector<double> action, obs_d;        // [A], [obs_dim] in the env's precision
-  std::vector<float> obs, final_obs;        // [obs_dim]
-  double ep_return = 0;
-  int ep_length = 0;
-};
-
-struct EnvPool::Worker {
-  int begin = 0, end = 0;  // env range [begin, end)
-  std::unique_ptr<Renderer> renderer;
-  std::thread thread;
-  std::exception_ptr error;
-};
 
 EnvPool::EnvPool(const PoolConfig& cfg) : cfg_(cfg) {
   RM_CHECK(cfg.num_envs >= 1, "EnvPool: num_envs must be >= 1, got ", cfg.num_envs);
   RM_CHECK(cfg.num_threads >= 1, "EnvPool: num_threads must be >= 1, got ", cfg.num_threads);
   RM_CHECK(cfg.frame_stack >= 1, "EnvPool: frame_stack must be >= 1, got ", cfg.frame_stack);
   const RenderConfig& rc = cfg.render_config;
+  if (cfg.frame_mode == FrameMode::Cuda) {
+    RM_CHECK(cfg.render, "EnvPool: frame_mode cuda needs render = true (a physics-only pool ",
+             "has no frames)");
+    RM_CHECK(cuda_frames_built(), "EnvPool: frame_mode cuda: ", cuda_frames_unsupported({}));
+  }
   if (cfg.render)
     RM_CHECK(rc.width >= 1 && rc.height >= 1 && rc.width <= 4096 && rc.height <= 4096,
              "EnvPool: frame size must be in [1, 4096], got ", rc.width, "x", rc.height);
@@ -79,6 +67,7 @@ EnvPool::EnvPool(const PoolConfig& cfg) : cfg_(cfg) {
             std::make_unique<Renderer>(slots_[size_t(w.begin)]->env->model(), cfg_.render_config);
       });
       gl_info_ = workers_[0]->renderer->gl_info();
+      if (cfg.frame_mode == FrameMode::Cuda) init_device_frames();
     }
   } catch (...) {
     shutdown();  // joins the threads (their renderers are freed on their threads)
@@ -120,6 +109,7 @@ void EnvPool::worker_loop(Worker& w) {
     std::lock_guard<std::mutex> lock(mu_);
     if (--pending_ == 0) done_cv_.notify_one();
   }
+  w.frames.reset();    // unregisters from CUDA while the renderer's context still exists
   w.renderer.reset();  // the GL context belongs to this thread
 }
 
@@ -154,20 +144,27 @@ void EnvPool::run_all(const std::function<void(Worker&)>& job) {
   if (first) std::rethrow_exception(first);
 }
 
-void EnvPool::reset_env(Worker& w, int i) {
+void EnvPool::restart(int i) {
   Slot& s = *slots_[size_t(i)];
   s.env->reset(s.rng);
   s.ep_return = 0;
   s.ep_length = 0;
-  if (cfg_.render) {
-    w.renderer->render_gray(s.env->data(), s.frame.data());
-    kernels::stack_push_cpu(cfg_.frame_stack, frame_size_, s.frame.data(), s.stack.data(), true);
-  }
   s.env->observation(s.obs_d.data());
   for (size_t j = 0; j < s.obs.size(); ++j) s.obs[j] = float(s.obs_d[j]);
 }
 
-void EnvPool::step_env(Worker& w, int i, const float* action) {
+void EnvPool::reset_env(Worker& w, int i) {
+  restart(i);
+  Slot& s = *slots_[size_t(i)];
+  if (w.frames) {
+    w.frames->render(i - w.begin, s.env->data());  // pushed by the caller (push_device)
+  } else if (cfg_.render) {
+    w.renderer->render_gray(s.env->data(), s.frame.data());
+    kernels::stack_push_cpu(cfg_.frame_stack, frame_size_, s.frame.data(), s.stack.data(), true);
+  }
+}
+
+bool EnvPool::advance(int i, const float* action) {
   Slot& s = *slots_[size_t(i)];
   for (int j = 0; j < act_dim_; ++j) s.action[size_t(j)] = double(action[j]);
   const StepResult r = s.env->step(s.action.data());
@@ -178,13 +175,19 @@ void EnvPool::step_env(Worker& w, int i, const float* action) {
   truncated_[size_t(i)] = r.truncated;
   ep_return_out_[size_t(i)] = s.ep_return;
   ep_length_out_[size_t(i)] = s.ep_length;
+  s.env->observation(s.obs_d.data());
+  for (size_t j = 0; j < s.obs.size(); ++j) s.obs[j] = float(s.obs_d[j]);
+  return r.terminated || r.truncated;
+}
+
+void EnvPool::step_env(Worker& w, int i, const float* action) {
+  Slot& s = *slots_[size_t(i)];
+  const bool done = advance(i, action);
   if (cfg_.render) {
     w.renderer->render_gray(s.env->data(), s.frame.data());
     kernels::stack_push_cpu(cfg_.frame_stack, frame_size_, s.frame.data(), s.stack.data(), false);
   }
-  s.env->observation(s.obs_d.data());
-  for (size_t j = 0; j < s.obs.size(); ++j) s.obs[j] = float(s.obs_d[j]);
-  if (r.terminated || r.truncated) {
+  if (done) {
     // Keep what the finished episode ended on, then start the next one.
     s.final_obs = s.obs;
     if (cfg_.render) s.final_stack = s.stack;
@@ -201,6 +204,8 @@ void EnvPool::write_out(int i, uint8_t* frames, float* obs) {
 
 void EnvPool::reset(uint8_t* frames, float* obs) {
   RM_CHECK(!frames || cfg_.render, "EnvPool::reset: frames requested from a physics-only pool");
+  RM_CHECK(!frames || cfg_.frame_mode == FrameMode::Host, "EnvPool::reset: host frames ",
+           "requested from a pool in frame mode cuda (its frames are frames_device())");
   run_all([&](Worker& w) {
     for (int i = w.begin; i < w.end; ++i) {
       reset_env(w, i);
@@ -210,6 +215,7 @@ void EnvPool::reset(uint8_t* frames, float* obs) {
       ep_length_out_[size_t(i)] = 0;
       write_out(i, frames, obs);
     }
+    if (w.frames) push_device(w, true);
   });
   was_reset_ = true;
 }
@@ -218,7 +224,10 @@ void EnvPool::step(const float* actions, uint8_t* frames, float* obs) {
   RM_CHECK(was_reset_, "EnvPool::step: call reset() before the first step()");
   RM_CHECK(actions, "EnvPool::step: null actions");
   RM_CHECK(!frames || cfg_.render, "EnvPool::step: frames requested from a physics-only pool");
+  RM_CHECK(!frames || cfg_.frame_mode == FrameMode::Host, "EnvPool::step: host frames ",
+           "requested from a pool in frame mode cuda (its frames are frames_device())");
   run_all([&](Worker& w) {
+    if (w.frames) return step_device(w, actions, obs);
     for (int i = w.begin; i < w.end; ++i) {
       step_env(w, i, actions + size_t(i) * size_t(act_dim_));
       write_out(i, frames, obs);
@@ -229,12 +238,15 @@ void EnvPool::step(const float* actions, uint8_t* frames, float* obs) {
 std::vector<EnvSnapshot> EnvPool::snapshot() const {
   RM_CHECK(was_reset_, "EnvPool::snapshot: call reset() first");
   std::vector<EnvSnapshot> out(static_cast<size_t>(n_));
+  const std::vector<uint8_t> dev = download_device_stacks();  // empty in FrameMode::Host
   for (int i = 0; i < n_; ++i) {
     const Slot& s = *slots_[size_t(i)];
     EnvSnapshot& o = out[size_t(i)];
     o.physics = s.env->state();
     o.rng = s.rng.state();
     o.stack = s.stack;
+    if (!dev.empty())
+      std::memcpy(o.stack.data(), dev.data() + size_t(i) * s.stack.size(), s.stack.size());
     o.episode_return = s.ep_return;
     o.episode_length = s.ep_length;
   }
@@ -245,6 +257,8 @@ void EnvPool::restore(const std::vector<EnvSnapshot>& snaps, uint8_t* frames, fl
   RM_CHECK(int(snaps.size()) == n_, "EnvPool::restore: ", snaps.size(),
            " env snapshots for a pool of ", n_);
   RM_CHECK(!frames || cfg_.render, "EnvPool::restore: frames requested from a physics-only pool");
+  RM_CHECK(!frames || cfg_.frame_mode == FrameMode::Host, "EnvPool::restore: host frames ",
+           "requested from a pool in frame mode cuda (its frames are frames_device())");
   for (int i = 0; i < n_; ++i) {
     const EnvSnapshot& o = snaps[size_t(i)];
     Slot& s = *slots_[size_t(i)];
@@ -264,6 +278,7 @@ void EnvPool::restore(const std::vector<EnvSnapshot>& snaps, uint8_t* frames, fl
     ep_length_out_[size_t(i)] = s.ep_length;
     write_out(i, frames, obs);
   }
+  if (stacks_dev_.defined()) upload_device_stacks();
   was_reset_ = true;
 }
 
@@ -274,6 +289,8 @@ const float* EnvPool::final_obs(int i) const {
 
 const uint8_t* EnvPool::final_frames(int i) const {
   RM_CHECK(cfg_.render, "EnvPool::final_frames: the pool does not render");
+  RM_CHECK(cfg_.frame_mode == FrameMode::Host, "EnvPool::final_frames: the pool keeps its ",
+           "frames on the device (frame mode cuda): read final_frames_device()");
   RM_CHECK(i >= 0 && i < n_, "EnvPool::final_frames: env index ", i, " out of range [0, ", n_, ")");
   return slots_[size_t(i)]->final_stack.data();
 }

@@ -8,6 +8,11 @@
 // That step reports the final reward/terminated/truncated, the finished episode's return and
 // length, and keeps its final observation and frame stack (final_obs / final_frames) for
 // bootstrapping truncated episodes; the obs/frames it writes are those of the new episode.
+//
+// Frame modes: Host (default) renders with glReadPixels and stacks on the host into the caller's
+// buffers. Cuda keeps the stacks [N, k, H, W] uint8 in device memory (frames_device()): each
+// worker renders its envs through CUDA-GL interop (env/frames_cuda.h) and updates its envs' stacks
+// on its own stream, with the same padding and auto-reset semantics, bit for bit.
 #pragma once
 
 #include <condition_variable>
@@ -17,14 +22,21 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "engine/rng.h"
+#include "engine/tensor.h"
 #include "env/locomotion.h"
 #include "env/renderer.h"
 
 namespace relmimic::env {
+
+// Where the stacked frames live (see the top of this file).
+enum class FrameMode { Host, Cuda };
+FrameMode parse_frame_mode(const std::string& s);  // "host" or "cuda"; throws otherwise
+const char* frame_mode_name(FrameMode m);
 
 struct PoolConfig {
   Task task = Task::Hopper;
@@ -35,6 +47,9 @@ struct PoolConfig {
   bool render = true;   // false: physics only (proprioceptive experts)
   int frame_stack = 4;  // k
   RenderConfig render_config;
+  // Cuda needs render, a CUDA build and the NVIDIA EGL device (RenderConfig::egl "nvidia" or
+  // "auto" on a GPU machine); the pool's constructor says which one is missing.
+  FrameMode frame_mode = FrameMode::Host;
 };
 
 // One env's share of the pool state (see EnvPool::snapshot).
@@ -55,7 +70,8 @@ class EnvPool {
 
   // Resets every env (episode counters too); the per-env Rng streams continue, so a second
   // reset() draws new initial states. Outputs may be null when not wanted:
-  // frames [N, k, H, W] uint8 (rendering only), obs [N, obs_dim] float.
+  // frames [N, k, H, W] uint8 (rendering only; must be null in FrameMode::Cuda, whose frames are
+  // frames_device()), obs [N, obs_dim] float.
   void reset(uint8_t* frames, float* obs);
   // actions [N, A], passed to the envs as given (each env clamps to its ctrlrange). Needs a
   // reset() first.
@@ -77,7 +93,14 @@ class EnvPool {
   const int* episode_lengths() const { return ep_length_out_.data(); }     // [N]
   // The last observation of env i's finished episode (valid when done(i) after step()).
   const float* final_obs(int i) const;       // [obs_dim]
-  const uint8_t* final_frames(int i) const;  // [k, H, W] (rendering only)
+  const uint8_t* final_frames(int i) const;  // [k, H, W] (rendering only, FrameMode::Host)
+
+  // FrameMode::Cuda: the frame stacks [N, k, H, W] uint8 on the CUDA device that renders, and the
+  // final stacks of finished episodes (row i valid when done(i) after step()). Complete when
+  // reset()/step()/restore() return; rewritten by the next call.
+  const Tensor& frames_device() const;
+  const Tensor& final_frames_device() const;
+  FrameMode frame_mode() const { return cfg_.frame_mode; }
 
   int num_envs() const { return n_; }
   int num_threads() const { return t_; }
@@ -103,6 +126,15 @@ class EnvPool {
   void reset_env(Worker& w, int i);
   void step_env(Worker& w, int i, const float* action);
   void write_out(int i, uint8_t* frames, float* obs);
+  void restart(int i);                       // reset_env without the frame
+  bool advance(int i, const float* action);  // step_env's physics; true when the episode ends
+  // FrameMode::Cuda (env/pool_device.cpp).
+  void init_device_frames();
+  void push_device(Worker& w, bool reset);  // the worker's rendered frames onto its stacks
+  void step_device(Worker& w, const float* actions, float* obs);
+  uint8_t* device_stack(int i) const;                   // env i's [k, H, W] in frames_device()
+  std::vector<uint8_t> download_device_stacks() const;  // [N, k, H, W] on the host
+  void upload_device_stacks();                          // the slots' host stacks to the device
 
   PoolConfig cfg_;
   int n_ = 0, t_ = 0, obs_dim_ = 0, act_dim_ = 0;
@@ -110,6 +142,7 @@ class EnvPool {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::unique_ptr<Worker>> workers_;
   GlInfo gl_info_;
+  Tensor stacks_dev_, final_dev_;  // FrameMode::Cuda: [N, k, H, W] uint8
 
   std::vector<float> reward_;
   std::vector<uint8_t> terminated_, truncated_;

@@ -202,12 +202,17 @@ struct Renderer::Impl {
       EGL_CHECK(eglMakeCurrent(dpy, EGL_NO_SURFACE, EGL_NO_SURFACE, ctx));
   }
 
-  void read(mjData* data) {
+  void draw(mjData* data) {
     RM_CHECK(data, "Renderer: null mjData");
     make_current();
     mjrRect viewport = {0, 0, cfg.width, cfg.height};
     mjv_updateScene(model, data, &opt, nullptr, &cam, mjCAT_ALL, &scn);
     mjr_render(viewport, &scn, &con);
+  }
+
+  void read(mjData* data) {
+    draw(data);
+    mjrRect viewport = {0, 0, cfg.width, cfg.height};
     mjr_readPixels(rgb.data(), nullptr, viewport, &con);
   }
 };
@@ -320,6 +325,35 @@ void Renderer::render_rgb(mjData_* data, uint8_t* rgb) {
   const size_t row = size_t(impl_->cfg.width) * 3;
   for (int y = 0; y < h; ++y)
     std::memcpy(rgb + size_t(y) * row, impl_->rgb.data() + size_t(h - 1 - y) * row, row);
+}
+
+void Renderer::draw(mjData_* data) {
+  // glGetError through EGL: libEGL is the only GL library linked (MuJoCo loads GL the same way).
+  using GetError = unsigned (*)();
+  static const auto gl_get_error = reinterpret_cast<GetError>(eglGetProcAddress("glGetError"));
+  RM_CHECK(gl_get_error, "EGL: glGetError is not available");
+  impl_->make_current();
+  // Errors left by earlier calls (up to one flag per GL error kind) belong to someone else.
+  for (int i = 0; i < 8 && gl_get_error() != 0; ++i) {
+  }
+  impl_->draw(data);
+  const unsigned e = gl_get_error();
+  if (e != 0) {
+    char code[16];
+    std::snprintf(code, sizeof code, "0x%04X", e);
+    RM_FAIL("Renderer::draw: GL error ", code, " after mjr_render on ", impl_->info.platform);
+  }
+}
+
+unsigned Renderer::color_renderbuffer() const {
+  // With offsamples = 0 MuJoCo draws straight into offColor (no multisample resolve buffer).
+  RM_CHECK(impl_->con.offSamples == 0 && impl_->con.offColor != 0,
+           "Renderer: the offscreen colour buffer is multisampled or missing");
+  return impl_->con.offColor;
+}
+
+void Renderer::make_current() {
+  impl_->make_current();
 }
 
 int Renderer::width() const {

@@ -52,6 +52,13 @@ class Renderer {
   void render_gray(mjData_* data, uint8_t* gray);  // [H, W] uint8, rows top-down
   void render_rgb(mjData_* data, uint8_t* rgb);    // [H, W, 3] uint8, rows top-down
 
+  // For the CUDA-GL interop path (env/frames_cuda.h): draws the camera's view of `data` into the
+  // offscreen buffer without reading it back (makes the context current; throws on a GL error).
+  // The colour attachment is the GL_RGBA8 renderbuffer color_renderbuffer(), rows bottom-up.
+  void draw(mjData_* data);
+  unsigned color_renderbuffer() const;
+  void make_current();  // the context current on the calling thread
+
   int width() const;
   int height() const;
   const GlInfo& gl_info() const;

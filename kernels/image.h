@@ -27,6 +27,10 @@ void standardize_cuda(long n, const uint8_t* x, T* y, T scale, Stream stream = n
 // rgb_to_gray_cpu for each of `frames` frames: rgb [F, H, W, 3] -> gray [F, H, W].
 void rgb_to_gray_cuda(int frames, int h, int w, const uint8_t* rgb, uint8_t* gray, bool flip_rows,
                       Stream stream = nullptr);
+// The same on RGBA input [F, H, W, 4] (alpha ignored): a GL_RGBA8 colour buffer as CUDA-GL interop
+// copies it. Equals rgb_to_gray_cpu on the RGB channels, bit for bit.
+void rgba_to_gray_cuda(int frames, int h, int w, const uint8_t* rgba, uint8_t* gray, bool flip_rows,
+                       Stream stream = nullptr);
 
 // stack_push_cpu for each of `envs` envs: stacks [E, k, frame_size], frames [E, frame_size];
 // reset [E] (device memory, nonzero = reset that env's stack) or null for no resets.

@@ -38,7 +38,9 @@ __global__ void standardize4_kernel(long n4, const uchar4* __restrict__ x, float
   }
 }
 
-// One output pixel per thread; integer weights as in rgb_to_gray_cpu (bit-identical).
+// One output pixel per thread; integer weights as in rgb_to_gray_cpu (bit-identical). C = 3
+// (RGB) or 4 (RGBA, alpha ignored) bytes per input pixel.
+template <int C>
 __global__ void rgb_to_gray_kernel(long total, int h, int w, const uint8_t* __restrict__ rgb,
                                    uint8_t* __restrict__ gray, bool flip_rows) {
   const long hw = long(h) * w;
@@ -47,7 +49,7 @@ __global__ void rgb_to_gray_kernel(long total, int h, int w, const uint8_t* __re
     const long f = o / hw;
     const int r = int((o % hw) / w), c = int(o % w);
     const int src_row = flip_rows ? h - 1 - r : r;  // output row r comes from input row src_row
-    const uint8_t* p = rgb + (f * hw + long(src_row) * w + c) * 3;
+    const uint8_t* p = rgb + (f * hw + long(src_row) * w + c) * C;
     const unsigned y = 299u * p[0] + 587u * p[1] + 114u * p[2] + 500u;
     gray[o] = uint8_t(y / 1000u);
   }
@@ -99,7 +101,19 @@ void rgb_to_gray_cuda(int frames, int h, int w, const uint8_t* rgb, uint8_t* gra
   RM_CHECK(h > 0 && w > 0, "rgb_to_gray_cuda: bad image size ", h, "x", w);
   RM_CHECK(rgb && gray, "rgb_to_gray_cuda: null input or output");
   const long total = long(frames) * h * w;
-  rgb_to_gray_kernel<<<blocks_for(total), kThreads, 0, stream>>>(total, h, w, rgb, gray, flip_rows);
+  rgb_to_gray_kernel<3>
+      <<<blocks_for(total), kThreads, 0, stream>>>(total, h, w, rgb, gray, flip_rows);
+  CUDA_CHECK_LAUNCH();
+}
+
+void rgba_to_gray_cuda(int frames, int h, int w, const uint8_t* rgba, uint8_t* gray, bool flip_rows,
+                       Stream stream) {
+  RM_CHECK(frames > 0, "rgba_to_gray_cuda: frame count must be positive, got ", frames);
+  RM_CHECK(h > 0 && w > 0, "rgba_to_gray_cuda: bad image size ", h, "x", w);
+  RM_CHECK(rgba && gray, "rgba_to_gray_cuda: null input or output");
+  const long total = long(frames) * h * w;
+  rgb_to_gray_kernel<4>
+      <<<blocks_for(total), kThreads, 0, stream>>>(total, h, w, rgba, gray, flip_rows);
   CUDA_CHECK_LAUNCH();
 }
 
