@@ -226,6 +226,7 @@ Tensor ImitationTrainer::next_windows() {
 }
 
 void ImitationTrainer::average(float* grads, long n) {
+  profile::ScopedRange range("gradient all-reduce");
   comm_.allreduce_mean(grads, n);
 }
 

@@ -1,5 +1,6 @@
 #include "engine/profile.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -7,6 +8,7 @@
 
 #include "kernels/common.h"
 #include "kernels/cuda_event.h"
+#include "kernels/device.h"
 
 #ifdef RELMIMIC_WITH_NVTX
 #include <nvtx3/nvToolsExt.h>
@@ -40,8 +42,9 @@ bool nvtx_wanted() {
 const bool g_nvtx_init = [] {
   try {
     if (nvtx_wanted()) detail::g_active.fetch_or(kNvtx);
-  } catch (...) {
-    // A bad RELMIMIC_NVTX cannot be reported before main(): ranges stay off.
+  } catch (const std::exception& e) {
+    // Before main() nothing can catch it: say so and leave the ranges off.
+    std::fprintf(stderr, "relmimic: %s; NVTX ranges are off\n", e.what());
   }
   return true;
 }();
@@ -122,7 +125,11 @@ void start(Clock clock, kernels::Stream stream) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
   // Fails here, not inside the first range, in a build or on a machine without CUDA.
-  if (clock == Clock::cuda_events) r.free_events.push_back(r.event());
+  if (clock == Clock::cuda_events) {
+    RM_CHECK(kernels::cuda_device_count() > 0,
+             "the CUDA-event clock needs a CUDA device: ", kernels::cuda_device_description(0));
+    r.free_events.push_back(r.event());
+  }
   for (const Pending& p : r.pending) {  // a previous run's events: dropped unresolved
     r.free_events.push_back(p.start);
     r.free_events.push_back(p.stop);

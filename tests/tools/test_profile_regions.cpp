@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/device.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -165,6 +166,14 @@ TEST(ProfileRegions, BaselineHasNoRelationalRegions) {
   const std::map<std::string, Row> rows = region_rows(r.out);
   EXPECT_EQ(rows.count("iteration > D update > D forward"), 1u) << r.out;
   EXPECT_EQ(r.out.find("relational"), std::string::npos) << r.out;
+  fs::remove_all(root_dir());
+}
+
+TEST(ProfileRegions, CudaClockWithoutAGpuSaysWhy) {
+  if (relmimic::kernels::cuda_device_count() > 0) GTEST_SKIP() << "this machine has a GPU";
+  const relmimic::testing::SplitResult r = profile("baseline", " --clock cuda");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("the CUDA-event clock needs a CUDA device"), std::string::npos) << r.err;
   fs::remove_all(root_dir());
 }
 
