@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -145,8 +146,11 @@ class Comm {
 
 // ---------------------------------------------------------------- device communication (NCCL)
 
-// Whether this build has the NCCL backend (a CUDA build where CMake found NCCL).
+// Whether the NCCL backend can run here: the build has it (a CUDA build where CMake found NCCL)
+// and libnccl opens (it is loaded at run time, so binaries also run where it is missing).
 bool nccl_available();
+// Why it cannot ("" when it can).
+std::string nccl_missing_reason();
 // NCCL over every rank of `host` (collective: every rank calls it), on CUDA device `device`: rank 0
 // makes the ncclUniqueId and broadcasts it over the host backend. The collectives run on the
 // backend's own stream, ordered after the work already queued on `compute` (default: the legacy
@@ -176,10 +180,11 @@ struct DeviceCommChoice {
   Device device;  // where this rank's tensors live
 };
 // One rank keeps the requested device; with several, each rank takes its local GPU
-// (local_device(local_rank, gpus)), whatever index was requested. Throws, saying why, when the run
-// cannot have what it needs (no GPU, an index beyond the GPUs, several ranks without NCCL).
-DeviceCommChoice device_comm_for(Device requested, int world_size, int local_rank, bool nccl_built,
-                                 int gpus);
+// (local_device(local_rank, gpus)), whatever index was requested. `nccl_missing`: why NCCL cannot
+// run ("" when it can). Throws, saying why, when the run cannot have what it needs (no GPU, an
+// index beyond the GPUs, several ranks without NCCL).
+DeviceCommChoice device_comm_for(Device requested, int world_size, int local_rank,
+                                 const std::string& nccl_missing, int gpus);
 // Installs into `comm` the device backend that device_comm_for() chooses for this process
 // (collective: every rank calls it). Tensors of this rank go to the returned device.
 DeviceCommChoice install_device_comm(Comm& comm, Device requested);

@@ -1,15 +1,19 @@
 // The device side of Comm: which backend a run needs (host logic, every build) and the NCCL
-// backend (CUDA builds where CMake found NCCL: RELMIMIC_WITH_NCCL).
+// backend (CUDA builds where CMake found NCCL: RELMIMIC_WITH_NCCL). libnccl (~200 MB) is opened
+// at run time, not linked: a GPU machine without it still runs everything else, and the NCCL
+// backend says which library it could not open.
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "engine/comm.h"
 #include "kernels/device.h"
 
 #ifdef RELMIMIC_WITH_NCCL
+#include <dlfcn.h>
 #include <nccl.h>
 
 #include "kernels/cuda_check.h"
@@ -21,15 +25,89 @@ namespace {
 
 #ifdef RELMIMIC_WITH_NCCL
 
+// The NCCL entry points, from libnccl opened with dlopen.
+struct NcclApi {
+  decltype(&ncclGetUniqueId) GetUniqueId;
+  decltype(&ncclCommInitRank) CommInitRank;
+  decltype(&ncclCommCount) CommCount;
+  decltype(&ncclCommUserRank) CommUserRank;
+  decltype(&ncclCommGetAsyncError) CommGetAsyncError;
+  decltype(&ncclCommDestroy) CommDestroy;
+  decltype(&ncclCommAbort) CommAbort;
+  decltype(&ncclBroadcast) Broadcast;
+  decltype(&ncclAllReduce) AllReduce;
+  decltype(&ncclSend) Send;
+  decltype(&ncclRecv) Recv;
+  decltype(&ncclGroupStart) GroupStart;
+  decltype(&ncclGroupEnd) GroupEnd;
+  decltype(&ncclGetErrorString) GetErrorString;
+  decltype(&ncclGetLastError) GetLastError;
+};
+
+// Loaded once. `why` (if not null) gets the reason when it cannot be: null is returned then.
+const NcclApi* load_nccl(std::string* why) {
+  static std::string error;
+  static const NcclApi* api = []() -> const NcclApi* {
+    // The system's search path first (LD_LIBRARY_PATH, ld.so.cache), then where CMake found it.
+    void* h = dlopen("libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
+    std::string tried = "libnccl.so.2";
+#ifdef RELMIMIC_NCCL_LIBRARY
+    if (!h) {
+      h = dlopen(RELMIMIC_NCCL_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+      tried += std::string(", ") + RELMIMIC_NCCL_LIBRARY;
+    }
+#endif
+    if (!h) {
+      const char* e = dlerror();
+      error = "cannot open NCCL (tried " + tried + ")" + (e ? std::string(": ") + e : "");
+      return nullptr;
+    }
+    static NcclApi a;
+    bool ok = true;
+    auto sym = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, name));
+      if (!fn && ok) {
+        ok = false;
+        error = std::string("the NCCL library lacks ") + name + " (NCCL 2.19 or newer is needed)";
+      }
+    };
+    sym(a.GetUniqueId, "ncclGetUniqueId");
+    sym(a.CommInitRank, "ncclCommInitRank");
+    sym(a.CommCount, "ncclCommCount");
+    sym(a.CommUserRank, "ncclCommUserRank");
+    sym(a.CommGetAsyncError, "ncclCommGetAsyncError");
+    sym(a.CommDestroy, "ncclCommDestroy");
+    sym(a.CommAbort, "ncclCommAbort");
+    sym(a.Broadcast, "ncclBroadcast");
+    sym(a.AllReduce, "ncclAllReduce");
+    sym(a.Send, "ncclSend");
+    sym(a.Recv, "ncclRecv");
+    sym(a.GroupStart, "ncclGroupStart");
+    sym(a.GroupEnd, "ncclGroupEnd");
+    sym(a.GetErrorString, "ncclGetErrorString");
+    sym(a.GetLastError, "ncclGetLastError");
+    return ok ? &a : nullptr;
+  }();
+  if (!api && why) *why = error;
+  return api;
+}
+
+const NcclApi& nccl() {
+  std::string why;
+  const NcclApi* a = load_nccl(&why);
+  RM_CHECK(a, "NCCL backend: ", why);
+  return *a;
+}
+
 // Every NCCL call's status is checked; the message names the call, NCCL's reason and its last
 // error text (which says which rank or transport failed).
-#define NCCL_CHECK(call, comm)                                                                  \
-  do {                                                                                          \
-    const ncclResult_t nccl_rc_ = (call);                                                       \
-    if (nccl_rc_ != ncclSuccess)                                                                \
-      ::relmimic::detail::fail(__FILE__, __LINE__, #call, "NCCL call ", #call,                  \
-                               " failed: ", ncclGetErrorString(nccl_rc_), " (NCCL error ",      \
-                               int(nccl_rc_), "; last error: '", ncclGetLastError(comm), "')"); \
+#define NCCL_CHECK(call, comm)                                                                     \
+  do {                                                                                             \
+    const ncclResult_t nccl_rc_ = (call);                                                          \
+    if (nccl_rc_ != ncclSuccess)                                                                   \
+      ::relmimic::detail::fail(__FILE__, __LINE__, #call, "NCCL call ", #call,                     \
+                               " failed: ", nccl().GetErrorString(nccl_rc_), " (NCCL error ",      \
+                               int(nccl_rc_), "; last error: '", nccl().GetLastError(comm), "')"); \
   } while (0)
 
 ncclDataType_t nccl_type(CommType t) {
@@ -59,32 +137,34 @@ class NcclBackend final : public CommBackend {
  public:
   NcclBackend(Comm& host, int device, kernels::Stream compute)
       : rank_(host.rank()), size_(host.size()), device_(device), compute_(compute) {
-    const int gpus = kernels::cuda_device_count();
-    RM_CHECK(gpus > 0, "NCCL backend: no CUDA device here (", kernels::cuda_device_description(0),
-             ")");
-    RM_CHECK(device >= 0 && device < gpus, "NCCL backend: device ", device, " is not one of the ",
-             gpus, " CUDA device(s) here");
-    IdMessage msg{};
+    // Everything that can fail on one rank alone happens before the first collective, and the
+    // ranks agree on the outcome: none is left waiting in ncclCommInitRank for a rank that threw.
     std::string why;
+    try {
+      setup_local();
+    } catch (const std::exception& e) {
+      why = e.what();
+      release();
+    }
+    int32_t bad = why.empty() ? 0 : 1;
+    host.allreduce_sum(&bad, 1);
+    RM_CHECK(why.empty(), why);
+    RM_CHECK(bad == 0, "NCCL backend: ", bad, " of ", size_,
+             " ranks could not prepare NCCL (their errors say why)");
+    IdMessage msg{};
     if (rank_ == 0) {
-      const ncclResult_t rc = ncclGetUniqueId(&msg.id);
+      const ncclResult_t rc = nccl().GetUniqueId(&msg.id);
       msg.ok = rc == ncclSuccess;
-      if (!msg.ok) why = ncclGetErrorString(rc);
+      if (!msg.ok) why = nccl().GetErrorString(rc);
     }
     host.broadcast(reinterpret_cast<uint8_t*>(&msg), long(sizeof msg), 0);
-    RM_CHECK(msg.ok, "NCCL backend: ncclGetUniqueId failed on rank 0",
-             why.empty() ? std::string() : ": " + why);
     try {
-      CUDA_CHECK(cudaSetDevice(device_));
-      CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-      CUDA_CHECK(cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
-      CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
-      CUDA_CHECK(cudaMalloc(&scratch_, sizeof(int32_t)));
-      CUDA_CHECK(cudaMemset(scratch_, 0, sizeof(int32_t)));
-      NCCL_CHECK(ncclCommInitRank(&comm_, size_, msg.id, rank_), nullptr);
+      RM_CHECK(msg.ok, "NCCL backend: ncclGetUniqueId failed on rank 0",
+               why.empty() ? std::string() : ": " + why);
+      NCCL_CHECK(nccl().CommInitRank(&comm_, size_, msg.id, rank_), nullptr);
       int n = 0, r = -1;
-      NCCL_CHECK(ncclCommCount(comm_, &n), comm_);
-      NCCL_CHECK(ncclCommUserRank(comm_, &r), comm_);
+      NCCL_CHECK(nccl().CommCount(comm_, &n), comm_);
+      NCCL_CHECK(nccl().CommUserRank(comm_, &r), comm_);
       RM_CHECK(n == size_ && r == rank_, "NCCL communicator is rank ", r, " of ", n,
                ", the host backend rank ", rank_, " of ", size_);
     } catch (...) {
@@ -101,7 +181,8 @@ class NcclBackend final : public CommBackend {
   void broadcast(void* data, long n, CommType type, int root) override {
     check(n, root, "broadcast");
     begin();
-    NCCL_CHECK(ncclBroadcast(data, data, size_t(n), nccl_type(type), root, comm_, stream_), comm_);
+    NCCL_CHECK(nccl().Broadcast(data, data, size_t(n), nccl_type(type), root, comm_, stream_),
+               comm_);
     end();
   }
   void allreduce(void* data, long n, CommType type, ReduceOp op) override {
@@ -111,17 +192,18 @@ class NcclBackend final : public CommBackend {
     // ncclAvg: the mean is taken inside the reduction, on the device.
     const ncclRedOp_t nop = op == ReduceOp::mean ? ncclAvg : ncclSum;
     begin();
-    NCCL_CHECK(ncclAllReduce(data, data, size_t(n), nccl_type(type), nop, comm_, stream_), comm_);
+    NCCL_CHECK(nccl().AllReduce(data, data, size_t(n), nccl_type(type), nop, comm_, stream_),
+               comm_);
     end();
   }
   // NCCL has no barrier: a one-element all-reduce, then the host waits for it.
   void barrier() override {
     begin();
-    NCCL_CHECK(ncclAllReduce(scratch_, scratch_, 1, ncclInt32, ncclSum, comm_, stream_), comm_);
+    NCCL_CHECK(nccl().AllReduce(scratch_, scratch_, 1, ncclInt32, ncclSum, comm_, stream_), comm_);
     end();
     CUDA_CHECK(cudaStreamSynchronize(stream_));
     ncclResult_t async = ncclSuccess;
-    NCCL_CHECK(ncclCommGetAsyncError(comm_, &async), comm_);
+    NCCL_CHECK(nccl().CommGetAsyncError(comm_, &async), comm_);
     NCCL_CHECK(async, comm_);
   }
   // Device buffers: root's out[r n .. (r + 1) n) <- rank r's in (grouped sends and receives).
@@ -132,26 +214,41 @@ class NcclBackend final : public CommBackend {
     if (rank_ == root)
       CUDA_CHECK(cudaMemcpyAsync(out + size_t(root) * size_t(n), in, size_t(n) * sizeof(double),
                                  cudaMemcpyDeviceToDevice, stream_));
-    NCCL_CHECK(ncclGroupStart(), comm_);
+    NCCL_CHECK(nccl().GroupStart(), comm_);
     if (rank_ == root) {
       for (int r = 0; r < size_; ++r)
         if (r != root)
           NCCL_CHECK(
-              ncclRecv(out + size_t(r) * size_t(n), size_t(n), ncclFloat64, r, comm_, stream_),
+              nccl().Recv(out + size_t(r) * size_t(n), size_t(n), ncclFloat64, r, comm_, stream_),
               comm_);
     } else {
-      NCCL_CHECK(ncclSend(in, size_t(n), ncclFloat64, root, comm_, stream_), comm_);
+      NCCL_CHECK(nccl().Send(in, size_t(n), ncclFloat64, root, comm_, stream_), comm_);
     }
-    NCCL_CHECK(ncclGroupEnd(), comm_);
+    NCCL_CHECK(nccl().GroupEnd(), comm_);
     end();
   }
   [[noreturn]] void abort(int code) override {
-    if (comm_) ncclCommAbort(comm_);  // ends the pending collectives instead of waiting on them
+    if (comm_) nccl().CommAbort(comm_);  // ends the pending collectives instead of waiting on them
     comm_ = nullptr;
     std::_Exit(code);
   }
 
  private:
+  // This rank's GPU, library, stream, events and barrier scratch.
+  void setup_local() {
+    const int gpus = kernels::cuda_device_count();
+    RM_CHECK(gpus > 0, "NCCL backend: no CUDA device here (", kernels::cuda_device_description(0),
+             ")");
+    RM_CHECK(device_ >= 0 && device_ < gpus, "NCCL backend: device ", device_,
+             " is not one of the ", gpus, " CUDA device(s) here");
+    nccl();
+    CUDA_CHECK(cudaSetDevice(device_));
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
+    CUDA_CHECK(cudaMalloc(&scratch_, sizeof(int32_t)));
+    CUDA_CHECK(cudaMemset(scratch_, 0, sizeof(int32_t)));
+  }
   void check(long n, int root, const char* what) const {
     RM_CHECK(n >= 0, "NCCL ", what, ": negative element count ", n);
     RM_CHECK(root >= 0 && root < size_, "NCCL ", what, ": root ", root, " is not a rank of ",
@@ -171,7 +268,7 @@ class NcclBackend final : public CommBackend {
   }
   // No throwing: runs from the destructor and on a failed construction; errors are ignored.
   void release() {
-    if (comm_) ncclCommDestroy(comm_);
+    if (comm_) nccl().CommDestroy(comm_);
     if (scratch_) cudaFree(scratch_);
     if (done_) cudaEventDestroy(done_);
     if (ready_) cudaEventDestroy(ready_);
@@ -199,10 +296,15 @@ const char* std_getenv(const char* name) {
 }  // namespace
 
 bool nccl_available() {
+  return nccl_missing_reason().empty();
+}
+
+std::string nccl_missing_reason() {
 #ifdef RELMIMIC_WITH_NCCL
-  return true;
+  std::string why;
+  return load_nccl(&why) ? std::string() : why;
 #else
-  return false;
+  return "this relmimic was built without NCCL (no CUDA, or CMake found no nccl.h / libnccl)";
 #endif
 }
 
@@ -250,8 +352,8 @@ const char* device_comm_name(DeviceComm c) {
   return "?";
 }
 
-DeviceCommChoice device_comm_for(Device requested, int world_size, int local_rank, bool nccl_built,
-                                 int gpus) {
+DeviceCommChoice device_comm_for(Device requested, int world_size, int local_rank,
+                                 const std::string& nccl_missing, int gpus) {
   RM_CHECK(world_size >= 1, "world size ", world_size, " is not positive");
   if (requested.is_cpu()) return {DeviceComm::none, requested};
   RM_CHECK(gpus > 0, "device ", requested.str(), " requested, but this machine has no CUDA device");
@@ -260,16 +362,16 @@ DeviceCommChoice device_comm_for(Device requested, int world_size, int local_ran
              " requested, but this machine has ", gpus, " CUDA device(s)");
     return {DeviceComm::self, requested};
   }
-  RM_CHECK(nccl_built, world_size, " learners on ", requested.str(),
-           " average their gradients with NCCL, and this relmimic was built without it (CMake "
-           "found no nccl.h / libnccl); run one learner or rebuild with NCCL");
+  RM_CHECK(nccl_missing.empty(), world_size, " learners on ", requested.str(),
+           " average their gradients with NCCL, which cannot run here: ", nccl_missing);
   return {DeviceComm::nccl, Device::cuda(local_device(local_rank, gpus))};
 }
 
 DeviceCommChoice install_device_comm(Comm& comm, Device requested) {
-  const DeviceCommChoice c =
-      device_comm_for(requested, comm.size(), requested.is_cpu() ? 0 : local_rank_from_env(),
-                      nccl_available(), requested.is_cpu() ? 0 : kernels::cuda_device_count());
+  const DeviceCommChoice c = device_comm_for(
+      requested, comm.size(), requested.is_cpu() ? 0 : local_rank_from_env(),
+      requested.is_cpu() || comm.size() == 1 ? std::string() : nccl_missing_reason(),
+      requested.is_cpu() ? 0 : kernels::cuda_device_count());
   if (c.kind == DeviceComm::self) comm.set_device_backend(make_self_backend());
   if (c.kind == DeviceComm::nccl) comm.set_device_backend(make_nccl_backend(comm, c.device.index));
   return c;

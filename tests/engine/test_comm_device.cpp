@@ -62,18 +62,18 @@ TEST(DeviceComm, LocalDeviceIsRoundRobin) {
 
 TEST(DeviceComm, ChoosesTheBackendARunNeeds) {
   // CPU tensors: no device backend, whatever the machine has.
-  DeviceCommChoice c = device_comm_for(Device::cpu(), 4, 2, false, 0);
+  DeviceCommChoice c = device_comm_for(Device::cpu(), 4, 2, "no NCCL", 0);
   EXPECT_EQ(c.kind, DeviceComm::none);
   EXPECT_TRUE(c.device.is_cpu());
   // One rank on a GPU: the identity, no NCCL needed, the requested device kept.
-  c = device_comm_for(Device::cuda(1), 1, 0, false, 2);
+  c = device_comm_for(Device::cuda(1), 1, 0, "no NCCL", 2);
   EXPECT_EQ(c.kind, DeviceComm::self);
   EXPECT_EQ(c.device, Device::cuda(1));
   // Several ranks: NCCL, each on its local GPU whatever index was asked for.
-  c = device_comm_for(Device::cuda(0), 4, 3, true, 2);
+  c = device_comm_for(Device::cuda(0), 4, 3, "", 2);
   EXPECT_EQ(c.kind, DeviceComm::nccl);
   EXPECT_EQ(c.device, Device::cuda(1));
-  c = device_comm_for(Device::cuda(0), 2, 1, true, 8);
+  c = device_comm_for(Device::cuda(0), 2, 1, "", 8);
   EXPECT_EQ(c.device, Device::cuda(1));
   EXPECT_STREQ(device_comm_name(DeviceComm::nccl), "nccl");
   EXPECT_STREQ(device_comm_name(DeviceComm::self), "self");
@@ -81,19 +81,20 @@ TEST(DeviceComm, ChoosesTheBackendARunNeeds) {
 
 TEST(DeviceComm, RefusesWhatTheMachineOrBuildLacks) {
   EXPECT_NE(error_of([] {
-              device_comm_for(Device::cuda(0), 1, 0, true, 0);
+              device_comm_for(Device::cuda(0), 1, 0, "", 0);
             }).find("cuda:0 requested, but this machine has no CUDA device"),
             std::string::npos);
   EXPECT_NE(error_of([] {
-              device_comm_for(Device::cuda(2), 1, 0, true, 2);
+              device_comm_for(Device::cuda(2), 1, 0, "", 2);
             }).find("cuda:2 requested, but this machine has 2 CUDA device(s)"),
             std::string::npos);
-  const std::string e = error_of([] { device_comm_for(Device::cuda(0), 2, 0, false, 2); });
-  EXPECT_NE(e.find("2 learners on cuda:0 average their gradients with NCCL, and this relmimic was "
-                   "built without it"),
+  const std::string e =
+      error_of([] { device_comm_for(Device::cuda(0), 2, 0, "libnccl.so.2 missing", 2); });
+  EXPECT_NE(e.find("2 learners on cuda:0 average their gradients with NCCL, which cannot run "
+                   "here: libnccl.so.2 missing"),
             std::string::npos)
       << e;
-  EXPECT_NE(error_of([] { device_comm_for(Device::cpu(), 0, 0, true, 1); }).find("world size 0"),
+  EXPECT_NE(error_of([] { device_comm_for(Device::cpu(), 0, 0, "", 1); }).find("world size 0"),
             std::string::npos);
 }
 
@@ -114,16 +115,22 @@ TEST(DeviceComm, InstallOnAMissingGpuSaysSo) {
 
 TEST(DeviceComm, NcclBackendWithoutNcclOrGpuSaysWhy) {
   Comm c(make_self_backend());
-  if (!nccl_available()) {
-    const std::string e = error_of([&] { make_nccl_backend(c, 0); });
-    EXPECT_NE(e.find("the NCCL backend is not in this relmimic"), std::string::npos) << e;
-  } else if (kernels::cuda_device_count() == 0) {
-    const std::string e = error_of([&] { make_nccl_backend(c, 0); });
+  const std::string e = error_of([&] { make_nccl_backend(c, 0); });
+#ifndef RELMIMIC_WITH_NCCL
+  EXPECT_FALSE(nccl_available());
+  EXPECT_NE(nccl_missing_reason().find("built without NCCL"), std::string::npos);
+  EXPECT_NE(e.find("the NCCL backend is not in this relmimic"), std::string::npos) << e;
+#else
+  EXPECT_EQ(nccl_available(), nccl_missing_reason().empty());
+  if (kernels::cuda_device_count() == 0) {
     EXPECT_NE(e.find("NCCL backend: no CUDA device here"), std::string::npos) << e;
+  } else if (!nccl_available()) {
+    EXPECT_NE(e.find("cannot open NCCL"), std::string::npos) << e;
   } else {
-    const std::string e = error_of([&] { make_nccl_backend(c, kernels::cuda_device_count()); });
-    EXPECT_NE(e.find("is not one of the"), std::string::npos) << e;
+    const std::string past = error_of([&] { make_nccl_backend(c, kernels::cuda_device_count()); });
+    EXPECT_NE(past.find("is not one of the"), std::string::npos) << past;
   }
+#endif
 }
 
 }  // namespace

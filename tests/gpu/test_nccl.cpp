@@ -14,10 +14,9 @@ namespace {
 
 using testing::DeviceBuffer;
 
-#define RM_REQUIRE_NCCL()                                                                   \
-  do {                                                                                      \
-    if (!nccl_available())                                                                  \
-      GTEST_SKIP() << "built without NCCL (a CUDA build where CMake finds nccl.h/libnccl)"; \
+#define RM_REQUIRE_NCCL()                                                        \
+  do {                                                                           \
+    if (!nccl_available()) GTEST_SKIP() << "no NCCL: " << nccl_missing_reason(); \
   } while (0)
 
 std::vector<float> ramp(int n, float scale) {

@@ -35,7 +35,7 @@ void upload(Tensor& t, const std::vector<T>& h) {
 TEST(NcclMpi, AveragedDeviceGradientsAreEqualOnBothRanks) {
   Comm& c = Comm::world();
   ASSERT_EQ(c.size(), 2) << "run under mpirun -np 2";
-  if (!nccl_available()) GTEST_SKIP() << "built without NCCL: device all-reduce not tested";
+  if (!nccl_available()) GTEST_SKIP() << "no NCCL (" << nccl_missing_reason() << ")";
   const int gpus = kernels::cuda_device_count();
   if (gpus < c.size())
     GTEST_SKIP() << "NCCL with " << c.size() << " ranks needs a GPU per rank; this machine has "
