@@ -204,7 +204,8 @@ class NcclBackend final : public CommBackend {
     CUDA_CHECK(cudaStreamSynchronize(stream_));
     ncclResult_t async = ncclSuccess;
     NCCL_CHECK(nccl().CommGetAsyncError(comm_, &async), comm_);
-    NCCL_CHECK(async, comm_);
+    RM_CHECK(async == ncclSuccess, "NCCL communicator failed asynchronously (seen at barrier): ",
+             nccl().GetErrorString(async), "; last error: '", nccl().GetLastError(comm_), "'");
   }
   // Device buffers: root's out[r n .. (r + 1) n) <- rank r's in (grouped sends and receives).
   void gather(const double* in, long n, double* out, int root) override {

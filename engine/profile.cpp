@@ -200,17 +200,29 @@ void ScopedRange::begin(const char* name) {
   if (!(detail::g_active.load(std::memory_order_relaxed) & kTiming)) return;
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
+  if (r.clock == Clock::cuda_events) {
+    // First, so that a failing CUDA call leaves no half-open range behind (the destructor of a
+    // range whose constructor throws does not run).
+    kernels::Event e = nullptr;
+    try {
+      e = r.event();
+      kernels::cuda_event_record(e, r.stream);
+    } catch (...) {
+      if (e) r.free_events.push_back(e);
+#ifdef RELMIMIC_WITH_NVTX
+      if (nvtx_) nvtxRangePop();
+#endif
+      open_ = nvtx_ = false;
+      throw;
+    }
+    ev0_ = e;
+  }
   if (t_epoch != r.epoch) t_current = 0, t_epoch = r.epoch;
   epoch_ = r.epoch;
   parent_ = t_current;
   node_ = r.child(parent_, name);
   t_current = node_;
-  if (r.clock == Clock::cuda_events) {
-    ev0_ = r.event();
-    kernels::cuda_event_record(ev0_, r.stream);
-  } else {
-    t0_ = std::chrono::steady_clock::now();
-  }
+  if (!ev0_) t0_ = std::chrono::steady_clock::now();
 }
 
 void ScopedRange::finish() {
@@ -224,11 +236,19 @@ void ScopedRange::finish() {
       Node& n = r.nodes[size_t(node_)];
       ++n.calls;
       if (ev0_) {
-        // Queued now, resolved in regions(): nothing waits for the device here.
-        kernels::Event ev1 = r.event();
-        r.pending.push_back({node_, ev0_, ev1});
+        // Queued now, resolved in regions(): nothing waits for the device here. Runs from a
+        // destructor, so a failing CUDA call loses this sample instead of throwing (the next
+        // checked CUDA call reports the error).
+        kernels::Event ev1 = nullptr;
+        try {
+          ev1 = r.event();
+          kernels::cuda_event_record(ev1, r.stream);
+          r.pending.push_back({node_, ev0_, ev1});
+        } catch (...) {
+          if (ev1) r.free_events.push_back(ev1);
+          r.free_events.push_back(ev0_);
+        }
         ev0_ = nullptr;
-        kernels::cuda_event_record(ev1, r.stream);
       } else {
         n.ms += std::chrono::duration<double, std::milli>(t1 - t0_).count();
       }
