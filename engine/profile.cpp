@@ -25,17 +25,16 @@ namespace {
 constexpr int kTiming = 1, kNvtx = 2;
 
 bool nvtx_wanted() {
-#ifdef RELMIMIC_WITH_NVTX
+  bool want = std::getenv("NVTX_INJECTION64_PATH") != nullptr;  // set by Nsight Systems/Compute
   if (const char* force = std::getenv("RELMIMIC_NVTX")) {
-    if (!std::strcmp(force, "0")) return false;
-    if (!std::strcmp(force, "1")) return true;
-    RM_FAIL("RELMIMIC_NVTX must be 0 or 1, got '", force, "'");
+    RM_CHECK(!std::strcmp(force, "0") || !std::strcmp(force, "1"),
+             "RELMIMIC_NVTX must be 0 or 1, got '", force, "'");
+    want = force[0] == '1';
+    RM_CHECK(!want || nvtx_built(),
+             "RELMIMIC_NVTX=1, but this relmimic was built without NVTX "
+             "(CMake found no nvtx3/nvToolsExt.h)");
   }
-  // Nsight Systems and Nsight Compute load their NVTX handler from this variable.
-  return std::getenv("NVTX_INJECTION64_PATH") != nullptr;
-#else
-  return false;
-#endif
+  return want && nvtx_built();
 }
 
 // The NVTX bit is decided once, before main(), so g_active never changes under a running range.

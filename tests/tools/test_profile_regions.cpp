@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -166,6 +167,25 @@ TEST(ProfileRegions, BaselineHasNoRelationalRegions) {
   const std::map<std::string, Row> rows = region_rows(r.out);
   EXPECT_EQ(rows.count("iteration > D update > D forward"), 1u) << r.out;
   EXPECT_EQ(r.out.find("relational"), std::string::npos) << r.out;
+  fs::remove_all(root_dir());
+}
+
+// RELMIMIC_NVTX=1 emits the NVTX ranges with no tool attached (NVTX's calls do nothing then);
+// a value other than 0 or 1 is reported and the ranges stay off.
+TEST(ProfileRegions, NvtxSwitchIsHonouredOrReported) {
+  setenv("RELMIMIC_NVTX", "1", 1);
+  const relmimic::testing::SplitResult on = profile("rm-l-l");
+  setenv("RELMIMIC_NVTX", "maybe", 1);
+  const relmimic::testing::SplitResult bad = profile("baseline");
+  unsetenv("RELMIMIC_NVTX");
+  ASSERT_EQ(on.code, 0) << on.out << on.err;
+  EXPECT_EQ(region_rows(on.out).count("iteration > D reward > D forward > relational forward"), 1u)
+      << on.out;
+  EXPECT_EQ(on.err.find("RELMIMIC_NVTX must be"), std::string::npos) << on.err;
+  ASSERT_EQ(bad.code, 0) << bad.out << bad.err;
+  EXPECT_NE(bad.err.find("RELMIMIC_NVTX must be 0 or 1, got 'maybe'"), std::string::npos)
+      << bad.err;
+  EXPECT_NE(bad.err.find("NVTX ranges are off"), std::string::npos) << bad.err;
   fs::remove_all(root_dir());
 }
 
