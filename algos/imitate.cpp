@@ -10,6 +10,7 @@
 #include <limits>
 #include <numeric>
 
+#include "engine/profile.h"
 #include "kernels/common.h"
 #include "kernels/ppo_loss.h"
 
@@ -226,6 +227,7 @@ Tensor ImitationTrainer::next_windows() {
 }
 
 void ImitationTrainer::average(float* grads, long n) {
+  profile::ScopedRange range("gradient all-reduce");
   comm_.allreduce_mean(grads, n);
 }
 
@@ -253,14 +255,17 @@ void ImitationTrainer::reward_and_update_disc(RolloutBuffer& buf) {
   const long B = s_.ppo.batch();
   const int k = s_.ppo.frames, hw = s_.ppo.frame_size;
   auto t0 = std::chrono::steady_clock::now();
+  profile::ScopedRange reward_range("D reward");
   disc_->reward(next_windows(), buf.rewards.data());  // D frozen for the whole rollout
   std::copy(buf.rewards.begin(), buf.rewards.end(), rewards_.begin());
   double sum = 0;
   for (float r : rewards_) sum += r;
   mean_reward_ = sum / double(B);
   reward_seconds_ = seconds_since(t0);
+  reward_range.end();
 
   t0 = std::chrono::steady_clock::now();
+  profile::ScopedRange update_range("D update");
   disc_sum_ = UpdateStats{};
   disc_updates_ = 0;
   const int M = s_.disc_minibatch;
@@ -290,6 +295,7 @@ void ImitationTrainer::reward_and_update_disc(RolloutBuffer& buf) {
 }
 
 ImitationStats ImitationTrainer::iterate() {
+  profile::ScopedRange range("iteration");
   ImitationStats st;
   st.ppo = ppo_->iterate();
   st.disc_updates = disc_updates_;

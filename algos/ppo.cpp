@@ -7,6 +7,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "engine/profile.h"
 #include "kernels/common.h"
 
 namespace relmimic::algos {
@@ -126,6 +127,7 @@ double PpoTrainer::value_of(const float* obs_raw, const uint8_t* frames) {
 }
 
 void PpoTrainer::rollout(IterationStats& st) {
+  profile::ScopedRange range("rollout");
   const int N = s_.num_envs, A = act_dim_, T = s_.rollout_steps;
   const float* log_std = pi_->log_std();
   for (int t = 0; t < T; ++t) {
@@ -145,7 +147,9 @@ void PpoTrainer::rollout(IterationStats& st) {
       env_actions_[size_t(i)] = std::clamp(act[i], -float(s_.action_clip), float(s_.action_clip));
 
     const auto te = std::chrono::steady_clock::now();
+    profile::ScopedRange env_range("env step + render");
     pool_->step(env_actions_.data(), s_.pixels() ? frames_.data() : nullptr, obs_raw_.data());
+    env_range.end();
     st.env_seconds += seconds_since(te);
     if (hooks_.after_step) hooks_.after_step(t, *pool_, s_.pixels() ? frames_.data() : nullptr);
     if (obs_rms_) obs_rms_->update(obs_raw_.data(), N);
@@ -208,6 +212,7 @@ void PpoTrainer::rollout(IterationStats& st) {
     }
   }
 
+  range.end();  // the hook's phases (the discriminator's) are not part of the rollout
   if (hooks_.after_rollout) hooks_.after_rollout(buf_);
   kernels::gae_cpu(T, N, buf_.rewards.data(), buf_.values.data(), buf_.next_values.data(),
                    buf_.terminated.data(), buf_.truncated.data(), s_.gamma, s_.lambda,
@@ -295,7 +300,9 @@ IterationStats PpoTrainer::iterate() {
   rollout(st);
   st.rollout_seconds = seconds_since(t0);
   const auto t1 = std::chrono::steady_clock::now();
+  profile::ScopedRange update_range("PPO update");
   update(st);
+  update_range.end();
   st.update_seconds = seconds_since(t1);
   ++iteration_;
   timesteps_ += s_.batch();

@@ -13,8 +13,8 @@
 //   MpiBackend   MPI_COMM_WORLD (built when CMake finds MPI: RELMIMIC_WITH_MPI).
 // Host pointers go to the host backend. The Tensor overloads dispatch on the tensor's device:
 // CPU tensors to the host backend, CUDA tensors to the device backend installed with
-// set_device_backend() — the seam for NCCL, whose unique id is broadcast over the host backend
-// (a NcclBackend implements CommBackend on device pointers and its own stream). Without one, a
+// set_device_backend() — install_device_comm() (end of this header) picks it: NCCL, whose unique
+// id is broadcast over the host backend, on device pointers and its own stream. Without one, a
 // CUDA tensor is an error, never a silent host round trip.
 //
 // MPI starts only when a launcher started the process (mpirun, mpiexec, srun: the environment
@@ -25,17 +25,19 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <type_traits>
 #include <vector>
 
 #include "engine/tensor.h"
+#include "kernels/cuda_types.h"
 
 namespace relmimic {
 
 enum class CommType : uint8_t { f32, f64, u8, i32, i64 };
 enum class ReduceOp : uint8_t { sum, mean };  // mean: floating types only
 
-// C++17-clean (no concepts): a future NCCL backend in a .cu file includes this header.
+// No concepts here: the traits stay usable from C++17 code.
 template <class T>
 inline constexpr bool is_comm_scalar_v =
     std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, uint8_t> ||
@@ -141,6 +143,51 @@ class Comm {
 
   std::unique_ptr<CommBackend> host_, device_;
 };
+
+// ---------------------------------------------------------------- device communication (NCCL)
+
+// Whether the NCCL backend can run here: the build has it (a CUDA build where CMake found NCCL)
+// and libnccl opens (it is loaded at run time, so binaries also run where it is missing).
+bool nccl_available();
+// Why it cannot ("" when it can).
+std::string nccl_missing_reason();
+// NCCL over every rank of `host` (collective: every rank calls it), on CUDA device `device`: rank 0
+// makes the ncclUniqueId and broadcasts it over the host backend. The collectives run on the
+// backend's own stream, ordered after the work already queued on `compute` (default: the legacy
+// default stream) and before any work queued there later; the host does not wait, except in
+// barrier(). gather() moves doubles in device memory. Throws in a build without NCCL and when
+// `device` is not a device of this machine.
+std::unique_ptr<CommBackend> make_nccl_backend(Comm& host, int device,
+                                               kernels::Stream compute = nullptr);
+
+// This process's rank among those on its node, from the launcher's environment
+// (OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID, MPI_LOCALRANKID, in that order); 0 when none is set.
+// `getenv` is the lookup (std::getenv by default); a value that is not a non-negative integer
+// is an error naming the variable.
+int local_rank_from_env(const char* (*getenv)(const char*) = nullptr);
+// The GPU of a local rank: ranks beyond the device count share devices round-robin.
+int local_device(int local_rank, int device_count);
+
+// Which device backend a run needs, and the GPU of this rank.
+enum class DeviceComm : uint8_t {
+  none,  // CPU tensors: the host backend moves them
+  self,  // one rank on a GPU: every collective is the identity, no NCCL needed
+  nccl,  // several ranks on GPUs
+};
+const char* device_comm_name(DeviceComm c);
+struct DeviceCommChoice {
+  DeviceComm kind = DeviceComm::none;
+  Device device;  // where this rank's tensors live
+};
+// One rank keeps the requested device; with several, each rank takes its local GPU
+// (local_device(local_rank, gpus)), whatever index was requested. `nccl_missing`: why NCCL cannot
+// run ("" when it can). Throws, saying why, when the run cannot have what it needs (no GPU, an
+// index beyond the GPUs, several ranks without NCCL).
+DeviceCommChoice device_comm_for(Device requested, int world_size, int local_rank,
+                                 const std::string& nccl_missing, int gpus);
+// Installs into `comm` the device backend that device_comm_for() chooses for this process
+// (collective: every rank calls it). Tensors of this rank go to the returned device.
+DeviceCommChoice install_device_comm(Comm& comm, Device requested);
 
 // SPEC.md: learner seed = seed + 1e6 * (rank + 1).
 inline uint64_t learner_seed(uint64_t seed, int rank) {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "engine/layer_util.h"
+#include "engine/profile.h"
 
 namespace relmimic {
 
@@ -40,6 +41,7 @@ AgentNet<T>::AgentNet(const AgentConfig& c)
 
 template <class T>
 Tensor AgentNet<T>::forward(const Tensor& obs) {
+  profile::ScopedRange range(is_policy() ? "policy forward" : "value forward");
   if (cfg_.arch == Arch::mlp) {
     checked_batch(obs, dtype_of<T>(), {cfg_.obs_dim}, cfg_.max_batch, "mlp network", "observation");
   } else {
@@ -51,6 +53,7 @@ Tensor AgentNet<T>::forward(const Tensor& obs) {
 
 template <class T>
 void AgentNet<T>::backward(const Tensor& dout, const T* dlog_std) {
+  profile::ScopedRange range(is_policy() ? "policy backward" : "value backward");
   torso_->backward(head_->backward(dout));
   if (dlog_std) {
     RM_CHECK(is_policy(), "value network: backward got a log-std gradient");
@@ -145,6 +148,7 @@ Tensor RewardNet<T>::forward(const Tensor& frames) {
 
 template <class T>
 Tensor RewardNet<T>::forward_float(const Tensor& x) {
+  profile::ScopedRange range("D forward");
   checked_batch(x, dtype_of<T>(), {cfg_.frames, cfg_.height, cfg_.width}, cfg_.max_batch,
                 "reward network", "input");
   Tensor h = a3_.forward(c3_.forward(a2_.forward(c2_.forward(a1_.forward(c1_.forward(x))))));
@@ -156,6 +160,7 @@ Tensor RewardNet<T>::forward_float(const Tensor& x) {
 
 template <class T>
 Tensor RewardNet<T>::backward(const Tensor& dlogit) {
+  profile::ScopedRange range("D backward");
   Tensor d = c5_.backward(a5_.backward(fc_.backward(dlogit)));
   if (r2_) d = r2_->backward(d);
   d = c4_.backward(a4_.backward(d));
@@ -165,6 +170,7 @@ Tensor RewardNet<T>::backward(const Tensor& dlogit) {
 
 template <class T>
 Tensor RewardNet<T>::jvp(const Tensor& t_x) {
+  profile::ScopedRange range("D jvp");
   Tensor t = a3_.jvp(c3_.jvp(a2_.jvp(c2_.jvp(a1_.jvp(c1_.jvp(t_x))))));
   if (r1_) t = r1_->jvp(t);
   t = a4_.jvp(c4_.jvp(t));
@@ -174,6 +180,7 @@ Tensor RewardNet<T>::jvp(const Tensor& t_x) {
 
 template <class T>
 void RewardNet<T>::backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) {
+  profile::ScopedRange range("D backward_jvp");
   DualGrad g = fc_.backward_jvp(dlogit, dt_logit);
   g = a5_.backward_jvp(g.dx, g.dt_x);
   g = c5_.backward_jvp(g.dx, g.dt_x);
@@ -195,6 +202,7 @@ void RewardNet<T>::backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) {
 // i.e. backward_jvp(dy = s'' * t_logit, dt_y = s') after t_logit = jvp(v).
 template <class T>
 double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad) {
+  profile::ScopedRange range("D gradient penalty");
   Tensor logit = forward_float(x_hat);
   const int B = int(x_hat.dim(0));
   const long per = x_hat.numel() / B;

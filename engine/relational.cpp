@@ -5,6 +5,7 @@
 // The attention core is kernels/attention.h; this file only wires the 1x1 convs around it.
 #include "engine/layer_util.h"
 #include "engine/layers.h"
+#include "engine/profile.h"
 
 namespace relmimic {
 
@@ -65,15 +66,21 @@ template <class T>
 Tensor RelationalBlock<T>::forward(const Tensor& x) {
   const int B =
       checked_batch(x, dtype_of<T>(), {o_.channels, o_.height, o_.width}, max_batch_, name_);
+  profile::ScopedRange range("relational forward");
   x_ = x;
+  profile::ScopedRange projections("relational.theta/phi/g");
   th_ = theta_.forward(x);
   ph_ = phi_.forward(x);
   gg_ = g_.forward(x);
+  projections.end();
   kernels::AttentionDims ad = ad_;
   ad.batch = B;
   const Shape es{B, o_.embed, o_.height, o_.width};
+  profile::ScopedRange attention("relational.attention");
   kernels::attention_forward_cpu(ad, th_.data<T>(), ph_.data<T>(), gg_.data<T>(),
                                  att_out_.template data<T>(), attn_.template data<T>());
+  attention.end();
+  profile::ScopedRange output("relational.out + residual");
   Tensor z = out_.forward(rows(att_out_, B, es));
   detail::add(x.numel(), z.data<T>(), x.data<T>(), y_.template data<T>());
   return rows(y_, B, x.shape());
@@ -85,12 +92,18 @@ Tensor RelationalBlock<T>::backward(const Tensor& dy) {
   expect(dy, x_.shape(), dtype_of<T>(), name_, "backward: dy");
   const int B = int(x_.dim(0));
   const Shape es{B, o_.embed, o_.height, o_.width};
+  profile::ScopedRange range("relational backward");
+  profile::ScopedRange output("relational.out");
   Tensor da = out_.backward(dy);
+  output.end();
   kernels::AttentionDims ad = ad_;
   ad.batch = B;
+  profile::ScopedRange attention("relational.attention");
   kernels::attention_backward_cpu(
       ad, th_.data<T>(), ph_.data<T>(), gg_.data<T>(), attn_.template data<T>(), da.data<T>(),
       d_theta_.template data<T>(), d_phi_.template data<T>(), d_g_.template data<T>());
+  attention.end();
+  profile::ScopedRange projections("relational.theta/phi/g + residual");
   Tensor a = theta_.backward(rows(d_theta_, B, es));
   Tensor b = phi_.backward(rows(d_phi_, B, es));
   Tensor c = g_.backward(rows(d_g_, B, es));
@@ -104,14 +117,20 @@ Tensor RelationalBlock<T>::jvp(const Tensor& t_x) {
   RM_CHECK(x_.defined(), name_, ": jvp before forward");
   expect(t_x, x_.shape(), dtype_of<T>(), name_, "jvp: t_x");
   const int B = int(x_.dim(0));
+  profile::ScopedRange range("relational jvp");
+  profile::ScopedRange projections("relational.theta/phi/g");
   t_th_ = theta_.jvp(t_x);
   t_ph_ = phi_.jvp(t_x);
   t_gg_ = g_.jvp(t_x);
+  projections.end();
   kernels::AttentionDims ad = ad_;
   ad.batch = B;
+  profile::ScopedRange attention("relational.attention");
   kernels::attention_jvp_cpu(
       ad, th_.data<T>(), ph_.data<T>(), gg_.data<T>(), attn_.template data<T>(), t_th_.data<T>(),
       t_ph_.data<T>(), t_gg_.data<T>(), t_att_out_.template data<T>(), s_dot_.template data<T>());
+  attention.end();
+  profile::ScopedRange output("relational.out + residual");
   Tensor tz = out_.jvp(rows(t_att_out_, B, {B, o_.embed, o_.height, o_.width}));
   detail::add(t_x.numel(), tz.data<T>(), t_x.data<T>(), t_y_.template data<T>());
   return rows(t_y_, B, x_.shape());
@@ -124,15 +143,21 @@ DualGrad RelationalBlock<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) 
   expect(dt_y, x_.shape(), dtype_of<T>(), name_, "backward_jvp: dt_y");
   const int B = int(x_.dim(0));
   const Shape es{B, o_.embed, o_.height, o_.width};
+  profile::ScopedRange range("relational backward_jvp");
+  profile::ScopedRange output("relational.out");
   DualGrad da = out_.backward_jvp(dy, dt_y);
+  output.end();
   kernels::AttentionDims ad = ad_;
   ad.batch = B;
+  profile::ScopedRange attention("relational.attention");
   kernels::attention_backward_jvp_cpu(
       ad, th_.data<T>(), ph_.data<T>(), gg_.data<T>(), attn_.template data<T>(), t_th_.data<T>(),
       t_ph_.data<T>(), t_gg_.data<T>(), s_dot_.template data<T>(), da.dx.data<T>(),
       da.dt_x.data<T>(), d_theta_.template data<T>(), d_phi_.template data<T>(),
       d_g_.template data<T>(), dt_theta_.template data<T>(), dt_phi_.template data<T>(),
       dt_g_.template data<T>());
+  attention.end();
+  profile::ScopedRange projections("relational.theta/phi/g + residual");
   DualGrad a = theta_.backward_jvp(rows(d_theta_, B, es), rows(dt_theta_, B, es));
   DualGrad b = phi_.backward_jvp(rows(d_phi_, B, es), rows(dt_phi_, B, es));
   DualGrad c = g_.backward_jvp(rows(d_g_, B, es), rows(dt_g_, B, es));
