@@ -149,6 +149,8 @@ RewardNet<T>::RewardNet(const RewardConfig& c)
   v_ = arena_.tensor<T>({c.max_batch, c.frames, c.height, c.width});
   dlogit_ = arena_.tensor<T>({c.max_batch, 1});
   dt_logit_ = arena_.tensor<T>({c.max_batch, 1});
+  for (auto* h : {&host_logit_, &host_dy_, &host_dty_, &host_tl_})
+    h->assign(static_cast<size_t>(c.max_batch), T(0));
   params_.finalize(c.device);
   buffers_.finalize(c.device);
 }
@@ -217,13 +219,15 @@ double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool a
   const int B = int(x_hat.dim(0));
   const long per = x_hat.numel() / B;
   // The per-sample scalars (logits, sigmoid derivatives) are B values: computed on the host.
-  std::vector<T> l(static_cast<size_t>(B)), ds(static_cast<size_t>(B));
-  ops::copy_to_host(dev, l.data(), logit.raw(), l.size() * sizeof(T));
+  std::vector<T>& l = host_logit_;
+  std::vector<T>& ds = host_dy_;
+  const size_t bytes = size_t(B) * sizeof(T);
+  ops::copy_to_host(dev, l.data(), logit.raw(), bytes);
   for (int b = 0; b < B; ++b) {
     const double s = sigmoid(double(l[size_t(b)]));
     ds[size_t(b)] = T(s * (1 - s));
   }
-  ops::copy_from_host(dev, dlogit_.raw(), ds.data(), ds.size() * sizeof(T));
+  ops::copy_from_host(dev, dlogit_.raw(), ds.data(), bytes);
   // grad_x D without leaving parameter gradients behind.
   set_param_grads(false);
   Tensor g;
@@ -260,16 +264,17 @@ double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool a
   if (!accumulate_grad) return penalty;
 
   Tensor t_logit = jvp(rows(v_, B, x_hat.shape()));
-  std::vector<T> tl(static_cast<size_t>(B)), dty(static_cast<size_t>(B));
-  ops::copy_to_host(dev, tl.data(), t_logit.raw(), tl.size() * sizeof(T));
+  std::vector<T>& tl = host_tl_;
+  std::vector<T>& dty = host_dty_;
+  ops::copy_to_host(dev, tl.data(), t_logit.raw(), bytes);
   for (int b = 0; b < B; ++b) {
     const double s = sigmoid(double(l[size_t(b)]));
     const double s1 = s * (1 - s), s2 = s1 * (1 - 2 * s);
     ds[size_t(b)] = T(s2 * double(tl[size_t(b)]));
     dty[size_t(b)] = T(s1);
   }
-  ops::copy_from_host(dev, dlogit_.raw(), ds.data(), ds.size() * sizeof(T));
-  ops::copy_from_host(dev, dt_logit_.raw(), dty.data(), dty.size() * sizeof(T));
+  ops::copy_from_host(dev, dlogit_.raw(), ds.data(), bytes);
+  ops::copy_from_host(dev, dt_logit_.raw(), dty.data(), bytes);
   backward_jvp(rows(dlogit_, B, {B, 1}), rows(dt_logit_, B, {B, 1}));
   return penalty;
 }

@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/layers.h"
 
@@ -178,6 +179,9 @@ class RewardNet {
   Activation<T> a5_;
   Linear<T> fc_;
   Tensor v_, dlogit_, dt_logit_;  // penalty scratch: dP/dg [B, k, H, W], [B, 1], [B, 1]
+  // Host copies of the penalty's per-sample scalars [max_batch]: logits, the two derivatives
+  // sent back, and the logit tangent.
+  std::vector<T> host_logit_, host_dy_, host_dty_, host_tl_;
 };
 
 extern template class AgentNet<float>;
