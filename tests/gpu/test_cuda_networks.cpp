@@ -12,6 +12,7 @@
 #include "engine/checkpoint.h"
 #include "engine/networks.h"
 #include "engine/optim.h"
+#include "kernels/activation.h"
 #include "tests/gpu/close_check.h"
 #include "tests/gpu/cuda_test_util.h"
 
@@ -214,6 +215,28 @@ TEST(CudaNetworks, AdamAndClippingMatchCpu) {
       run(double{});
     else
       run(float{});
+  }
+}
+
+// The second-order term of Activation::backward_jvp on the device (the reward net's LeakyReLU
+// takes the no-op branch; Tanh and Sigmoid run the kernel).
+TEST(CudaNetworks, ActivationSecondOrderMatchesCpu) {
+  RM_REQUIRE_GPU();
+  const long n = 1000;
+  Rng rng(3);
+  const auto x = testing::random_vector<float>(n, rng, -3, 3);
+  const auto t = testing::random_vector<float>(n, rng);
+  const auto d = testing::random_vector<float>(n, rng);
+  for (kernels::Act a : {kernels::Act::Tanh, kernels::Act::Sigmoid, kernels::Act::LeakyReLU}) {
+    SCOPED_TRACE(kernels::act_name(a));
+    std::vector<float> y(static_cast<size_t>(n)), dx = d;
+    kernels::activation_forward_cpu(a, n, x.data(), y.data(), 0.1f);
+    testing::DeviceBuffer<float> xg(x), yg(y), tg(t), dg(d), dxg(d);
+    kernels::activation_second_order_cpu(a, n, x.data(), y.data(), t.data(), d.data(), dx.data(),
+                                         0.1f);
+    kernels::activation_second_order_cuda(a, n, xg.get(), yg.get(), tg.get(), dg.get(), dxg.get(),
+                                          0.1f);
+    EXPECT_TRUE(close(dxg.download(), dx, 1e-6));
   }
 }
 
