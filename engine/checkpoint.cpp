@@ -24,10 +24,13 @@ std::vector<std::string> split_layout(const std::string& s) {
 template <class T>
 void write_set(h5::File& f, const std::string& group, const ParamSet<T>& ps) {
   f.create_group(group);
+  // A set on a CUDA device is written from a host copy (same layout).
+  const std::vector<T> host = ps.device().is_cpu() ? std::vector<T>() : ps.values_to_host();
+  const T* base = ps.device().is_cpu() ? ps.values() : host.data();
   for (int i = 0; i < ps.count(); ++i) {
     const auto& e = ps.entry(i);
     f.write(group + "/" + dataset_name(e.name),
-            Tensor::view(const_cast<T*>(ps.value(i)), e.shape, dtype_of<T>()));
+            Tensor::view(const_cast<T*>(base + e.offset), e.shape, dtype_of<T>()));
   }
 }
 
@@ -65,9 +68,14 @@ void check_layout(const h5::File& f, const std::string& net, const std::string& 
 template <class T>
 void read_set(const h5::File& f, const std::string& net, const std::string& what, ParamSet<T>& ps) {
   check_layout(f, net, what, ps);
-  for (int i = 0; i < ps.count(); ++i)
-    read_converted(f, net + "/" + what + "/" + dataset_name(ps.entry(i).name), ps.value(i),
-                   ps.entry(i).size);
+  // A set on a CUDA device is read into host memory, then copied over.
+  std::vector<T> host(ps.device().is_cpu() ? 0 : size_t(ps.size()));
+  for (int i = 0; i < ps.count(); ++i) {
+    const auto& e = ps.entry(i);
+    T* dst = ps.device().is_cpu() ? ps.value(i) : host.data() + e.offset;
+    read_converted(f, net + "/" + what + "/" + dataset_name(e.name), dst, e.size);
+  }
+  if (!ps.device().is_cpu()) ps.set_values_from_host(host.data());
 }
 }  // namespace
 
@@ -99,8 +107,8 @@ void CheckpointWriter::add_params(const std::string& net, const ParamSet<T>& par
 template <class T>
 void CheckpointWriter::add_adam(const std::string& net, const Adam<T>& adam) {
   h5::File& f = w_.file();
-  f.write(net + "/adam/m", adam.m());
-  f.write(net + "/adam/v", adam.v());
+  f.write(net + "/adam/m", adam.m_to_host());
+  f.write(net + "/adam/v", adam.v_to_host());
   f.set_attr(net + "/adam", "step", adam.steps());
   f.set_attr(net + "/adam", "lr", adam.lr());
 }
@@ -141,8 +149,11 @@ template <class T>
 void CheckpointReader::load_adam(const std::string& net, Adam<T>& adam) {
   RM_CHECK(f_.exists(net + "/adam"), f_.path(), ": checkpoint has no optimizer state for '", net,
            "'");
-  read_converted(f_, net + "/adam/m", adam.m().data(), long(adam.m().size()));
-  read_converted(f_, net + "/adam/v", adam.v().data(), long(adam.v().size()));
+  const long n = adam.size();
+  std::vector<T> m(static_cast<size_t>(n)), v(static_cast<size_t>(n));
+  read_converted(f_, net + "/adam/m", m.data(), n);
+  read_converted(f_, net + "/adam/v", v.data(), n);
+  adam.set_moments_from_host(m.data(), v.data());
   adam.set_steps(f_.attr_long(net + "/adam", "step"));
 }
 

@@ -8,15 +8,15 @@
 
 namespace relmimic::detail {
 
-// Checks that x is [B, ...] of dtype `dtype` with numel = B * per_sample and 1 <= B <= max_batch;
-// returns B. Messages name the layer and what was expected.
-inline int checked_batch(const Tensor& x, DType dtype, long per_sample, int max_batch,
-                         std::string_view who, const char* what = "input") {
+// Checks that x is [B, ...] of dtype `dtype` on `device` with numel = B * per_sample and
+// 1 <= B <= max_batch; returns B. Messages name the layer and what was expected.
+inline int checked_batch(const Tensor& x, DType dtype, Device device, long per_sample,
+                         int max_batch, std::string_view who, const char* what = "input") {
   RM_CHECK(x.defined(), who, ": ", what, " is undefined");
   RM_CHECK(x.dtype() == dtype, who, ": ", what, " has dtype ", dtype_name(x.dtype()), ", expected ",
            dtype_name(dtype));
-  RM_CHECK(x.device().is_cpu(), who, ": ", what, " is on ", x.device().str(),
-           " but this layer runs on the cpu");
+  RM_CHECK(x.device() == device, who, ": ", what, " is on ", x.device().str(),
+           " but this layer runs on ", device.str(), " (copy it there first)");
   RM_CHECK(x.ndim() >= 1 && x.dim(0) >= 1, who, ": ", what, " ", x.shape().str(),
            " has no batch dimension");
   const int64_t b = x.dim(0);
@@ -28,8 +28,8 @@ inline int checked_batch(const Tensor& x, DType dtype, long per_sample, int max_
 }
 
 // Same, and the exact per-sample shape: x must be [B, dims...].
-inline int checked_batch(const Tensor& x, DType dtype, const Shape& sample, int max_batch,
-                         std::string_view who, const char* what = "input") {
+inline int checked_batch(const Tensor& x, DType dtype, Device device, const Shape& sample,
+                         int max_batch, std::string_view who, const char* what = "input") {
   RM_CHECK(x.defined(), who, ": ", what, " is undefined");
   Shape full;
   full.push_back(x.ndim() >= 1 ? x.dim(0) : 0);
@@ -40,23 +40,19 @@ inline int checked_batch(const Tensor& x, DType dtype, const Shape& sample, int 
     RM_FAIL(who, ": ", what, " expected shape ", want, "] with 1 <= B <= ", max_batch, ", got ",
             x.shape().str());
   }
-  return checked_batch(x, dtype, sample.numel(), max_batch, who, what);
+  return checked_batch(x, dtype, device, sample.numel(), max_batch, who, what);
 }
 
-// Checks t's shape and dtype; the message is only built on failure.
-inline void expect(const Tensor& t, const Shape& shape, DType dtype, std::string_view who,
-                   const char* what) {
+// Checks t's shape, dtype and device; the message is only built on failure.
+inline void expect(const Tensor& t, const Shape& shape, DType dtype, Device device,
+                   std::string_view who, const char* what) {
   RM_CHECK(t.defined(), who, ": ", what, " is undefined");
+  RM_CHECK(t.device() == device, who, ": ", what, " is on ", t.device().str(),
+           " but this layer runs on ", device.str(), " (copy it there first)");
   RM_CHECK(t.shape() == shape, who, ": ", what, " expected shape ", shape.str(), ", got ",
            t.shape().str());
   RM_CHECK(t.dtype() == dtype, who, ": ", what, " has dtype ", dtype_name(t.dtype()), ", expected ",
            dtype_name(dtype));
-}
-
-// y = a + b over n elements (y may alias a or b).
-template <class T>
-void add(long n, const T* a, const T* b, T* y) {
-  for (long i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
 
 // The first `batch` rows of an arena buffer [max_batch, ...], reshaped to `shape`.

@@ -3,6 +3,7 @@
 // spectral norm and orthogonal init in spectral_norm.cpp.
 #include "engine/layers.h"
 
+#include "engine/device_ops.h"
 #include "engine/layer_util.h"
 #include "kernels/norm.h"
 
@@ -18,6 +19,7 @@ using detail::rows;
 template <class T>
 Activation<T>::Activation(Build<T>& b, kernels::Act act, long per_sample, T slope)
     : name_(std::string("activation ") + kernels::act_name(act)),
+      dev_(b.device()),
       act_(act),
       per_sample_(per_sample),
       max_batch_(b.max_batch),
@@ -33,20 +35,19 @@ Activation<T>::Activation(Build<T>& b, kernels::Act act, long per_sample, T slop
 
 template <class T>
 Tensor Activation<T>::forward(const Tensor& x) {
-  const int B = checked_batch(x, dtype_of<T>(), per_sample_, max_batch_, name_);
+  const int B = checked_batch(x, dtype_of<T>(), dev_, per_sample_, max_batch_, name_);
   x_ = x;
-  kernels::activation_forward_cpu(act_, B * per_sample_, x.data<T>(), y_.template data<T>(),
-                                  slope_);
+  ops::activation_forward(dev_, act_, B * per_sample_, x.data<T>(), y_.template data<T>(), slope_);
   return rows(y_, B, x.shape());
 }
 
 template <class T>
 Tensor Activation<T>::backward(const Tensor& dy) {
   RM_CHECK(x_.defined(), name_, ": backward before forward");
-  expect(dy, x_.shape(), dtype_of<T>(), name_, "backward: dy");
+  expect(dy, x_.shape(), dtype_of<T>(), dev_, name_, "backward: dy");
   const int B = int(x_.dim(0));
-  kernels::activation_backward_cpu(act_, B * per_sample_, x_.data<T>(), y_.template data<T>(),
-                                   dy.data<T>(), dx_.template data<T>(), slope_);
+  ops::activation_backward(dev_, act_, B * per_sample_, x_.data<T>(), y_.template data<T>(),
+                           dy.data<T>(), dx_.template data<T>(), slope_);
   return rows(dx_, B, x_.shape());
 }
 
@@ -54,27 +55,27 @@ template <class T>
 Tensor Activation<T>::jvp(const Tensor& t_x) {
   RM_CHECK(t_y_.defined(), name_, ": jvp needs a layer built with second_order");
   RM_CHECK(x_.defined(), name_, ": jvp before forward");
-  expect(t_x, x_.shape(), dtype_of<T>(), name_, "jvp: t_x");
+  expect(t_x, x_.shape(), dtype_of<T>(), dev_, name_, "jvp: t_x");
   const int B = int(x_.dim(0));
   t_x_ = t_x;
-  kernels::activation_backward_cpu(act_, B * per_sample_, x_.data<T>(), y_.template data<T>(),
-                                   t_x.data<T>(), t_y_.template data<T>(), slope_);
+  ops::activation_backward(dev_, act_, B * per_sample_, x_.data<T>(), y_.template data<T>(),
+                           t_x.data<T>(), t_y_.template data<T>(), slope_);
   return rows(t_y_, B, x_.shape());
 }
 
 template <class T>
 DualGrad Activation<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) {
   RM_CHECK(t_x_.defined(), name_, ": backward_jvp before jvp");
-  expect(dy, x_.shape(), dtype_of<T>(), name_, "backward_jvp: dy");
-  expect(dt_y, x_.shape(), dtype_of<T>(), name_, "backward_jvp: dt_y");
+  expect(dy, x_.shape(), dtype_of<T>(), dev_, name_, "backward_jvp: dy");
+  expect(dt_y, x_.shape(), dtype_of<T>(), dev_, name_, "backward_jvp: dt_y");
   const int B = int(x_.dim(0));
   const long n = B * per_sample_;
   const T* x = x_.data<T>();
   const T* y = y_.template data<T>();
   T* dx = dx_.template data<T>();
-  kernels::activation_backward_cpu(act_, n, x, y, dy.data<T>(), dx, slope_);
-  kernels::activation_second_order_cpu(act_, n, x, y, t_x_.data<T>(), dt_y.data<T>(), dx, slope_);
-  kernels::activation_backward_cpu(act_, n, x, y, dt_y.data<T>(), dt_x_.template data<T>(), slope_);
+  ops::activation_backward(dev_, act_, n, x, y, dy.data<T>(), dx, slope_);
+  ops::activation_second_order(dev_, act_, n, x, y, t_x_.data<T>(), dt_y.data<T>(), dx, slope_);
+  ops::activation_backward(dev_, act_, n, x, y, dt_y.data<T>(), dt_x_.template data<T>(), slope_);
   return {rows(dx_, B, x_.shape()), rows(dt_x_, B, x_.shape())};
 }
 
@@ -83,6 +84,7 @@ DualGrad Activation<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) {
 template <class T>
 LayerNorm<T>::LayerNorm(Build<T>& b, const std::string& name, int dim, T eps)
     : name_("layernorm '" + name + "'"),
+      dev_(b.device()),
       ps_(b.params),
       dim_(dim),
       max_batch_(b.max_batch),
@@ -100,22 +102,21 @@ LayerNorm<T>::LayerNorm(Build<T>& b, const std::string& name, int dim, T eps)
 
 template <class T>
 Tensor LayerNorm<T>::forward(const Tensor& x) {
-  const int B = checked_batch(x, dtype_of<T>(), long(dim_), max_batch_, name_);
+  const int B = checked_batch(x, dtype_of<T>(), dev_, long(dim_), max_batch_, name_);
   x_ = x;
-  kernels::layernorm_forward_cpu(B, dim_, x.data<T>(), ps_.value(g_), ps_.value(b_), eps_,
-                                 y_.template data<T>(), mean_.template data<T>(),
-                                 rstd_.template data<T>());
+  ops::layernorm_forward(dev_, B, dim_, x.data<T>(), ps_.value(g_), ps_.value(b_), eps_,
+                         y_.template data<T>(), mean_.template data<T>(), rstd_.template data<T>());
   return rows(y_, B, x.shape());
 }
 
 template <class T>
 Tensor LayerNorm<T>::backward(const Tensor& dy) {
   RM_CHECK(x_.defined(), name_, ": backward before forward");
-  expect(dy, x_.shape(), dtype_of<T>(), name_, "backward: dy");
+  expect(dy, x_.shape(), dtype_of<T>(), dev_, name_, "backward: dy");
   const int B = int(x_.dim(0));
-  kernels::layernorm_backward_cpu(B, dim_, x_.data<T>(), ps_.value(g_), mean_.template data<T>(),
-                                  rstd_.template data<T>(), dy.data<T>(), dx_.template data<T>(),
-                                  ps_.grad(g_), ps_.grad(b_));
+  ops::layernorm_backward(dev_, B, dim_, x_.data<T>(), ps_.value(g_), mean_.template data<T>(),
+                          rstd_.template data<T>(), dy.data<T>(), dx_.template data<T>(),
+                          ps_.grad(g_), ps_.grad(b_));
   return rows(dx_, B, x_.shape());
 }
 
@@ -123,7 +124,7 @@ Tensor LayerNorm<T>::backward(const Tensor& dy) {
 
 template <class T>
 MaxPool3D<T>::MaxPool3D(Build<T>& b, const kernels::Pool3dDims& dims)
-    : name_("maxpool3d"), d_(dims), max_batch_(b.max_batch) {
+    : name_("maxpool3d"), dev_(b.device()), d_(dims), max_batch_(b.max_batch) {
   RM_CHECK(d_.c > 0 && d_.h > 0 && d_.w > 0 && d_.kc > 0 && d_.kh > 0 && d_.kw > 0 && d_.sc > 0 &&
                d_.sh > 0 && d_.sw > 0 && d_.pc >= 0 && d_.ph >= 0 && d_.pw >= 0,
            name_, ": bad window/stride/padding");
@@ -136,23 +137,23 @@ MaxPool3D<T>::MaxPool3D(Build<T>& b, const kernels::Pool3dDims& dims)
 
 template <class T>
 Tensor MaxPool3D<T>::forward(const Tensor& x) {
-  const int B = checked_batch(x, dtype_of<T>(), {d_.c, d_.h, d_.w}, max_batch_, name_);
+  const int B = checked_batch(x, dtype_of<T>(), dev_, {d_.c, d_.h, d_.w}, max_batch_, name_);
   batch_ = B;
   kernels::Pool3dDims d = d_;
   d.batch = B;
-  kernels::pool3d_forward_cpu(d, x.data<T>(), y_.template data<T>(),
-                              argmax_.template data<int32_t>());
+  ops::pool3d_forward(dev_, d, x.data<T>(), y_.template data<T>(),
+                      argmax_.template data<int32_t>());
   return rows(y_, B, out_shape(B));
 }
 
 template <class T>
 Tensor MaxPool3D<T>::backward(const Tensor& dy) {
   RM_CHECK(batch_ > 0, name_, ": backward before forward");
-  expect(dy, out_shape(batch_), dtype_of<T>(), name_, "backward: dy");
+  expect(dy, out_shape(batch_), dtype_of<T>(), dev_, name_, "backward: dy");
   kernels::Pool3dDims d = d_;
   d.batch = batch_;
-  kernels::pool3d_backward_cpu(d, dy.data<T>(), argmax_.template data<int32_t>(),
-                               dx_.template data<T>());
+  ops::pool3d_backward(dev_, d, dy.data<T>(), argmax_.template data<int32_t>(),
+                       dx_.template data<T>());
   return rows(dx_, batch_, {batch_, d_.c, d_.h, d_.w});
 }
 
@@ -160,7 +161,11 @@ Tensor MaxPool3D<T>::backward(const Tensor& dy) {
 
 template <class T>
 Standardize<T>::Standardize(Build<T>& b, long per_sample, T scale)
-    : name_("standardize"), per_sample_(per_sample), max_batch_(b.max_batch), scale_(scale) {
+    : name_("standardize"),
+      dev_(b.device()),
+      per_sample_(per_sample),
+      max_batch_(b.max_batch),
+      scale_(scale) {
   RM_CHECK(per_sample > 0 && b.max_batch > 0, name_, ": bad size ", per_sample, " x ", b.max_batch);
   y_ = b.arena.template tensor<T>({b.max_batch, per_sample});
 }
@@ -168,12 +173,8 @@ Standardize<T>::Standardize(Build<T>& b, long per_sample, T scale)
 // y = x * scale (x / 255 by default).
 template <class T>
 Tensor Standardize<T>::forward(const Tensor& x_u8) {
-  const int B = checked_batch(x_u8, DType::u8, per_sample_, max_batch_, name_);
-  const uint8_t* x = x_u8.data<uint8_t>();
-  T* y = y_.template data<T>();
-  const long n = B * per_sample_;
-#pragma omp parallel for simd if (n > 65536)
-  for (long i = 0; i < n; ++i) y[i] = T(x[i]) * scale_;
+  const int B = checked_batch(x_u8, DType::u8, dev_, per_sample_, max_batch_, name_);
+  ops::standardize(dev_, B * per_sample_, x_u8.data<uint8_t>(), y_.template data<T>(), scale_);
   return rows(y_, B, x_u8.shape());
 }
 
@@ -183,6 +184,7 @@ template <class T>
 ResidualBlock<T>::ResidualBlock(Build<T>& b, const std::string& name, int channels, int height,
                                 int width, Rng& rng)
     : name_("residual block '" + name + "'"),
+      dev_(b.device()),
       c_(channels),
       h_(height),
       w_(width),
@@ -213,9 +215,9 @@ ResidualBlock<T>::ResidualBlock(Build<T>& b, const std::string& name, int channe
 // out = x + conv2(relu(conv1(relu(conv0(relu(x))))))
 template <class T>
 Tensor ResidualBlock<T>::forward(const Tensor& x) {
-  const int B = checked_batch(x, dtype_of<T>(), {c_, h_, w_}, max_batch_, name_);
+  const int B = checked_batch(x, dtype_of<T>(), dev_, {c_, h_, w_}, max_batch_, name_);
   Tensor f = c2_.forward(a2_.forward(c1_.forward(a1_.forward(c0_.forward(a0_.forward(x))))));
-  detail::add(x.numel(), x.data<T>(), f.data<T>(), y_.template data<T>());
+  ops::add(dev_, x.numel(), x.data<T>(), f.data<T>(), y_.template data<T>());
   return rows(y_, B, x.shape());
 }
 
@@ -223,7 +225,7 @@ template <class T>
 Tensor ResidualBlock<T>::backward(const Tensor& dy) {
   Tensor df =
       a0_.backward(c0_.backward(a1_.backward(c1_.backward(a2_.backward(c2_.backward(dy))))));
-  detail::add(dy.numel(), dy.data<T>(), df.data<T>(), dx_.template data<T>());
+  ops::add(dev_, dy.numel(), dy.data<T>(), df.data<T>(), dx_.template data<T>());
   return rows(dx_, int(dy.dim(0)), dy.shape());
 }
 

@@ -19,6 +19,9 @@
 //  - params() counts trainable scalars; flops() counts one sample's forward FLOPs as
 //    2*MAC + bias adds (+ residual adds); attention matmuls are reported apart.
 //  - Weights start orthogonal (scaled by the layer's gain), biases at zero.
+//  - Device: a layer computes where its Build's arena lives (Build::device()); its inputs and
+//    output gradients must be there too (an input elsewhere is an error naming the layer).
+//    Parameter pointers (ParamSet) and buffers are on that device after the network finalizes.
 #pragma once
 
 #include <optional>
@@ -44,6 +47,7 @@ struct Build {
   Arena& arena;
   int max_batch;
   bool second_order = false;  // allocate tangent buffers for jvp / backward_jvp
+  Device device() const { return arena.device(); }
 };
 
 // Returned by backward_jvp: gradients w.r.t. the input and the input's tangent.
@@ -59,20 +63,22 @@ template <class T>
 class SpectralNorm {
  public:
   SpectralNorm(Build<T>& b, const std::string& name, int rows, int cols, Rng& rng);
-  // Writes W_sn; updates u (and sigma) when training.
+  // Writes W_sn; updates u (and sigma) when training. Pointers on the layer's device.
   void normalize(const T* w, T* w_sn, bool training);
   // Maps the gradient w.r.t. W_sn (accumulated since the last normalize) into dw (accumulate).
   void backward(const T* dw_sn, T* dw) const;
-  T sigma() const { return sigma_; }
+  // sigma of the last normalize (on CUDA it lives on the device: this copies it to the host).
+  T sigma() const;
   const T* u() const;
   const T* v() const { return v_.template data<T>(); }
 
  private:
   ParamSet<T>& buffers_;
+  Device dev_;
   int u_slot_;
   int rows_, cols_;
   Tensor v_, w_sn_;  // v [cols], copy of W_sn used by backward
-  Tensor acc_;       // [cols] double accumulator for W^T u
+  Tensor acc_;       // cpu: [cols] double accumulator for W^T u; CUDA: [1] double sigma
   T sigma_ = T(1);
 };
 
@@ -106,6 +112,7 @@ class Conv2d {
   // dW (+)= dy (*) x [+ dt_y (*) t_x], db += sum dy; through spectral norm when on.
   void weight_grads(int batch, const T* x, const T* dy, const T* t_x, const T* dt_y);
   std::string name_;
+  Device dev_;
   ParamSet<T>& ps_;
   kernels::Conv2dDims d_;
   Options o_;
@@ -143,6 +150,7 @@ class Linear {
   int batch_of(const Tensor& x) const;
   void weight_grads(int batch, const T* x, const T* dy, const T* t_x, const T* dt_y);
   std::string name_;
+  Device dev_;
   ParamSet<T>& ps_;
   Options o_;
   int max_batch_;
@@ -164,6 +172,7 @@ class LayerNorm {
 
  private:
   std::string name_;
+  Device dev_;
   ParamSet<T>& ps_;
   int dim_, max_batch_;
   T eps_;
@@ -184,6 +193,7 @@ class Activation {
 
  private:
   std::string name_;
+  Device dev_;
   kernels::Act act_;
   long per_sample_;
   int max_batch_;
@@ -203,6 +213,7 @@ class MaxPool3D {
 
  private:
   std::string name_;
+  Device dev_;
   kernels::Pool3dDims d_;
   int max_batch_, batch_ = 0;
   Tensor y_, dx_, argmax_;
@@ -226,18 +237,25 @@ class RelationalBlock {
   long params() const;
   long flops() const;            // the four 1x1 convs + residual add
   long attention_flops() const;  // theta^T phi and A g matmuls + softmax, per sample
-  // [B, N, N] of the last forward.
-  Tensor attention() const { return x_.defined() ? attn_.slice(0, x_.dim(0)) : attn_; }
+  // [B, N, N] of the last forward (on CUDA's fused path it is computed from the saved
+  // log-sum-exp on the first call after a forward).
+  Tensor attention() const;
+  // The CUDA attention implementation (Fused when C' allows it); the cpu ignores it.
+  kernels::AttentionPath attention_path() const { return path_; }
   void set_training(bool t);
   void set_param_grads(bool on);
   int conv_layers() const { return 4; }
 
  private:
   std::string name_;
+  Device dev_;
   Options o_;
   int max_batch_;
   Conv2d<T> theta_, phi_, g_, out_;
   kernels::AttentionDims ad_;
+  kernels::AttentionPath path_ = kernels::AttentionPath::Unfused;
+  Tensor lse_, work_;                // CUDA: row log-sum-exp [B, N]; scratch for the unfused passes
+  mutable bool attn_ready_ = false;  // attn_ holds A of the last forward
   // Views of the convs' outputs [B, C', H, W] (and their tangents) saved for the backward passes.
   Tensor th_, ph_, gg_, t_th_, t_ph_, t_gg_;
   Tensor x_, y_, t_y_, attn_, s_dot_, att_out_, t_att_out_, dx_, dt_x_;
@@ -259,6 +277,7 @@ class ResidualBlock {
 
  private:
   std::string name_;
+  Device dev_;
   int c_, h_, w_, max_batch_;
   Activation<T> a0_, a1_, a2_;
   Conv2d<T> c0_, c1_, c2_;
@@ -275,6 +294,7 @@ class Standardize {
 
  private:
   std::string name_;
+  Device dev_;
   long per_sample_;
   int max_batch_;
   T scale_;

@@ -3,6 +3,7 @@
 //   jvp          t_y = W t_x                      (parameters have zero tangent)
 //   backward     dx  = W^T dy,                    dW += dy x^T,             db += dy
 //   backward_jvp dx  = W^T dy,  dt_x = W^T dt_y,  dW += dy x^T + dt_y t_x^T, db += dy
+#include "engine/device_ops.h"
 #include "engine/layer_util.h"
 #include "engine/layers.h"
 #include "kernels/conv2d.h"
@@ -18,7 +19,11 @@ using detail::rows;
 
 template <class T>
 Conv2d<T>::Conv2d(Build<T>& b, const std::string& name, const Options& o, Rng& rng)
-    : name_("conv '" + name + "'"), ps_(b.params), o_(o), max_batch_(b.max_batch) {
+    : name_("conv '" + name + "'"),
+      dev_(b.device()),
+      ps_(b.params),
+      o_(o),
+      max_batch_(b.max_batch) {
   RM_CHECK(o.in_c > 0 && o.in_h > 0 && o.in_w > 0 && o.out_c > 0 && o.kernel > 0 && o.stride > 0 &&
                o.pad >= 0,
            "conv '", name, "': bad options in_c=", o.in_c, " in_h=", o.in_h, " in_w=", o.in_w,
@@ -26,6 +31,8 @@ Conv2d<T>::Conv2d(Build<T>& b, const std::string& name, const Options& o, Rng& r
   RM_CHECK(o.in_h + 2 * o.pad >= o.kernel && o.in_w + 2 * o.pad >= o.kernel, "conv '", name,
            "': kernel ", o.kernel, " larger than the padded input ", o.in_h, "x", o.in_w);
   RM_CHECK(b.max_batch > 0, "conv '", name, "': max_batch must be positive");
+  RM_CHECK(ops::conv2d_supported<T>(dev_), name_, ": the CUDA conv kernels take float only; build ",
+           dtype_name(dtype_of<T>()), " networks with convolutions on the cpu");
   d_ = {1, o.in_c, o.in_h, o.in_w, o.out_c, o.kernel, o.kernel, o.stride, o.pad};
   const int fan_in = o.in_c * o.kernel * o.kernel;
   w_ = ps_.add(name + ".weight", {o.out_c, o.in_c, o.kernel, o.kernel});
@@ -60,11 +67,12 @@ const T* Conv2d<T>::weight() {
 
 template <class T>
 Tensor Conv2d<T>::forward(const Tensor& x) {
-  const int B = checked_batch(x, dtype_of<T>(), {o_.in_c, o_.in_h, o_.in_w}, max_batch_, name_);
+  const int B =
+      checked_batch(x, dtype_of<T>(), dev_, {o_.in_c, o_.in_h, o_.in_w}, max_batch_, name_);
   x_ = x;
   if (sn_) sn_->normalize(ps_.value(w_), w_sn_.template data<T>(), training_);
-  kernels::conv2d_forward_cpu(dims(B), x.data<T>(), weight(), b_ >= 0 ? ps_.value(b_) : nullptr,
-                              y_.template data<T>());
+  ops::conv2d_forward(dev_, dims(B), x.data<T>(), weight(), b_ >= 0 ? ps_.value(b_) : nullptr,
+                      y_.template data<T>());
   return rows(y_, B, out_shape(B));
 }
 
@@ -77,8 +85,8 @@ void Conv2d<T>::weight_grads(int batch, const T* x, const T* dy, const T* t_x, c
     dw_sn_.zero();
     dw = dw_sn_.template data<T>();
   }
-  kernels::conv2d_backward_weight_cpu(d, x, dy, dw, db);
-  if (t_x) kernels::conv2d_backward_weight_cpu(d, t_x, dt_y, dw, static_cast<T*>(nullptr));
+  ops::conv2d_backward_weight(dev_, d, x, dy, dw, db);
+  if (t_x) ops::conv2d_backward_weight(dev_, d, t_x, dt_y, dw, static_cast<T*>(nullptr));
   if (sn_) sn_->backward(dw_sn_.template data<T>(), ps_.grad(w_));
 }
 
@@ -86,10 +94,10 @@ template <class T>
 Tensor Conv2d<T>::backward(const Tensor& dy) {
   RM_CHECK(x_.defined(), name_, ": backward before forward");
   const int B = int(x_.dim(0));
-  expect(dy, out_shape(B), dtype_of<T>(), name_, "backward: dy");
+  expect(dy, out_shape(B), dtype_of<T>(), dev_, name_, "backward: dy");
   if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), nullptr, nullptr);
   if (!o_.need_dx) return {};
-  kernels::conv2d_backward_input_cpu(dims(B), dy.data<T>(), weight(), dx_.template data<T>());
+  ops::conv2d_backward_input(dev_, dims(B), dy.data<T>(), weight(), dx_.template data<T>());
   return rows(dx_, B, x_.shape());
 }
 
@@ -98,10 +106,10 @@ Tensor Conv2d<T>::jvp(const Tensor& t_x) {
   RM_CHECK(t_y_.defined(), name_, ": jvp needs a layer built with second_order");
   RM_CHECK(x_.defined(), name_, ": jvp before forward");
   const int B = int(x_.dim(0));
-  expect(t_x, x_.shape(), dtype_of<T>(), name_, "jvp: t_x");
+  expect(t_x, x_.shape(), dtype_of<T>(), dev_, name_, "jvp: t_x");
   t_x_ = t_x;
-  kernels::conv2d_forward_cpu(dims(B), t_x.data<T>(), weight(), static_cast<const T*>(nullptr),
-                              t_y_.template data<T>());
+  ops::conv2d_forward(dev_, dims(B), t_x.data<T>(), weight(), static_cast<const T*>(nullptr),
+                      t_y_.template data<T>());
   return rows(t_y_, B, out_shape(B));
 }
 
@@ -109,13 +117,13 @@ template <class T>
 DualGrad Conv2d<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) {
   RM_CHECK(t_x_.defined(), name_, ": backward_jvp before jvp");
   const int B = int(x_.dim(0));
-  expect(dy, out_shape(B), dtype_of<T>(), name_, "backward_jvp: dy");
-  expect(dt_y, out_shape(B), dtype_of<T>(), name_, "backward_jvp: dt_y");
+  expect(dy, out_shape(B), dtype_of<T>(), dev_, name_, "backward_jvp: dy");
+  expect(dt_y, out_shape(B), dtype_of<T>(), dev_, name_, "backward_jvp: dt_y");
   if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), t_x_.data<T>(), dt_y.data<T>());
   if (!o_.need_dx) return {};
   const kernels::Conv2dDims d = dims(B);
-  kernels::conv2d_backward_input_cpu(d, dy.data<T>(), weight(), dx_.template data<T>());
-  kernels::conv2d_backward_input_cpu(d, dt_y.data<T>(), weight(), dt_x_.template data<T>());
+  ops::conv2d_backward_input(dev_, d, dy.data<T>(), weight(), dx_.template data<T>());
+  ops::conv2d_backward_input(dev_, d, dt_y.data<T>(), weight(), dt_x_.template data<T>());
   return {rows(dx_, B, x_.shape()), rows(dt_x_, B, x_.shape())};
 }
 
@@ -135,7 +143,11 @@ long Conv2d<T>::flops() const {
 
 template <class T>
 Linear<T>::Linear(Build<T>& b, const std::string& name, const Options& o, Rng& rng)
-    : name_("linear '" + name + "'"), ps_(b.params), o_(o), max_batch_(b.max_batch) {
+    : name_("linear '" + name + "'"),
+      dev_(b.device()),
+      ps_(b.params),
+      o_(o),
+      max_batch_(b.max_batch) {
   RM_CHECK(o.in > 0 && o.out > 0, "linear '", name, "': bad sizes in=", o.in, " out=", o.out);
   RM_CHECK(b.max_batch > 0, "linear '", name, "': max_batch must be positive");
   w_ = ps_.add(name + ".weight", {o.out, o.in});
@@ -161,7 +173,7 @@ const T* Linear<T>::weight() {
 
 template <class T>
 int Linear<T>::batch_of(const Tensor& x) const {
-  return checked_batch(x, dtype_of<T>(), long(o_.in), max_batch_, name_);
+  return checked_batch(x, dtype_of<T>(), dev_, long(o_.in), max_batch_, name_);
 }
 
 template <class T>
@@ -169,8 +181,8 @@ Tensor Linear<T>::forward(const Tensor& x) {
   const int B = batch_of(x);
   x_ = x;
   if (sn_) sn_->normalize(ps_.value(w_), w_sn_.template data<T>(), training_);
-  kernels::linear_forward_cpu(B, o_.out, o_.in, x.data<T>(), weight(),
-                              b_ >= 0 ? ps_.value(b_) : nullptr, y_.template data<T>());
+  ops::linear_forward(dev_, B, o_.out, o_.in, x.data<T>(), weight(),
+                      b_ >= 0 ? ps_.value(b_) : nullptr, y_.template data<T>());
   return rows(y_, B, {B, o_.out});
 }
 
@@ -182,10 +194,10 @@ void Linear<T>::weight_grads(int batch, const T* x, const T* dy, const T* t_x, c
     dw_sn_.zero();
     dw = dw_sn_.template data<T>();
   }
-  kernels::linear_backward_weight_cpu(batch, o_.out, o_.in, x, dy, dw, db);
+  ops::linear_backward_weight(dev_, batch, o_.out, o_.in, x, dy, dw, db);
   if (t_x)
-    kernels::linear_backward_weight_cpu(batch, o_.out, o_.in, t_x, dt_y, dw,
-                                        static_cast<T*>(nullptr));
+    ops::linear_backward_weight(dev_, batch, o_.out, o_.in, t_x, dt_y, dw,
+                                static_cast<T*>(nullptr));
   if (sn_) sn_->backward(dw_sn_.template data<T>(), ps_.grad(w_));
 }
 
@@ -193,11 +205,11 @@ template <class T>
 Tensor Linear<T>::backward(const Tensor& dy) {
   RM_CHECK(x_.defined(), name_, ": backward before forward");
   const int B = int(x_.dim(0));
-  expect(dy, {B, o_.out}, dtype_of<T>(), name_, "backward: dy");
+  expect(dy, {B, o_.out}, dtype_of<T>(), dev_, name_, "backward: dy");
   if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), nullptr, nullptr);
   if (!o_.need_dx) return {};
-  kernels::linear_backward_input_cpu(B, o_.out, o_.in, dy.data<T>(), weight(),
-                                     dx_.template data<T>());
+  ops::linear_backward_input(dev_, B, o_.out, o_.in, dy.data<T>(), weight(),
+                             dx_.template data<T>());
   return rows(dx_, B, x_.shape());
 }
 
@@ -206,10 +218,10 @@ Tensor Linear<T>::jvp(const Tensor& t_x) {
   RM_CHECK(t_y_.defined(), name_, ": jvp needs a layer built with second_order");
   RM_CHECK(x_.defined(), name_, ": jvp before forward");
   const int B = int(x_.dim(0));
-  expect(t_x, x_.shape(), dtype_of<T>(), name_, "jvp: t_x");
+  expect(t_x, x_.shape(), dtype_of<T>(), dev_, name_, "jvp: t_x");
   t_x_ = t_x;
-  kernels::linear_forward_cpu(B, o_.out, o_.in, t_x.data<T>(), weight(),
-                              static_cast<const T*>(nullptr), t_y_.template data<T>());
+  ops::linear_forward(dev_, B, o_.out, o_.in, t_x.data<T>(), weight(),
+                      static_cast<const T*>(nullptr), t_y_.template data<T>());
   return rows(t_y_, B, {B, o_.out});
 }
 
@@ -217,14 +229,14 @@ template <class T>
 DualGrad Linear<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) {
   RM_CHECK(t_x_.defined(), name_, ": backward_jvp before jvp");
   const int B = int(x_.dim(0));
-  expect(dy, {B, o_.out}, dtype_of<T>(), name_, "backward_jvp: dy");
-  expect(dt_y, {B, o_.out}, dtype_of<T>(), name_, "backward_jvp: dt_y");
+  expect(dy, {B, o_.out}, dtype_of<T>(), dev_, name_, "backward_jvp: dy");
+  expect(dt_y, {B, o_.out}, dtype_of<T>(), dev_, name_, "backward_jvp: dt_y");
   if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), t_x_.data<T>(), dt_y.data<T>());
   if (!o_.need_dx) return {};
-  kernels::linear_backward_input_cpu(B, o_.out, o_.in, dy.data<T>(), weight(),
-                                     dx_.template data<T>());
-  kernels::linear_backward_input_cpu(B, o_.out, o_.in, dt_y.data<T>(), weight(),
-                                     dt_x_.template data<T>());
+  ops::linear_backward_input(dev_, B, o_.out, o_.in, dy.data<T>(), weight(),
+                             dx_.template data<T>());
+  ops::linear_backward_input(dev_, B, o_.out, o_.in, dt_y.data<T>(), weight(),
+                             dt_x_.template data<T>());
   return {rows(dx_, B, x_.shape()), rows(dt_x_, B, x_.shape())};
 }
 

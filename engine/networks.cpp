@@ -3,7 +3,10 @@
 #include "engine/networks.h"
 
 #include <cmath>
+#include <string_view>
+#include <vector>
 
+#include "engine/device_ops.h"
 #include "engine/layer_util.h"
 #include "engine/profile.h"
 
@@ -13,12 +16,21 @@ using detail::checked_batch;
 using detail::expect;
 using detail::rows;
 
+namespace {
+// The device a network is built on, checked before anything is allocated there.
+Device usable(Device d, std::string_view who) {
+  ops::check_device(d, who);
+  return d;
+}
+}  // namespace
+
 // ---------------------------------------------------------------- AgentNet
 
 template <class T>
 AgentNet<T>::AgentNet(const AgentConfig& c)
     : cfg_(c),
       name_(std::string(arch_name(c.arch)) + " network"),
+      arena_(usable(c.device, name_)),
       build_{params_, buffers_, arena_, c.max_batch},
       rng_(c.seed) {
   RM_CHECK(c.max_batch > 0, "agent network: max_batch must be positive, got ", c.max_batch);
@@ -35,18 +47,19 @@ AgentNet<T>::AgentNet(const AgentConfig& c)
     T* ls = params_.value(log_std_);
     for (int i = 0; i < cfg_.actions; ++i) ls[i] = T(std::log(0.6));
   }
-  params_.finalize();
-  buffers_.finalize();
+  params_.finalize(c.device);
+  buffers_.finalize(c.device);
 }
 
 template <class T>
 Tensor AgentNet<T>::forward(const Tensor& obs) {
   profile::ScopedRange range(is_policy() ? "policy forward" : "value forward");
   if (cfg_.arch == Arch::mlp) {
-    checked_batch(obs, dtype_of<T>(), {cfg_.obs_dim}, cfg_.max_batch, "mlp network", "observation");
-  } else {
-    checked_batch(obs, DType::u8, {cfg_.frames, cfg_.height, cfg_.width}, cfg_.max_batch, name_,
+    checked_batch(obs, dtype_of<T>(), cfg_.device, {cfg_.obs_dim}, cfg_.max_batch, "mlp network",
                   "observation");
+  } else {
+    checked_batch(obs, DType::u8, cfg_.device, {cfg_.frames, cfg_.height, cfg_.width},
+                  cfg_.max_batch, name_, "observation");
   }
   return head_->forward(torso_->forward(obs));
 }
@@ -58,7 +71,10 @@ void AgentNet<T>::backward(const Tensor& dout, const T* dlog_std) {
   if (dlog_std) {
     RM_CHECK(is_policy(), "value network: backward got a log-std gradient");
     T* g = params_.grad(log_std_);
-    for (int i = 0; i < cfg_.actions; ++i) g[i] += dlog_std[i];
+    if (cfg_.device.is_cpu())
+      for (int i = 0; i < cfg_.actions; ++i) g[i] += dlog_std[i];
+    else
+      ops::axpy(cfg_.device, long(cfg_.actions), T(1), dlog_std, g);
   }
 }
 
@@ -111,6 +127,7 @@ double sigmoid(double x) {
 template <class T>
 RewardNet<T>::RewardNet(const RewardConfig& c)
     : cfg_(c),
+      arena_(usable(c.device, "reward network")),
       build_{params_, buffers_, arena_, c.max_batch, /*second_order=*/true},
       rng_(c.seed),
       std_(build_, long(c.frames) * c.height * c.width),
@@ -135,22 +152,24 @@ RewardNet<T>::RewardNet(const RewardConfig& c)
   v_ = arena_.tensor<T>({c.max_batch, c.frames, c.height, c.width});
   dlogit_ = arena_.tensor<T>({c.max_batch, 1});
   dt_logit_ = arena_.tensor<T>({c.max_batch, 1});
-  params_.finalize();
-  buffers_.finalize();
+  for (auto* h : {&host_logit_, &host_dy_, &host_dty_, &host_tl_})
+    h->assign(static_cast<size_t>(c.max_batch), T(0));
+  params_.finalize(c.device);
+  buffers_.finalize(c.device);
 }
 
 template <class T>
 Tensor RewardNet<T>::forward(const Tensor& frames) {
-  checked_batch(frames, DType::u8, {cfg_.frames, cfg_.height, cfg_.width}, cfg_.max_batch,
-                "reward network", "frames");
+  checked_batch(frames, DType::u8, cfg_.device, {cfg_.frames, cfg_.height, cfg_.width},
+                cfg_.max_batch, "reward network", "frames");
   return forward_float(std_.forward(frames));
 }
 
 template <class T>
 Tensor RewardNet<T>::forward_float(const Tensor& x) {
   profile::ScopedRange range("D forward");
-  checked_batch(x, dtype_of<T>(), {cfg_.frames, cfg_.height, cfg_.width}, cfg_.max_batch,
-                "reward network", "input");
+  checked_batch(x, dtype_of<T>(), cfg_.device, {cfg_.frames, cfg_.height, cfg_.width},
+                cfg_.max_batch, "reward network", "input");
   Tensor h = a3_.forward(c3_.forward(a2_.forward(c2_.forward(a1_.forward(c1_.forward(x))))));
   if (r1_) h = r1_->forward(h);
   h = a4_.forward(c4_.forward(h));
@@ -203,15 +222,20 @@ void RewardNet<T>::backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) {
 template <class T>
 double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad) {
   profile::ScopedRange range("D gradient penalty");
+  const Device dev = cfg_.device;
   Tensor logit = forward_float(x_hat);
   const int B = int(x_hat.dim(0));
   const long per = x_hat.numel() / B;
-  T* ds = dlogit_.template data<T>();
-  const T* l = logit.data<T>();
+  // The per-sample scalars (logits, sigmoid derivatives) are B values: computed on the host.
+  std::vector<T>& l = host_logit_;
+  std::vector<T>& ds = host_dy_;
+  const size_t bytes = size_t(B) * sizeof(T);
+  ops::copy_to_host(dev, l.data(), logit.raw(), bytes);
   for (int b = 0; b < B; ++b) {
-    const double s = sigmoid(double(l[b]));
-    ds[b] = T(s * (1 - s));
+    const double s = sigmoid(double(l[size_t(b)]));
+    ds[size_t(b)] = T(s * (1 - s));
   }
+  ops::copy_from_host(dev, dlogit_.raw(), ds.data(), bytes);
   // grad_x D without leaving parameter gradients behind.
   set_param_grads(false);
   Tensor g;
@@ -229,26 +253,36 @@ double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool a
   for (int b = 0; b < B; ++b) {
     const T* gb = gp + b * per;
     double n2 = 0;
-    for (long i = 0; i < per; ++i) n2 += double(gb[i]) * double(gb[i]);
+    if (dev.is_cpu())
+      for (long i = 0; i < per; ++i) n2 += double(gb[i]) * double(gb[i]);
+    else
+      n2 = ops::sum_squares(dev, per, gb);
     const double n = std::sqrt(n2);
     penalty += (n - 1) * (n - 1);
     // dP/dg_b = (2 lambda / B) (||g_b|| - 1) g_b / ||g_b||  (0 at g_b = 0, a subgradient).
     const double c = n > 0 ? 2.0 * lambda / B * (n - 1) / n : 0.0;
-    for (long i = 0; i < per; ++i) v[b * per + i] = T(c * double(gb[i]));
+    if (dev.is_cpu()) {
+      for (long i = 0; i < per; ++i) v[b * per + i] = T(c * double(gb[i]));
+    } else {
+      ops::copy(dev, per, gb, v + b * per);
+      ops::scale(dev, per, T(c), v + b * per);
+    }
   }
   penalty *= lambda / B;
   if (!accumulate_grad) return penalty;
 
   Tensor t_logit = jvp(rows(v_, B, x_hat.shape()));
-  const T* tl = t_logit.data<T>();
-  T* dy = dlogit_.template data<T>();
-  T* dty = dt_logit_.template data<T>();
+  std::vector<T>& tl = host_tl_;
+  std::vector<T>& dty = host_dty_;
+  ops::copy_to_host(dev, tl.data(), t_logit.raw(), bytes);
   for (int b = 0; b < B; ++b) {
-    const double s = sigmoid(double(l[b]));
+    const double s = sigmoid(double(l[size_t(b)]));
     const double s1 = s * (1 - s), s2 = s1 * (1 - 2 * s);
-    dy[b] = T(s2 * double(tl[b]));
-    dty[b] = T(s1);
+    ds[size_t(b)] = T(s2 * double(tl[size_t(b)]));
+    dty[size_t(b)] = T(s1);
   }
+  ops::copy_from_host(dev, dlogit_.raw(), ds.data(), bytes);
+  ops::copy_from_host(dev, dt_logit_.raw(), dty.data(), bytes);
   backward_jvp(rows(dlogit_, B, {B, 1}), rows(dt_logit_, B, {B, 1}));
   return penalty;
 }

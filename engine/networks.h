@@ -14,6 +14,14 @@
 // Every network owns its ParamSet (parameters + gradients, one buffer), a ParamSet of buffers
 // (spectral-norm u) and an Arena sized for max_batch at construction; forward/backward never
 // allocate. forward keeps views of its input: keep the input alive until backward.
+//
+// Device: config.device (default the cpu) is where everything of a network lives and computes:
+// parameters, gradients, buffers, the arena and every layer's kernels (the CUDA entry points on
+// a GPU). Inputs must be on that device; outputs and pointers it hands out (log_std(),
+// parameters().values(), ...) are on it too. Building on a CUDA device without one, or in a build
+// without the CUDA backend, throws naming the network. Conv layers on CUDA take float only, so
+// double image networks stay on the cpu (the MLP runs in double on CUDA too). Copy values
+// between devices with ParamSet::copy_values_from / values_to_host / set_values_from_host.
 #pragma once
 
 #include <array>
@@ -21,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/layers.h"
 
@@ -57,6 +66,7 @@ struct AgentConfig {
   uint64_t seed = 0;
   bool mlp_layer_norm = true;  // FC -> LN -> tanh in the MLP (SPEC: LN after hidden dense)
   int mlp_hidden = 64;         // width of the MLP's two hidden layers
+  Device device = Device::cpu();
 };
 
 template <class T>
@@ -68,14 +78,15 @@ class AgentNet {
 
   // obs -> [B, A] (policy mean) or [B, 1] (value).
   Tensor forward(const Tensor& obs);
-  // dout like forward's output; dlog_std [A] (policy only, may be nullptr) is added to the
-  // log-std gradient. Accumulates every parameter gradient.
+  // dout like forward's output; dlog_std [A] (policy only, may be nullptr; memory on the
+  // network's device) is added to the log-std gradient. Accumulates every parameter gradient.
   void backward(const Tensor& dout, const T* dlog_std = nullptr);
 
   bool is_policy() const { return cfg_.actions > 0; }
   int outputs() const { return is_policy() ? cfg_.actions : 1; }
-  const T* log_std() const;  // [A], policy only
+  const T* log_std() const;  // [A], policy only, on device()
   int log_std_slot() const { return log_std_; }
+  Device device() const { return cfg_.device; }
 
   ParamSet<T>& parameters() { return params_; }
   ParamSet<T>& buffers() { return buffers_; }
@@ -107,6 +118,7 @@ struct RewardConfig {
   double slope = 0.1;                                    // LeakyReLU
   int max_batch = 128;
   uint64_t seed = 0;
+  Device device = Device::cpu();
 };
 
 // Table 3: conv4x4/2 -> conv4x4/2 -> conv3x3/1 -> [RB] -> conv4x4/2 -> [RB] -> conv4x4/2 -> FC,
@@ -135,6 +147,7 @@ class RewardNet {
   ParamSet<T>& parameters() { return params_; }
   ParamSet<T>& buffers() { return buffers_; }
   const RewardConfig& config() const { return cfg_; }
+  Device device() const { return cfg_.device; }
 
   long params() const;
   long flops() const;
@@ -166,6 +179,9 @@ class RewardNet {
   Activation<T> a5_;
   Linear<T> fc_;
   Tensor v_, dlogit_, dt_logit_;  // penalty scratch: dP/dg [B, k, H, W], [B, 1], [B, 1]
+  // Host copies of the penalty's per-sample scalars [max_batch]: logits, the two derivatives
+  // sent back, and the logit tangent.
+  std::vector<T> host_logit_, host_dy_, host_dty_, host_tl_;
 };
 
 extern template class AgentNet<float>;

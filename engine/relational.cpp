@@ -3,6 +3,7 @@
 //   a = attention(theta, phi, g) = softmax_rows(theta^T phi) g
 //   z = conv1x1(a) + u          [B, C, H, W]
 // The attention core is kernels/attention.h; this file only wires the 1x1 convs around it.
+#include "engine/device_ops.h"
 #include "engine/layer_util.h"
 #include "engine/layers.h"
 #include "engine/profile.h"
@@ -14,10 +15,10 @@ using detail::expect;
 using detail::rows;
 
 namespace {
-// y = a + b + c + d over n elements.
+// The data of an optional buffer (null when it was not allocated).
 template <class T>
-void add4(long n, const T* a, const T* b, const T* c, const T* d, T* y) {
-  for (long i = 0; i < n; ++i) y[i] = a[i] + b[i] + c[i] + d[i];
+T* ptr(const Tensor& t) {
+  return t.defined() ? t.template data<T>() : nullptr;
 }
 
 template <class T>
@@ -32,6 +33,7 @@ template <class T>
 RelationalBlock<T>::RelationalBlock(Build<T>& b, const std::string& name, const Options& o,
                                     Rng& rng)
     : name_("relational block '" + name + "'"),
+      dev_(b.device()),
       o_(o),
       max_batch_(b.max_batch),
       theta_(b, name + ".theta",
@@ -51,6 +53,16 @@ RelationalBlock<T>::RelationalBlock(Build<T>& b, const std::string& name, const 
   d_theta_ = b.arena.template tensor<T>({mb, e, h, w});
   d_phi_ = b.arena.template tensor<T>({mb, e, h, w});
   d_g_ = b.arena.template tensor<T>({mb, e, h, w});
+  if (dev_.is_cuda()) {
+    // Fused flash-style kernels when C' fits their register tiles; the second-order passes
+    // (unfused) take A from the saved log-sum-exp. Scratch: [B, N, N] for the unfused backward
+    // and jvp, [3, B, N, N] for backward_jvp.
+    path_ = e <= kernels::kAttentionFusedMaxChannels ? kernels::AttentionPath::Fused
+                                                     : kernels::AttentionPath::Unfused;
+    lse_ = b.arena.template tensor<T>({mb, n});
+    const long work = b.second_order ? 3 : path_ == kernels::AttentionPath::Unfused ? 1 : 0;
+    if (work > 0) work_ = b.arena.template tensor<T>({work * mb * n * n});
+  }
   if (b.second_order) {
     t_y_ = b.arena.template tensor<T>({mb, c, h, w});
     dt_x_ = b.arena.template tensor<T>({mb, c, h, w});
@@ -65,7 +77,7 @@ RelationalBlock<T>::RelationalBlock(Build<T>& b, const std::string& name, const 
 template <class T>
 Tensor RelationalBlock<T>::forward(const Tensor& x) {
   const int B =
-      checked_batch(x, dtype_of<T>(), {o_.channels, o_.height, o_.width}, max_batch_, name_);
+      checked_batch(x, dtype_of<T>(), dev_, {o_.channels, o_.height, o_.width}, max_batch_, name_);
   profile::ScopedRange range("relational forward");
   x_ = x;
   profile::ScopedRange projections("relational.theta/phi/g");
@@ -76,20 +88,21 @@ Tensor RelationalBlock<T>::forward(const Tensor& x) {
   kernels::AttentionDims ad = ad_;
   ad.batch = B;
   const Shape es{B, o_.embed, o_.height, o_.width};
-  profile::ScopedRange attention("relational.attention");
-  kernels::attention_forward_cpu(ad, th_.data<T>(), ph_.data<T>(), gg_.data<T>(),
-                                 att_out_.template data<T>(), attn_.template data<T>());
-  attention.end();
+  profile::ScopedRange att_range("relational.attention");
+  ops::attention_forward(dev_, path_, ad, th_.data<T>(), ph_.data<T>(), gg_.data<T>(),
+                         att_out_.template data<T>(), ptr<T>(lse_), attn_.template data<T>());
+  attn_ready_ = dev_.is_cpu() || path_ == kernels::AttentionPath::Unfused;
+  att_range.end();
   profile::ScopedRange output("relational.out + residual");
   Tensor z = out_.forward(rows(att_out_, B, es));
-  detail::add(x.numel(), z.data<T>(), x.data<T>(), y_.template data<T>());
+  ops::add(dev_, x.numel(), z.data<T>(), x.data<T>(), y_.template data<T>());
   return rows(y_, B, x.shape());
 }
 
 template <class T>
 Tensor RelationalBlock<T>::backward(const Tensor& dy) {
   RM_CHECK(x_.defined(), name_, ": backward before forward");
-  expect(dy, x_.shape(), dtype_of<T>(), name_, "backward: dy");
+  expect(dy, x_.shape(), dtype_of<T>(), dev_, name_, "backward: dy");
   const int B = int(x_.dim(0));
   const Shape es{B, o_.embed, o_.height, o_.width};
   profile::ScopedRange range("relational backward");
@@ -98,16 +111,18 @@ Tensor RelationalBlock<T>::backward(const Tensor& dy) {
   output.end();
   kernels::AttentionDims ad = ad_;
   ad.batch = B;
-  profile::ScopedRange attention("relational.attention");
-  kernels::attention_backward_cpu(
-      ad, th_.data<T>(), ph_.data<T>(), gg_.data<T>(), attn_.template data<T>(), da.data<T>(),
-      d_theta_.template data<T>(), d_phi_.template data<T>(), d_g_.template data<T>());
-  attention.end();
+  profile::ScopedRange att_range("relational.attention");
+  ops::attention_backward(dev_, path_, ad, th_.data<T>(), ph_.data<T>(), gg_.data<T>(),
+                          att_out_.template data<T>(), ptr<T>(lse_), attn_.template data<T>(),
+                          da.data<T>(), d_theta_.template data<T>(), d_phi_.template data<T>(),
+                          d_g_.template data<T>(), ptr<T>(work_));
+  att_range.end();
   profile::ScopedRange projections("relational.theta/phi/g + residual");
   Tensor a = theta_.backward(rows(d_theta_, B, es));
   Tensor b = phi_.backward(rows(d_phi_, B, es));
   Tensor c = g_.backward(rows(d_g_, B, es));
-  add4(dy.numel(), dy.data<T>(), a.data<T>(), b.data<T>(), c.data<T>(), dx_.template data<T>());
+  ops::add4(dev_, dy.numel(), dy.data<T>(), a.data<T>(), b.data<T>(), c.data<T>(),
+            dx_.template data<T>());
   return rows(dx_, B, x_.shape());
 }
 
@@ -115,7 +130,7 @@ template <class T>
 Tensor RelationalBlock<T>::jvp(const Tensor& t_x) {
   RM_CHECK(t_y_.defined(), name_, ": jvp needs a layer built with second_order");
   RM_CHECK(x_.defined(), name_, ": jvp before forward");
-  expect(t_x, x_.shape(), dtype_of<T>(), name_, "jvp: t_x");
+  expect(t_x, x_.shape(), dtype_of<T>(), dev_, name_, "jvp: t_x");
   const int B = int(x_.dim(0));
   profile::ScopedRange range("relational jvp");
   profile::ScopedRange projections("relational.theta/phi/g");
@@ -125,22 +140,23 @@ Tensor RelationalBlock<T>::jvp(const Tensor& t_x) {
   projections.end();
   kernels::AttentionDims ad = ad_;
   ad.batch = B;
-  profile::ScopedRange attention("relational.attention");
-  kernels::attention_jvp_cpu(
-      ad, th_.data<T>(), ph_.data<T>(), gg_.data<T>(), attn_.template data<T>(), t_th_.data<T>(),
-      t_ph_.data<T>(), t_gg_.data<T>(), t_att_out_.template data<T>(), s_dot_.template data<T>());
-  attention.end();
+  profile::ScopedRange att_range("relational.attention");
+  attention();  // A of the forward, for the second-order passes
+  ops::attention_jvp(dev_, ad, th_.data<T>(), ph_.data<T>(), gg_.data<T>(),
+                     attn_.template data<T>(), t_th_.data<T>(), t_ph_.data<T>(), t_gg_.data<T>(),
+                     t_att_out_.template data<T>(), s_dot_.template data<T>(), ptr<T>(work_));
+  att_range.end();
   profile::ScopedRange output("relational.out + residual");
   Tensor tz = out_.jvp(rows(t_att_out_, B, {B, o_.embed, o_.height, o_.width}));
-  detail::add(t_x.numel(), tz.data<T>(), t_x.data<T>(), t_y_.template data<T>());
+  ops::add(dev_, t_x.numel(), tz.data<T>(), t_x.data<T>(), t_y_.template data<T>());
   return rows(t_y_, B, x_.shape());
 }
 
 template <class T>
 DualGrad RelationalBlock<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) {
   RM_CHECK(t_th_.defined(), name_, ": backward_jvp before jvp");
-  expect(dy, x_.shape(), dtype_of<T>(), name_, "backward_jvp: dy");
-  expect(dt_y, x_.shape(), dtype_of<T>(), name_, "backward_jvp: dt_y");
+  expect(dy, x_.shape(), dtype_of<T>(), dev_, name_, "backward_jvp: dy");
+  expect(dt_y, x_.shape(), dtype_of<T>(), dev_, name_, "backward_jvp: dt_y");
   const int B = int(x_.dim(0));
   const Shape es{B, o_.embed, o_.height, o_.width};
   profile::ScopedRange range("relational backward_jvp");
@@ -149,23 +165,38 @@ DualGrad RelationalBlock<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) 
   output.end();
   kernels::AttentionDims ad = ad_;
   ad.batch = B;
-  profile::ScopedRange attention("relational.attention");
-  kernels::attention_backward_jvp_cpu(
-      ad, th_.data<T>(), ph_.data<T>(), gg_.data<T>(), attn_.template data<T>(), t_th_.data<T>(),
-      t_ph_.data<T>(), t_gg_.data<T>(), s_dot_.template data<T>(), da.dx.data<T>(),
+  profile::ScopedRange att_range("relational.attention");
+  ops::attention_backward_jvp(
+      dev_, ad, th_.data<T>(), ph_.data<T>(), gg_.data<T>(), attn_.template data<T>(),
+      t_th_.data<T>(), t_ph_.data<T>(), t_gg_.data<T>(), s_dot_.template data<T>(), da.dx.data<T>(),
       da.dt_x.data<T>(), d_theta_.template data<T>(), d_phi_.template data<T>(),
       d_g_.template data<T>(), dt_theta_.template data<T>(), dt_phi_.template data<T>(),
-      dt_g_.template data<T>());
-  attention.end();
+      dt_g_.template data<T>(), ptr<T>(work_));
+  att_range.end();
   profile::ScopedRange projections("relational.theta/phi/g + residual");
   DualGrad a = theta_.backward_jvp(rows(d_theta_, B, es), rows(dt_theta_, B, es));
   DualGrad b = phi_.backward_jvp(rows(d_phi_, B, es), rows(dt_phi_, B, es));
   DualGrad c = g_.backward_jvp(rows(d_g_, B, es), rows(dt_g_, B, es));
   const long n = dy.numel();
-  add4(n, dy.data<T>(), a.dx.data<T>(), b.dx.data<T>(), c.dx.data<T>(), dx_.template data<T>());
-  add4(n, dt_y.data<T>(), a.dt_x.data<T>(), b.dt_x.data<T>(), c.dt_x.data<T>(),
-       dt_x_.template data<T>());
+  ops::add4(dev_, n, dy.data<T>(), a.dx.data<T>(), b.dx.data<T>(), c.dx.data<T>(),
+            dx_.template data<T>());
+  ops::add4(dev_, n, dt_y.data<T>(), a.dt_x.data<T>(), b.dt_x.data<T>(), c.dt_x.data<T>(),
+            dt_x_.template data<T>());
   return {rows(dx_, B, x_.shape()), rows(dt_x_, B, x_.shape())};
+}
+
+template <class T>
+Tensor RelationalBlock<T>::attention() const {
+  if (!x_.defined()) return attn_;
+  const int B = int(x_.dim(0));
+  if (!attn_ready_) {
+    kernels::AttentionDims ad = ad_;
+    ad.batch = B;
+    ops::attention_probs(dev_, path_, ad, th_.data<T>(), ph_.data<T>(), ptr<T>(lse_),
+                         attn_.template data<T>());
+    attn_ready_ = true;
+  }
+  return attn_.slice(0, B);
 }
 
 template <class T>

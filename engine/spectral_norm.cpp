@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/device_ops.h"
 #include "engine/layers.h"
 #include "kernels/gemm.h"
 
@@ -19,7 +20,7 @@ void scale(T* x, long n, double s) {
 
 template <class T>
 SpectralNorm<T>::SpectralNorm(Build<T>& b, const std::string& name, int rows, int cols, Rng& rng)
-    : buffers_(b.buffers), rows_(rows), cols_(cols) {
+    : buffers_(b.buffers), dev_(b.device()), rows_(rows), cols_(cols) {
   RM_CHECK(rows > 0 && cols > 0, "spectral norm '", name, "': bad matrix shape [", rows, ", ", cols,
            "]");
   u_slot_ = buffers_.add(name + ".sn_u", {rows});
@@ -32,7 +33,15 @@ SpectralNorm<T>::SpectralNorm(Build<T>& b, const std::string& name, int rows, in
   scale(u, rows, 1.0 / std::max(std::sqrt(n2), kernels::kSpectralNormEps));
   v_ = b.arena.template tensor<T>({cols});
   w_sn_ = b.arena.template tensor<T>({rows, cols});
-  acc_ = b.arena.template tensor<double>({cols});
+  acc_ = b.arena.template tensor<double>({dev_.is_cpu() ? cols : 1});
+}
+
+template <class T>
+T SpectralNorm<T>::sigma() const {
+  if (dev_.is_cpu()) return sigma_;
+  double s = 0;
+  ops::copy_to_host(dev_, &s, acc_.raw(), sizeof s);
+  return T(s);
 }
 
 template <class T>
@@ -43,13 +52,20 @@ const T* SpectralNorm<T>::u() const {
 // One power iteration (kernels/spectral_norm.h): training updates u, evaluation keeps it.
 template <class T>
 void SpectralNorm<T>::normalize(const T* w, T* w_sn, bool training) {
+  const long n = long(rows_) * cols_;
+  if (dev_.is_cuda()) {  // sigma stays on the device; sigma() copies it when asked
+    ops::spectral_norm_normalize_cuda(rows_, cols_, w, buffers_.value(u_slot_),
+                                      v_.template data<T>(), training, acc_.template data<double>(),
+                                      w_sn);
+    ops::copy(dev_, n, w_sn, w_sn_.template data<T>());
+    return;
+  }
   const double sigma = kernels::spectral_norm_power_iteration_cpu(
       rows_, cols_, w, buffers_.value(u_slot_), v_.template data<T>(), training,
       acc_.template data<double>());
   RM_CHECK(sigma > 0 && std::isfinite(sigma), "spectral norm: sigma = ", sigma,
            " (weight is zero or not finite)");
   sigma_ = T(sigma);
-  const long n = long(rows_) * cols_;
   kernels::spectral_norm_apply_cpu(n, w, sigma, w_sn);
   std::copy(w_sn, w_sn + n, w_sn_.template data<T>());
 }
@@ -58,6 +74,10 @@ void SpectralNorm<T>::normalize(const T* w, T* w_sn, bool training) {
 // dL/dW = (G - <G, W_sn> u v^T) / sigma for G = dL/dW_sn.
 template <class T>
 void SpectralNorm<T>::backward(const T* dw_sn, T* dw) const {
+  if (dev_.is_cuda())
+    return ops::spectral_norm_backward_cuda(rows_, cols_, dw_sn, w_sn_.template data<T>(),
+                                            buffers_.value(u_slot_), v_.template data<T>(),
+                                            acc_.template data<double>(), dw);
   kernels::spectral_norm_backward_cpu(rows_, cols_, dw_sn, w_sn_.template data<T>(),
                                       buffers_.value(u_slot_), v_.template data<T>(),
                                       double(sigma_), dw);

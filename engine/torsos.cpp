@@ -4,6 +4,7 @@
 #include <optional>
 #include <vector>
 
+#include "engine/device_ops.h"
 #include "engine/layer_util.h"
 #include "engine/networks.h"
 
@@ -109,6 +110,7 @@ class ImpalaBlock {
  public:
   ImpalaBlock(Build<T>& b, const std::string& name, const Shape& in, Rng& rng)
       : shape_(in),
+        dev_(b.device()),
         a0_(b, Act::ReLU, in.numel()),
         c0_(b, name + ".conv0", conv_on<T>(in, int(in[1]), 3, 1, 1), rng),
         a1_(b, Act::ReLU, in.numel()),
@@ -118,12 +120,12 @@ class ImpalaBlock {
   }
   Tensor forward(const Tensor& x) {
     Tensor f = c1_.forward(a1_.forward(c0_.forward(a0_.forward(x))));
-    detail::add(x.numel(), x.data<T>(), f.data<T>(), y_.template data<T>());
+    ops::add(dev_, x.numel(), x.data<T>(), f.data<T>(), y_.template data<T>());
     return detail::rows(y_, int(x.dim(0)), x.shape());
   }
   Tensor backward(const Tensor& dy) {
     Tensor df = a0_.backward(c0_.backward(a1_.backward(c1_.backward(dy))));
-    detail::add(dy.numel(), dy.data<T>(), df.data<T>(), dx_.template data<T>());
+    ops::add(dev_, dy.numel(), dy.data<T>(), df.data<T>(), dx_.template data<T>());
     return detail::rows(dx_, int(dy.dim(0)), dy.shape());
   }
   long params() const { return c0_.params() + c1_.params(); }
@@ -133,6 +135,7 @@ class ImpalaBlock {
 
  private:
   Shape shape_;
+  Device dev_;
   Activation<T> a0_;
   Conv2d<T> c0_;
   Activation<T> a1_;

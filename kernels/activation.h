@@ -29,4 +29,8 @@ template <class T>
 void activation_forward_cuda(Act a, long n, const T* x, T* y, T slope);
 template <class T>
 void activation_backward_cuda(Act a, long n, const T* x, const T* y, const T* dy, T* dx, T slope);
+// activation_second_order_cpu on the device (a no-op for the piecewise-linear activations).
+template <class T>
+void activation_second_order_cuda(Act a, long n, const T* x, const T* y, const T* t_x,
+                                  const T* dt_y, T* dx, T slope);
 }  // namespace relmimic::kernels

@@ -56,6 +56,18 @@ __global__ void backward_kernel(Act a, long n, const T* x, const T* y, const T* 
     dx[i] = act_df(a, x ? x[i] : T(0), y ? y[i] : T(0), slope) * dy[i];
 }
 
+// dx += f''(x) t_x dt_y for Tanh (f'' = -2 y (1 - y^2)) and Sigmoid (f'' = y (1 - y) (1 - 2 y)).
+template <class T>
+__global__ void second_order_kernel(Act a, long n, const T* y, const T* t_x, const T* dt_y, T* dx) {
+  for (long i = blockIdx.x * long(blockDim.x) + threadIdx.x; i < n;
+       i += long(gridDim.x) * blockDim.x) {
+    const T yi = y[i];
+    const T d2 =
+        a == Act::Tanh ? T(-2) * yi * (T(1) - yi * yi) : yi * (T(1) - yi) * (T(1) - T(2) * yi);
+    dx[i] += d2 * t_x[i] * dt_y[i];
+  }
+}
+
 unsigned blocks_for(long n) {
   return unsigned(std::min<long>((n + kThreads - 1) / kThreads, 65535L * 16));
 }
@@ -75,9 +87,25 @@ void activation_backward_cuda(Act a, long n, const T* x, const T* y, const T* dy
   CUDA_CHECK_LAUNCH();
 }
 
-#define RELMIMIC_ACT_CUDA(T)                                            \
-  template void activation_forward_cuda<T>(Act, long, const T*, T*, T); \
-  template void activation_backward_cuda<T>(Act, long, const T*, const T*, const T*, T*, T);
+template <class T>
+void activation_second_order_cuda(Act a, long n, const T* x, const T* y, const T* t_x,
+                                  const T* dt_y, T* dx, T slope) {
+  RM_CHECK(n >= 0, "activation_second_order_cuda: negative size ", n);
+  if (n == 0 || a == Act::Identity || a == Act::ReLU || a == Act::LeakyReLU)
+    return;  // f'' = 0 almost everywhere
+  RM_CHECK(a == Act::Tanh || a == Act::Sigmoid, "activation_second_order_cuda: unknown activation ",
+           int(a));
+  RM_CHECK(y && t_x && dt_y && dx, "activation_second_order_cuda(", act_name(a),
+           "): null y, t_x, dt_y or dx");
+  second_order_kernel<T><<<blocks_for(n), kThreads>>>(a, n, y, t_x, dt_y, dx);
+  CUDA_CHECK_LAUNCH();
+}
+
+#define RELMIMIC_ACT_CUDA(T)                                                                       \
+  template void activation_forward_cuda<T>(Act, long, const T*, T*, T);                            \
+  template void activation_backward_cuda<T>(Act, long, const T*, const T*, const T*, T*, T);       \
+  template void activation_second_order_cuda<T>(Act, long, const T*, const T*, const T*, const T*, \
+                                                T*, T);
 RELMIMIC_ACT_CUDA(float)
 RELMIMIC_ACT_CUDA(double)
 

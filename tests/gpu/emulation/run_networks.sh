@@ -1,0 +1,48 @@
+#!/bin/bash
+# Runs tests/gpu/test_cuda_networks.cpp without a GPU, on the host emulation of
+# tools/cuda_emulation (each CUDA thread a fiber; see its run.sh): the engine, built with
+# RELMIMIC_WITH_CUDA, drives whole networks through its CUDA paths. The activation, Adam,
+# attention (fused, unfused, second order), image, reduction and spectral-norm kernels run
+# emulated; conv, linear, LayerNorm and pool are served by the CPU references
+# (reference_kernels.cpp). It checks the engine's device wiring (buffers, scratch, dispatch,
+# host copies), not the device's rounding or speed. About a minute on two cores after a
+# few minutes of compiling.
+#
+# Usage: tests/gpu/emulation/run_networks.sh [work dir, default build-emulation-nets] [gtest args]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+emu="$root/tools/cuda_emulation"
+work=$(realpath -m "${1:-$root/build-emulation-nets}")
+shift || true
+mkdir -p "$work/src" "$work/obj" "$work/include"
+cp "$emu/cuda_runtime.h" "$emu/cublas_v2.h" "$work/include/"
+hdf5_inc=$(pkg-config --cflags-only-I hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
+hdf5_lib=$(pkg-config --libs hdf5 2>/dev/null || echo "-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5")
+flags=(-std=c++20 -O1 -fopenmp -w -I"$work/include" -I"$root" $hdf5_inc -DRELMIMIC_WITH_CUDA=1)
+
+kernels=(activation_cuda adam_cuda attention_cuda attention_unfused_cuda image_cuda reduce_cuda
+  spectral_norm_cuda cuda_context device_cuda)
+sources=()
+for k in "${kernels[@]}"; do
+  out="$work/src/$k.cpp"
+  python3 "$emu/transform.py" "$root/kernels/$k.cu" "$out"
+  sources+=("$out")
+done
+sources+=("$root"/kernels/*_cpu.cpp "$root"/engine/*.cpp "$root/tests/gpu/emulation/reference_kernels.cpp"
+  "$root/tests/gpu/test_cuda_networks.cpp")
+
+newest=$(ls -t "$root"/kernels/*.h "$root"/kernels/*.cuh "$root"/engine/*.h "$root"/tests/gpu/*.h \
+  "$root"/tests/*.h "$emu"/*.h | head -1)
+objs=()
+for s in "${sources[@]}"; do
+  o="$work/obj/$(echo "${s#$root/}" | tr / _).o"
+  objs+=("$o")
+  if [ ! -f "$o" ] || [ "$s" -nt "$o" ] || [ "$newest" -nt "$o" ]; then
+    g++ "${flags[@]}" -c "$s" -o "$o" &
+  fi
+  while [ "$(jobs -r | wc -l)" -ge "${JOBS:-2}" ]; do sleep 0.2; done
+done
+wait
+g++ -fopenmp -o "$work/test_networks_emulated" "${objs[@]}" -lgtest -lgtest_main -lopenblas \
+  -lpthread $hdf5_lib
+"$work/test_networks_emulated" --gtest_filter='CudaNetworks.*' "$@"
