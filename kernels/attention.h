@@ -16,6 +16,10 @@ struct AttentionDims {
   long attn_size() const { return long(positions) * positions; }  // per sample
 };
 
+// Throws naming `who` unless the dimensions are positive and N * N fits an int; both backends
+// check with it.
+void check_attention_dims(const AttentionDims& d, const char* who);
+
 template <class T>
 void attention_forward_cpu(const AttentionDims& d, const T* theta, const T* phi, const T* g, T* y,
                            T* attn);

@@ -22,26 +22,18 @@
 
 namespace relmimic::kernels {
 
-namespace {
-
 // Largest N for which N * N still indexes an int-sized GEMM operand.
-constexpr int kMaxPositions = 46340;
+constexpr int kMaxAttentionPositions = 46340;
 
-void check_dims(const AttentionDims& d, const char* who) {
+void check_attention_dims(const AttentionDims& d, const char* who) {
   RM_CHECK(d.batch > 0 && d.channels > 0 && d.positions > 0, who,
            ": dimensions must be positive, got batch=", d.batch, " channels=", d.channels,
            " positions=", d.positions);
-  RM_CHECK(d.positions <= kMaxPositions, who, ": positions=", d.positions, " exceeds ",
-           kMaxPositions, " (N*N must fit an int)");
+  RM_CHECK(d.positions <= kMaxAttentionPositions, who, ": positions=", d.positions, " exceeds ",
+           kMaxAttentionPositions, " (N*N must fit an int)");
 }
 
-void check_ptrs(const char* who, std::initializer_list<const void*> ptrs) {
-  int k = 0;
-  for (const void* p : ptrs) {
-    RM_CHECK(p != nullptr, who, ": pointer argument ", k, " is null");
-    ++k;
-  }
-}
+namespace {
 
 // The batch loops own the cores: each OpenMP thread runs whole samples. OpenBLAS (pthread build)
 // would start its own pool inside every call as well and oversubscribe the cores (4x slower at
@@ -133,7 +125,7 @@ const char* attention_path_name(AttentionPath p) {
 template <class T>
 void attention_forward_cpu(const AttentionDims& d, const T* theta, const T* phi, const T* g, T* y,
                            T* attn) {
-  check_dims(d, "attention_forward_cpu");
+  check_attention_dims(d, "attention_forward_cpu");
   check_ptrs("attention_forward_cpu", {theta, phi, g, y, attn});
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
@@ -152,7 +144,7 @@ void attention_forward_cpu(const AttentionDims& d, const T* theta, const T* phi,
 template <class T>
 void attention_backward_cpu(const AttentionDims& d, const T* theta, const T* phi, const T* g,
                             const T* attn, const T* dy, T* dtheta, T* dphi, T* dg) {
-  check_dims(d, "attention_backward_cpu");
+  check_attention_dims(d, "attention_backward_cpu");
   check_ptrs("attention_backward_cpu", {theta, phi, g, attn, dy, dtheta, dphi, dg});
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
@@ -174,7 +166,7 @@ template <class T>
 void attention_jvp_cpu(const AttentionDims& d, const T* theta, const T* phi, const T* g,
                        const T* attn, const T* t_theta, const T* t_phi, const T* t_g, T* t_y,
                        T* s_dot) {
-  check_dims(d, "attention_jvp_cpu");
+  check_attention_dims(d, "attention_jvp_cpu");
   check_ptrs("attention_jvp_cpu", {theta, phi, g, attn, t_theta, t_phi, t_g, t_y, s_dot});
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
@@ -206,7 +198,7 @@ void attention_backward_jvp_cpu(const AttentionDims& d, const T* theta, const T*
                                 const T* attn, const T* t_theta, const T* t_phi, const T* t_g,
                                 const T* s_dot, const T* dy, const T* dt_y, T* dtheta, T* dphi,
                                 T* dg, T* dt_theta, T* dt_phi, T* dt_g) {
-  check_dims(d, "attention_backward_jvp_cpu");
+  check_attention_dims(d, "attention_backward_jvp_cpu");
   check_ptrs("attention_backward_jvp_cpu", {theta, phi, g, attn, t_theta, t_phi, t_g, s_dot, dy,
                                             dt_y, dtheta, dphi, dg, dt_theta, dt_phi, dt_g});
   const int c = d.channels, n = d.positions;

@@ -9,24 +9,10 @@
 
 namespace relmimic::kernels::attention_cuda {
 
-// Largest N for which the [N, N] products still index an int-sized cuBLAS operand.
-constexpr int kMaxPositions = 46340;
 constexpr int kWarp = 32;
 
 inline void check_dims(const AttentionDims& d, const char* who) {
-  RM_CHECK(d.batch > 0 && d.channels > 0 && d.positions > 0, who,
-           ": dimensions must be positive, got batch=", d.batch, " channels=", d.channels,
-           " positions=", d.positions);
-  RM_CHECK(d.positions <= kMaxPositions, who, ": positions=", d.positions, " exceeds ",
-           kMaxPositions, " (N*N must fit an int)");
-}
-
-inline void check_ptrs(const char* who, std::initializer_list<const void*> ptrs) {
-  int k = 0;
-  for (const void* p : ptrs) {
-    RM_CHECK(p != nullptr, who, ": pointer argument ", k, " is null");
-    ++k;
-  }
+  check_attention_dims(d, who);
 }
 
 // The cuBLAS baseline (attention_unfused_cuda.cu); same contracts as the public calls.

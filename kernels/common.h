@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -36,3 +37,21 @@ template <class... Args>
   } while (0)
 
 #define RM_FAIL(...) ::relmimic::detail::fail(__FILE__, __LINE__, "", ##__VA_ARGS__)
+
+namespace relmimic::kernels {
+
+// Entry-point argument checks shared by the CPU and CUDA kernels: every pointer non-null (the
+// message gives the argument's position), counts positive.
+inline void check_ptrs(const char* who, std::initializer_list<const void*> ptrs) {
+  int k = 0;
+  for (const void* p : ptrs) {
+    RM_CHECK(p != nullptr, who, ": pointer argument ", k, " is null");
+    ++k;
+  }
+}
+
+inline void check_count(const char* who, const char* what, long n) {
+  RM_CHECK(n > 0, who, ": ", what, " must be positive, got ", n);
+}
+
+}  // namespace relmimic::kernels

@@ -16,6 +16,10 @@ struct Conv2dDims {
   long weight_size() const { return long(out_c) * in_c * kh * kw; }
 };
 
+// Throws naming `who` unless the sizes, kernel, stride and padding describe a valid convolution.
+// Both backends check with it.
+void check_conv2d_dims(const Conv2dDims& d, const char* who);
+
 // y = conv(x, w) + b. b may be nullptr (no bias: used by forward-mode tangents).
 template <class T>
 void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b, T* y);

@@ -18,6 +18,16 @@
 
 namespace relmimic::kernels {
 
+void check_conv2d_dims(const Conv2dDims& d, const char* who) {
+  RM_CHECK(d.batch >= 1 && d.in_c >= 1 && d.in_h >= 1 && d.in_w >= 1 && d.out_c >= 1, who,
+           ": sizes must be positive (batch=", d.batch, " in_c=", d.in_c, " in_h=", d.in_h,
+           " in_w=", d.in_w, " out_c=", d.out_c, ")");
+  RM_CHECK(d.kh >= 1 && d.kw >= 1 && d.stride >= 1 && d.pad >= 0, who, ": bad kernel ", d.kh, "x",
+           d.kw, " stride ", d.stride, " pad ", d.pad);
+  RM_CHECK(d.in_h + 2 * d.pad >= d.kh && d.in_w + 2 * d.pad >= d.kw, who, ": kernel ", d.kh, "x",
+           d.kw, " larger than the padded input ", d.in_h + 2 * d.pad, "x", d.in_w + 2 * d.pad);
+}
+
 namespace {
 
 // Per-thread scratch that only grows, so steady-state calls allocate nothing.
@@ -35,16 +45,6 @@ constexpr int kMaxThreads = 256;
 // Columns a GEMM should have at least: below this OpenBLAS spends more time packing and
 // writing C than multiplying (e.g. the reward net's 5x5 and 10x10 maps).
 constexpr int kMinColumns = 256;
-
-void check_dims(const Conv2dDims& d, const char* who) {
-  RM_CHECK(d.batch >= 1 && d.in_c >= 1 && d.in_h >= 1 && d.in_w >= 1 && d.out_c >= 1, who,
-           ": sizes must be positive (batch=", d.batch, " in_c=", d.in_c, " in_h=", d.in_h,
-           " in_w=", d.in_w, " out_c=", d.out_c, ")");
-  RM_CHECK(d.kh >= 1 && d.kw >= 1 && d.stride >= 1 && d.pad >= 0, who, ": bad kernel ", d.kh, "x",
-           d.kw, " stride ", d.stride, " pad ", d.pad);
-  RM_CHECK(d.in_h + 2 * d.pad >= d.kh && d.in_w + 2 * d.pad >= d.kw, who, ": kernel ", d.kh, "x",
-           d.kw, " larger than the padded input ", d.in_h + 2 * d.pad, "x", d.in_w + 2 * d.pad);
-}
 
 // Multiply-adds of one pass over the whole batch.
 double conv_macs(const Conv2dDims& d) {
@@ -204,7 +204,7 @@ inline int chunk_begin(int count, int n, int t) {
 
 template <class T>
 void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b, T* y) {
-  check_dims(d, "conv2d_forward_cpu");
+  check_conv2d_dims(d, "conv2d_forward_cpu");
   RM_CHECK(x && w && y, "conv2d_forward_cpu: null x, w or y");
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const Groups gr(d);
@@ -233,7 +233,7 @@ void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b,
 
 template <class T>
 void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* dx) {
-  check_dims(d, "conv2d_backward_input_cpu");
+  check_conv2d_dims(d, "conv2d_backward_input_cpu");
   RM_CHECK(dy && w && dx, "conv2d_backward_input_cpu: null dy, w or dx");
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const Groups gr(d);
@@ -255,7 +255,7 @@ void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* 
 
 template <class T>
 void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T* dw, T* db) {
-  check_dims(d, "conv2d_backward_weight_cpu");
+  check_conv2d_dims(d, "conv2d_backward_weight_cpu");
   RM_CHECK(x && dy && dw, "conv2d_backward_weight_cpu: null x, dy or dw");
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const long wsize = long(C) * K;

@@ -121,13 +121,7 @@ void launch(const Op& op, int M, int max_n, int slices, CudaMath math, Stream st
 }
 
 void check_dims(const Conv2dDims& d, const char* who) {
-  RM_CHECK(d.batch >= 1 && d.in_c >= 1 && d.in_h >= 1 && d.in_w >= 1 && d.out_c >= 1, who,
-           ": sizes must be positive (batch=", d.batch, " in_c=", d.in_c, " in_h=", d.in_h,
-           " in_w=", d.in_w, " out_c=", d.out_c, ")");
-  RM_CHECK(d.kh >= 1 && d.kw >= 1 && d.stride >= 1 && d.pad >= 0, who, ": bad kernel ", d.kh, "x",
-           d.kw, " stride ", d.stride, " pad ", d.pad);
-  RM_CHECK(d.in_h + 2 * d.pad >= d.kh && d.in_w + 2 * d.pad >= d.kw, who, ": kernel ", d.kh, "x",
-           d.kw, " larger than the padded input ", d.in_h + 2 * d.pad, "x", d.in_w + 2 * d.pad);
+  check_conv2d_dims(d, who);
   // The kernels index with 32-bit integers (and FastDivmod needs dividends below 2^31).
   const long limit = 0x7fffffffL;
   RM_CHECK(d.batch * d.in_size() < limit && d.batch * d.out_size() < limit &&

@@ -6,11 +6,7 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define RM_HD __host__ __device__ __forceinline__
-#else
-#define RM_HD inline
-#endif
+#include "kernels/host_device.h"
 
 namespace relmimic::kernels {
 

@@ -21,6 +21,10 @@ struct Pool3dDims {
   long out_size() const { return long(out_c()) * out_h() * out_w(); }
 };
 
+// Throws naming `who` unless the sizes, window, stride and padding make a valid pooling (every
+// window holds at least one real cell). Both backends check with it.
+void check_pool3d_dims(const Pool3dDims& d, const char* who);
+
 // argmax[b, o] = flat index (c*H + h)*W + w of the winner inside sample b's input.
 template <class T>
 void pool3d_forward_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax);

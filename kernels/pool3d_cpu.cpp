@@ -8,9 +8,7 @@
 
 namespace relmimic::kernels {
 
-namespace {
-
-void check_dims(const Pool3dDims& d, const char* who) {
+void check_pool3d_dims(const Pool3dDims& d, const char* who) {
   RM_CHECK(d.batch >= 1 && d.c >= 1 && d.h >= 1 && d.w >= 1, who,
            ": sizes must be positive (batch=", d.batch, " c=", d.c, " h=", d.h, " w=", d.w, ")");
   RM_CHECK(d.kc >= 1 && d.kh >= 1 && d.kw >= 1 && d.sc >= 1 && d.sh >= 1 && d.sw >= 1, who,
@@ -22,6 +20,8 @@ void check_dims(const Pool3dDims& d, const char* who) {
   RM_CHECK(d.c + 2 * d.pc >= d.kc && d.h + 2 * d.ph >= d.kh && d.w + 2 * d.pw >= d.kw, who,
            ": window larger than the padded input");
 }
+
+namespace {
 
 // [lo, hi) of input indices covered by output o along one axis, clipped to [0, n).
 struct Range {
@@ -70,7 +70,7 @@ void max_row(const T* __restrict__ src, int32_t base, int lo, int hi, T* __restr
 
 template <class T>
 void pool3d_forward_cpu(const Pool3dDims& dims, const T* x, T* y, int32_t* argmax) {
-  check_dims(dims, "pool3d_forward_cpu");
+  check_pool3d_dims(dims, "pool3d_forward_cpu");
   RM_CHECK(x && y && argmax, "pool3d_forward_cpu: null x, y or argmax");
   RM_CHECK(dims.in_size() <= INT32_MAX, "pool3d_forward_cpu: sample of ", dims.in_size(),
            " elements overflows the int32 argmax");
@@ -135,7 +135,7 @@ void pool3d_forward_cpu(const Pool3dDims& dims, const T* x, T* y, int32_t* argma
 
 template <class T>
 void pool3d_backward_cpu(const Pool3dDims& d, const T* dy, const int32_t* argmax, T* dx) {
-  check_dims(d, "pool3d_backward_cpu");
+  check_pool3d_dims(d, "pool3d_backward_cpu");
   RM_CHECK(dy && argmax && dx, "pool3d_backward_cpu: null dy, argmax or dx");
   const long in = d.in_size(), out = d.out_size();
   const double work = double(d.batch) * (in + out);

@@ -39,15 +39,7 @@ unsigned blocks_for(long n) {
 
 // The CPU reference's checks, plus the 32-bit flat indices the kernels use.
 void check_dims(const Pool3dDims& d, const char* who) {
-  RM_CHECK(d.batch >= 1 && d.c >= 1 && d.h >= 1 && d.w >= 1, who,
-           ": sizes must be positive (batch=", d.batch, " c=", d.c, " h=", d.h, " w=", d.w, ")");
-  RM_CHECK(d.kc >= 1 && d.kh >= 1 && d.kw >= 1 && d.sc >= 1 && d.sh >= 1 && d.sw >= 1, who,
-           ": window (", d.kc, ",", d.kh, ",", d.kw, ") and stride (", d.sc, ",", d.sh, ",", d.sw,
-           ") must be positive");
-  RM_CHECK(d.pc >= 0 && d.ph >= 0 && d.pw >= 0 && d.pc < d.kc && d.ph < d.kh && d.pw < d.kw, who,
-           ": padding (", d.pc, ",", d.ph, ",", d.pw, ") must be in [0, window)");
-  RM_CHECK(d.c + 2 * d.pc >= d.kc && d.h + 2 * d.ph >= d.kh && d.w + 2 * d.pw >= d.kw, who,
-           ": window larger than the padded input");
+  check_pool3d_dims(d, who);
   RM_CHECK(d.batch * d.in_size() <= INT32_MAX && d.batch * d.out_size() <= INT32_MAX, who,
            ": more than 2^31 elements (batch ", d.batch, " x ", d.in_size(), ")");
 }

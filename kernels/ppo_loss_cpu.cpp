@@ -5,35 +5,12 @@
 
 #include "kernels/common.h"
 #include "kernels/ppo_loss.h"
+#include "kernels/ppo_loss_math.h"
 
 namespace relmimic::kernels {
 
 namespace {
-
-constexpr double kHalfLog2Pi = 0.91893853320467274178;  // 0.5 log(2 pi)
-
-void check_ptrs(const char* who, std::initializer_list<const void*> ptrs) {
-  int k = 0;
-  for (const void* p : ptrs) {
-    RM_CHECK(p != nullptr, who, ": pointer argument ", k, " is null");
-    ++k;
-  }
-}
-
-void check_count(const char* who, const char* what, long n) {
-  RM_CHECK(n > 0, who, ": ", what, " must be positive, got ", n);
-}
-
-// log(sigmoid(-x)) = -softplus(x), without overflow for either sign.
-double log_sigmoid_neg(double x) {
-  return -(std::fmax(x, 0.0) + std::log1p(std::exp(-std::fabs(x))));
-}
-
-double sigmoid(double x) {
-  if (x >= 0) return 1.0 / (1.0 + std::exp(-x));
-  const double e = std::exp(x);
-  return e / (1.0 + e);
-}
+using namespace ppo_math;
 
 }  // namespace
 

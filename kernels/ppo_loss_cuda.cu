@@ -7,40 +7,19 @@
 #include <initializer_list>
 
 #include "kernels/ppo_loss.h"
+#include "kernels/ppo_loss_math.h"
 #include "kernels/reduce_cuda.cuh"
 
 namespace relmimic::kernels {
 
 namespace {
 using namespace cuda_reduce;
+using namespace ppo_math;
 
-constexpr double kHalfLog2Pi = 0.91893853320467274178;  // 0.5 log(2 pi)
 constexpr int kStatsOffset = kStatsSlot;  // where the statistics go in scratch(stream)
-
-void check_ptrs(const char* who, std::initializer_list<const void*> ptrs) {
-  int k = 0;
-  for (const void* p : ptrs) {
-    RM_CHECK(p != nullptr, who, ": pointer argument ", k, " is null");
-    ++k;
-  }
-}
-
-void check_count(const char* who, const char* what, long n) {
-  RM_CHECK(n > 0, who, ": ", what, " must be positive, got ", n);
-}
 
 unsigned blocks_for(long n) {
   return unsigned(std::clamp((n + kThreads - 1) / kThreads, 1L, 65535L * 16));
-}
-
-__device__ double log_sigmoid_neg(double x) {  // log(sigmoid(-x)) = -softplus(x)
-  return -(fmax(x, 0.0) + log1p(exp(-fabs(x))));
-}
-
-__device__ double sigmoid(double x) {
-  if (x >= 0) return 1.0 / (1.0 + exp(-x));
-  const double e = exp(x);
-  return e / (1.0 + e);
 }
 
 template <class T>
