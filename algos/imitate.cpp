@@ -328,6 +328,8 @@ Tensor ImitationTrainer::agent_batch(long start, int c) {
 }
 
 Tensor ImitationTrainer::expert_batch(int c) {
+  RM_CHECK(c >= 1 && c <= s_.disc_minibatch, "expert_batch: ", c,
+           " windows, expected [1, imitate.disc_minibatch = ", s_.disc_minibatch, "]");
   if (dev_.is_cuda()) return expert_batch_device(c);
   const int k = s_.ppo.frames, hw = s_.ppo.frame_size;
   demos_->sample_windows(c, k, expert_rng_, expert_mb_.data(), 1);

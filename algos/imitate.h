@@ -135,14 +135,15 @@ class ImitationTrainer {
   Device device() const { return dev_; }
   // The last rollout's D rewards as written into the rollout buffer, [T*N].
   const std::vector<float>& rewards() const { return rewards_; }
+  // count expert windows [count, k, H, W] drawn as the D update draws them (advances the expert
+  // stream), on the run's device: a view of the minibatch buffer, valid until the next call.
+  Tensor expert_batch(int count);
 
  private:
   void capture_next(int t, const env::EnvPool& pool, const uint8_t* frames);
   void reward_and_update_disc(RolloutBuffer& buf);
-  // The D minibatches: c agent windows in perm_ order from `start`, c expert windows drawn from
-  // expert_rng_ (views of the run device's minibatch buffers).
+  // c agent windows in perm_ order from `start` (a view of the minibatch buffer).
   Tensor agent_batch(long start, int c);
-  Tensor expert_batch(int c);
   // Device path (algos/imitate_device.cpp).
   void init_device();
   void capture_next_device(int t, const env::EnvPool& pool, const uint8_t* frames,

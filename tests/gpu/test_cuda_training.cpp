@@ -231,6 +231,12 @@ TEST(CudaTraining, RlOnCudaWithInteropFramesFollowsTheCpu) {
   rl_on_cuda_follows_cpu("interop");
 }
 
+std::vector<uint8_t> bytes_of(const Tensor& t) {
+  std::vector<uint8_t> h(t.nbytes());
+  ops::copy_to_host(t.device(), h.data(), t.raw(), h.size());
+  return h;
+}
+
 TEST(CudaTraining, ImitateOnCudaFollowsTheCpu) {
   RM_REQUIRE_GPU();
   const fs::path dir =
@@ -250,6 +256,15 @@ TEST(CudaTraining, ImitateOnCudaFollowsTheCpu) {
   expect_close(g.disc.loss, c.disc.loss, 2e-3, "D loss");
   expect_close(g.disc.penalty, c.disc.penalty, 5e-3, "gradient penalty");
   expect_iterations_agree(g.ppo, c.ppo);
+  // The s^k_{t+1} windows (final stacks on done steps) as the cpu stored them, up to pixels that
+  // rounding moved, and the expert windows gathered on the device exactly as the cpu copies them.
+  const std::vector<uint8_t> wc = bytes_of(cpu.next_windows()), wg = bytes_of(gpu.next_windows());
+  ASSERT_EQ(wg.size(), wc.size());
+  size_t same = 0;
+  for (size_t i = 0; i < wc.size(); ++i) same += wc[i] == wg[i];
+  EXPECT_GE(double(same), 0.99 * double(wc.size())) << "s^k_{t+1} windows differ";
+  EXPECT_TRUE(bytes_of(gpu.expert_batch(5)) == bytes_of(cpu.expert_batch(5)))
+      << "the expert windows gathered on the device differ from DemoSet::sample_windows'";
   while (!gpu.finished()) {
     const algos::ImitationStats s = gpu.iterate();
     expect_finite(s.ppo);

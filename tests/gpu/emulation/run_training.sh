@@ -29,13 +29,16 @@ for k in "${kernels[@]}"; do
   python3 "$emu/transform.py" "$root/kernels/$k.cu" "$out"
   sources+=("$out")
 done
-# The interop writer cannot be emulated: its no-CUDA version (which refuses) stands in.
+# The interop writer and CUDA events are not emulated: their no-CUDA versions (which refuse)
+# stand in.
 sed 's/^#ifndef RELMIMIC_WITH_CUDA$/#if 1/' "$root/env/frames_cuda_none.cpp" > "$work/src/frames_cuda_none.cpp"
+sed 's/^#ifndef RELMIMIC_WITH_CUDA$/#if 1/' "$root/kernels/cuda_event_none.cpp" > "$work/src/cuda_event_none.cpp"
 env_sources=()
 for s in "$root"/env/*.cpp; do
   [ "$(basename "$s")" = frames_cuda_none.cpp ] || env_sources+=("$s")
 done
 sources+=("$root"/kernels/*_cpu.cpp "$root"/engine/*.cpp "${env_sources[@]}" "$work/src/frames_cuda_none.cpp"
+  "$work/src/cuda_event_none.cpp"
   "$root"/algos/*.cpp "$root/tests/gpu/emulation/reference_kernels.cpp"
   "$root/tests/gpu/test_cuda_training.cpp")
 
