@@ -12,6 +12,7 @@
 
 #include "algos/imitate.h"
 #include "algos/ppo.h"
+#include "algos/ppo_run.h"
 #include "algos/train_ops.h"
 #include "kernels/device.h"
 #include "tests/algos/imitate_test_util.h"
@@ -81,6 +82,18 @@ TEST(TrainDevice, RlOnCudaWithoutAGpuFailsAtStartSayingWhy) {
     });
     expect_no_gpu_message(e);
   }
+}
+
+TEST(TrainDevice, RlRunOnCudaWithoutAGpuLeavesNoRunFolder) {
+  if (kernels::cuda_device_count() > 0) GTEST_SKIP() << "this machine has a GPU";
+  const fs::path dir =
+      fs::temp_directory_path() / ("relmimic_test_train_device_run_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  algos::RunOptions o;
+  o.run_dir = dir.string();
+  o.progress = false;
+  expect_no_gpu_message(error_of([&] { algos::train_ppo(pixels({"run.device=cuda"}), o); }));
+  EXPECT_FALSE(fs::exists(dir)) << "a failed start made " << dir;
 }
 
 TEST(TrainDevice, ImitateOnCudaWithoutAGpuFailsAtStartSayingWhy) {
