@@ -6,7 +6,9 @@
 #include <cmath>
 #include <sstream>
 
+#include "algos/train_ops.h"
 #include "engine/checkpoint.h"
+#include "engine/device_ops.h"
 #include "kernels/ppo_loss.h"
 #include "kernels/reduce.h"
 
@@ -74,6 +76,7 @@ RewardConfig DiscriminatorConfig::net() const {
   r.slope = slope;
   r.max_batch = max_batch;
   r.seed = Rng::derive(seed, 0);
+  r.device = device;
   return r;
 }
 
@@ -145,8 +148,12 @@ Discriminator<T>::Discriminator(const DiscriminatorConfig& c)
            c.max_grad_norm);
   net_.set_training(false);  // u moves only in advance_power_iteration
   chunk_.resize(size_t(c.max_batch));
-  dlogit_ = Tensor::zeros({c.max_batch, 1}, dtype_of<T>());
-  x_hat_ = Tensor::zeros({c.max_batch, c.frames, c.height, c.width}, dtype_of<T>());
+  dlogit_ = Tensor::zeros({c.max_batch, 1}, dtype_of<T>(), c.device);
+  x_hat_ = Tensor::zeros({c.max_batch, c.frames, c.height, c.width}, dtype_of<T>(), c.device);
+  if (c.device.is_cuda()) {
+    d_eps_ = Tensor::zeros({c.max_batch}, dtype_of<T>(), c.device);
+    d_chunk_ = Tensor::zeros({c.max_batch}, dtype_of<T>(), c.device);
+  }
 }
 
 template <class T>
@@ -158,8 +165,8 @@ int Discriminator<T>::check_windows(const Tensor& t, const char* what) const {
            "] with B >= 1, got ", t.shape().str());
   RM_CHECK(t.dtype() == DType::u8, "discriminator: ", what, " windows have dtype ",
            dtype_name(t.dtype()), ", expected u8 frames");
-  RM_CHECK(t.device().is_cpu(), "discriminator: ", what, " windows are on ", t.device().str(),
-           ", expected cpu");
+  RM_CHECK(t.device() == cfg_.device, "discriminator: ", what, " windows are on ", t.device().str(),
+           ", expected ", cfg_.device.str(), " (the network's device)");
   return int(t.dim(0));
 }
 
@@ -186,11 +193,12 @@ void Discriminator<T>::advance_power_iteration(const Tensor& window) {
 template <class T>
 void Discriminator<T>::check_grads(const char* term) {
   ParamSet<T>& ps = net_.parameters();
-  if (kernels::all_finite_cpu(ps.size(), ps.grads())) return;
+  if (train_ops::all_finite(cfg_.device, ps.size(), ps.grads())) return;
+  const std::vector<T> g = ps.grads_to_host();
   for (const auto& e : ps.entries())
     for (long i = 0; i < e.size; ++i)
-      RM_CHECK(std::isfinite(double(ps.grads()[e.offset + i])), "discriminator: gradient of the ",
-               term, " is not finite (", ps.grads()[e.offset + i], " in '", e.name, "'[", i, "])");
+      RM_CHECK(std::isfinite(double(g[size_t(e.offset + i)])), "discriminator: gradient of the ",
+               term, " is not finite (", g[size_t(e.offset + i)], " in '", e.name, "'[", i, "])");
 }
 
 // Per chunk of c windows: mean BCE weighted by c / B, gradient (D - y) / B.
@@ -201,16 +209,21 @@ void Discriminator<T>::bce_term(const Tensor& frames, double label, bool accumul
   loss = accuracy = mean_d = 0;
   for (int b0 = 0; b0 < B; b0 += cfg_.max_batch) {
     const int c = std::min(cfg_.max_batch, B - b0);
+    const Device dev = cfg_.device;
     Tensor logit = net_.forward(frames.slice(b0, b0 + c));
     const T* l = logit.data<T>();
     T* d = dlogit_.data<T>();
-    const kernels::BceStats s = kernels::sigmoid_bce_cpu(c, l, label, d);
+    const kernels::BceStats s = train_ops::sigmoid_bce(dev, c, l, label, d);
     const double w = double(c) / B;
     loss += s.loss * w;
     accuracy += s.accuracy * w;
+    if (!dev.is_cpu()) {  // the c logits to the host for the mean D
+      ops::copy_to_host(dev, chunk_.data(), l, sizeof(T) * size_t(c));
+      l = chunk_.data();
+    }
     for (int i = 0; i < c; ++i) mean_d += sigmoid(double(l[i])) / B;
     if (accumulate_grad) {
-      kernels::scale_cpu(c, T(w), d);
+      ops::scale(dev, c, T(w), d);
       net_.backward(dlogit_.slice(0, c));
     }
   }
@@ -244,11 +257,17 @@ UpdateStats Discriminator<T>::compute_loss(const Tensor& expert, const Tensor& a
     for (int b0 = 0; b0 < B; b0 += cfg_.max_batch) {
       const int c = std::min(cfg_.max_batch, B - b0);
       T* xh = x_hat_.data<T>();
-      for (int b = 0; b < c; ++b) {
-        const double e = double(eps[b0 + b]);
-        const long o = long(b0 + b) * per_;
-        for (long i = 0; i < per_; ++i)
-          xh[b * per_ + i] = T((e * xa[o + i] + (1 - e) * xe[o + i]) / 255.0);
+      if (cfg_.device.is_cpu()) {
+        for (int b = 0; b < c; ++b) {
+          const double e = double(eps[b0 + b]);
+          const long o = long(b0 + b) * per_;
+          for (long i = 0; i < per_; ++i)
+            xh[b * per_ + i] = T((e * xa[o + i] + (1 - e) * xe[o + i]) / 255.0);
+        }
+      } else {  // eps stays a host array; the chunk's weights go to the device
+        ops::copy_from_host(cfg_.device, d_eps_.raw(), eps + b0, sizeof(T) * size_t(c));
+        train_ops::interpolate_frames(cfg_.device, c, per_, d_eps_.data<T>(), xa + long(b0) * per_,
+                                      xe + long(b0) * per_, xh);
       }
       st.penalty += net_.gradient_penalty(x_hat_.slice(0, c), cfg_.lambda * c / B, accumulate_grad);
     }
@@ -285,7 +304,7 @@ void Discriminator<T>::logits(const Tensor& states, T* out) {
   for (int b0 = 0; b0 < B; b0 += cfg_.max_batch) {
     const int c = std::min(cfg_.max_batch, B - b0);
     Tensor l = net_.forward(states.slice(b0, b0 + c));  // eval mode: u stays
-    std::copy_n(l.data<T>(), c, out + b0);
+    ops::copy_to_host(cfg_.device, out + b0, l.raw(), sizeof(T) * size_t(c));
   }
 }
 
@@ -296,7 +315,12 @@ void Discriminator<T>::reward(const Tensor& states, float* r_out) {
   for (int b0 = 0; b0 < B; b0 += cfg_.max_batch) {
     const int c = std::min(cfg_.max_batch, B - b0);
     Tensor l = net_.forward(states.slice(b0, b0 + c));
-    kernels::discriminator_reward_cpu(c, l.data<T>(), chunk_.data(), kRewardEps);
+    if (cfg_.device.is_cpu()) {
+      kernels::discriminator_reward_cpu(c, l.data<T>(), chunk_.data(), kRewardEps);
+    } else {
+      train_ops::discriminator_reward(cfg_.device, c, l.data<T>(), d_chunk_.data<T>(), kRewardEps);
+      ops::copy_to_host(cfg_.device, chunk_.data(), d_chunk_.raw(), sizeof(T) * size_t(c));
+    }
     for (int i = 0; i < c; ++i) r_out[b0 + i] = float(chunk_[size_t(i)]);
   }
 }

@@ -54,6 +54,9 @@ struct DiscriminatorConfig {
   double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
   double max_grad_norm = 0.5;  // global gradient-norm clip; 0: off
   uint64_t seed = 0;           // network init and the interpolation stream
+  // Where the network, its Adam and every pass live; windows must be there too (the caller's
+  // run.device). The interpolation weights are drawn on the host either way.
+  Device device = Device::cpu();
 
   RewardConfig net() const;
 };
@@ -99,10 +102,10 @@ class Discriminator {
   UpdateStats compute_loss(const Tensor& expert, const Tensor& agent, const T* eps,
                            bool accumulate_grad);
 
-  // r = -log(1 - D(s) + 1e-8) for windows uint8 [B, k, H, W] into r_out [B]; D frozen (u not
-  // updated, no gradients), in passes of at most max_batch windows.
+  // r = -log(1 - D(s) + 1e-8) for windows uint8 [B, k, H, W] into r_out [B] (host memory);
+  // D frozen (u not updated, no gradients), in passes of at most max_batch windows.
   void reward(const Tensor& states, float* r_out);
-  // The logits of windows uint8 [B, k, H, W] into out [B], D frozen as in reward().
+  // The logits of windows uint8 [B, k, H, W] into out [B] (host memory), D frozen as in reward().
   void logits(const Tensor& states, T* out);
 
   // Parameters, buffers (u), Adam state and the interpolation Rng under group `name`.
@@ -135,10 +138,11 @@ class Discriminator {
   RewardNet<T> net_;
   Adam<T> adam_;
   Rng rng_;
-  long per_;               // k * H * W
-  std::vector<T> eps_;     // [B] interpolation weights of the current update
-  std::vector<T> chunk_;   // [max_batch] logits / rewards scratch
-  Tensor dlogit_, x_hat_;  // [max_batch, 1], [max_batch, k, H, W]
+  long per_;                // k * H * W
+  std::vector<T> eps_;      // [B] interpolation weights of the current update
+  std::vector<T> chunk_;    // [max_batch] logits / rewards scratch
+  Tensor dlogit_, x_hat_;   // [max_batch, 1], [max_batch, k, H, W]
+  Tensor d_eps_, d_chunk_;  // on a CUDA device: [max_batch] eps of a chunk, rewards
 };
 
 extern template class Discriminator<float>;

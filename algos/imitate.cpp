@@ -10,6 +10,7 @@
 #include <limits>
 #include <numeric>
 
+#include "engine/device_ops.h"
 #include "engine/profile.h"
 #include "kernels/common.h"
 #include "kernels/ppo_loss.h"
@@ -192,24 +193,39 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
   expect.k = s_.ppo.frames;
   demos_ = std::make_unique<env::DemoSet>(s_.demos, expect);
 
-  ppo_ = std::make_unique<PpoTrainer>(ppo_config_of(cfg_, learner_seed_));
+  Config ppo_cfg = ppo_config_of(cfg_, learner_seed_);
+  if (s_.ppo.device.is_cuda()) {
+    // One learner keeps run.device; several take their local GPUs and average over NCCL.
+    ops::check_device(comm_.size() == 1 ? s_.ppo.device : Device::cuda(0), "config run.device");
+    dev_ = install_device_comm(comm_, s_.ppo.device).device;
+    ppo_cfg.set("run.device", json::Value(dev_.str()), "the learner's GPU");
+  }
+  ppo_ = std::make_unique<PpoTrainer>(ppo_cfg);
   s_.disc.seed = Rng::derive(uint64_t(learner_seed_), kDiscStream);
+  s_.disc.device = dev_;
   disc_ = std::make_unique<Discriminator<float>>(s_.disc);
   expert_rng_ = Rng(Rng::derive(uint64_t(learner_seed_), kExpertStream));
   shuffle_rng_ = Rng(Rng::derive(uint64_t(learner_seed_), kShuffleStream));
 
   const long B = s_.ppo.batch();
   per_ = long(s_.ppo.frames) * s_.ppo.frame_size * s_.ppo.frame_size;
-  next_.assign(size_t(B * per_), 0);
-  expert_mb_.assign(size_t(s_.disc_minibatch * per_), 0);
-  agent_mb_.assign(expert_mb_.size(), 0);
   perm_.resize(size_t(B));
   rewards_.assign(size_t(B), 0.f);
-
   PpoHooks h;
-  h.after_step = [this](int t, const env::EnvPool& pool, const uint8_t* frames) {
-    capture_next(t, pool, frames);
-  };
+  if (dev_.is_cuda()) {
+    init_device();
+    h.after_step_device = [this](int t, const env::EnvPool& pool, const uint8_t* frames,
+                                 const uint8_t* final_frames) {
+      capture_next_device(t, pool, frames, final_frames);
+    };
+  } else {
+    next_.assign(size_t(B * per_), 0);
+    expert_mb_.assign(size_t(s_.disc_minibatch * per_), 0);
+    agent_mb_.assign(expert_mb_.size(), 0);
+    h.after_step = [this](int t, const env::EnvPool& pool, const uint8_t* frames) {
+      capture_next(t, pool, frames);
+    };
+  }
   h.after_rollout = [this](RolloutBuffer& buf) { reward_and_update_disc(buf); };
   if (comm_.size() > 1) {
     h.policy_grads = h.value_grads = [this](float* g, long n) { average(g, n); };
@@ -221,6 +237,7 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
 ImitationTrainer::~ImitationTrainer() = default;
 
 Tensor ImitationTrainer::next_windows() {
+  if (dev_.is_cuda()) return next_dev_;
   return Tensor::view(next_.data(),
                       {s_.ppo.batch(), s_.ppo.frames, s_.ppo.frame_size, s_.ppo.frame_size},
                       DType::u8);
@@ -228,12 +245,25 @@ Tensor ImitationTrainer::next_windows() {
 
 void ImitationTrainer::average(float* grads, long n) {
   profile::ScopedRange range("gradient all-reduce");
+  if (dev_.is_cuda()) {  // Comm's device backend (NCCL)
+    Tensor g = Tensor::view(grads, {n}, DType::f32, dev_);
+    comm_.allreduce(g, ReduceOp::mean);
+    return;
+  }
   comm_.allreduce_mean(grads, n);
 }
 
 void ImitationTrainer::sync_parameters() {
   if (comm_.size() == 1) return;
-  auto bcast = [&](ParamSet<float>& ps) { comm_.broadcast(ps.values(), ps.size()); };
+  auto bcast = [&](ParamSet<float>& ps) {
+    if (ps.size() == 0) return;
+    if (dev_.is_cuda()) {
+      Tensor t = ps.values_tensor();
+      comm_.broadcast(t);
+    } else {
+      comm_.broadcast(ps.values(), ps.size());
+    }
+  };
   bcast(ppo_->policy().parameters());
   bcast(ppo_->policy().buffers());
   bcast(ppo_->value().parameters());
@@ -253,7 +283,6 @@ void ImitationTrainer::capture_next(int t, const env::EnvPool& pool, const uint8
 
 void ImitationTrainer::reward_and_update_disc(RolloutBuffer& buf) {
   const long B = s_.ppo.batch();
-  const int k = s_.ppo.frames, hw = s_.ppo.frame_size;
   auto t0 = std::chrono::steady_clock::now();
   profile::ScopedRange reward_range("D reward");
   disc_->reward(next_windows(), buf.rewards.data());  // D frozen for the whole rollout
@@ -280,18 +309,31 @@ void ImitationTrainer::reward_and_update_disc(RolloutBuffer& buf) {
       std::swap(perm_[size_t(i)], perm_[size_t(shuffle_rng_.below(uint64_t(i + 1)))]);
     for (long start = 0; start < B && disc_updates_ < cap; start += M) {
       const int c = int(std::min<long>(M, B - start));
-      for (int j = 0; j < c; ++j)
-        std::memcpy(agent_mb_.data() + size_t(j) * per_,
-                    next_.data() + size_t(perm_[size_t(start + j)]) * per_, size_t(per_));
-      demos_->sample_windows(c, k, expert_rng_, expert_mb_.data(), 1);
-      const UpdateStats u =
-          disc_->update(Tensor::view(expert_mb_.data(), {c, k, hw, hw}, DType::u8),
-                        Tensor::view(agent_mb_.data(), {c, k, hw, hw}, DType::u8), hook);
+      const Tensor agent = agent_batch(start, c);
+      const UpdateStats u = disc_->update(expert_batch(c), agent, hook);
       add_stats(disc_sum_, u, 1.0);
       ++disc_updates_;
     }
   }
   disc_seconds_ = seconds_since(t0);
+}
+
+Tensor ImitationTrainer::agent_batch(long start, int c) {
+  if (dev_.is_cuda()) return agent_batch_device(start, c);
+  for (int j = 0; j < c; ++j)
+    std::memcpy(agent_mb_.data() + size_t(j) * per_,
+                next_.data() + size_t(perm_[size_t(start + j)]) * per_, size_t(per_));
+  const int k = s_.ppo.frames, hw = s_.ppo.frame_size;
+  return Tensor::view(agent_mb_.data(), {c, k, hw, hw}, DType::u8);
+}
+
+Tensor ImitationTrainer::expert_batch(int c) {
+  RM_CHECK(c >= 1 && c <= s_.disc_minibatch, "expert_batch: ", c,
+           " windows, expected [1, imitate.disc_minibatch = ", s_.disc_minibatch, "]");
+  if (dev_.is_cuda()) return expert_batch_device(c);
+  const int k = s_.ppo.frames, hw = s_.ppo.frame_size;
+  demos_->sample_windows(c, k, expert_rng_, expert_mb_.data(), 1);
+  return Tensor::view(expert_mb_.data(), {c, k, hw, hw}, DType::u8);
 }
 
 ImitationStats ImitationTrainer::iterate() {
@@ -355,7 +397,7 @@ void ImitationTrainer::evaluate_now(ImitationStats& st) {
   // A fresh pool per evaluation, seeded by the iteration: nothing to checkpoint but the window.
   const uint64_t seed =
       Rng::derive(Rng::derive(uint64_t(s_.ppo.seed), kEvalStream), uint64_t(iteration()));
-  const std::vector<double> rets = evaluate_agent(ppo_->policy(), s_.ppo, s_.eval_episodes,
+  const std::vector<double> rets = evaluate_agent(eval_policy(), s_.ppo, s_.eval_episodes,
                                                   s_.eval_envs, seed, s_.eval_deterministic);
   eval_returns_.insert(eval_returns_.end(), rets.begin(), rets.end());
   eval_total_ += long(rets.size());

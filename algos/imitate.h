@@ -25,6 +25,13 @@
 // Several learners (mpirun -np L): learner r seeds everything from seed + 1e6 (r + 1), starts
 // from rank 0's parameters, and averages the gradients of the policy, the value and the
 // discriminator across learners before every Adam step, so the parameters stay identical.
+//
+// Device (run.device=cuda): the PPO part runs on the GPU (algos/ppo.h), the demonstrations are
+// uploaded once and expert windows are gathered there from positions drawn on the host (the
+// CPU path's stream), the agent's s^k_{t+1} windows stay there, and the discriminator's reward,
+// losses and updates run there; only the rewards [T*N] come to the host for the rollout buffer.
+// Several learners average their device gradients through Comm's device backend
+// (install_device_comm: NCCL, each rank on its local GPU).
 #pragma once
 
 #include <memory>
@@ -122,15 +129,29 @@ class ImitationTrainer {
   Discriminator<float>& disc() { return *disc_; }
   const env::DemoSet& demos() const { return *demos_; }
   Comm& comm() { return comm_; }
-  // The last rollout's s^k_{t+1} windows, [T*N, k, H, W] (sample order of the rollout buffer).
+  // The last rollout's s^k_{t+1} windows, [T*N, k, H, W] (sample order of the rollout buffer),
+  // on the run's device.
   Tensor next_windows();
+  Device device() const { return dev_; }
   // The last rollout's D rewards as written into the rollout buffer, [T*N].
   const std::vector<float>& rewards() const { return rewards_; }
+  // count expert windows [count, k, H, W] drawn as the D update draws them (advances the expert
+  // stream), on the run's device: a view of the minibatch buffer, valid until the next call.
+  Tensor expert_batch(int count);
 
  private:
   void capture_next(int t, const env::EnvPool& pool, const uint8_t* frames);
   void reward_and_update_disc(RolloutBuffer& buf);
-  void sync_parameters();  // rank 0's parameters and buffers to every learner
+  // c agent windows in perm_ order from `start` (a view of the minibatch buffer).
+  Tensor agent_batch(long start, int c);
+  // Device path (algos/imitate_device.cpp).
+  void init_device();
+  void capture_next_device(int t, const env::EnvPool& pool, const uint8_t* frames,
+                           const uint8_t* final_frames);
+  Tensor agent_batch_device(long start, int c);
+  Tensor expert_batch_device(int c);
+  AgentNet<float>& eval_policy();  // the policy, or its cpu copy when it trains on a GPU
+  void sync_parameters();          // rank 0's parameters and buffers to every learner
   void average(float* grads, long n);
   void evaluate_now(ImitationStats& st);
   void save_learner(const std::string& path) const;  // this learner's own state
@@ -149,6 +170,13 @@ class ImitationTrainer {
   std::vector<uint8_t> expert_mb_, agent_mb_;
   std::vector<long> perm_;
   std::vector<float> rewards_;
+  Device dev_;  // this learner's device (run.device, or its local GPU with several learners)
+  // On a CUDA device: the windows, every demonstration frame [F, H, W] with each episode's
+  // first row, the minibatches and their gather indices.
+  Tensor next_dev_, demo_frames_dev_, agent_mb_dev_, expert_mb_dev_, index_dev_;
+  std::vector<long> demo_first_row_;
+  std::vector<int32_t> index_;
+  std::unique_ptr<AgentNet<float>> eval_policy_;
   std::vector<double> eval_returns_;  // rank 0: the last eval.window evaluation episodes
   long eval_total_ = 0;
   // Filled by the hooks during iterate().

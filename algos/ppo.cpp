@@ -7,6 +7,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "engine/device_ops.h"
 #include "engine/profile.h"
 #include "kernels/common.h"
 
@@ -16,6 +17,8 @@ namespace {
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
+
+}  // namespace
 
 // 1 - Var(returns - values) / Var(returns): how much of the return the value function explains.
 double explained_variance(const std::vector<float>& values, const std::vector<float>& returns) {
@@ -35,7 +38,6 @@ double explained_variance(const std::vector<float>& values, const std::vector<fl
   }
   return vr > 0 ? 1.0 - vd / vr : NAN;
 }
-}  // namespace
 
 PpoTrainer::PpoTrainer(const Config& cfg)
     : config_json_(cfg.dump()),
@@ -53,14 +55,20 @@ PpoTrainer::PpoTrainer(const Config& cfg)
   pc.render = s_.pixels();
   pc.frame_stack = s_.frames;
   pc.render_config.width = pc.render_config.height = s_.frame_size;
+  // A CUDA run fails here, before any env or network is built, when the device is not usable.
+  ops::check_device(s_.device, "config run.device");
+  if (s_.device.is_cuda() && !s_.upload_frames) pc.frame_mode = env::FrameMode::Cuda;
   pool_ = std::make_unique<env::EnvPool>(pc);
   obs_dim_ = pool_->obs_dim();
   act_dim_ = pool_->action_dim();
 
-  pi_ = std::make_unique<AgentNet<float>>(policy_config(s_, obs_dim_, act_dim_));
-  vf_ = std::make_unique<AgentNet<float>>(value_config(s_, obs_dim_));
-  float* log_std = pi_->parameters().value(pi_->log_std_slot());
-  for (int j = 0; j < act_dim_; ++j) log_std[j] = float(s_.init_log_std);
+  AgentConfig pcfg = policy_config(s_, obs_dim_, act_dim_), vcfg = value_config(s_, obs_dim_);
+  pcfg.device = vcfg.device = s_.device;
+  pi_ = std::make_unique<AgentNet<float>>(pcfg);
+  vf_ = std::make_unique<AgentNet<float>>(vcfg);
+  const std::vector<float> init_log_std(size_t(act_dim_), float(s_.init_log_std));
+  ops::copy_from_host(s_.device, pi_->parameters().value(pi_->log_std_slot()), init_log_std.data(),
+                      sizeof(float) * size_t(act_dim_));
   kernels::AdamParams hp;
   hp.eps = s_.adam_eps;
   hp.lr = s_.lr;
@@ -74,10 +82,13 @@ PpoTrainer::PpoTrainer(const Config& cfg)
   const long B = s_.batch();
   buf_.obs_bytes =
       s_.pixels() ? long(s_.frames) * s_.frame_size * s_.frame_size : long(obs_dim_) * 4;
-  buf_.obs.assign(size_t(B * buf_.obs_bytes), 0);
-  buf_.actions.assign(size_t(B * act_dim_), 0.f);
-  for (auto* v : {&buf_.logp, &buf_.values, &buf_.next_values, &buf_.rewards, &buf_.advantages,
-                  &buf_.returns})
+  if (s_.device.is_cpu()) {  // on a device these live in DeviceRollout only
+    buf_.obs.assign(size_t(B * buf_.obs_bytes), 0);
+    buf_.actions.assign(size_t(B * act_dim_), 0.f);
+    buf_.logp.assign(size_t(B), 0.f);
+    buf_.advantages.assign(size_t(B), 0.f);
+  }
+  for (auto* v : {&buf_.values, &buf_.next_values, &buf_.rewards, &buf_.returns})
     v->assign(size_t(B), 0.f);
   buf_.terminated.assign(size_t(B), 0);
   buf_.truncated.assign(size_t(B), 0);
@@ -89,9 +100,20 @@ PpoTrainer::PpoTrainer(const Config& cfg)
   mb_obs_.assign(size_t(s_.minibatch * buf_.obs_bytes), 0);
   mb_floats_.assign(size_t(s_.minibatch) * (act_dim_ + 4), 0.f);
   perm_.resize(size_t(B));
+  if (s_.device.is_cuda()) init_device();
 
-  pool_->reset(s_.pixels() ? frames_.data() : nullptr, obs_raw_.data());
+  const bool host_frames = s_.pixels() && pool_->frame_mode() == env::FrameMode::Host;
+  pool_->reset(host_frames ? frames_.data() : nullptr, obs_raw_.data());
+  if (dev_) refresh_device_frames(true);
   if (obs_rms_) obs_rms_->update(obs_raw_.data(), N);
+}
+
+void PpoTrainer::set_hooks(PpoHooks hooks) {
+  RM_CHECK(!dev_ || !hooks.after_step,
+           "PpoTrainer::set_hooks: after_step takes host frames, but "
+           "this trainer runs on ",
+           s_.device.str(), " (use after_step_device)");
+  hooks_ = std::move(hooks);
 }
 
 PpoTrainer::~PpoTrainer() = default;
@@ -127,6 +149,7 @@ double PpoTrainer::value_of(const float* obs_raw, const uint8_t* frames) {
 }
 
 void PpoTrainer::rollout(IterationStats& st) {
+  if (dev_) return rollout_device(st);
   profile::ScopedRange range("rollout");
   const int N = s_.num_envs, A = act_dim_, T = s_.rollout_steps;
   const float* log_std = pi_->log_std();
@@ -152,39 +175,9 @@ void PpoTrainer::rollout(IterationStats& st) {
     env_range.end();
     st.env_seconds += seconds_since(te);
     if (hooks_.after_step) hooks_.after_step(t, *pool_, s_.pixels() ? frames_.data() : nullptr);
-    if (obs_rms_) obs_rms_->update(obs_raw_.data(), N);
-    if (ret_rms_) {
-      for (int n = 0; n < N; ++n)
-        running_return_[size_t(n)] =
-            running_return_[size_t(n)] * s_.gamma + double(pool_->rewards()[n]);
-      ret_rms_->update(running_return_.data(), N);
-    }
-    const double reward_scale = ret_rms_ ? 1.0 / std::sqrt(ret_rms_->var()[0] + 1e-8) : 1.0;
-    for (int n = 0; n < N; ++n) {
-      const long i = base + n;
-      double r = double(pool_->rewards()[n]) * reward_scale;
-      if (ret_rms_) r = std::clamp(r, -s_.reward_clip, s_.reward_clip);
-      buf_.rewards[size_t(i)] = float(r);
-      buf_.terminated[size_t(i)] = pool_->terminated()[n];
-      buf_.truncated[size_t(i)] = pool_->truncated()[n];
-      if (buf_.truncated[size_t(i)] && !buf_.terminated[size_t(i)])
-        buf_.next_values[size_t(i)] =
-            float(value_of(pool_->final_obs(n), s_.pixels() ? pool_->final_frames(n) : nullptr));
-      if (pool_->done(n)) {
-        running_return_[size_t(n)] = 0;
-        window_returns_.push_back(pool_->episode_returns()[n]);
-        window_lengths_.push_back(pool_->episode_lengths()[n]);
-        ++st.episodes;
-        ++episodes_total_;
-      }
-    }
+    record_step(t, st);
   }
-  const size_t w = size_t(s_.log_window);
-  if (window_returns_.size() > w) {
-    const auto drop = ptrdiff_t(window_returns_.size() - w);
-    window_returns_.erase(window_returns_.begin(), window_returns_.begin() + drop);
-    window_lengths_.erase(window_lengths_.begin(), window_lengths_.begin() + drop);
-  }
+  trim_window();
 
   // Bootstraps: the next step's value inside the rollout, V(s_T) after it; truncated steps
   // already hold V(final observation).
@@ -221,44 +214,74 @@ void PpoTrainer::rollout(IterationStats& st) {
   if (s_.norm_adv) kernels::standardize_cpu(long(buf_.advantages.size()), buf_.advantages.data());
 }
 
+void PpoTrainer::record_step(int t, IterationStats& st) {
+  const int N = s_.num_envs;
+  const long base = long(t) * N;
+  if (obs_rms_) obs_rms_->update(obs_raw_.data(), N);
+  if (ret_rms_) {
+    for (int n = 0; n < N; ++n)
+      running_return_[size_t(n)] =
+          running_return_[size_t(n)] * s_.gamma + double(pool_->rewards()[n]);
+    ret_rms_->update(running_return_.data(), N);
+  }
+  const double reward_scale = ret_rms_ ? 1.0 / std::sqrt(ret_rms_->var()[0] + 1e-8) : 1.0;
+  for (int n = 0; n < N; ++n) {
+    const long i = base + n;
+    double r = double(pool_->rewards()[n]) * reward_scale;
+    if (ret_rms_) r = std::clamp(r, -s_.reward_clip, s_.reward_clip);
+    buf_.rewards[size_t(i)] = float(r);
+    buf_.terminated[size_t(i)] = pool_->terminated()[n];
+    buf_.truncated[size_t(i)] = pool_->truncated()[n];
+    if (buf_.truncated[size_t(i)] && !buf_.terminated[size_t(i)])
+      buf_.next_values[size_t(i)] =
+          dev_ ? float(value_of_final_device(n))
+               : float(
+                     value_of(pool_->final_obs(n), s_.pixels() ? pool_->final_frames(n) : nullptr));
+    if (pool_->done(n)) {
+      running_return_[size_t(n)] = 0;
+      window_returns_.push_back(pool_->episode_returns()[n]);
+      window_lengths_.push_back(pool_->episode_lengths()[n]);
+      ++st.episodes;
+      ++episodes_total_;
+    }
+  }
+}
+
+// The episode window keeps the last log_window episodes.
+void PpoTrainer::trim_window() {
+  const size_t w = size_t(s_.log_window);
+  if (window_returns_.size() > w) {
+    const auto drop = ptrdiff_t(window_returns_.size() - w);
+    window_returns_.erase(window_returns_.begin(), window_returns_.begin() + drop);
+    window_lengths_.erase(window_lengths_.begin(), window_lengths_.begin() + drop);
+  }
+}
+
 void PpoTrainer::update(IterationStats& st) {
   const long B = s_.batch();
-  const int A = act_dim_, M = s_.minibatch;
+  const int M = s_.minibatch;
   // Linear decay to 0 over the run: iteration i (0-based) uses lr * (1 - i / iterations).
   const double frac = 1.0 - double(iteration_) / double(s_.iterations());
   pi_opt_->set_lr(s_.lr_decay ? s_.lr * frac : s_.lr);
   vf_opt_->set_lr(s_.value_lr_decay ? s_.value_lr * frac : s_.value_lr);
   st.lr = pi_opt_->lr();
 
-  float* mb_act = mb_floats_.data();
-  float* mb_logp = mb_act + size_t(M) * A;
-  float* mb_adv = mb_logp + M;
-  float* mb_ret = mb_adv + M;
-  float* mb_v = mb_ret + M;
   std::iota(perm_.begin(), perm_.end(), 0L);
   long steps = 0;
   for (int epoch = 0; epoch < s_.epochs; ++epoch) {
     for (long i = B - 1; i > 0; --i)
       std::swap(perm_[size_t(i)], perm_[size_t(shuffle_rng_.below(uint64_t(i + 1)))]);
+    if (dev_) upload_perm();
     double epoch_kl = 0;
     long epoch_steps = 0;
     for (long start = 0; start < B; start += M) {
       const int b = int(std::min<long>(M, B - start));
-      for (int k = 0; k < b; ++k) {
-        const size_t j = size_t(perm_[size_t(start + k)]);
-        std::memcpy(mb_obs_.data() + size_t(k) * buf_.obs_bytes,
-                    buf_.obs.data() + j * buf_.obs_bytes, size_t(buf_.obs_bytes));
-        std::copy_n(buf_.actions.data() + j * A, A, mb_act + size_t(k) * A);
-        mb_logp[k] = buf_.logp[j];
-        mb_adv[k] = buf_.advantages[j];
-        mb_ret[k] = buf_.returns[j];
-        mb_v[k] = buf_.values[j];
-      }
-      const Tensor ob = obs_batch(mb_obs_.data(), b);
+      const Minibatch mb = dev_ ? gather_minibatch_device(start, b) : gather_minibatch(start, b);
+      const Tensor& ob = mb.obs;
 
       pi_->parameters().zero_grad();
-      const PolicyObjective po = policy_objective(*pi_, ob, mb_act, mb_logp, mb_adv, s_.clip,
-                                                  s_.entropy_coef, true, scratch_);
+      const PolicyObjective po = policy_objective(*pi_, ob, mb.actions, mb.logp, mb.advantages,
+                                                  s_.clip, s_.entropy_coef, true, scratch_);
       RM_CHECK(std::isfinite(po.loss), "policy loss is ", po.loss, " at iteration ", iteration_ + 1,
                ", epoch ", epoch + 1, ": training diverged");
       if (hooks_.policy_grads)
@@ -267,8 +290,8 @@ void PpoTrainer::update(IterationStats& st) {
       pi_opt_->step();
 
       vf_->parameters().zero_grad();
-      const kernels::ValueLossStats vo =
-          value_objective(*vf_, ob, mb_ret, mb_v, s_.value_clip, s_.value_coef, true, scratch_);
+      const kernels::ValueLossStats vo = value_objective(
+          *vf_, ob, mb.returns, mb.values, s_.value_clip, s_.value_coef, true, scratch_);
       RM_CHECK(std::isfinite(vo.loss), "value loss is ", vo.loss, " at iteration ", iteration_ + 1,
                ", epoch ", epoch + 1, ": training diverged");
       if (hooks_.value_grads)
@@ -292,6 +315,33 @@ void PpoTrainer::update(IterationStats& st) {
   for (double* x : {&st.policy_loss, &st.entropy, &st.approx_kl, &st.clip_fraction, &st.value_loss,
                     &st.value_clip_fraction, &st.policy_grad_norm, &st.value_grad_norm})
     *x /= double(steps);
+}
+
+PpoTrainer::Minibatch PpoTrainer::gather_minibatch(long start, int b) {
+  const int A = act_dim_, M = s_.minibatch;
+  Minibatch mb;
+  float* mb_act = mb_floats_.data();
+  float* mb_logp = mb_act + size_t(M) * A;
+  float* mb_adv = mb_logp + M;
+  float* mb_ret = mb_adv + M;
+  float* mb_v = mb_ret + M;
+  for (int k = 0; k < b; ++k) {
+    const size_t j = size_t(perm_[size_t(start + k)]);
+    std::memcpy(mb_obs_.data() + size_t(k) * buf_.obs_bytes, buf_.obs.data() + j * buf_.obs_bytes,
+                size_t(buf_.obs_bytes));
+    std::copy_n(buf_.actions.data() + j * A, A, mb_act + size_t(k) * A);
+    mb_logp[k] = buf_.logp[j];
+    mb_adv[k] = buf_.advantages[j];
+    mb_ret[k] = buf_.returns[j];
+    mb_v[k] = buf_.values[j];
+  }
+  mb.obs = obs_batch(mb_obs_.data(), b);
+  mb.actions = mb_act;
+  mb.logp = mb_logp;
+  mb.advantages = mb_adv;
+  mb.returns = mb_ret;
+  mb.values = mb_v;
+  return mb;
 }
 
 IterationStats PpoTrainer::iterate() {

@@ -12,6 +12,14 @@
 //   update    `epochs` passes over shuffled minibatches: policy  L = clipped surrogate - c_H H,
 //             value  L = c_V * clipped squared error; each network has its own Adam and its
 //             own gradient-norm clip; learning rates decay linearly to 0 over the run.
+//
+// Device (run.device=cuda, pixel agents): the networks, the rollout storage (frames, actions,
+// log-probs, values, rewards, dones, advantages, returns), action sampling, GAE, the losses,
+// minibatch gathering, clipping and Adam run on the GPU; the env pool keeps its frame stacks
+// there (FrameMode::Cuda, or host frames uploaded after each step with run.device_frames=upload).
+// Only the sampled actions go to the host for env.step, and rewards and dones come back to the
+// device once per rollout. The random streams are the CPU path's (noise is drawn on the host),
+// so a device run follows the CPU run up to float rounding. Checkpoints are the same files.
 #pragma once
 
 #include <functional>
@@ -62,6 +70,8 @@ struct PpoSettings {
   double obs_clip = 10, reward_clip = 10, action_clip = 1;
   // run
   int threads = 1, checkpoint_every = 10, log_window = 100;
+  Device device;               // run.device: cpu, or a CUDA device (pixel agents)
+  bool upload_frames = false;  // run.device_frames=upload: host frames uploaded per step
 
   bool pixels() const { return arch != Arch::mlp; }
   long batch() const { return long(rollout_steps) * num_envs; }  // samples per iteration
@@ -82,6 +92,10 @@ AgentConfig value_config(const PpoSettings& s, int obs_dim);
 template <class T>
 struct LossScratch {
   std::vector<T> logp, dlogp, dmean, dlog_std, dv;
+  // A network on a CUDA device: the same buffers there, ones [A] (the entropy term's gradient)
+  // and a host copy of the log-std (for the entropy).
+  Tensor d_logp, d_dlogp, d_dmean, d_dlog_std, d_ones, d_dv;
+  std::vector<T> h_log_std;
 };
 
 struct PolicyObjective {
@@ -90,8 +104,9 @@ struct PolicyObjective {
   kernels::PolicyLossStats stats;
 };
 
-// obs [B, ...] (the policy's input), actions/logp_old/advantages [B, A] / [B] / [B].
-// With backward, accumulates d loss / d theta into pi's gradients.
+// obs [B, ...] (the policy's input), actions/logp_old/advantages [B, A] / [B] / [B], all on the
+// network's device (the CUDA kernels of kernels/ppo_loss.h there). With backward, accumulates d
+// loss / d theta into pi's gradients.
 template <class T>
 PolicyObjective policy_objective(AgentNet<T>& pi, const Tensor& obs, const T* actions,
                                  const T* logp_old, const T* advantages, double clip,
@@ -102,6 +117,10 @@ template <class T>
 kernels::ValueLossStats value_objective(AgentNet<T>& vf, const Tensor& obs, const T* returns,
                                         const T* v_old, double value_clip, double value_coef,
                                         bool backward, LossScratch<T>& s);
+
+// 1 - Var(returns - values) / Var(returns): how much of the return the value function explains
+// (NaN when the returns do not vary).
+double explained_variance(const std::vector<float>& values, const std::vector<float>& returns);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -126,16 +145,37 @@ struct RolloutBuffer {
   std::vector<uint8_t> terminated, truncated;
 };
 
+// The rollout storage on a CUDA device (run.device=cuda), time-major like RolloutBuffer, and the
+// minibatch and frame staging. The host RolloutBuffer then holds rewards, dones, values,
+// next_values and returns (what the host computes or logs); obs, actions and logp live here only.
+struct DeviceRollout {
+  Tensor obs;                                                      // [T*N, k, H, W] u8
+  Tensor actions;                                                  // [T*N, A]
+  Tensor logp, values, next_values, rewards, advantages, returns;  // [T*N]
+  Tensor terminated, truncated;                                    // [T*N] u8
+  Tensor noise;                 // [N, A] standard normals drawn on the host
+  Tensor frames, final_frames;  // [N, k, H, W] u8: uploaded frames (run.device_frames=upload)
+  Tensor perm;                  // [T*N] i32: this epoch's shuffled sample order
+  Tensor mb_obs, mb_actions;    // [M, k, H, W] u8, [M, A]
+  Tensor mb_scalars;            // [4, M]: logp_old, advantages, returns, values_old
+};
+
 // Optional extensions for trainers built on PPO (imitation): a learned reward and gradient
 // averaging across learners. Unset hooks cost nothing.
 struct PpoHooks {
   // After env step t of the rollout: the pool (final_frames(i) of envs whose episode just ended)
   // and the frames the step wrote, [N, k, H, W] (null for state agents).
+  // Host frames only: a trainer on a CUDA device calls after_step_device instead.
   std::function<void(int t, const env::EnvPool& pool, const uint8_t* frames)> after_step;
+  // A trainer on a CUDA device: the frames the step wrote and the final stacks of the envs whose
+  // episode just ended (row n valid when pool.done(n)), both [N, k, H, W] u8 in device memory.
+  std::function<void(int t, const env::EnvPool& pool, const uint8_t* frames,
+                     const uint8_t* final_frames)>
+      after_step_device;
   // After the whole rollout is collected, before GAE: may overwrite buf.rewards [T*N].
   std::function<void(RolloutBuffer& buf)> after_rollout;
   // After each minibatch backward, before gradient clipping and the Adam step (e.g. an
-  // all-reduce that averages the flat gradient in place).
+  // all-reduce that averages the flat gradient in place). grads live on the trainer's device.
   using GradientHook = std::function<void(float* grads, long n)>;
   GradientHook policy_grads, value_grads;
 };
@@ -159,8 +199,12 @@ class PpoTrainer {
   // Restores a checkpoint written by save() of a run with the same networks and env count.
   void load(CheckpointReader& r, bool networks = true);
 
-  void set_hooks(PpoHooks hooks) { hooks_ = std::move(hooks); }
+  // Throws when a host-frame hook is given to a trainer on a CUDA device.
+  void set_hooks(PpoHooks hooks);
   const RolloutBuffer& buffer() const { return buf_; }
+  // Where the networks and the rollout live; the device storage (null on the cpu).
+  Device device() const { return s_.device; }
+  const DeviceRollout* device_rollout() const { return dev_.get(); }
 
   const PpoSettings& settings() const { return s_; }
   long iteration() const { return iteration_; }
@@ -171,11 +215,29 @@ class PpoTrainer {
   env::EnvPool& pool() { return *pool_; }
 
  private:
+  // The minibatch's inputs (on the trainer's device).
+  struct Minibatch {
+    Tensor obs;
+    const float *actions, *logp, *advantages, *returns, *values;
+  };
   void write_obs(long sample, const float* obs_raw, const uint8_t* frames);
   Tensor obs_batch(const uint8_t* rows, int batch);  // a view of contiguous samples
   void rollout(IterationStats& st);
+  // After pool step t: rewards, dones, truncation bootstraps and the episode window.
+  void record_step(int t, IterationStats& st);
+  void trim_window();  // the episode window keeps the last log_window episodes
   void update(IterationStats& st);
+  Minibatch gather_minibatch(long start, int b);
   double value_of(const float* obs_raw, const uint8_t* frames);  // V of one raw observation
+  // Device path (algos/ppo_device.cpp).
+  void init_device();
+  void rollout_device(IterationStats& st);
+  Minibatch gather_minibatch_device(long start, int b);
+  void upload_perm();
+  void refresh_device_frames(bool reset);  // run.device_frames=upload: host frames to the device
+  const uint8_t* device_frames() const;    // [N, k, H, W] current frames on the device
+  const uint8_t* device_final_frames() const;
+  double value_of_final_device(int env);
 
   std::string config_json_;
   PpoSettings s_;
@@ -197,7 +259,9 @@ class PpoTrainer {
   std::vector<float> env_actions_, noise_, mb_floats_;
   std::vector<uint8_t> mb_obs_;
   std::vector<long> perm_;
+  std::vector<int32_t> perm32_;
   LossScratch<float> scratch_;
+  std::unique_ptr<DeviceRollout> dev_;
 };
 
 // The networks and normaliser of a checkpoint, for evaluation and recording: acts from raw

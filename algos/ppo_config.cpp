@@ -51,6 +51,11 @@ void declare_ppo(Config& c, PpoPreset preset) {
         "compute threads of the CPU backend (0: OpenMP's default); small MLPs run fastest on 1");
   c.add("run.checkpoint_every", 10, "iterations between checkpoints");
   c.add("run.log_window", 100, "episodes averaged for the logged return");
+  c.add("run.device", "cpu",
+        "where networks, rollout storage and updates run: cpu | cuda | cuda:N (pixel agents)");
+  c.add("run.device_frames", "interop",
+        "run.device=cuda: frames reach the GPU by CUDA-GL interop (interop; NVIDIA EGL) or are "
+        "read back and uploaded after each step (upload; any renderer)");
 }
 
 namespace {
@@ -101,6 +106,16 @@ PpoSettings ppo_settings(const Config& c) {
   s.threads = c.get<int>("run.threads");
   s.checkpoint_every = c.get<int>("run.checkpoint_every");
   s.log_window = c.get<int>("run.log_window");
+  const std::string device = c.get<std::string>("run.device");
+  try {
+    s.device = Device::parse(device);
+  } catch (const Error&) {
+    RM_FAIL("config run.device must be cpu, cuda or cuda:N, got '", device, "'");
+  }
+  const std::string frames = c.get<std::string>("run.device_frames");
+  RM_CHECK(frames == "interop" || frames == "upload",
+           "config run.device_frames must be interop or upload, got '", frames, "'");
+  s.upload_frames = frames == "upload";
 
   check(s.num_envs >= 1 && s.num_envs <= 4096, "env.num_envs", "in [1, 4096]", s.num_envs);
   check(s.max_episode_steps >= 1, "env.max_episode_steps", ">= 1", s.max_episode_steps);
@@ -140,6 +155,9 @@ PpoSettings ppo_settings(const Config& c) {
   RM_CHECK(!(s.pixels() && s.obs_norm),
            "config ppo.obs_norm applies to state observations; pixel agents standardize frames "
            "inside the network (set ppo.obs_norm=false)");
+  RM_CHECK(
+      s.device.is_cpu() || s.pixels(), "config run.device=", s.device.str(),
+      " trains pixel agents only; the state (mlp) experts train on the cpu (set run.device=cpu)");
   return s;
 }
 

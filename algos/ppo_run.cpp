@@ -10,6 +10,7 @@
 
 #include "algos/logger.h"
 #include "engine/checkpoint.h"
+#include "engine/device_ops.h"
 #include "engine/json.h"
 #include "kernels/common.h"
 
@@ -71,9 +72,10 @@ RunResult train_ppo(const Config& cfg, const RunOptions& o) {
     RM_CHECK(!fs::exists(csv) && !fs::exists(latest), o.run_dir,
              " already holds a run: resume it (--resume), choose another name, or overwrite it "
              "(--force)");
+  const PpoSettings settings = ppo_settings(cfg);
+  ops::check_device(settings.device, "config run.device");  // before any file is made
   fs::create_directories(dir / "checkpoints");
 
-  const PpoSettings settings = ppo_settings(cfg);
   if (settings.threads > 0) omp_set_num_threads(settings.threads);
   PpoTrainer trainer(cfg);
   const PpoSettings& s = trainer.settings();

@@ -199,8 +199,10 @@ void PpoTrainer::load(CheckpointReader& r, bool networks) {
     window_returns_.assign(rets.data<double>(), rets.data<double>() + rets.numel());
     window_lengths_.assign(lens.data<int32_t>(), lens.data<int32_t>() + lens.numel());
   }
-  pool_->restore(load_pool(f, pool_->snapshot()), s_.pixels() ? frames_.data() : nullptr,
+  const bool host_frames = s_.pixels() && pool_->frame_mode() == env::FrameMode::Host;
+  pool_->restore(load_pool(f, pool_->snapshot()), host_frames ? frames_.data() : nullptr,
                  obs_raw_.data());
+  if (dev_) refresh_device_frames(true);
 }
 
 // ---------------------------------------------------------------- PpoPolicy

@@ -14,6 +14,7 @@
 
 #include "algos/imitate.h"
 #include "engine/comm.h"
+#include "kernels/device.h"
 #include "tests/algos/imitate_test_util.h"
 
 namespace relmimic {
@@ -95,6 +96,53 @@ TEST(MpiImitation, LearnersStayIdenticalAndResumeExactly) {
       << "rank " << c.rank() << ": the resumed learner collected another rollout";
   c.barrier();
   if (c.is_root()) fs::remove_all(dir);
+}
+
+// The same shared state of learners training on GPUs, copied to the host.
+std::vector<float> shared_device_state(algos::ImitationTrainer& t) {
+  std::vector<float> v;
+  auto add = [&](const std::vector<float>& h) { v.insert(v.end(), h.begin(), h.end()); };
+  for (ParamSet<float>* ps :
+       {&t.ppo().policy().parameters(), &t.ppo().policy().buffers(), &t.ppo().value().parameters(),
+        &t.ppo().value().buffers(), &t.disc().parameters(), &t.disc().net().buffers()})
+    add(ps->values_to_host());
+  add(t.disc().optimizer().m_to_host());
+  add(t.disc().optimizer().v_to_host());
+  return v;
+}
+
+// run.device=cuda with two learners: each on its local GPU, gradients averaged over NCCL.
+TEST(MpiImitation, LearnersOnGpusStayIdentical) {
+  Comm& world = Comm::world();
+  ASSERT_EQ(world.size(), 2) << "run under mpirun -np 2";
+  if (!nccl_available()) GTEST_SKIP() << "no NCCL (" << nccl_missing_reason() << ")";
+  const int gpus = kernels::cuda_device_count();
+  if (gpus < world.size())
+    GTEST_SKIP() << "two learners on GPUs need a GPU per rank; this machine has " << gpus << " ("
+                 << kernels::cuda_device_description(0) << ")";
+  int64_t id = getpid();
+  world.broadcast(&id, 1);
+  const fs::path dir = fs::temp_directory_path() / ("relmimic_mpi_gpu_" + std::to_string(id));
+  const std::string demos = (dir / "demos.h5").string();
+  if (world.is_root()) {
+    fs::create_directories(dir);
+    testing::write_random_demos(demos, 32, {20, 30});
+  }
+  world.barrier();
+  Config cfg = testing::tiny_imitation(demos, 2);
+  cfg.apply_overrides({"run.device=cuda", "run.device_frames=upload"});
+  // A communicator of its own: the trainer installs its NCCL backend there.
+  Comm comm(make_mpi_backend());
+  algos::ImitationTrainer a(cfg, comm);
+  EXPECT_TRUE(a.device().is_cuda());
+  EXPECT_TRUE(same_as_root(shared_device_state(a))) << "rank " << comm.rank() << ": start differs";
+  a.iterate();
+  a.iterate();
+  EXPECT_TRUE(same_as_root(shared_device_state(a)))
+      << "rank " << comm.rank() << ": learners on GPUs diverged";
+  EXPECT_FALSE(same_as_root(a.rewards())) << "both learners collected the same rollout";
+  world.barrier();
+  if (world.is_root()) fs::remove_all(dir);
 }
 
 }  // namespace
