@@ -235,8 +235,14 @@ Canvas render_chart(const Chart& chart, int width, int height) {
 
   // Frame, title, axis labels.
   frame(cv, left, top, right, bottom, kInk);
-  cv.text((left + right - Canvas::text_width(chart.title, kScale)) / 2, 14, chart.title, kInk,
-          kScale);
+  // Centred over the plot area; a title wider than that starts at the image's left margin and
+  // a title wider than the image drops its tail (never its head).
+  std::string title = chart.title;
+  const int max_chars = (width - 28 + kScale) / ((kGlyphW + 1) * kScale);
+  if (int(title.size()) > max_chars) title.resize(size_t(std::max(0, max_chars)));
+  const int title_w = Canvas::text_width(title, kScale);
+  cv.text(std::max(14, std::min((left + right - title_w) / 2, width - 14 - title_w)), 14, title,
+          kInk, kScale);
   if (!chart.xlabel.empty())
     cv.text((left + right - Canvas::text_width(chart.xlabel, kScale)) / 2, height - 14 - th,
             chart.xlabel, kInk, kScale);
