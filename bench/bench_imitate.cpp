@@ -10,6 +10,11 @@
 //             disc_s (D update), ppo_s (PPO update), seconds per iteration each, and
 //             spec_iteration_s, the projected seconds of one SPEC iteration (1024 samples,
 //             8 D updates, 10 PPO epochs) from the measured per-sample rates
+// BM_ImitationIterationCuda: the whole loop on the GPU (run.device=cuda, frames by CUDA-GL
+// interop from the NVIDIA EGL device), RM-NL-NL, k = 4, at SPEC's sizes: 16 envs x 64 steps =
+// 1024 samples, 8 D updates of 128 + 128 windows, 10 PPO epochs of minibatch 128; env worker
+// threads 1 and 16. items_per_second is the env steps per second of the full Algorithm-1 loop
+// (the goal: >= 25k on one H100 with 16 cores). Skipped, saying why, without a GPU.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 #include <unistd.h>
@@ -19,6 +24,7 @@
 
 #include "algos/imitate.h"
 #include "env/demos.h"
+#include "kernels/device.h"
 
 using namespace relmimic;
 
@@ -46,6 +52,33 @@ const std::string& demos() {
   return path;
 }
 
+// Seconds per iteration of each phase, averaged over the benchmark's iterations.
+struct Phases {
+  double env = 0, fwd = 0, reward = 0, disc = 0, ppo = 0;
+};
+
+// Times trainer iterations; items are env samples; counters give the phases' seconds.
+Phases run_iterations(benchmark::State& state, algos::ImitationTrainer& t, double batch) {
+  Phases p;
+  for (auto _ : state) {
+    const algos::ImitationStats st = t.iterate();
+    p.env += st.ppo.env_seconds;
+    p.fwd += st.ppo.rollout_seconds - st.ppo.env_seconds - st.reward_seconds - st.disc_seconds;
+    p.reward += st.reward_seconds;
+    p.disc += st.disc_seconds;
+    p.ppo += st.ppo.update_seconds;
+  }
+  const double it = double(state.iterations());
+  state.SetItemsProcessed(int64_t(it * batch));
+  for (double* x : {&p.env, &p.fwd, &p.reward, &p.disc, &p.ppo}) *x /= it;
+  state.counters["env_s"] = p.env;
+  state.counters["forward_s"] = p.fwd;
+  state.counters["reward_s"] = p.reward;
+  state.counters["disc_s"] = p.disc;
+  state.counters["ppo_s"] = p.ppo;
+  return p;
+}
+
 void BM_ImitationIteration(benchmark::State& state) {
   static const char* kVariant[] = {"baseline", "rm-l-l", "rm-l-nl", "rm-nl-nl"};
   Config cfg;
@@ -60,26 +93,39 @@ void BM_ImitationIteration(benchmark::State& state) {
   const int saved_threads = omp_get_max_threads();
   if (s.ppo.threads > 0) omp_set_num_threads(s.ppo.threads);
   algos::ImitationTrainer t(cfg);
-  double env = 0, fwd = 0, reward = 0, disc = 0, ppo = 0;
-  for (auto _ : state) {
-    const algos::ImitationStats st = t.iterate();
-    env += st.ppo.env_seconds;
-    fwd += st.ppo.rollout_seconds - st.ppo.env_seconds - st.reward_seconds - st.disc_seconds;
-    reward += st.reward_seconds;
-    disc += st.disc_seconds;
-    ppo += st.ppo.update_seconds;
-  }
-  const double it = double(state.iterations()), B = double(s.ppo.batch());
-  state.SetItemsProcessed(int64_t(it * B));
-  state.counters["env_s"] = env / it;
-  state.counters["forward_s"] = fwd / it;
-  state.counters["reward_s"] = reward / it;
-  state.counters["disc_s"] = disc / it;
-  state.counters["ppo_s"] = ppo / it;
+  const Phases p = run_iterations(state, t, double(s.ppo.batch()));
   // SPEC: 1024 samples; 1024 / 128 = 8 D updates per pass; 10 epochs of PPO.
-  state.counters["spec_iteration_s"] = (env + fwd + reward) / it * (1024.0 / B) +
-                                       disc / it * (1024.0 / B) + ppo / it * 10 * (1024.0 / B);
+  const double B = double(s.ppo.batch());
+  state.counters["spec_iteration_s"] =
+      (p.env + p.fwd + p.reward) * (1024.0 / B) + p.disc * (1024.0 / B) + p.ppo * 10 * (1024.0 / B);
   omp_set_num_threads(saved_threads);
+}
+
+void BM_ImitationIterationCuda(benchmark::State& state) {
+  static std::string skip;  // outlives the call: SkipWithError may keep the pointer
+  if (kernels::cuda_device_count() == 0) {
+    skip = "skipped: run.device=cuda needs a CUDA device (this build or machine has none)";
+    return state.SkipWithError(skip.c_str());
+  }
+  const int threads = int(state.range(0));
+  Config cfg;
+  algos::declare_imitation(cfg);
+  cfg.apply_overrides({"variant=rm-nl-nl", "demos=" + demos(), "run.device=cuda",
+                       "run.device_frames=interop", "env.num_envs=16",
+                       "env.threads=" + std::to_string(threads), "ppo.rollout_steps=64",
+                       "ppo.minibatch=128", "ppo.epochs=10", "imitate.disc_minibatch=128",
+                       "eval.every=0", "ppo.total_steps=1000000000"});
+  algos::apply_variant(cfg);
+  state.SetLabel("rm-nl-nl 84x84 k=4 on cuda, 1024 samples, " + std::to_string(threads) +
+                 " env thread(s)");
+  try {
+    algos::ImitationTrainer t(cfg);
+    t.iterate();  // warm-up: cuBLAS handles, workspaces, first-touch allocations
+    run_iterations(state, t, double(algos::imitation_settings(cfg).ppo.batch()));
+  } catch (const std::exception& e) {
+    skip = std::string("failed: ") + e.what();
+    state.SkipWithError(skip.c_str());
+  }
 }
 
 }  // namespace
@@ -89,5 +135,12 @@ BENCHMARK(BM_ImitationIteration)
     ->Unit(benchmark::kSecond)
     ->UseRealTime()
     ->Iterations(2);
+
+BENCHMARK(BM_ImitationIterationCuda)
+    ->Arg(1)
+    ->Arg(16)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
 
 BENCHMARK_MAIN();
