@@ -256,6 +256,26 @@ TEST(Plot, WritesADecodablePng) {
             std::string::npos);
 }
 
+// A title wider than the image keeps its head: it starts at the left margin instead of being
+// centred off the canvas, and its tail is dropped.
+TEST(Plot, LongTitlesStartAtTheLeftMargin) {
+  Chart c{std::string("Hopper k=4") + std::string(200, 'x'), "timesteps", "return", {}};
+  c.series.push_back({"rm-nl-nl (1)", {0, 1, 2}, {1, 2, 3}, {}, {}});
+  const Canvas cv = render_chart(c, 400, 300);
+  // The first glyph ('H', whose left column is fully inked) starts at x = 14.
+  int first_ink = -1;
+  for (int x = 0; x < 400 && first_ink < 0; ++x)
+    for (int y = 14; y < 14 + Canvas::text_height(2); ++y)
+      if (cv.at(x, y).r < 128) {
+        first_ink = x;
+        break;
+      }
+  EXPECT_EQ(first_ink, 14);
+  // Nothing is drawn in the right margin's last columns of the title band.
+  for (int x = 400 - 12; x < 400; ++x)
+    for (int y = 14; y < 14 + Canvas::text_height(2); ++y) EXPECT_EQ(cv.at(x, y).r, 255);
+}
+
 TEST(Plot, CommandEndToEnd) {
   TempDir d;
   // Two variants x two seeds; returns 1..4 and 10..40 (areas 10 + 10 and 100 + 100).
