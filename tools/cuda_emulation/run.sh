@@ -9,11 +9,11 @@
 # Usage: tools/cuda_emulation/run.sh [work dir, default build-emulation] [gtest arguments...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-here="$root/tools/cuda_emulation"
+emu="$root/tools/cuda_emulation"
 work=$(realpath -m "${1:-$root/build-emulation}")
 shift || true
-mkdir -p "$work/src" "$work/obj" "$work/include"
-cp "$here/cuda_runtime.h" "$here/cublas_v2.h" "$work/include/"
+source "$emu/lib.sh"
+emu_init
 flags=(-std=c++20 -O2 -fopenmp -w -I"$work/include" -I"$root" -DRELMIMIC_WITH_CUDA=1)
 
 # The kernels whose parity tests run here, and those tests. (Kernels built on wmma or cuDNN, and
@@ -22,26 +22,12 @@ kernels=(attention_cuda attention_unfused_cuda image_cuda ppo_loss_cuda reduce_c
   spectral_norm_cuda cuda_context device_cuda)
 tests=(test_cuda_attention test_cuda_image test_cuda_ppo_loss test_cuda_reduce)
 sources=()
-for k in "${kernels[@]}"; do
-  out="$work/src/$k.cpp"
-  python3 "$here/transform.py" "$root/kernels/$k.cu" "$out"
-  sources+=("$out")
-done
+emu_kernels "${kernels[@]}"
 sources+=("$root"/kernels/*_cpu.cpp "$root/engine/rng.cpp")
 for t in "${tests[@]}"; do sources+=("$root/tests/gpu/$t.cpp"); done
 
 # Rebuild everything that is older than the newest header or emulation file.
 newest=$(ls -t "$root"/kernels/*.h "$root"/kernels/*.cuh "$root"/tests/gpu/*.h "$root"/tests/*.h \
-  "$here"/*.h | head -1)
-objs=()
-for s in "${sources[@]}"; do
-  o="$work/obj/$(basename "$s" | tr . _).o"
-  objs+=("$o")
-  if [ ! -f "$o" ] || [ "$s" -nt "$o" ] || [ "$newest" -nt "$o" ]; then
-    g++ "${flags[@]}" -c "$s" -o "$o" &
-  fi
-  while [ "$(jobs -r | wc -l)" -ge "${JOBS:-2}" ]; do sleep 0.2; done
-done
-wait
-g++ -fopenmp -o "$work/test_gpu_emulated" "${objs[@]}" -lgtest -lgtest_main -lopenblas -lpthread
+  "$emu"/*.h | head -1)
+emu_link "$work/test_gpu_emulated" "$newest" -lgtest -lgtest_main -lopenblas -lpthread
 "$work/test_gpu_emulated" "$@"

@@ -14,8 +14,8 @@ root=$(cd "$(dirname "$0")/../../.." && pwd)
 emu="$root/tools/cuda_emulation"
 work=$(realpath -m "${1:-$root/build-emulation-nets}")
 shift || true
-mkdir -p "$work/src" "$work/obj" "$work/include"
-cp "$emu/cuda_runtime.h" "$emu/cublas_v2.h" "$work/include/"
+source "$emu/lib.sh"
+emu_init
 hdf5_inc=$(pkg-config --cflags-only-I hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
 hdf5_lib=$(pkg-config --libs hdf5 2>/dev/null || echo "-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5")
 flags=(-std=c++20 -O1 -fopenmp -w -I"$work/include" -I"$root" $hdf5_inc -DRELMIMIC_WITH_CUDA=1)
@@ -23,26 +23,14 @@ flags=(-std=c++20 -O1 -fopenmp -w -I"$work/include" -I"$root" $hdf5_inc -DRELMIM
 kernels=(activation_cuda adam_cuda attention_cuda attention_unfused_cuda image_cuda reduce_cuda
   spectral_norm_cuda cuda_context device_cuda)
 sources=()
-for k in "${kernels[@]}"; do
-  out="$work/src/$k.cpp"
-  python3 "$emu/transform.py" "$root/kernels/$k.cu" "$out"
-  sources+=("$out")
-done
+emu_kernels "${kernels[@]}"
+# CUDA events (the profiling regions' clock) are not emulated: their refusing version stands in.
+emu_no_cuda kernels/cuda_event_none.cpp
 sources+=("$root"/kernels/*_cpu.cpp "$root"/engine/*.cpp "$root/tests/gpu/emulation/reference_kernels.cpp"
   "$root/tests/gpu/test_cuda_networks.cpp")
 
 newest=$(ls -t "$root"/kernels/*.h "$root"/kernels/*.cuh "$root"/engine/*.h "$root"/tests/gpu/*.h \
   "$root"/tests/*.h "$emu"/*.h | head -1)
-objs=()
-for s in "${sources[@]}"; do
-  o="$work/obj/$(echo "${s#$root/}" | tr / _).o"
-  objs+=("$o")
-  if [ ! -f "$o" ] || [ "$s" -nt "$o" ] || [ "$newest" -nt "$o" ]; then
-    g++ "${flags[@]}" -c "$s" -o "$o" &
-  fi
-  while [ "$(jobs -r | wc -l)" -ge "${JOBS:-2}" ]; do sleep 0.2; done
-done
-wait
-g++ -fopenmp -o "$work/test_networks_emulated" "${objs[@]}" -lgtest -lgtest_main -lopenblas \
+emu_link "$work/test_networks_emulated" "$newest" -lgtest -lgtest_main -lopenblas \
   -lpthread $hdf5_lib
 "$work/test_networks_emulated" --gtest_filter='CudaNetworks.*' "$@"

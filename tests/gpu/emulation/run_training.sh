@@ -14,8 +14,8 @@ root=$(cd "$(dirname "$0")/../../.." && pwd)
 emu="$root/tools/cuda_emulation"
 work=$(realpath -m "${1:-$root/build-emulation-train}")
 shift || true
-mkdir -p "$work/src" "$work/obj" "$work/include"
-cp "$emu/cuda_runtime.h" "$emu/cublas_v2.h" "$work/include/"
+source "$emu/lib.sh"
+emu_init
 hdf5_inc=$(pkg-config --cflags-only-I hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
 hdf5_lib=$(pkg-config --libs hdf5 2>/dev/null || echo "-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5")
 flags=(-std=c++20 -O1 -fopenmp -w -I"$work/include" -I"$root" $hdf5_inc -DRELMIMIC_WITH_CUDA=1
@@ -24,36 +24,19 @@ flags=(-std=c++20 -O1 -fopenmp -w -I"$work/include" -I"$root" $hdf5_inc -DRELMIM
 kernels=(activation_cuda adam_cuda attention_cuda attention_unfused_cuda image_cuda reduce_cuda
   spectral_norm_cuda ppo_loss_cuda gather_cuda cuda_context device_cuda)
 sources=()
-for k in "${kernels[@]}"; do
-  out="$work/src/$k.cpp"
-  python3 "$emu/transform.py" "$root/kernels/$k.cu" "$out"
-  sources+=("$out")
-done
+emu_kernels "${kernels[@]}"
 # The interop writer and CUDA events are not emulated: their no-CUDA versions (which refuse)
 # stand in.
-sed 's/^#ifndef RELMIMIC_WITH_CUDA$/#if 1/' "$root/env/frames_cuda_none.cpp" > "$work/src/frames_cuda_none.cpp"
-sed 's/^#ifndef RELMIMIC_WITH_CUDA$/#if 1/' "$root/kernels/cuda_event_none.cpp" > "$work/src/cuda_event_none.cpp"
+emu_no_cuda env/frames_cuda_none.cpp kernels/cuda_event_none.cpp
 env_sources=()
 for s in "$root"/env/*.cpp; do
   [ "$(basename "$s")" = frames_cuda_none.cpp ] || env_sources+=("$s")
 done
-sources+=("$root"/kernels/*_cpu.cpp "$root"/engine/*.cpp "${env_sources[@]}" "$work/src/frames_cuda_none.cpp"
-  "$work/src/cuda_event_none.cpp"
-  "$root"/algos/*.cpp "$root/tests/gpu/emulation/reference_kernels.cpp"
+sources+=("$root"/kernels/*_cpu.cpp "$root"/engine/*.cpp "${env_sources[@]}" "$root"/algos/*.cpp "$root/tests/gpu/emulation/reference_kernels.cpp"
   "$root/tests/gpu/test_cuda_training.cpp")
 
 newest=$(ls -t "$root"/kernels/*.h "$root"/kernels/*.cuh "$root"/engine/*.h "$root"/env/*.h \
   "$root"/algos/*.h "$root"/tests/gpu/*.h "$root"/tests/*.h "$root"/tests/algos/*.h "$emu"/*.h | head -1)
-objs=()
-for s in "${sources[@]}"; do
-  o="$work/obj/$(echo "${s#$root/}" | tr / _).o"
-  objs+=("$o")
-  if [ ! -f "$o" ] || [ "$s" -nt "$o" ] || [ "$newest" -nt "$o" ]; then
-    g++ "${flags[@]}" -c "$s" -o "$o" &
-  fi
-  while [ "$(jobs -r | wc -l)" -ge "${JOBS:-2}" ]; do sleep 0.2; done
-done
-wait
-g++ -fopenmp -o "$work/test_training_emulated" "${objs[@]}" -lgtest -lgtest_main -lopenblas \
+emu_link "$work/test_training_emulated" "$newest" -lgtest -lgtest_main -lopenblas \
   -lpthread $hdf5_lib -lmujoco -lEGL -lpng
 "$work/test_training_emulated" --gtest_filter='CudaGather.*:CudaTraining.*' "$@"
