@@ -75,10 +75,7 @@ ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& co
   const std::string latest = latest_checkpoint(o.run_dir);
   const std::string csv = (dir / "progress.csv").string();
   // Every rank decides the same way (they all see the folder), so none waits alone.
-  if (!o.resume && !o.overwrite)
-    RM_CHECK(!fs::exists(csv) && !fs::exists(latest), o.run_dir,
-             " already holds a run: resume it (--resume), choose another name, or overwrite it "
-             "(--force)");
+  check_run_folder_free(o.run_dir, csv, latest, o.resume, o.overwrite);
   if (o.resume) {
     RM_CHECK(fs::exists(latest), "cannot resume: ", latest, " does not exist");
     const CheckpointReader r(latest);

@@ -79,6 +79,16 @@ auto checked_iteration(Iterate&& iterate, long next_iteration, const std::string
   }
 }
 
+// A run folder that already holds a run (progress.csv or a checkpoint) is only reused when the
+// run resumes or is overwritten on purpose.
+inline void check_run_folder_free(const std::string& run_dir, const std::string& csv,
+                                  const std::string& latest, bool resume, bool overwrite) {
+  if (!resume && !overwrite)
+    RM_CHECK(!std::filesystem::exists(csv) && !std::filesystem::exists(latest), run_dir,
+             " already holds a run: resume it (--resume), choose another name, or overwrite it "
+             "(--force)");
+}
+
 // The end of a finished run: checkpoints/final.h5 in the run folder and, when `out` is given, a
 // copy there (its folder made when make_dirs). save(path) writes the trainer's checkpoint (every
 // learner calls it: saving may communicate). Returns the run folder's final checkpoint.

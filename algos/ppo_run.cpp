@@ -68,10 +68,7 @@ RunResult train_ppo(const Config& cfg, const RunOptions& o) {
   const fs::path dir(o.run_dir);
   const std::string latest = latest_checkpoint(o.run_dir);
   const std::string csv = (dir / "progress.csv").string();
-  if (!o.resume && !o.overwrite)
-    RM_CHECK(!fs::exists(csv) && !fs::exists(latest), o.run_dir,
-             " already holds a run: resume it (--resume), choose another name, or overwrite it "
-             "(--force)");
+  check_run_folder_free(o.run_dir, csv, latest, o.resume, o.overwrite);
   const PpoSettings settings = ppo_settings(cfg);
   ops::check_device(settings.device, "config run.device");  // before any file is made
   fs::create_directories(dir / "checkpoints");

@@ -23,20 +23,9 @@ void gae_cpu(int steps, int envs, const T* rewards, const T* values, const T* ne
   check_ptrs("gae", {rewards, values, next_values, terminated, truncated, advantages, returns});
   RM_CHECK(gamma >= 0 && gamma <= 1, "gae: gamma must be in [0, 1], got ", gamma);
   RM_CHECK(lambda >= 0 && lambda <= 1, "gae: lambda must be in [0, 1], got ", lambda);
-  for (int n = 0; n < envs; ++n) {
-    double next_adv = 0;  // A_{t+1}; A_T = 0
-    for (int t = steps - 1; t >= 0; --t) {
-      const long i = long(t) * envs + n;
-      const bool term = terminated[i] != 0;
-      const bool done = term || truncated[i] != 0;
-      const double bootstrap = term ? 0.0 : gamma * double(next_values[i]);
-      const double delta = double(rewards[i]) + bootstrap - double(values[i]);
-      const double adv = delta + (done ? 0.0 : gamma * lambda * next_adv);
-      advantages[i] = T(adv);
-      returns[i] = T(adv + double(values[i]));
-      next_adv = adv;
-    }
-  }
+  for (int n = 0; n < envs; ++n)
+    gae_env(n, steps, envs, rewards, values, next_values, terminated, truncated, gamma, lambda,
+            advantages, returns);
 }
 
 template <class T>

@@ -30,18 +30,8 @@ __global__ void gae_kernel(int steps, int envs, const T* __restrict__ rewards,
                            T* __restrict__ advantages, T* __restrict__ returns) {
   const int n = blockIdx.x * blockDim.x + threadIdx.x;
   if (n >= envs) return;
-  double next_adv = 0;  // A_{t+1}; A_T = 0
-  for (int t = steps - 1; t >= 0; --t) {
-    const long i = long(t) * envs + n;  // a warp reads 32 consecutive envs of one step
-    const bool term = terminated[i] != 0;
-    const bool done = term || truncated[i] != 0;
-    const double bootstrap = term ? 0.0 : gamma * double(next_values[i]);
-    const double delta = double(rewards[i]) + bootstrap - double(values[i]);
-    const double adv = delta + (done ? 0.0 : gamma * lambda * next_adv);
-    advantages[i] = T(adv);
-    returns[i] = T(adv + double(values[i]));
-    next_adv = adv;
-  }
+  gae_env(n, steps, envs, rewards, values, next_values, terminated, truncated, gamma, lambda,
+          advantages, returns);
 }
 
 template <class T>
