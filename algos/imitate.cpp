@@ -436,7 +436,7 @@ double ImitationTrainer::evaluate_now(ImitationStats& st) {
   const uint64_t seed =
       Rng::derive(Rng::derive(uint64_t(s_.ppo.seed), kEvalStream), uint64_t(iteration()));
   // Runs one mode into its window; returns this evaluation's mean, sets the window's mean/std.
-  auto run = [&](bool deterministic, EvalWindow& w, double& mean, double& std) {
+  auto run = [&](bool deterministic, EvalWindow& w, double& mean, double& sd) {
     const std::vector<double> rets =
         evaluate_agent(eval_policy(), s_.ppo, s_.eval_episodes, s_.eval_envs, seed, deterministic);
     w.returns.insert(w.returns.end(), rets.begin(), rets.end());
@@ -448,7 +448,7 @@ double ImitationTrainer::evaluate_now(ImitationStats& st) {
     for (double r : w.returns) m += r, m2 += r * r;
     const double n = double(w.returns.size());
     mean = m / n;
-    std = std::sqrt(std::max(0.0, m2 / n - mean * mean));
+    sd = std::sqrt(std::max(0.0, m2 / n - mean * mean));
     return std::accumulate(rets.begin(), rets.end(), 0.0) / double(rets.size());
   };
   double now = NAN;
