@@ -74,6 +74,7 @@ RewardConfig DiscriminatorConfig::net() const {
   r.channels = channels;
   r.embed = embed;
   r.slope = slope;
+  r.penalty_on = penalty_on;
   r.max_batch = max_batch;
   r.seed = Rng::derive(seed, 0);
   r.device = device;
@@ -92,6 +93,8 @@ void declare_discriminator(Config& c, const std::string& p) {
   c.add(key(p, "max_batch"), d.max_batch, "windows per network pass (larger batches are chunked)");
   c.add(key(p, "lr"), d.lr, "Adam learning rate");
   c.add(key(p, "lambda"), d.lambda, "gradient-penalty weight");
+  c.add(key(p, "penalty_on"), penalty_on_name(d.penalty_on),
+        "gradient penalty on the gradient of: logit (the score, SPEC.md) | prob (sigmoid(logit))");
   c.add(key(p, "beta1"), d.beta1, "Adam beta1");
   c.add(key(p, "beta2"), d.beta2, "Adam beta2");
   c.add(key(p, "adam_eps"), d.adam_eps, "Adam epsilon");
@@ -112,6 +115,10 @@ DiscriminatorConfig discriminator_config(const Config& c, uint64_t seed, const s
   d.max_batch = c.get<int>(key(p, "max_batch"));
   d.lr = c.get<double>(key(p, "lr"));
   d.lambda = c.get<double>(key(p, "lambda"));
+  const std::string penalty_on = c.get<std::string>(key(p, "penalty_on"));
+  RM_CHECK(penalty_on == "logit" || penalty_on == "prob", "config ", key(p, "penalty_on"),
+           " must be logit or prob, got '", penalty_on, "'");
+  d.penalty_on = parse_penalty_on(penalty_on);
   d.beta1 = c.get<double>(key(p, "beta1"));
   d.beta2 = c.get<double>(key(p, "beta2"));
   d.adam_eps = c.get<double>(key(p, "adam_eps"));

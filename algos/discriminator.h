@@ -4,8 +4,9 @@
 //
 // One update on equally sized expert and agent minibatches, everything in standardized space
 // x = frames / 255:
-//   L = -mean log D(x_E) - mean log(1 - D(x_pi)) + lambda mean (||grad_x D(x_hat)|| - 1)^2,
+//   L = -mean log D(x_E) - mean log(1 - D(x_pi)) + lambda mean (||grad_x f(x_hat)|| - 1)^2,
 //   x_hat_b = eps_b x_pi,b + (1 - eps_b) x_E,b,  eps_b ~ U[0, 1) from the learner's own Rng,
+//   f = the logit (disc.penalty_on = logit, the default, as SPEC.md) or D itself (prob),
 // then [gradient hook (all-reduce)] -> clip the global gradient norm -> one Adam step.
 // Reward (D frozen): r(s) = -log(1 - D(s) + 1e-8).
 //
@@ -49,6 +50,7 @@ struct DiscriminatorConfig {
   std::array<int, 2> embed = {8, 16};
   double slope = 0.1;   // LeakyReLU
   int max_batch = 128;  // windows per network pass; larger batches are processed in chunks
+  PenaltyOn penalty_on = PenaltyOn::logit;  // the gradient penalty's score (engine/penalty.h)
   // Optimisation.
   double lr = 3e-4, lambda = 10.0;
   double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
@@ -62,7 +64,8 @@ struct DiscriminatorConfig {
 };
 
 // Declares the settings under `prefix` (default "disc."): variant, frames, frame_size,
-// channels, embed, slope, max_batch, lr, lambda, beta1, beta2, adam_eps, max_grad_norm.
+// channels, embed, slope, max_batch, lr, lambda, penalty_on, beta1, beta2, adam_eps,
+// max_grad_norm.
 // The seed is the caller's (it derives one per learner).
 void declare_discriminator(Config& cfg, const std::string& prefix = "disc");
 // Reads and validates them (messages name the key).
@@ -73,7 +76,7 @@ struct UpdateStats {
   double loss = 0;             // expert_loss + agent_loss + penalty
   double expert_loss = 0;      // -mean log D(expert)
   double agent_loss = 0;       // -mean log(1 - D(agent))
-  double penalty = 0;          // lambda * mean (||grad_x D(x_hat)|| - 1)^2
+  double penalty = 0;          // lambda * mean (||grad_x f(x_hat)|| - 1)^2, f: logit or D
   double expert_accuracy = 0;  // fraction of expert windows with D > 1/2
   double agent_accuracy = 0;   // fraction of agent windows with D <= 1/2
   double expert_d = 0;         // mean D(expert)

@@ -89,6 +89,10 @@ void declare_imitation(Config& c) {
         "pass); a cheaper D schedule for short CPU runs");
   c.add("imitate.disc_minibatch", 128,
         "agent windows per discriminator update (paired with as many expert windows)");
+  c.add("imitate.reward_norm", "none",
+        "none | return_std: divide D's reward by the running std of its discounted return "
+        "(VecNormalize-style, per learner)");
+  c.add("imitate.reward_clip", 10.0, "clip D's normalised reward to +-this (return_std only)");
   c.add("eval.every", 10, "iterations between evaluations (rank 0; 0: never)");
   c.add("eval.episodes", 10, "episodes per evaluation");
   c.add("eval.window", 100, "evaluation episodes averaged for the logged eval_return");
@@ -125,6 +129,11 @@ ImitationSettings imitation_settings(const Config& c) {
   s.disc_passes = c.get<int>("imitate.disc_passes");
   s.disc_minibatch = c.get<int>("imitate.disc_minibatch");
   s.disc_updates = c.get<int>("imitate.disc_updates");
+  const std::string reward_norm = c.get<std::string>("imitate.reward_norm");
+  RM_CHECK(reward_norm == "none" || reward_norm == "return_std",
+           "config imitate.reward_norm must be none or return_std, got '", reward_norm, "'");
+  s.reward_norm = reward_norm == "return_std";
+  s.reward_clip = c.get<double>("imitate.reward_clip");
   s.eval_every = c.get<int>("eval.every");
   s.eval_episodes = c.get<int>("eval.episodes");
   s.eval_window = c.get<int>("eval.window");
@@ -156,6 +165,7 @@ ImitationSettings imitation_settings(const Config& c) {
   RM_CHECK(!s.demos.empty(), "config demos: no demonstration file given (--demos)");
   check(s.disc_passes >= 0, "imitate.disc_passes", ">= 0", s.disc_passes);
   check(s.disc_updates >= 0, "imitate.disc_updates", ">= 0", s.disc_updates);
+  check(s.reward_clip > 0, "imitate.reward_clip", "> 0", s.reward_clip);
   check(s.disc_minibatch >= 1 && s.disc_minibatch <= s.ppo.batch(), "imitate.disc_minibatch",
         "in [1, rollout_steps * num_envs]", s.disc_minibatch);
   check(s.eval_every >= 0, "eval.every", ">= 0", s.eval_every);
@@ -222,6 +232,9 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
   per_ = long(s_.ppo.frames) * s_.ppo.frame_size * s_.ppo.frame_size;
   perm_.resize(size_t(B));
   rewards_.assign(size_t(B), 0.f);
+  if (s_.reward_norm)
+    reward_norm_ =
+        std::make_unique<ReturnNormalizer>(s_.ppo.num_envs, s_.ppo.gamma, s_.reward_clip);
   PpoHooks h;
   if (dev_.is_cuda()) {
     init_device();
@@ -303,13 +316,16 @@ void ImitationTrainer::reward_and_update_disc(RolloutBuffer& buf) {
   auto t0 = std::chrono::steady_clock::now();
   profile::ScopedRange reward_range("D reward");
   disc_->reward(next_windows(), buf.rewards.data());  // D frozen for the whole rollout
-  std::copy(buf.rewards.begin(), buf.rewards.end(), rewards_.begin());
   double sum = 0, sum2 = 0;
-  for (float r : rewards_) sum += r, sum2 += double(r) * r;
+  for (float r : buf.rewards) sum += r, sum2 += double(r) * r;
   mean_reward_ = sum / double(B);
   reward_sq_ = sum2 / double(B);
   train_velocity_ = velocity_sum_ / double(B);
   velocity_sum_ = 0;
+  if (reward_norm_)
+    reward_norm_->scale(s_.ppo.rollout_steps, buf.rewards.data(), buf.terminated.data(),
+                        buf.truncated.data(), buf.rewards.data());
+  std::copy(buf.rewards.begin(), buf.rewards.end(), rewards_.begin());
   reward_seconds_ = seconds_since(t0);
   reward_range.end();
 

@@ -5,7 +5,10 @@
 //   rollout   T steps of N rendering envs with the policy; per sample the stacked state after
 //             the step, s^k_{t+1}, is kept (on a done step the finished episode's last stack,
 //             EnvPool::final_frames, not the reset frames).
-//   reward    r = -log(1 - D(s^k_{t+1}) + 1e-8) for the whole rollout, D frozen, before GAE.
+//   reward    r = -log(1 - D(s^k_{t+1}) + 1e-8) for the whole rollout, D frozen, before GAE;
+//             with imitate.reward_norm = return_std divided by the running std of its discounted
+//             return (ReturnNormalizer, per learner, in the checkpoint) and clipped to
+//             +-imitate.reward_clip.
 //   D         imitate.disc_passes passes over the rollout's windows in shuffled minibatches of
 //             imitate.disc_minibatch, each paired with as many expert windows drawn uniformly
 //             from the demonstrations (same stacking and episode-start padding; states reached
@@ -76,6 +79,10 @@ struct ImitationSettings {
   std::string demos;
   int disc_passes = 1, disc_minibatch = 128;
   int disc_updates = 0;  // cap on D updates per iteration (0: none)
+  // imitate.reward_norm: "none" (D's reward as is) or "return_std" (scaled by the running std of
+  // its discounted return, then clipped to +-reward_clip).
+  bool reward_norm = false;
+  double reward_clip = 10;
   int eval_every = 10, eval_episodes = 10, eval_window = 100, eval_envs = 10;
   bool eval_deterministic = true, eval_stochastic = true;  // eval.modes
 };
@@ -91,7 +98,7 @@ struct ImitationStats {
   IterationStats ppo;  // this learner's PPO statistics (mean_return: its env episodes)
   UpdateStats disc;    // mean over the iteration's discriminator updates
   int disc_updates = 0;
-  double mean_reward = 0;     // mean D reward over the rollout
+  double mean_reward = 0;     // mean D reward over the rollout (before any normalisation)
   double reward_std = 0;      // its std over the rollout (pooled over the learners)
   double train_velocity = 0;  // mean forward velocity (x_velocity) over the rollout's steps
   // Averaged over the learners (collective): D and PPO losses above, and:
@@ -145,10 +152,13 @@ class ImitationTrainer {
   // on the run's device.
   Tensor next_windows();
   Device device() const { return dev_; }
-  // The last rollout's D rewards as written into the rollout buffer, [T*N].
+  // The last rollout's D rewards as written into the rollout buffer (normalised with
+  // imitate.reward_norm = return_std), [T*N].
   const std::vector<float>& rewards() const { return rewards_; }
   // The best evaluation mean so far (see ImitationStats::new_best; -inf before any), every rank.
   double best_eval_return() const { return best_eval_; }
+  // The D reward's return normaliser (imitate.reward_norm = return_std), else null.
+  const ReturnNormalizer* reward_normalizer() const { return reward_norm_.get(); }
   // count expert windows [count, k, H, W] drawn as the D update draws them (advances the expert
   // stream), on the run's device: a view of the minibatch buffer, valid until the next call.
   Tensor expert_batch(int count);
@@ -187,6 +197,7 @@ class ImitationTrainer {
   std::vector<uint8_t> expert_mb_, agent_mb_;
   std::vector<long> perm_;
   std::vector<float> rewards_;
+  std::unique_ptr<ReturnNormalizer> reward_norm_;  // imitate.reward_norm = return_std
   Device dev_;  // this learner's device (run.device, or its local GPU with several learners)
   // On a CUDA device: the windows, every demonstration frame [F, H, W] with each episode's
   // first row, the minibatches and their gather indices.

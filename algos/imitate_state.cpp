@@ -9,9 +9,13 @@
 //   /eval/<mode> [n], /@eval_total_<mode>,  each evaluation mode's window (rank 0); mode
 //     /@eval_window_<mode>                   deterministic or stochastic
 //   /@best_eval_return                       the best evaluation mean so far (-inf: none yet)
+//   /imitate_reward_norm/mean, /var [1] (@count), /running [N]
+//                                            the D reward's return normaliser (rank 0's;
+//                                            imitate.reward_norm = return_std only)
 //   /learners/<r>  uint8 [bytes]             learner r >= 1: its own state as an embedded HDF5
 //                                            file (a PPO checkpoint without networks + its
-//                                            discriminator, expert and shuffle streams)
+//                                            discriminator, expert and shuffle streams and
+//                                            its reward normaliser)
 #include <unistd.h>
 
 #include <filesystem>
@@ -54,6 +58,30 @@ constexpr const char* kStoch = "stochastic";
 std::string learner_path(int r) {
   return "learners/" + std::to_string(r);
 }
+
+const char* const kRewardNorm = "imitate_reward_norm";
+
+void save_reward_norm(h5::File& f, const ReturnNormalizer& n) {
+  const std::string g = kRewardNorm;
+  f.write(g + "/mean", n.stats().mean());
+  f.write(g + "/var", n.stats().var());
+  f.set_attr(g + "/mean", "count", n.stats().count());
+  f.write(g + "/running", n.running());
+}
+
+void load_reward_norm(const h5::File& f, ReturnNormalizer& n) {
+  const std::string g = kRewardNorm;
+  RM_CHECK(f.exists(g + "/mean"), f.path(),
+           ": checkpoint has no reward normaliser; it was saved with imitate.reward_norm=none");
+  auto read = [&](const std::string& name, long count) {
+    const Tensor t = f.read(g + "/" + name);
+    RM_CHECK(t.dtype() == DType::f64 && t.numel() == count, f.path(), ": ", g, "/", name, " has ",
+             t.numel(), " values, expected ", count);
+    return std::vector<double>(t.data<double>(), t.data<double>() + t.numel());
+  };
+  n.stats().set_state(read("mean", 1), read("var", 1), f.attr_double(g + "/mean", "count"));
+  n.set_running(read("running", n.envs()));
+}
 }  // namespace
 
 void ImitationTrainer::save_learner(const std::string& path) const {
@@ -62,6 +90,7 @@ void ImitationTrainer::save_learner(const std::string& path) const {
   w.add_rng("discriminator.interpolation", disc_->interpolation_rng());
   w.add_rng("expert", expert_rng_);
   w.add_rng("disc_shuffle", shuffle_rng_);
+  if (reward_norm_) save_reward_norm(w.file(), *reward_norm_);
   w.set_counter("rank", comm_.rank());
   w.commit();
 }
@@ -73,6 +102,7 @@ void ImitationTrainer::load_learner(CheckpointReader& r) {
   r.load_rng("discriminator.interpolation", disc_->interpolation_rng());
   r.load_rng("expert", expert_rng_);
   r.load_rng("disc_shuffle", shuffle_rng_);
+  if (reward_norm_) load_reward_norm(r.file(), *reward_norm_);
 }
 
 void ImitationTrainer::save(const std::string& path, double wall_seconds) {
@@ -113,6 +143,7 @@ void ImitationTrainer::save(const std::string& path, double wall_seconds) {
       if (!win->returns.empty()) f.write(std::string("eval/") + mode, win->returns);
     }
     f.set_attr("/", "best_eval_return", best_eval_);
+    if (reward_norm_) save_reward_norm(f, *reward_norm_);
     for (int r = 1; r < size; ++r) {
       std::vector<uint8_t>& img = images[size_t(r)];
       f.write(learner_path(r), Tensor::view(img.data(), {int64_t(img.size())}, DType::u8));
@@ -135,6 +166,7 @@ void ImitationTrainer::load(const std::string& path) {
   disc_->load(r, "discriminator");
   r.load_rng("expert", expert_rng_);
   r.load_rng("disc_shuffle", shuffle_rng_);
+  if (reward_norm_) load_reward_norm(f, *reward_norm_);
   for (const auto& [mode, win] :
        {std::pair<const char*, EvalWindow*>{kDet, &eval_det_}, {kStoch, &eval_stoch_}}) {
     const std::string total = std::string("eval_total_") + mode;

@@ -9,7 +9,8 @@
 // Image torsos take uint8 frames [B, k, H, W] (standardized inside), the MLP float [B, obs_dim].
 //
 // The reward network (discriminator, Table 3) maps frames to a logit [B, 1] and computes the
-// gradient penalty with its exact parameter gradient.
+// gradient penalty (on the logit or on sigmoid(logit), engine/penalty.h) with its exact
+// parameter gradient.
 //
 // Every network owns its ParamSet (parameters + gradients, one buffer), a ParamSet of buffers
 // (spectral-norm u) and an Arena sized for max_batch at construction; forward/backward never
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include "engine/layers.h"
+#include "engine/penalty.h"
 
 namespace relmimic {
 
@@ -116,6 +118,7 @@ struct RewardConfig {
   std::array<int, 5> channels = {32, 64, 64, 128, 128};  // rows 2, 3, 4, 6, 8
   std::array<int, 2> embed = {8, 16};                    // C' of rows 5 and 7
   double slope = 0.1;                                    // LeakyReLU
+  PenaltyOn penalty_on = PenaltyOn::logit;               // what the gradient penalty differentiates
   int max_batch = 128;
   uint64_t seed = 0;
   Device device = Device::cpu();
@@ -137,11 +140,12 @@ class RewardNet {
   // dlogit [B, 1]: accumulates parameter gradients, returns d/dx of the standardized input.
   Tensor backward(const Tensor& dlogit);
 
-  // P = lambda * mean_b (||grad_x D(x_hat_b)||_2 - 1)^2 for standardized interpolates
-  // x_hat T [B, k, H, W]. With accumulate_grad, adds dP/dtheta (exact, through jvp +
-  // backward_jvp) to the parameter gradients; the pass that computes grad_x D leaves none.
+  // P = lambda * mean_b (||grad_x f(logit(x_hat_b))||_2 - 1)^2 for standardized interpolates
+  // x_hat T [B, k, H, W], f the identity (config penalty_on = logit) or sigmoid (prob). With
+  // accumulate_grad, adds dP/dtheta (exact, through jvp + backward_jvp) to the parameter
+  // gradients; the pass that computes grad_x f leaves none.
   // logit_grad_norm (optional): receives mean_b ||grad_x logit(x_hat_b)||_2, the steepness of
-  // the logit the penalty sees, from the same pass (grad_x logit_b = grad_x D_b / D'(logit_b)).
+  // the logit, from the same pass (on prob: grad_x logit_b = grad_x D_b / D'(logit_b)).
   double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
                           double* logit_grad_norm = nullptr);
 
@@ -183,7 +187,7 @@ class RewardNet {
   Linear<T> fc_;
   Tensor v_, dlogit_, dt_logit_;  // penalty scratch: dP/dg [B, k, H, W], [B, 1], [B, 1]
   // Host copies of the penalty's per-sample scalars [max_batch]: logits, the two derivatives
-  // sent back, and the logit tangent.
+  // sent back, and the logit tangent (penalty_factors of each logit, engine/penalty.h).
   std::vector<T> host_logit_, host_dy_, host_dty_, host_tl_;
 };
 

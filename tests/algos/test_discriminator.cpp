@@ -355,11 +355,13 @@ TEST(DiscriminatorConfig, DeclaredSettingsRoundTrip) {
   EXPECT_EQ(d.lr, 3e-4);
   EXPECT_EQ(d.lambda, 10.0);
   EXPECT_EQ(d.max_grad_norm, 0.5);
+  EXPECT_EQ(d.penalty_on, PenaltyOn::logit);
+  EXPECT_EQ(d.net().penalty_on, PenaltyOn::logit);
   EXPECT_EQ(d.seed, 7u);
 
   cfg.apply_overrides({"disc.variant=baseline", "disc.frames=8", "disc.frame_size=16",
                        "disc.channels=2,3,3,4,4", "disc.embed=2,2", "disc.max_grad_norm=0",
-                       "disc.beta1=0.5"});
+                       "disc.beta1=0.5", "disc.penalty_on=prob"});
   d = algos::discriminator_config(cfg, 7);
   EXPECT_FALSE(d.relational);
   EXPECT_EQ(d.frames, 8);
@@ -367,8 +369,10 @@ TEST(DiscriminatorConfig, DeclaredSettingsRoundTrip) {
   EXPECT_EQ(d.channels, (std::array<int, 5>{2, 3, 3, 4, 4}));
   EXPECT_EQ(d.max_grad_norm, 0.0);
   EXPECT_EQ(d.beta1, 0.5);
+  EXPECT_EQ(d.penalty_on, PenaltyOn::prob);
   Discriminator<float> built(d);  // the settings make a working network
   EXPECT_EQ(built.net().config().frames, 8);
+  EXPECT_EQ(built.net().config().penalty_on, PenaltyOn::prob);
   EXPECT_FALSE(built.net().config().relational);
 
   auto refused = [&](const std::string& assignment) {
@@ -382,6 +386,8 @@ TEST(DiscriminatorConfig, DeclaredSettingsRoundTrip) {
   EXPECT_NE(refused("disc.embed=8,x").find("'x' is not an integer"), std::string::npos);
   EXPECT_NE(refused("disc.max_grad_norm=-1").find("disc.max_grad_norm"), std::string::npos);
   EXPECT_NE(refused("disc.beta2=1").find("disc.beta2"), std::string::npos);
+  EXPECT_NE(refused("disc.penalty_on=sigmoid").find("disc.penalty_on must be logit or prob"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -225,6 +225,89 @@ TEST(Imitation, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
   for (const fs::path& p : {a, b, c, d}) fs::remove_all(p);
 }
 
+Config with_reward_norm(Config c) {
+  c.apply_overrides({"imitate.reward_norm=return_std", "imitate.reward_clip=5"});
+  return c;
+}
+
+// imitate.reward_norm = return_std: the rollout holds D's reward of the stored windows scaled
+// as a fresh VecNormalize-style normaliser scales it (the iteration's gamma, episode ends and
+// clip); the logged mean reward stays D's own.
+TEST(Imitation, NormalisedRewardIsDsRewardOverItsReturnStd) {
+  EXPECT_EQ(algos::imitation_settings(tiny_imitation(demos(), 1)).reward_norm, false);
+  algos::ImitationTrainer t(with_reward_norm(tiny_imitation(demos(), 1)));
+  ASSERT_NE(t.reward_normalizer(), nullptr);
+  algos::Discriminator<float> frozen(t.disc().config());
+  std::memcpy(frozen.parameters().values(), t.disc().parameters().values(),
+              size_t(frozen.parameters().size()) * 4);
+  std::memcpy(frozen.net().buffers().values(), t.disc().net().buffers().values(),
+              size_t(frozen.net().buffers().size()) * 4);
+
+  const algos::ImitationStats st = t.iterate();
+  const algos::RolloutBuffer& buf = t.ppo().buffer();
+  const long B = t.settings().ppo.batch();
+  std::vector<float> raw(static_cast<size_t>(B)), want(static_cast<size_t>(B));
+  frozen.reward(t.next_windows(), raw.data());
+  algos::ReturnNormalizer n(t.settings().ppo.num_envs, t.settings().ppo.gamma, 5.0);
+  n.scale(t.settings().ppo.rollout_steps, raw.data(), buf.terminated.data(), buf.truncated.data(),
+          want.data());
+  double sum = 0;
+  for (long i = 0; i < B; ++i) {
+    ASSERT_EQ(buf.rewards[size_t(i)], want[size_t(i)]) << "sample " << i;
+    EXPECT_EQ(t.rewards()[size_t(i)], want[size_t(i)]);
+    EXPECT_NE(want[size_t(i)], raw[size_t(i)]) << "sample " << i;
+    sum += raw[size_t(i)];
+  }
+  EXPECT_NEAR(st.mean_reward, sum / double(B), 1e-9);
+  EXPECT_EQ(t.reward_normalizer()->stats().var(), n.stats().var());
+  EXPECT_EQ(t.reward_normalizer()->running(), n.running());
+}
+
+// The normaliser's statistics and running returns travel in the checkpoint: a run killed after
+// one iteration and resumed ends like the uninterrupted one.
+TEST(Imitation, ResumedRunWithNormalisedRewardIsBitIdentical) {
+  const fs::path a = temp_dir("norm_whole"), b = temp_dir("norm_split");
+  const Config cfg = with_reward_norm(tiny_imitation(demos(), 3));
+  ASSERT_TRUE(algos::train_imitation(cfg, options(a)).finished);
+  algos::RunOptions first = options(b);
+  first.stop_after = 1;
+  EXPECT_FALSE(algos::train_imitation(cfg, first).finished);
+  algos::RunOptions second = options(b);
+  second.resume = true;
+  ASSERT_TRUE(algos::train_imitation(algos::imitation_resume_config(b.string()), second).finished);
+
+  const std::string fa = (a / "checkpoints" / "final.h5").string();
+  const std::string fb = (b / "checkpoints" / "final.h5").string();
+  EXPECT_TRUE(state_bytes(fa) == state_bytes(fb))
+      << "resumed parameters differ from the uninterrupted run's";
+  const h5::File ha = h5::File::open(fa), hb = h5::File::open(fb);
+  for (const std::string d :
+       {"imitate_reward_norm/mean", "imitate_reward_norm/var", "imitate_reward_norm/running"}) {
+    const Tensor ta = ha.read(d), tb = hb.read(d);
+    ASSERT_EQ(ta.nbytes(), tb.nbytes()) << d;
+    EXPECT_EQ(std::memcmp(ta.raw(), tb.raw(), ta.nbytes()), 0) << d;
+  }
+  const auto la = lines(a / "progress.csv"), lb = lines(b / "progress.csv");
+  ASSERT_EQ(la.size(), 4u);
+  ASSERT_EQ(lb.size(), la.size());
+  for (size_t i = 0; i < la.size(); ++i)
+    EXPECT_EQ(deterministic_part(la[i]), deterministic_part(lb[i])) << "progress row " << i;
+
+  // A checkpoint of a run without the normaliser cannot resume one with it.
+  {
+    algos::ImitationTrainer plain(tiny_imitation(demos(), 1));
+    plain.save((a / "plain.h5").string());
+  }
+  algos::ImitationTrainer normed(cfg);
+  try {
+    normed.load((a / "plain.h5").string());
+    ADD_FAILURE() << "loaded a checkpoint without the reward normaliser";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("imitate.reward_norm"), std::string::npos) << e.what();
+  }
+  for (const fs::path& p : {a, b}) fs::remove_all(p);
+}
+
 TEST(Imitation, VariantsChooseTheRelationalModules) {
   struct Want {
     const char* name;
@@ -276,6 +359,8 @@ TEST(Imitation, BadSettingsAreRefusedByName) {
   refused(c, "variant=rm-x", "rm-x");
   refused(c, "eval.modes=greedy", "eval.modes");
   refused(c, "eval.deterministic=true", "eval.modes");
+  refused(c, "imitate.reward_norm=std", "imitate.reward_norm");
+  refused(c, "imitate.reward_clip=0", "imitate.reward_clip");
 }
 
 // Both evaluation modes run side by side from the same initial states; eval_return follows the

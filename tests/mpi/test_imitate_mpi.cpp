@@ -106,6 +106,49 @@ TEST(MpiImitation, LearnersStayIdenticalAndResumeExactly) {
   if (c.is_root()) fs::remove_all(dir);
 }
 
+// imitate.reward_norm = return_std: each learner normalises its own rewards, and the checkpoint
+// gives every learner its own normaliser back (rank 0's in the file, the others' embedded).
+TEST(MpiImitation, EachLearnerResumesItsOwnRewardNormaliser) {
+  Comm& c = Comm::world();
+  ASSERT_EQ(c.size(), 2) << "run under mpirun -np 2";
+  int64_t id = getpid();
+  c.broadcast(&id, 1);
+  const fs::path dir =
+      fs::temp_directory_path() / ("relmimic_mpi_reward_norm_" + std::to_string(id));
+  const std::string demos = (dir / "demos.h5").string();
+  if (c.is_root()) {
+    fs::create_directories(dir);
+    testing::write_random_demos(demos, 32, {20, 30});
+  }
+  c.barrier();
+  Config cfg = testing::tiny_imitation(demos, 1);
+  cfg.apply_override("imitate.reward_norm=return_std");
+  auto state = [](const algos::ImitationTrainer& t) {
+    const algos::ReturnNormalizer* n = t.reward_normalizer();
+    std::vector<float> v;
+    for (double x : n->running()) v.push_back(float(x));
+    v.push_back(float(n->stats().mean()[0]));
+    v.push_back(float(n->stats().var()[0]));
+    v.push_back(float(n->stats().count()));
+    return v;
+  };
+  const std::string ckpt = (dir / "latest.h5").string();
+  std::vector<float> saved;
+  {
+    algos::ImitationTrainer a(cfg);
+    a.iterate();
+    saved = state(a);
+    a.save(ckpt);
+  }
+  EXPECT_FALSE(same_as_root(saved)) << "both learners normalised the same rewards";
+  algos::ImitationTrainer r(cfg);
+  r.load(ckpt);
+  EXPECT_TRUE(all_ranks(state(r) == saved))
+      << "rank " << c.rank() << ": the resumed learner lost its reward normaliser";
+  c.barrier();
+  if (c.is_root()) fs::remove_all(dir);
+}
+
 // The same shared state of learners training on GPUs, copied to the host.
 std::vector<float> shared_device_state(algos::ImitationTrainer& t) {
   std::vector<float> v;
