@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/files.h"
 #include "kernels/common.h"
 
 namespace relmimic::algos {
@@ -119,11 +120,13 @@ CsvLog::CsvLog(const std::string& path, std::vector<std::string> columns, long k
     RM_CHECK(long(kept.size()) == keep_rows, path, ": has ", kept.size(),
              " rows, the checkpoint expects ", keep_rows);
   }
-  f_ = std::fopen(path.c_str(), "w");
+  // The header and kept rows replace the file atomically (a kill in between keeps the old
+  // file, which a later resume trims again); new rows are appended.
+  std::string text = header + "\n";
+  for (const std::string& l : kept) text += l + "\n";
+  write_file_atomically(path, text);
+  f_ = std::fopen(path.c_str(), "a");
   RM_CHECK(f_, "cannot open ", path, " for writing");
-  std::fprintf(f_, "%s\n", header.c_str());
-  for (const std::string& l : kept) std::fprintf(f_, "%s\n", l.c_str());
-  std::fflush(f_);
 }
 
 CsvLog::~CsvLog() {

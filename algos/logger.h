@@ -3,7 +3,8 @@
 //                every few seconds when stderr is a file (nohup, CI), so logs stay readable;
 //   CsvLog       progress.csv, one row per iteration, flushed at once (a killed run keeps every
 //                finished row). Reopened for a resumed run it keeps exactly the rows the
-//                checkpoint had written, so the file reads as one uninterrupted run.
+//                checkpoint had written, so the file reads as one uninterrupted run; that
+//                rewrite is atomic (engine/files.h), a kill during it loses no row.
 #pragma once
 
 #include <chrono>

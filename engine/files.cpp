@@ -81,6 +81,7 @@ void commit_temp(const std::string& tmp, const std::string& path) {
 }
 
 void write_file_atomically(const std::string& path, const std::string& text) {
+  remove_stale_temps_of(path);
   const std::string tmp = temp_path(path);
   FILE* f = std::fopen(tmp.c_str(), "wb");
   RM_CHECK(f, "cannot open '", tmp, "' for writing (", std::strerror(errno), ")");

@@ -15,7 +15,8 @@ std::string temp_path(const std::string& path);
 // crash). Throws naming the file when any step fails; `tmp` is then removed.
 void commit_temp(const std::string& tmp, const std::string& path);
 
-// Writes `text` to `path` atomically (temp_path + commit_temp); its folder must exist.
+// Writes `text` to `path` atomically (temp_path + commit_temp), first removing the stale
+// temporaries of `path`; its folder must exist.
 void write_file_atomically(const std::string& path, const std::string& text);
 
 // Removes the temporaries "<name>.tmp-<pid>" in `dir` whose process no longer exists (a writer
