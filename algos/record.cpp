@@ -30,6 +30,7 @@ RecordResult record_demos(const RecordOptions& o) {
   pc.frame_stack = s.pixels() ? s.frames : 1;
   pc.render_config.width = pc.render_config.height = size;
   env::EnvPool pool(pc);
+  policy.check_env(pool);
 
   RecordResult res;
   res.env = env::task_name(s.task);
