@@ -125,7 +125,9 @@ ImitationResult train_imitation(const Config& run_cfg, const RunOptions& o, Comm
     fs::create_directories(dir / "checkpoints");
     remove_stale_temps(o.run_dir);
     remove_stale_temps((dir / "checkpoints").string());
-    if (!o.resume) json::write_file((dir / "config.json").string(), cfg.to_json());
+    // The effective config: a resumed run may have extended ppo.total_steps or found its
+    // demonstrations in another place.
+    json::write_file((dir / "config.json").string(), cfg.to_json());
     log = std::make_unique<CsvLog>(csv, imitation_columns(), o.resume ? trainer.iteration() : -1);
     if (o.progress)
       bar = std::make_unique<ProgressBar>(dir.filename().string(), settings.ppo.total_steps);

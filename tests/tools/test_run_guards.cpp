@@ -303,6 +303,9 @@ TEST(DemosHash, ResumeChecksTheDemonstrationsContent) {
   const Result resumed = run("imitate --resume --demos " + moved.string() + where);
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_NE(resumed.out.find("2 iterations"), std::string::npos) << resumed.out;
+  const json::Value again = json::parse_file((dir / "im" / "config.json").string());
+  EXPECT_EQ(again.at("demos").as_string(), fs::absolute(moved).lexically_normal().string());
+  EXPECT_EQ(again.at("demos_sha256").as_string(), sha);
 }
 
 }  // namespace
