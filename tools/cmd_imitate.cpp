@@ -94,13 +94,26 @@ int cmd_imitate(int argc, char** argv) {
 
   Config cfg;
   if (resume) {
-    for (const char* f :
-         {"--env", "--variant", "--frames", "--seed", "--envs", "--config", "--set"})
-      if (given(f))
-        return usage(std::string("--resume continues with the run's saved config; ") + f +
-                     " cannot change it");
-    if (!positional.empty()) return usage("--resume continues with the run's saved config");
     cfg = algos::imitation_resume_config(run_dir);
+    if (steps > 0) cfg.set("ppo.total_steps", json::Value(steps), "--steps");
+    // Settings given again must be the run's own, so the same command plus --resume continues
+    // it; the demonstrations are checked by their SHA-256 instead.
+    Config again = cfg;
+    if (!config_file.empty()) again.load_file(config_file);
+    if (given("--env")) again.set("env.name", json::Value(env_name), "--env");
+    if (given("--variant")) again.set("variant", json::Value(variant), "--variant");
+    if (frames > 0) again.set("net.frames", json::Value(frames), "--frames");
+    if (seed >= 0) again.set("seed", json::Value(seed), "--seed");
+    if (envs > 0) again.set("env.num_envs", json::Value(envs), "--envs");
+    again.apply_overrides(sets);
+    if (steps > 0) again.set("ppo.total_steps", json::Value(steps), "--steps");
+    algos::apply_variant(again);
+    const std::string changed = changed_setting(cfg, again, {"demos", "demos_sha256"});
+    if (!changed.empty())
+      return usage(
+          "--resume continues with the run's saved config, which this command would "
+          "change: " +
+          changed);
     // The same demonstrations in another place (checked against the run's SHA-256).
     if (!demos.empty()) cfg.set("demos", json::Value(demos), "--demos");
   } else {

@@ -73,14 +73,6 @@ int run_ppo_command(const char* command, const char* summary, algos::PpoPreset p
 
   Config cfg;
   if (resume) {
-    for (const char* f : {"--net", "--frames", "--config", "--set", "--seed", "--envs"})
-      if (given(f)) {
-        std::fprintf(stderr,
-                     "relmimic %s: --resume continues with the run's saved config; %s cannot "
-                     "change it\n",
-                     command, f);
-        return 2;
-      }
     cfg = algos::resume_config(run_dir, preset);
     // --env names the default run folder; it must be the run's env.
     if (given("--env") &&
@@ -89,6 +81,22 @@ int run_ppo_command(const char* command, const char* summary, algos::PpoPreset p
                    cfg.get<std::string>("env.name").c_str(), env_name.c_str());
       return 2;
     }
+    if (steps > 0) cfg.set("ppo.total_steps", json::Value(double(steps)), "--steps");
+    // Settings given again must be the run's own: the same command plus --resume continues it.
+    Config again = cfg;
+    if (!config_file.empty()) again.load_file(config_file);
+    if (pixels && given("--net")) again.set("net.arch", json::Value(net), "--net");
+    if (pixels && frames > 0) again.set("net.frames", json::Value(double(frames)), "--frames");
+    if (seed >= 0) again.set("seed", json::Value(double(seed)), "--seed");
+    if (envs > 0) again.set("env.num_envs", json::Value(double(envs)), "--envs");
+    again.apply_overrides(sets);
+    if (steps > 0) again.set("ppo.total_steps", json::Value(double(steps)), "--steps");
+    const std::string changed = changed_setting(cfg, again);
+    if (!changed.empty())
+      return usage(
+          "--resume continues with the run's saved config, which this command would "
+          "change: " +
+          changed);
   } else {
     algos::declare_ppo(cfg, preset);
     if (!config_file.empty()) cfg.load_file(config_file);

@@ -308,4 +308,39 @@ TEST(DemosHash, ResumeChecksTheDemonstrationsContent) {
   EXPECT_EQ(again.at("demos_sha256").as_string(), sha);
 }
 
+// A killed job is continued by the same command plus --resume (as a Slurm requeue would run it);
+// a setting that would change the run is refused, naming it.
+TEST(ResumeCommand, TheSameCommandPlusResumeContinuesTheRun) {
+  const fs::path dir = root_dir() / "same";
+  fs::create_directories(dir);
+  const std::string demos = (dir / "demos.h5").string();
+  relmimic::testing::write_random_demos(demos, 32, {12, 9});
+  const fs::path config = dir / "config.json";  // its step budget gives way to --steps
+  std::ofstream(config) << R"({"ppo": {"total_steps": 1000000, "epochs": 1}})";
+  const std::string command =
+      "imitate --config " + config.string() + " --env hopper --demos " + demos +
+      " --variant rm-l-l --seed 2 --steps 128 --runs " + dir.string() +
+      " --name im --quiet net.frames=2 net.frame_size=32 env.num_envs=2 "
+      "ppo.rollout_steps=32 ppo.minibatch=32 ppo.epochs=1 imitate.disc_minibatch=32 "
+      "disc.channels=4,8,8,8,8 disc.embed=2,2 eval.every=0 run.threads=1";
+  const Result first = run(command + " --stop-after 1");
+  ASSERT_EQ(first.code, 0) << first.err;
+  expect_usage_error(command + " ppo.epochs=2 --resume", "ppo.epochs is 1 in the run, 2 here");
+  expect_usage_error(command + " --seed 3 --resume", "seed is 2 in the run, 3 here");
+  const Result resumed = run(command + " --resume");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("2 iterations"), std::string::npos) << resumed.out;
+
+  const std::string expert =
+      "expert --env hopper --steps 1024 --set ppo.rollout_steps=64 "
+      "--quiet --runs " +
+      dir.string() + " --name ex";
+  const Result e1 = run(expert + " --stop-after 1");
+  ASSERT_EQ(e1.code, 0) << e1.err;
+  expect_usage_error(expert + " --set ppo.lr=1 --resume", "ppo.lr is ");
+  const Result e2 = run(expert + " --resume");
+  ASSERT_EQ(e2.code, 0) << e2.err;
+  EXPECT_NE(e2.out.find("2 iterations"), std::string::npos) << e2.out;
+}
+
 }  // namespace
