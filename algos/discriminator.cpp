@@ -269,8 +269,13 @@ UpdateStats Discriminator<T>::compute_loss(const Tensor& expert, const Tensor& a
         train_ops::interpolate_frames(cfg_.device, c, per_, d_eps_.data<T>(), xa + long(b0) * per_,
                                       xe + long(b0) * per_, xh);
       }
-      st.penalty += net_.gradient_penalty(x_hat_.slice(0, c), cfg_.lambda * c / B, accumulate_grad);
+      double norm = 0;
+      st.penalty +=
+          net_.gradient_penalty(x_hat_.slice(0, c), cfg_.lambda * c / B, accumulate_grad, &norm);
+      st.logit_grad_norm += norm * c / B;
     }
+  } else {
+    st.logit_grad_norm = NAN;
   }
   check_value(st.penalty, "gradient penalty");
   if (accumulate_grad) check_grads("gradient penalty");

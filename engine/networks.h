@@ -140,7 +140,10 @@ class RewardNet {
   // P = lambda * mean_b (||grad_x D(x_hat_b)||_2 - 1)^2 for standardized interpolates
   // x_hat T [B, k, H, W]. With accumulate_grad, adds dP/dtheta (exact, through jvp +
   // backward_jvp) to the parameter gradients; the pass that computes grad_x D leaves none.
-  double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad);
+  // logit_grad_norm (optional): receives mean_b ||grad_x logit(x_hat_b)||_2, the steepness of
+  // the logit the penalty sees, from the same pass (grad_x logit_b = grad_x D_b / D'(logit_b)).
+  double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
+                          double* logit_grad_norm = nullptr);
 
   // Training: one power iteration per forward; evaluation: u frozen.
   void set_training(bool t);
