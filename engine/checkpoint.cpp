@@ -137,7 +137,7 @@ CheckpointReader::CheckpointReader(const std::string& path) : f_(h5::File::open(
   const std::string format = f_.attr_string("/", "format");
   RM_CHECK(format != "relmimic-demos", path,
            ": a demonstration file (format relmimic-demos, written by relmimic record), not a "
-           "checkpoint");
+           "relmimic checkpoint");
   RM_CHECK(format == "relmimic-checkpoint", path, ": format '", format,
            "', not a relmimic checkpoint");
 }

@@ -173,7 +173,7 @@ TEST(CommandValues, EvalOfADemonstrationFileSaysSo) {
   const std::string demos = (root_dir() / "eval-demos.h5").string();
   relmimic::testing::write_random_demos(demos, 32, {5});
   expect_one_line_error(run("eval --checkpoint " + demos),
-                        {"eval-demos.h5", "a demonstration file", "not a checkpoint"});
+                        {"eval-demos.h5", "a demonstration file", "not a relmimic checkpoint"});
 }
 
 std::string slurp(const fs::path& p) {
