@@ -43,6 +43,10 @@ namespace {
 // Silence HDF5's own stderr dumps once: every failure is reported through exceptions.
 void quiet() {
   static bool done = [] {
+    // No exit handler: every file is closed by its owner, and HDF5's handler would close again
+    // a file whose close had failed (freed, its id kept: a crash at exit, see close_file). Only
+    // effective before HDF5's first call, which this is in relmimic.
+    H5dont_atexit();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     return true;
   }();
