@@ -78,6 +78,9 @@ void declare_imitation(Config& c) {
         "baseline | rm-l-l | rm-l-nl | rm-nl-nl: which of reward / policy / value hold "
         "relational blocks (sets net.arch, net.value_arch, disc.variant)");
   c.add("demos", "", "HDF5 video demonstrations (relmimic record)");
+  c.add("demos_sha256", "",
+        "SHA-256 of the demonstration file, recorded when the run starts (demos becomes its "
+        "absolute path); a resumed run refuses a file with another hash");
   declare_ppo(c, PpoPreset::pixels);
   // The reward is D's, not the env's: no return-based scaling of it.
   c.set("ppo.reward_norm", json::Value(false), "imitation defaults");

@@ -10,7 +10,9 @@
 
 #include "algos/logger.h"
 #include "engine/checkpoint.h"
+#include "engine/files.h"
 #include "engine/json.h"
+#include "engine/sha256.h"
 #include "kernels/common.h"
 
 namespace fs = std::filesystem;
@@ -70,7 +72,7 @@ const std::vector<std::string>& imitation_columns() {
 
 Config imitation_resume_config(const std::string& run_dir) {
   const std::string path = latest_checkpoint(run_dir);
-  RM_CHECK(fs::exists(path), "cannot resume: ", path, " does not exist");
+  check_resumable(path);
   CheckpointReader r(path);
   RM_CHECK(r.file().has_attr("/", "imitate_config"), path, ": not an imitation checkpoint");
   Config cfg;
@@ -80,7 +82,25 @@ Config imitation_resume_config(const std::string& run_dir) {
   return cfg;
 }
 
-ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& comm,
+void pin_demos(Config& cfg, bool resume) {
+  const std::string path = cfg.get<std::string>("demos");
+  const std::string want = cfg.get<std::string>("demos_sha256");
+  RM_CHECK(!path.empty(), "config demos: no demonstration file given (--demos)");
+  if (!fs::exists(path)) {
+    RM_CHECK(!resume, "cannot resume: the run's demonstrations ", path,
+             " are missing (give their new place with --demos PATH)");
+    RM_FAIL("demonstrations not found: '", path, "'");
+  }
+  const std::string have = sha256_file(path);
+  if (resume && !want.empty())
+    RM_CHECK(have == want, path, ": SHA-256 ", have.substr(0, 16), "... differs from the run's ",
+             "demonstrations (", want.substr(0, 16),
+             "...): give the file the run started with (--demos PATH)");
+  cfg.set("demos", json::Value(fs::absolute(path).lexically_normal().string()), "demos path");
+  cfg.set("demos_sha256", json::Value(have), "demos file");
+}
+
+ImitationResult train_imitation(const Config& run_cfg, const RunOptions& o, Comm& comm,
                                 const std::function<void(ImitationTrainer&)>& on_start) {
   RM_CHECK(!o.run_dir.empty(), "train_imitation: no run folder");
   const fs::path dir(o.run_dir);
@@ -89,14 +109,16 @@ ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& co
   const std::string csv = (dir / "progress.csv").string();
   // Every rank decides the same way (they all see the folder), so none waits alone.
   check_run_folder_free(o.run_dir, csv, latest, o.resume, o.overwrite);
+  check_output_free(o.out, o.overwrite);
   if (o.resume) {
-    RM_CHECK(fs::exists(latest), "cannot resume: ", latest, " does not exist");
     const CheckpointReader r(latest);
     RM_CHECK(r.has_counter("learners") && r.counter("learners") == comm.size(), latest,
              ": the run had ", r.has_counter("learners") ? r.counter("learners") : 0,
              " learner(s), this one has ", comm.size(), " (resume with mpirun -np <learners>)");
   }
 
+  Config cfg = run_cfg;
+  pin_demos(cfg, o.resume);
   const ImitationSettings settings = imitation_settings(cfg);
   if (settings.ppo.threads > 0) omp_set_num_threads(settings.ppo.threads);
   ImitationTrainer trainer(cfg, comm);  // validates the demonstrations before any file is made
@@ -112,8 +134,13 @@ ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& co
   std::unique_ptr<CsvLog> log;
   std::unique_ptr<ProgressBar> bar;
   if (root) {
+    if (o.overwrite) note_set_aside(o.run_dir, set_aside_run(o.run_dir));
     fs::create_directories(dir / "checkpoints");
-    if (!o.resume) json::write_file((dir / "config.json").string(), cfg.to_json());
+    remove_stale_temps(o.run_dir);
+    remove_stale_temps((dir / "checkpoints").string());
+    // The effective config: a resumed run may have extended ppo.total_steps or found its
+    // demonstrations in another place.
+    json::write_file((dir / "config.json").string(), cfg.to_json());
     log = std::make_unique<CsvLog>(csv, imitation_columns(), o.resume ? trainer.iteration() : -1);
     if (o.progress)
       bar = std::make_unique<ProgressBar>(dir.filename().string(), settings.ppo.total_steps);

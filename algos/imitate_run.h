@@ -29,6 +29,12 @@ std::string best_checkpoint(const std::string& run_dir);
 // The config of a run folder's latest checkpoint (for --resume).
 Config imitation_resume_config(const std::string& run_dir);
 
+// The demonstrations of a run: a new run (resume false) records the file's SHA-256 in
+// demos_sha256 and makes demos its absolute path; a resumed run refuses a file whose SHA-256
+// differs from the recorded one (a run without a recorded hash records it now). train_imitation
+// calls it; the config it saves (config.json, checkpoints) holds both.
+void pin_demos(Config& cfg, bool resume);
+
 struct ImitationResult {
   long iterations = 0, timesteps = 0;  // timesteps per learner
   bool finished = false;

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "algos/logger.h"
 #include "algos/ppo.h"
 #include "engine/sha256.h"
 #include "env/demos.h"
@@ -13,6 +14,7 @@ namespace relmimic::algos {
 RecordResult record_demos(const RecordOptions& o) {
   RM_CHECK(o.episodes >= 1, "record: episodes must be >= 1, got ", o.episodes);
   RM_CHECK(!o.out.empty(), "record: no output file");
+  check_output_free(o.out, o.overwrite);
   PpoPolicy policy(o.expert, 1);
   const PpoSettings& s = policy.settings();
   // A pixel agent acts on its own stack; the demonstrations keep the newest frame of it.
@@ -30,6 +32,7 @@ RecordResult record_demos(const RecordOptions& o) {
   pc.frame_stack = s.pixels() ? s.frames : 1;
   pc.render_config.width = pc.render_config.height = size;
   env::EnvPool pool(pc);
+  policy.check_env(pool);
 
   RecordResult res;
   res.env = env::task_name(s.task);

@@ -18,6 +18,7 @@ struct RecordOptions {
   uint64_t seed = 0;           // env reset noise and action sampling
   bool deterministic = false;  // the policy's mean instead of a sample
   int frame_size = 84;         // rendered frame height = width (a pixel agent needs its own)
+  bool overwrite = false;      // replace `out` if it exists (otherwise refused)
 };
 
 struct RecordResult {

@@ -30,10 +30,13 @@ int cmd_imitate(int argc, char** argv) {
          "runs/<name>/config.json, progress.csv and checkpoints/.");
   a.positional("key=value", positional, "setting overrides, like --set (e.g. ppo.epochs=4)");
   a.add("--env", env_name, "hopper or walker2d");
-  a.add("--demos", demos, "HDF5 video demonstrations of the env (relmimic record)");
+  a.add("--demos", demos,
+        "HDF5 video demonstrations of the env (relmimic record); with --resume: where the run's "
+        "demonstrations are now (their SHA-256 must match)");
   a.add("--variant", variant,
         "baseline | rm-l-l | rm-l-nl | rm-nl-nl (relational reward / policy / value)");
-  a.add("--frames", frames, "frames k stacked per state, 4 or 8 (0: the config's, 4)");
+  a.add("--frames", frames,
+        "frames k stacked per state, 4 or 8 (0: the config's, 4; any other k: net.frames=k)");
   a.add("--seed", seed, "seed (-1: the config's, 0); learner r uses seed + 1e6 (r + 1)");
   a.add("--steps", steps,
         "env steps per learner, ppo.total_steps (0: the config's); may extend a "
@@ -43,10 +46,13 @@ int cmd_imitate(int argc, char** argv) {
   a.add("--set", sets, "override one setting, key=value");
   a.add("--name", name, "run name: runs/<name> (default <env>-<variant>-k<frames>-s<seed>)");
   a.add("--runs", runs, "folder holding the run folders");
-  a.add("--out", out, "also write the final checkpoint here");
+  a.add("--out", out,
+        "also write the final checkpoint here; an existing file is replaced only with --force");
   a.add("--stop-after", stop_after, "checkpoint and stop after this many iterations (0: run on)");
   a.flag("--resume", resume, "continue runs/<name> from its latest checkpoint, every learner");
-  a.flag("--force", force, "start afresh even if runs/<name> holds a run");
+  a.flag("--force", force,
+         "start afresh even if runs/<name> holds a run (its files are moved into "
+         "runs/<name>/previous-<date>-<time>/), and replace an existing --out file");
   a.flag("--quiet", quiet, "no progress bar");
   a.flag("--print-config", print_config, "print the effective config as JSON and exit");
   if (!a.parse(argc, argv)) return a.exit_code();
@@ -61,6 +67,15 @@ int cmd_imitate(int argc, char** argv) {
       std::fprintf(stderr, "relmimic imitate: %s (see relmimic imitate --help)\n", m.c_str());
     return 2;
   };
+  if (resume && force)
+    return usage("--resume continues a run, --force replaces it: give one of them");
+  if (steps < 0) return usage("--steps must be > 0 (or 0: the config's)");
+  if (envs < 0) return usage("--envs must be > 0 (or 0: the config's)");
+  if (seed < -1) return usage("--seed must be >= 0 (or -1: the config's)");
+  if (stop_after < 0) return usage("--stop-after must be >= 0");
+  if (frames != 0 && frames != 4 && frames != 8)
+    return usage("--frames must be 4 or 8, got " + std::to_string(frames) +
+                 " (any other k: net.frames=k)");
   for (const std::string& p : positional)
     if (p.find('=') == std::string::npos)
       return usage("unexpected argument '" + p + "' (settings are key=value)");
@@ -79,13 +94,28 @@ int cmd_imitate(int argc, char** argv) {
 
   Config cfg;
   if (resume) {
-    for (const char* f :
-         {"--env", "--demos", "--variant", "--frames", "--seed", "--envs", "--config", "--set"})
-      if (given(f))
-        return usage(std::string("--resume continues with the run's saved config; ") + f +
-                     " cannot change it");
-    if (!positional.empty()) return usage("--resume continues with the run's saved config");
     cfg = algos::imitation_resume_config(run_dir);
+    if (steps > 0) cfg.set("ppo.total_steps", json::Value(steps), "--steps");
+    // Settings given again must be the run's own, so the same command plus --resume continues
+    // it; the demonstrations are checked by their SHA-256 instead.
+    Config again = cfg;
+    if (!config_file.empty()) again.load_file(config_file);
+    if (given("--env")) again.set("env.name", json::Value(env_name), "--env");
+    if (given("--variant")) again.set("variant", json::Value(variant), "--variant");
+    if (frames > 0) again.set("net.frames", json::Value(frames), "--frames");
+    if (seed >= 0) again.set("seed", json::Value(seed), "--seed");
+    if (envs > 0) again.set("env.num_envs", json::Value(envs), "--envs");
+    again.apply_overrides(sets);
+    if (steps > 0) again.set("ppo.total_steps", json::Value(steps), "--steps");
+    algos::apply_variant(again);
+    const std::string changed = changed_setting(cfg, again, {"demos", "demos_sha256"});
+    if (!changed.empty())
+      return usage(
+          "--resume continues with the run's saved config, which this command would "
+          "change: " +
+          changed);
+    // The same demonstrations in another place (checked against the run's SHA-256).
+    if (!demos.empty()) cfg.set("demos", json::Value(demos), "--demos");
   } else {
     algos::declare_imitation(cfg);
     if (!config_file.empty()) cfg.load_file(config_file);

@@ -12,17 +12,20 @@ int cmd_record(int argc, char** argv) {
   std::string expert, out;
   int episodes = 8, frame_size = 84;
   long seed = 0;
-  bool deterministic = false;
+  bool deterministic = false, force = false;
   Args a("record",
          "runs an expert checkpoint in its env and renders every visited state (the reset frame, "
          "then one frame per env step, as the imitating agent sees them) into an HDF5 "
          "demonstration file with the episodes' returns and the expert's SHA-256");
   a.add("--expert", expert, "the expert's PPO checkpoint (e.g. experts/hopper.h5)");
   a.add("--episodes", episodes, "episodes to record");
-  a.add("--out", out, "demonstration file to write (e.g. demos/hopper.h5)");
+  a.add("--out", out,
+        "demonstration file to write (e.g. demos/hopper.h5); an existing file is replaced only "
+        "with --force");
   a.add("--seed", seed, "seeds the env's reset noise and the action samples");
   a.add("--frame-size", frame_size, "rendered frame height = width");
   a.flag("--deterministic", deterministic, "act with the policy's mean instead of sampling");
+  a.flag("--force", force, "replace --out if it exists");
   if (!a.parse(argc, argv)) return a.exit_code();
   auto usage = [](const std::string& m) {
     std::fprintf(stderr, "relmimic record: %s (see relmimic record --help)\n", m.c_str());
@@ -41,6 +44,7 @@ int cmd_record(int argc, char** argv) {
   o.seed = uint64_t(seed);
   o.deterministic = deterministic;
   o.frame_size = frame_size;
+  o.overwrite = force;
   const algos::RecordResult r = algos::record_demos(o);
   double sum = 0;
   long frames = 0;

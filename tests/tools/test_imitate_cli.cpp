@@ -126,7 +126,7 @@ TEST_F(RecordCommand, ImitationRunsOnTheRecordedDemonstrationsAndEvaluates) {
   ASSERT_EQ(record_->code, 0) << record_->err;
   const std::string runs = root_dir().string();
   const Result r = run("imitate --env hopper --demos " + demos() +
-                       " --variant rm-l-nl --frames 2 --seed 1 --steps 64 --runs " + runs +
+                       " --variant rm-l-nl net.frames=2 --seed 1 --steps 64 --runs " + runs +
                        " --name im" + kTiny);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("1 iterations"), std::string::npos) << r.out;
@@ -150,7 +150,7 @@ TEST_F(RecordCommand, ImitationRunsOnTheRecordedDemonstrationsAndEvaluates) {
 
   // Without --resume an existing run is kept.
   const Result again = run("imitate --env hopper --demos " + demos() +
-                           " --variant rm-l-nl --frames 2 --seed 1 --steps 64 --runs " + runs +
+                           " --variant rm-l-nl net.frames=2 --seed 1 --steps 64 --runs " + runs +
                            " --name im" + kTiny);
   EXPECT_EQ(again.code, 1);
   EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
@@ -198,7 +198,7 @@ TEST(ImitateCommand, DemonstrationsThatDoNotFitAreRefusedWithOneLine) {
   EXPECT_EQ(c.at("imitate").at("disc_minibatch").as_long(), 128);
   EXPECT_EQ(c.at("eval").at("every").as_long(), 10);
   // The k = 2 run on the same file is accepted.
-  const Result ok = run("imitate --demos " + short_ep + " --frames 2 --steps 64 --runs " +
+  const Result ok = run("imitate --demos " + short_ep + " net.frames=2 --steps 64 --runs " +
                         root_dir().string() + " --name short_ok" + kTiny);
   EXPECT_EQ(ok.code, 0) << ok.err;
   fs::remove_all(root_dir());
