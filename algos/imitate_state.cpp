@@ -7,9 +7,13 @@
 //   /discriminator/...                      parameters, spectral-norm u, Adam (rank 0's = all)
 //   /rng/discriminator.interpolation, /rng/expert, /rng/disc_shuffle   rank 0's own streams
 //   /eval/returns [n], /@eval_total          the evaluation window (rank 0)
+//   /imitate/obs_windows [N, k * D] float32  imitation from states: rank 0's envs' last k raw
+//                                            observations (the agent's next window continues
+//                                            them)
 //   /learners/<r>  uint8 [bytes]             learner r >= 1: its own state as an embedded HDF5
 //                                            file (a PPO checkpoint without networks + its
-//                                            discriminator, expert and shuffle streams)
+//                                            discriminator, expert and shuffle streams and,
+//                                            from states, its /imitate/obs_windows)
 #include <unistd.h>
 
 #include <filesystem>
@@ -47,6 +51,24 @@ void write_bytes(const std::string& path, const uint8_t* data, long n) {
 std::string learner_path(int r) {
   return "learners/" + std::to_string(r);
 }
+
+constexpr const char* kObsWindows = "imitate/obs_windows";
+
+void save_obs_windows(h5::File& f, const std::vector<float>& w, int envs) {
+  if (w.empty()) return;
+  f.write(kObsWindows,
+          Tensor::view(const_cast<float*>(w.data()), {envs, int64_t(w.size()) / envs}, DType::f32));
+}
+
+void load_obs_windows(const h5::File& f, std::vector<float>& w) {
+  if (w.empty()) return;
+  RM_CHECK(f.exists(kObsWindows), f.path(),
+           ": checkpoint has no observation windows (not a run imitating from states)");
+  const Tensor t = f.read(kObsWindows);
+  RM_CHECK(t.dtype() == DType::f32 && size_t(t.numel()) == w.size(), f.path(), ": ", kObsWindows,
+           " has shape ", t.shape().str(), ", expected ", w.size(), " float values");
+  std::copy(t.data<float>(), t.data<float>() + t.numel(), w.begin());
+}
 }  // namespace
 
 void ImitationTrainer::save_learner(const std::string& path) const {
@@ -55,6 +77,7 @@ void ImitationTrainer::save_learner(const std::string& path) const {
   w.add_rng("discriminator.interpolation", disc_->interpolation_rng());
   w.add_rng("expert", expert_rng_);
   w.add_rng("disc_shuffle", shuffle_rng_);
+  save_obs_windows(w.file(), obs_stack_, s_.ppo.num_envs);
   w.set_counter("rank", comm_.rank());
   w.commit();
 }
@@ -66,6 +89,7 @@ void ImitationTrainer::load_learner(CheckpointReader& r) {
   r.load_rng("discriminator.interpolation", disc_->interpolation_rng());
   r.load_rng("expert", expert_rng_);
   r.load_rng("disc_shuffle", shuffle_rng_);
+  load_obs_windows(r.file(), obs_stack_);
 }
 
 void ImitationTrainer::save(const std::string& path, double wall_seconds) {
@@ -99,6 +123,7 @@ void ImitationTrainer::save(const std::string& path, double wall_seconds) {
     w.add_rng("expert", expert_rng_);
     w.add_rng("disc_shuffle", shuffle_rng_);
     h5::File& f = w.file();
+    save_obs_windows(f, obs_stack_, s_.ppo.num_envs);
     f.set_attr("/", "eval_total", eval_total_);
     f.set_attr("/", "eval_window_episodes", long(eval_returns_.size()));
     if (!eval_returns_.empty()) f.write("eval/returns", eval_returns_);
@@ -124,6 +149,7 @@ void ImitationTrainer::load(const std::string& path) {
   disc_->load(r, "discriminator");
   r.load_rng("expert", expert_rng_);
   r.load_rng("disc_shuffle", shuffle_rng_);
+  if (comm_.is_root()) load_obs_windows(f, obs_stack_);
   eval_total_ = r.counter("eval_total");
   eval_returns_.clear();
   if (f.attr_long("/", "eval_window_episodes") > 0) {

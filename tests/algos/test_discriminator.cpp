@@ -351,8 +351,9 @@ TEST(DiscriminatorConfig, DeclaredSettingsRoundTrip) {
   EXPECT_EQ(d.max_grad_norm, 0.0);
   EXPECT_EQ(d.beta1, 0.5);
   Discriminator<float> built(d);  // the settings make a working network
-  EXPECT_EQ(built.net().config().frames, 8);
-  EXPECT_FALSE(built.net().config().relational);
+  auto& net = dynamic_cast<RewardNet<float>&>(built.net());
+  EXPECT_EQ(net.config().frames, 8);
+  EXPECT_FALSE(net.config().relational);
 
   auto refused = [&](const std::string& assignment) {
     Config bad;
