@@ -148,8 +148,9 @@ TEST(StateRewardNet, ForwardStandardizesWithTheStoredMoments) {
 
 TEST(StateRewardNet, RefusesBadInputsAndConfigs) {
   StateRewardNet<double> net(small_cfg());
-  EXPECT_NE(testing::error_of([&] { net.forward(Tensor::zeros({2, 2, 4}, DType::f32)); })
-                .find("observation windows"),
+  EXPECT_NE(testing::error_of([&] {
+              net.forward(Tensor::zeros({2, 2, 4}, DType::f32));
+            }).find("observation windows"),
             std::string::npos);
   EXPECT_THROW(net.forward(Tensor::zeros({2, 2, 5}, DType::u8)), Error);
   EXPECT_THROW(net.gradient_penalty(Tensor::zeros({2, 3, 5}, DType::f64), 10.0, true), Error);
