@@ -334,8 +334,10 @@ UpdateStats Discriminator<T>::compute_loss(const Tensor& expert, const Tensor& a
       const int c = std::min(cfg_.max_batch, B - b0);
       interpolate_states(expert.slice(b0, b0 + c), agent.slice(b0, b0 + c), eps + b0,
                          x_hat_.data<T>());
+      double norm = 0;
       st.penalty +=
-          net_->gradient_penalty(x_hat_.slice(0, c), cfg_.lambda * c / B, accumulate_grad);
+          net_->gradient_penalty(x_hat_.slice(0, c), cfg_.lambda * c / B, accumulate_grad, &norm);
+      st.logit_grad_norm += norm * c / B;
     }
   } else if (cfg_.lambda > 0) {
     const uint8_t* xe = expert.data<uint8_t>();
@@ -355,9 +357,13 @@ UpdateStats Discriminator<T>::compute_loss(const Tensor& expert, const Tensor& a
         train_ops::interpolate_frames(cfg_.device, c, per_, d_eps_.data<T>(), xa + long(b0) * per_,
                                       xe + long(b0) * per_, xh);
       }
+      double norm = 0;
       st.penalty +=
-          net_->gradient_penalty(x_hat_.slice(0, c), cfg_.lambda * c / B, accumulate_grad);
+          net_->gradient_penalty(x_hat_.slice(0, c), cfg_.lambda * c / B, accumulate_grad, &norm);
+      st.logit_grad_norm += norm * c / B;
     }
+  } else {
+    st.logit_grad_norm = NAN;
   }
   check_value(st.penalty, "gradient penalty");
   if (accumulate_grad) check_grads("gradient penalty");

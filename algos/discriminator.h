@@ -92,6 +92,8 @@ struct UpdateStats {
   double expert_d = 0;         // mean D(expert)
   double agent_d = 0;          // mean D(agent)
   double grad_norm = 0;        // global L2 norm after the hook, before clipping
+  // mean ||grad_x logit(x_hat)|| over the penalty's interpolates (NaN when lambda = 0)
+  double logit_grad_norm = 0;
 };
 
 template <class T>

@@ -37,6 +37,7 @@ void add_stats(UpdateStats& sum, const UpdateStats& u, double w) {
   sum.expert_d += w * u.expert_d;
   sum.agent_d += w * u.agent_d;
   sum.grad_norm += w * u.grad_norm;
+  sum.logit_grad_norm += w * u.logit_grad_norm;
 }
 
 // Stream ids of Rng::derive for the learner's own streams (PpoTrainer uses 100-202).
@@ -98,7 +99,10 @@ void declare_imitation(Config& c) {
   c.add("eval.episodes", 10, "episodes per evaluation");
   c.add("eval.window", 100, "evaluation episodes averaged for the logged eval_return");
   c.add("eval.envs", 10, "envs stepped together during an evaluation");
-  c.add("eval.deterministic", false, "evaluate the policy's mean instead of sampling");
+  c.add("eval.modes", "both",
+        "both | deterministic | stochastic: evaluate the policy's mean, sampled actions, or "
+        "both side by side (same initial states)");
+  c.add("eval.deterministic", false, "replaced by eval.modes (kept so older configs load)");
   apply_variant(c);
 }
 
@@ -143,7 +147,14 @@ ImitationSettings imitation_settings(const Config& c) {
   s.eval_episodes = c.get<int>("eval.episodes");
   s.eval_window = c.get<int>("eval.window");
   s.eval_envs = c.get<int>("eval.envs");
-  s.eval_deterministic = c.get<bool>("eval.deterministic");
+  const std::string modes = c.get<std::string>("eval.modes");
+  RM_CHECK(modes == "both" || modes == "deterministic" || modes == "stochastic",
+           "config eval.modes must be both, deterministic or stochastic, got '", modes, "'");
+  s.eval_deterministic = modes != "stochastic";
+  s.eval_stochastic = modes != "deterministic";
+  RM_CHECK(!c.get<bool>("eval.deterministic"),
+           "config eval.deterministic is replaced by eval.modes (deterministic, stochastic or "
+           "both)");
 
   const VariantNets n = variant_nets(s.variant);
   const char* v = variant_name(s.variant);
@@ -258,6 +269,7 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
     h.after_step_device = [this](int t, const env::EnvPool& pool, const uint8_t* frames,
                                  const uint8_t* final_frames) {
       capture_next_device(t, pool, frames, final_frames);
+      add_velocities(pool);
     };
   } else {
     next_.assign(size_t(B * per_), 0);
@@ -268,10 +280,12 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
       reset_obs_windows();
       h.after_step = [this](int t, const env::EnvPool& pool, const uint8_t*) {
         capture_next_states(t, pool);
+        add_velocities(pool);
       };
     } else {
       h.after_step = [this](int t, const env::EnvPool& pool, const uint8_t* frames) {
         capture_next(t, pool, frames);
+        add_velocities(pool);
       };
     }
   }
@@ -356,15 +370,22 @@ void ImitationTrainer::capture_next(int t, const env::EnvPool& pool, const uint8
   }
 }
 
+void ImitationTrainer::add_velocities(const env::EnvPool& pool) {
+  for (int n = 0; n < pool.num_envs(); ++n) velocity_sum_ += pool.x_velocities()[n];
+}
+
 void ImitationTrainer::reward_and_update_disc(RolloutBuffer& buf) {
   const long B = s_.ppo.batch();
   auto t0 = std::chrono::steady_clock::now();
   profile::ScopedRange reward_range("D reward");
   disc_->reward(next_windows(), buf.rewards.data());  // D frozen for the whole rollout
   std::copy(buf.rewards.begin(), buf.rewards.end(), rewards_.begin());
-  double sum = 0;
-  for (float r : rewards_) sum += r;
+  double sum = 0, sum2 = 0;
+  for (float r : rewards_) sum += r, sum2 += double(r) * r;
   mean_reward_ = sum / double(B);
+  reward_sq_ = sum2 / double(B);
+  train_velocity_ = velocity_sum_ / double(B);
+  velocity_sum_ = 0;
   reward_seconds_ = seconds_since(t0);
   reward_range.end();
 
@@ -423,9 +444,11 @@ ImitationStats ImitationTrainer::iterate() {
     add_stats(st.disc, disc_sum_, 1.0 / disc_updates_);
   } else {  // D frozen (imitate.disc_passes = 0): no D statistics
     const double n = NAN;
-    st.disc = UpdateStats{n, n, n, n, n, n, n, n, n};
+    st.disc = UpdateStats{n, n, n, n, n, n, n, n, n, n};
   }
   st.mean_reward = mean_reward_;
+  double reward_sq = reward_sq_;
+  st.train_velocity = train_velocity_;
   st.reward_seconds = reward_seconds_;
   st.disc_seconds = disc_seconds_;
   st.fps = st.ppo.fps;
@@ -442,7 +465,10 @@ ImitationStats ImitationTrainer::iterate() {
                            &st.disc.expert_d,
                            &st.disc.agent_d,
                            &st.disc.grad_norm,
+                           &st.disc.logit_grad_norm,
                            &st.mean_reward,
+                           &reward_sq,
+                           &st.train_velocity,
                            &p.policy_loss,
                            &p.value_loss,
                            &p.entropy,
@@ -462,33 +488,55 @@ ImitationStats ImitationTrainer::iterate() {
   st.train_return = learners_with_episodes > 0 ? v[M] / learners_with_episodes : NAN;
   st.train_length = learners_with_episodes > 0 ? v[M + 1] / learners_with_episodes : NAN;
   st.episodes = long(v[M + 3]);
+  st.reward_std = std::sqrt(std::max(0.0, reward_sq - st.mean_reward * st.mean_reward));
 
-  st.eval_return = st.eval_std = NAN;
-  if (comm_.is_root() && s_.eval_every > 0 && iteration() % s_.eval_every == 0) evaluate_now(st);
-  st.eval_total = eval_total_;
+  st.eval_return = st.eval_std = st.eval_det_return = st.eval_det_std = st.eval_stoch_return =
+      st.eval_stoch_std = NAN;
+  if (s_.eval_every > 0 && iteration() % s_.eval_every == 0) {
+    double best[2] = {0, best_eval_};  // new best?, best so far: rank 0's, to every learner
+    if (comm_.is_root()) {
+      const double m = evaluate_now(st);
+      if (m > best_eval_) best[0] = 1, best[1] = m;
+    }
+    comm_.broadcast(best, 2);
+    st.new_best = best[0] > 0;
+    best_eval_ = best[1];
+  }
+  st.best_eval_return = best_eval_;
+  st.eval_total = (s_.eval_deterministic ? eval_det_ : eval_stoch_).total;
   return st;
 }
 
-void ImitationTrainer::evaluate_now(ImitationStats& st) {
+double ImitationTrainer::evaluate_now(ImitationStats& st) {
   const auto t0 = std::chrono::steady_clock::now();
-  // A fresh pool per evaluation, seeded by the iteration: nothing to checkpoint but the window.
+  // A fresh pool per evaluation, seeded by the iteration: nothing to checkpoint but the windows.
+  // Both modes start from the same initial states.
   const uint64_t seed =
       Rng::derive(Rng::derive(uint64_t(s_.ppo.seed), kEvalStream), uint64_t(iteration()));
-  const std::vector<double> rets =
-      evaluate_agent(eval_policy(), s_.ppo, s_.eval_episodes, s_.eval_envs, seed,
-                     s_.eval_deterministic, s_.states ? ppo_->obs_rms() : nullptr);
-  eval_returns_.insert(eval_returns_.end(), rets.begin(), rets.end());
-  eval_total_ += long(rets.size());
-  const size_t w = size_t(s_.eval_window);
-  if (eval_returns_.size() > w)
-    eval_returns_.erase(eval_returns_.begin(),
-                        eval_returns_.begin() + ptrdiff_t(eval_returns_.size() - w));
-  double m = 0, m2 = 0;
-  for (double r : eval_returns_) m += r, m2 += r * r;
-  const double n = double(eval_returns_.size());
-  st.eval_return = m / n;
-  st.eval_std = std::sqrt(std::max(0.0, m2 / n - st.eval_return * st.eval_return));
+  // Runs one mode into its window; returns this evaluation's mean, sets the window's mean/std.
+  auto run = [&](bool deterministic, EvalWindow& w, double& mean, double& sd) {
+    const std::vector<double> rets =
+        evaluate_agent(eval_policy(), s_.ppo, s_.eval_episodes, s_.eval_envs, seed, deterministic,
+                       s_.states ? ppo_->obs_rms() : nullptr);
+    w.returns.insert(w.returns.end(), rets.begin(), rets.end());
+    w.total += long(rets.size());
+    const size_t keep = size_t(s_.eval_window);
+    if (w.returns.size() > keep)
+      w.returns.erase(w.returns.begin(), w.returns.begin() + ptrdiff_t(w.returns.size() - keep));
+    double m = 0, m2 = 0;
+    for (double r : w.returns) m += r, m2 += r * r;
+    const double n = double(w.returns.size());
+    mean = m / n;
+    sd = std::sqrt(std::max(0.0, m2 / n - mean * mean));
+    return std::accumulate(rets.begin(), rets.end(), 0.0) / double(rets.size());
+  };
+  double now = NAN;
+  if (s_.eval_stochastic) now = run(false, eval_stoch_, st.eval_stoch_return, st.eval_stoch_std);
+  if (s_.eval_deterministic) now = run(true, eval_det_, st.eval_det_return, st.eval_det_std);
+  st.eval_return = s_.eval_deterministic ? st.eval_det_return : st.eval_stoch_return;
+  st.eval_std = s_.eval_deterministic ? st.eval_det_std : st.eval_stoch_std;
   st.eval_seconds = seconds_since(t0);
+  return now;
 }
 
 std::vector<double> evaluate_agent(AgentNet<float>& policy, const PpoSettings& s, int episodes,

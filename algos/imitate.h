@@ -12,9 +12,12 @@
 //             by a step, t >= 1); loss = BCE (expert 1, agent 0) + exact gradient penalty.
 //             imitate.disc_updates > 0 stops after that many updates.
 //   PPO       ppo.epochs passes of clipped PPO on the policy and the value network.
-//   eval      on rank 0 every eval.every iterations: eval.episodes whole episodes of the
-//             stochastic policy on fresh envs; the logged eval return is the mean of the last
-//             eval.window evaluation episodes.
+//   eval      on rank 0 every eval.every iterations: eval.episodes whole episodes per mode of
+//             eval.modes (deterministic: the policy's mean; stochastic: sampled actions; both by
+//             default, from the same initial states) on fresh envs; each mode's logged return is
+//             the mean of its last eval.window evaluation episodes. The best deterministic
+//             evaluation so far (this evaluation's mean) is known to every learner and kept in
+//             the checkpoint (best.h5 in a run folder, algos/imitate_run.h).
 //
 // Variants (Table 4, which modules hold relational blocks):
 //   baseline  reward local,      policy local,     value local    (GAIfO)
@@ -43,6 +46,7 @@
 // (install_device_comm: NCCL, each rank on its local GPU).
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -84,7 +88,7 @@ struct ImitationSettings {
   int disc_passes = 1, disc_minibatch = 128;
   int disc_updates = 0;  // cap on D updates per iteration (0: none)
   int eval_every = 10, eval_episodes = 10, eval_window = 100, eval_envs = 10;
-  bool eval_deterministic = false;
+  bool eval_deterministic = true, eval_stochastic = true;  // eval.modes
 };
 
 // Reads and validates (messages name the key); checks that the variant's keys agree.
@@ -98,15 +102,23 @@ struct ImitationStats {
   IterationStats ppo;  // this learner's PPO statistics (mean_return: its env episodes)
   UpdateStats disc;    // mean over the iteration's discriminator updates
   int disc_updates = 0;
-  double mean_reward = 0;  // mean D reward over the rollout
+  double mean_reward = 0;     // mean D reward over the rollout
+  double reward_std = 0;      // its std over the rollout (pooled over the learners)
+  double train_velocity = 0;  // mean forward velocity (x_velocity) over the rollout's steps
   // Averaged over the learners (collective): D and PPO losses above, and:
   double train_return = 0;  // mean env return of the training episodes (NaN before any)
   double train_length = 0;
   long episodes = 0;  // training episodes finished this iteration, all learners
-  // Rank 0: evaluation this iteration (NaN on the other iterations and ranks).
-  double eval_return = 0;  // mean of the last eval.window evaluation episodes
-  double eval_std = 0;
-  long eval_total = 0;  // evaluation episodes so far
+  // Rank 0: evaluation this iteration (NaN on the other iterations and ranks), per mode the
+  // mean and std of its last eval.window evaluation episodes (NaN for a mode not in eval.modes).
+  // eval_return/eval_std: the deterministic mode's when evaluated, else the stochastic one's.
+  double eval_return = 0, eval_std = 0;
+  double eval_det_return = 0, eval_det_std = 0, eval_stoch_return = 0, eval_stoch_std = 0;
+  long eval_total = 0;  // evaluation episodes so far (of eval_return's mode)
+  // Every rank: this iteration's evaluation beat the best deterministic evaluation mean so far
+  // (the stochastic one without the deterministic mode); best_eval_return is that best.
+  bool new_best = false;
+  double best_eval_return = 0;
   // Seconds of this iteration's phases (the rest of ppo.rollout_seconds is policy/value
   // forward, sampling and GAE).
   double reward_seconds = 0, disc_seconds = 0, eval_seconds = 0;
@@ -146,6 +158,8 @@ class ImitationTrainer {
   Device device() const { return dev_; }
   // The last rollout's D rewards as written into the rollout buffer, [T*N].
   const std::vector<float>& rewards() const { return rewards_; }
+  // The best evaluation mean so far (see ImitationStats::new_best; -inf before any), every rank.
+  double best_eval_return() const { return best_eval_; }
   // count expert windows [count, k, H, W] (states: [count, k, D]) drawn as the D update draws
   // them (advances the expert stream), on the run's device: a view of the minibatch buffer,
   // valid until the next call.
@@ -170,7 +184,10 @@ class ImitationTrainer {
   AgentNet<float>& eval_policy();  // the policy, or its cpu copy when it trains on a GPU
   void sync_parameters();          // rank 0's parameters and buffers to every learner
   void average(float* grads, long n);
-  void evaluate_now(ImitationStats& st);
+  // Rank 0: the eval.modes evaluations into st; returns this evaluation's mean return of the
+  // mode best.h5 follows (deterministic when evaluated).
+  double evaluate_now(ImitationStats& st);
+  void add_velocities(const env::EnvPool& pool);     // the step's x_velocity into velocity_sum_
   void save_learner(const std::string& path) const;  // this learner's own state
   void load_learner(CheckpointReader& r);
 
@@ -195,12 +212,19 @@ class ImitationTrainer {
   std::vector<long> demo_first_row_;
   std::vector<int32_t> index_;
   std::unique_ptr<AgentNet<float>> eval_policy_;
-  std::vector<double> eval_returns_;  // rank 0: the last eval.window evaluation episodes
-  long eval_total_ = 0;
+  struct EvalWindow {
+    std::vector<double> returns;  // rank 0: the last eval.window evaluation episodes
+    long total = 0;
+  };
+  EvalWindow eval_det_, eval_stoch_;
+  double best_eval_ = -std::numeric_limits<double>::infinity();
   // Filled by the hooks during iterate().
   UpdateStats disc_sum_;
   int disc_updates_ = 0;
-  double mean_reward_ = 0, reward_seconds_ = 0, disc_seconds_ = 0;
+  double mean_reward_ = 0, reward_std_ = 0, reward_seconds_ = 0, disc_seconds_ = 0;
+  double reward_sq_ = 0;     // mean squared D reward over the rollout
+  double velocity_sum_ = 0;  // x_velocity over the rollout's steps so far
+  double train_velocity_ = 0;
 };
 
 // Whole episodes of a policy on a fresh pool: a pixel policy on a rendering pool (task, frames

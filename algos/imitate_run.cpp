@@ -17,6 +17,10 @@ namespace fs = std::filesystem;
 
 namespace relmimic::algos {
 
+std::string best_checkpoint(const std::string& run_dir) {
+  return (fs::path(run_dir) / "checkpoints" / "best.h5").string();
+}
+
 const std::vector<std::string>& imitation_columns() {
   static const std::vector<std::string> cols = {"iteration",
                                                 "timesteps",
@@ -24,9 +28,15 @@ const std::vector<std::string>& imitation_columns() {
                                                 "episodes",
                                                 "train_return",
                                                 "train_length",
+                                                "train_velocity",
                                                 "eval_return",
                                                 "eval_std",
+                                                "eval_det_return",
+                                                "eval_det_std",
+                                                "eval_stoch_return",
+                                                "eval_stoch_std",
                                                 "eval_episodes",
+                                                "best_eval_return",
                                                 "disc_loss",
                                                 "disc_expert_loss",
                                                 "disc_agent_loss",
@@ -36,8 +46,10 @@ const std::vector<std::string>& imitation_columns() {
                                                 "disc_expert_d",
                                                 "disc_agent_d",
                                                 "disc_grad_norm",
+                                                "disc_logit_grad_norm",
                                                 "disc_updates",
                                                 "mean_reward",
+                                                "reward_std",
                                                 "policy_loss",
                                                 "value_loss",
                                                 "entropy",
@@ -73,6 +85,7 @@ ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& co
   RM_CHECK(!o.run_dir.empty(), "train_imitation: no run folder");
   const fs::path dir(o.run_dir);
   const std::string latest = latest_checkpoint(o.run_dir);
+  const std::string best = best_checkpoint(o.run_dir);
   const std::string csv = (dir / "progress.csv").string();
   // Every rank decides the same way (they all see the folder), so none waits alone.
   check_run_folder_free(o.run_dir, csv, latest, o.resume, o.overwrite);
@@ -130,9 +143,15 @@ ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& co
                 double(st.episodes),
                 st.train_return,
                 st.train_length,
+                st.train_velocity,
                 st.eval_return,
                 st.eval_std,
+                st.eval_det_return,
+                st.eval_det_std,
+                st.eval_stoch_return,
+                st.eval_stoch_std,
                 double(st.eval_total),
+                std::isfinite(st.best_eval_return) ? st.best_eval_return : NAN,
                 st.disc.loss,
                 st.disc.expert_loss,
                 st.disc.agent_loss,
@@ -142,8 +161,10 @@ ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& co
                 st.disc.expert_d,
                 st.disc.agent_d,
                 st.disc.grad_norm,
+                st.disc.logit_grad_norm,
                 double(st.disc_updates),
                 st.mean_reward,
+                st.reward_std,
                 p.policy_loss,
                 p.value_loss,
                 p.entropy,
@@ -159,6 +180,7 @@ ImitationResult train_imitation(const Config& cfg, const RunOptions& o, Comm& co
                 st.eval_seconds,
                 st.fps,
                 wall()});
+    if (st.new_best) trainer.save(best, wall());  // collective: every rank knows new_best
     const bool last = trainer.finished() || (o.stop_after > 0 && done_here >= o.stop_after);
     if (last || p.iteration % settings.ppo.checkpoint_every == 0) {
       trainer.save(latest, wall());

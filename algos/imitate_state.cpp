@@ -6,7 +6,9 @@
 //   /@run_kind = "imitate", /@imitate_config (the whole config JSON), /@variant, /@learners
 //   /discriminator/...                      parameters, spectral-norm u, Adam (rank 0's = all)
 //   /rng/discriminator.interpolation, /rng/expert, /rng/disc_shuffle   rank 0's own streams
-//   /eval/returns [n], /@eval_total          the evaluation window (rank 0)
+//   /eval/<mode> [n], /@eval_total_<mode>,  each evaluation mode's window (rank 0); mode
+//     /@eval_window_<mode>                   deterministic or stochastic
+//   /@best_eval_return                       the best evaluation mean so far (-inf: none yet)
 //   /imitate/obs_windows [N, k * D] float32  imitation from states: rank 0's envs' last k raw
 //                                            observations (the agent's next window continues
 //                                            them)
@@ -19,6 +21,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
+#include <utility>
 
 #include "algos/imitate.h"
 #include "engine/checkpoint.h"
@@ -47,6 +51,9 @@ void write_bytes(const std::string& path, const uint8_t* data, long n) {
   f.close();
   RM_CHECK(f.good(), "cannot write ", path);
 }
+
+constexpr const char* kDet = "deterministic";
+constexpr const char* kStoch = "stochastic";
 
 std::string learner_path(int r) {
   return "learners/" + std::to_string(r);
@@ -124,9 +131,13 @@ void ImitationTrainer::save(const std::string& path, double wall_seconds) {
     w.add_rng("disc_shuffle", shuffle_rng_);
     h5::File& f = w.file();
     save_obs_windows(f, obs_stack_, s_.ppo.num_envs);
-    f.set_attr("/", "eval_total", eval_total_);
-    f.set_attr("/", "eval_window_episodes", long(eval_returns_.size()));
-    if (!eval_returns_.empty()) f.write("eval/returns", eval_returns_);
+    for (const auto& [mode, win] :
+         {std::pair<const char*, const EvalWindow*>{kDet, &eval_det_}, {kStoch, &eval_stoch_}}) {
+      f.set_attr("/", std::string("eval_total_") + mode, win->total);
+      f.set_attr("/", std::string("eval_window_") + mode, long(win->returns.size()));
+      if (!win->returns.empty()) f.write(std::string("eval/") + mode, win->returns);
+    }
+    f.set_attr("/", "best_eval_return", best_eval_);
     for (int r = 1; r < size; ++r) {
       std::vector<uint8_t>& img = images[size_t(r)];
       f.write(learner_path(r), Tensor::view(img.data(), {int64_t(img.size())}, DType::u8));
@@ -150,12 +161,21 @@ void ImitationTrainer::load(const std::string& path) {
   r.load_rng("expert", expert_rng_);
   r.load_rng("disc_shuffle", shuffle_rng_);
   if (comm_.is_root()) load_obs_windows(f, obs_stack_);
-  eval_total_ = r.counter("eval_total");
-  eval_returns_.clear();
-  if (f.attr_long("/", "eval_window_episodes") > 0) {
-    const Tensor t = f.read("eval/returns");
-    eval_returns_.assign(t.data<double>(), t.data<double>() + t.numel());
+  for (const auto& [mode, win] :
+       {std::pair<const char*, EvalWindow*>{kDet, &eval_det_}, {kStoch, &eval_stoch_}}) {
+    const std::string total = std::string("eval_total_") + mode;
+    const std::string window = std::string("eval_window_") + mode;
+    *win = EvalWindow{};
+    // A checkpoint from before the evaluation modes carries no windows: they start empty.
+    if (!f.has_attr("/", total)) continue;
+    win->total = f.attr_long("/", total);
+    if (f.attr_long("/", window) > 0) {
+      const Tensor t = f.read(std::string("eval/") + mode);
+      win->returns.assign(t.data<double>(), t.data<double>() + t.numel());
+    }
   }
+  best_eval_ = f.has_attr("/", "best_eval_return") ? f.attr_double("/", "best_eval_return")
+                                                   : -std::numeric_limits<double>::infinity();
   if (!comm_.is_root()) {
     const std::string p = learner_path(comm_.rank());
     RM_CHECK(f.exists(p), path, ": no state for learner ", comm_.rank());

@@ -220,7 +220,8 @@ void RewardNet<T>::backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) {
 //             = s''(logit) (J v) dlogit/dtheta + s'(logit) d(J v)/dtheta,
 // i.e. backward_jvp(dy = s'' * t_logit, dt_y = s') after t_logit = jvp(v).
 template <class T>
-double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad) {
+double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
+                                      double* logit_grad_norm) {
   profile::ScopedRange range("D gradient penalty");
   const Device dev = cfg_.device;
   Tensor logit = forward_float(x_hat);
@@ -249,7 +250,7 @@ double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool a
 
   const T* gp = g.data<T>();
   T* v = v_.template data<T>();
-  double penalty = 0;
+  double penalty = 0, logit_norm = 0;
   for (int b = 0; b < B; ++b) {
     const T* gb = gp + b * per;
     double n2 = 0;
@@ -259,6 +260,8 @@ double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool a
       n2 = ops::sum_squares(dev, per, gb);
     const double n = std::sqrt(n2);
     penalty += (n - 1) * (n - 1);
+    const double s = sigmoid(double(l[size_t(b)]));  // ||grad_x logit|| = ||g_b|| / s'(logit)
+    logit_norm += n > 0 ? n / (s * (1 - s)) : 0.0;
     // dP/dg_b = (2 lambda / B) (||g_b|| - 1) g_b / ||g_b||  (0 at g_b = 0, a subgradient).
     const double c = n > 0 ? 2.0 * lambda / B * (n - 1) / n : 0.0;
     if (dev.is_cpu()) {
@@ -269,6 +272,7 @@ double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool a
     }
   }
   penalty *= lambda / B;
+  if (logit_grad_norm) *logit_grad_norm = logit_norm / B;
   if (!accumulate_grad) return penalty;
 
   Tensor t_logit = jvp(rows(v_, B, x_hat.shape()));

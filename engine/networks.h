@@ -125,8 +125,10 @@ class DiscriminatorNet {
   // dlogit [B, 1]: accumulates parameter gradients, returns d/dx of the standardized input.
   virtual Tensor backward(const Tensor& dlogit) = 0;
   // lambda * mean_b (||grad_x f(x_hat_b)|| - 1)^2 for standardized interpolates x_hat; with
-  // accumulate_grad, adds its exact parameter gradient.
-  virtual double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad) = 0;
+  // accumulate_grad, adds its exact parameter gradient. logit_grad_norm (optional) receives
+  // mean_b ||grad_x logit(x_hat_b)||_2 from the same pass.
+  virtual double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
+                                  double* logit_grad_norm = nullptr) = 0;
   // Training: one power iteration of every spectral norm per forward; evaluation: u frozen.
   virtual void set_training(bool t) = 0;
   virtual ParamSet<T>& parameters() = 0;
@@ -167,7 +169,10 @@ class RewardNet : public DiscriminatorNet<T> {
   // P = lambda * mean_b (||grad_x D(x_hat_b)||_2 - 1)^2 for standardized interpolates
   // x_hat T [B, k, H, W]. With accumulate_grad, adds dP/dtheta (exact, through jvp +
   // backward_jvp) to the parameter gradients; the pass that computes grad_x D leaves none.
-  double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad) override;
+  // logit_grad_norm (optional): receives mean_b ||grad_x logit(x_hat_b)||_2, the steepness of
+  // the logit the penalty sees, from the same pass (grad_x logit_b = grad_x D_b / D'(logit_b)).
+  double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
+                          double* logit_grad_norm = nullptr) override;
 
   // Training: one power iteration per forward; evaluation: u frozen.
   void set_training(bool t) override;
@@ -255,7 +260,8 @@ class StateRewardNet : public DiscriminatorNet<T> {
   // Standardized windows T [B, k, D] -> logit [B, 1].
   Tensor forward_float(const Tensor& x) override;
   Tensor backward(const Tensor& dlogit) override;
-  double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad) override;
+  double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
+                          double* logit_grad_norm = nullptr) override;
   void set_training(bool t) override;
   ParamSet<T>& parameters() override { return params_; }
   ParamSet<T>& buffers() override { return buffers_; }

@@ -124,8 +124,8 @@ void StateRewardNet<T>::backward_jvp(const Tensor& dlogit, const Tensor& dt_logi
 //   dP/dtheta = d/dtheta [ f'(l) (J v) ] = f''(l) (J v) dl/dtheta + f'(l) d(J v)/dtheta,
 // i.e. backward_jvp(dy = f'' * t_l, dt_y = f') after t_l = jvp(v). On the logit: (0, 1).
 template <class T>
-double StateRewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda,
-                                           bool accumulate_grad) {
+double StateRewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
+                                           double* logit_grad_norm) {
   profile::ScopedRange range("D gradient penalty");
   Tensor logit = forward_float(x_hat);
   const int B = int(x_hat.dim(0));
@@ -149,18 +149,22 @@ double StateRewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda,
 
   const T* gp = g.data<T>();
   T* v = v_.template data<T>();
-  double penalty = 0;
+  double penalty = 0, logit_norm = 0;
   for (int b = 0; b < B; ++b) {
     const T* gb = gp + b * per;
     double n2 = 0;
     for (long i = 0; i < per; ++i) n2 += double(gb[i]) * double(gb[i]);
     const double n = std::sqrt(n2);
     penalty += (n - 1) * (n - 1);
+    // ||grad_x logit|| = ||g_b|| / |f'(logit)|
+    const double d1 = std::abs(double(cfg_.penalty_on(double(host_logit_[size_t(b)])).d1));
+    logit_norm += n > 0 && d1 > 0 ? n / d1 : 0.0;
     // dP/dg_b = (2 lambda / B) (||g_b|| - 1) g_b / ||g_b||  (0 at g_b = 0, a subgradient).
     const double c = n > 0 ? 2.0 * lambda / B * (n - 1) / n : 0.0;
     for (long i = 0; i < per; ++i) v[b * per + i] = T(c * double(gb[i]));
   }
   penalty *= lambda / B;
+  if (logit_grad_norm) *logit_grad_norm = logit_norm / B;
   if (!accumulate_grad) return penalty;
 
   Tensor t_logit = jvp(rows(v_, B, x_hat.shape()));

@@ -45,6 +45,7 @@ EnvPool::EnvPool(const PoolConfig& cfg) : cfg_(cfg) {
   obs_dim_ = slots_[0]->env->obs_dim();
   act_dim_ = slots_[0]->env->action_dim();
   reward_.assign(size_t(n_), 0.f);
+  x_velocity_.assign(size_t(n_), 0.f);
   terminated_.assign(size_t(n_), 0);
   truncated_.assign(size_t(n_), 0);
   ep_return_out_.assign(size_t(n_), 0.0);
@@ -173,6 +174,7 @@ bool EnvPool::advance(int i, const float* action) {
   s.ep_return += r.reward;
   s.ep_length += 1;
   reward_[size_t(i)] = float(r.reward);
+  x_velocity_[size_t(i)] = float(r.x_velocity);
   terminated_[size_t(i)] = r.terminated;
   truncated_[size_t(i)] = r.truncated;
   ep_return_out_[size_t(i)] = s.ep_return;
@@ -212,7 +214,7 @@ void EnvPool::reset(uint8_t* frames, float* obs) {
   run_all([&](Worker& w) {
     for (int i = w.begin; i < w.end; ++i) {
       reset_env(w, i);
-      reward_[size_t(i)] = 0.f;
+      reward_[size_t(i)] = x_velocity_[size_t(i)] = 0.f;
       terminated_[size_t(i)] = truncated_[size_t(i)] = 0;
       ep_return_out_[size_t(i)] = 0.0;
       ep_length_out_[size_t(i)] = 0;
@@ -275,7 +277,7 @@ void EnvPool::restore(const std::vector<EnvSnapshot>& snaps, uint8_t* frames, fl
     s.ep_length = o.episode_length;
     s.env->observation(s.obs_d.data());
     for (size_t j = 0; j < s.obs.size(); ++j) s.obs[j] = float(s.obs_d[j]);
-    reward_[size_t(i)] = 0.f;
+    reward_[size_t(i)] = x_velocity_[size_t(i)] = 0.f;
     terminated_[size_t(i)] = truncated_[size_t(i)] = 0;
     ep_return_out_[size_t(i)] = s.ep_return;
     ep_length_out_[size_t(i)] = s.ep_length;

@@ -87,6 +87,8 @@ class EnvPool {
   const float* rewards() const { return reward_.data(); }           // [N]
   const uint8_t* terminated() const { return terminated_.data(); }  // [N] 0/1
   const uint8_t* truncated() const { return truncated_.data(); }    // [N] 0/1
+  // The step's forward velocity of the torso (StepResult::x_velocity; 0 after a reset).
+  const float* x_velocities() const { return x_velocity_.data(); }  // [N]
   bool done(int i) const { return terminated_[size_t(i)] || truncated_[size_t(i)]; }
   // Return and length of the episode so far; on a done step, of the episode that just ended.
   const double* episode_returns() const { return ep_return_out_.data(); }  // [N]
@@ -147,7 +149,7 @@ class EnvPool {
   GlInfo gl_info_;
   Tensor stacks_dev_, final_dev_;  // FrameMode::Cuda: [N, k, H, W] uint8
 
-  std::vector<float> reward_;
+  std::vector<float> reward_, x_velocity_;
   std::vector<uint8_t> terminated_, truncated_;
   std::vector<double> ep_return_out_;
   std::vector<int> ep_length_out_;

@@ -97,7 +97,7 @@ inline Config state_imitation(const std::string& demos, int iterations) {
                      "eval.every=" + std::to_string(iterations),
                      "eval.episodes=4",
                      "eval.envs=4",
-                     "eval.deterministic=true",
+                     "eval.modes=deterministic",
                      "seed=3",
                      "ppo.total_steps=" + std::to_string(1024 * iterations)});
   algos::apply_variant(c);

@@ -247,8 +247,25 @@ TEST(Discriminator, TermsMatchTheirDefinitions) {
       x_hat.data<double>()[b * per + i] = (eps[b] * agent.data<uint8_t>()[b * per + i] +
                                            (1 - eps[b]) * expert.data<uint8_t>()[b * per + i]) /
                                           255.0;
-  EXPECT_NEAR(st.penalty, d.net().gradient_penalty(x_hat, c.lambda, false), 1e-12 * st.penalty);
+  double norm = 0;
+  EXPECT_NEAR(st.penalty, d.net().gradient_penalty(x_hat, c.lambda, false, &norm),
+              1e-12 * st.penalty);
   EXPECT_GT(st.penalty, 0.0);
+  // The logit gradient norm at the interpolates, also when the batch is chunked (6 = 4 + 2).
+  EXPECT_GT(norm, 0.0);
+  EXPECT_NEAR(st.logit_grad_norm, norm, 1e-12 * norm);
+  DiscriminatorConfig chunked = c;
+  chunked.max_batch = 4;
+  Discriminator<double> d4(chunked);
+  d4.parameters().copy_values_from(d.parameters());
+  d4.net().buffers().copy_values_from(d.net().buffers());
+  EXPECT_NEAR(d4.compute_loss(expert, agent, eps.data(), false).logit_grad_norm, norm,
+              1e-12 * norm);
+  // Without a penalty there is no such norm.
+  DiscriminatorConfig no_penalty = c;
+  no_penalty.lambda = 0;
+  Discriminator<double> d0(no_penalty);
+  EXPECT_TRUE(std::isnan(d0.compute_loss(expert, agent, eps.data(), false).logit_grad_norm));
 
   // reward() = -log(1 - D + 1e-8) of the same logits.
   std::vector<float> r(B);

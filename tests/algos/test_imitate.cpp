@@ -78,6 +78,13 @@ TEST(Imitation, RewardIsDOfTheStoredNextStateWindows) {
     sum += want[size_t(i)];
   }
   EXPECT_NEAR(st.mean_reward, sum / double(B), 1e-9);
+  double dev = 0;
+  for (long i = 0; i < B; ++i) dev += std::pow(want[size_t(i)] - sum / double(B), 2) / double(B);
+  EXPECT_NEAR(st.reward_std, std::sqrt(dev), 1e-6 * std::sqrt(dev));
+  EXPECT_GT(st.reward_std, 0.0);
+  // Random actions move the hopper: a finite, non-zero mean forward velocity.
+  EXPECT_TRUE(std::isfinite(st.train_velocity) && st.train_velocity != 0 &&
+              std::fabs(st.train_velocity) < 10);
   // D trained after the reward: the same windows now score differently.
   EXPECT_EQ(st.disc_updates, 2);
   std::vector<float> after(static_cast<size_t>(B));
@@ -267,6 +274,77 @@ TEST(Imitation, BadSettingsAreRefusedByName) {
   refused(c, "imitate.disc_passes=-1", "imitate.disc_passes");
   refused(c, "eval.envs=1000", "eval.envs");
   refused(c, "variant=rm-x", "rm-x");
+  refused(c, "eval.modes=greedy", "eval.modes");
+  refused(c, "eval.deterministic=true", "eval.modes");
+}
+
+// Both evaluation modes run side by side from the same initial states; eval_return follows the
+// deterministic one; with one mode only, the other's columns stay empty.
+TEST(Imitation, EvaluatesDeterministicAndStochasticSideBySide) {
+  algos::ImitationTrainer both(tiny_imitation(demos(), 1));
+  const algos::ImitationStats st = both.iterate();
+  ASSERT_TRUE(std::isfinite(st.eval_det_return) && std::isfinite(st.eval_stoch_return));
+  EXPECT_NE(st.eval_det_return, st.eval_stoch_return);
+  EXPECT_EQ(st.eval_return, st.eval_det_return);
+  EXPECT_EQ(st.eval_std, st.eval_det_std);
+  EXPECT_EQ(st.eval_total, 2);
+  // The first evaluation is the best so far: its deterministic mean (the window holds just it).
+  EXPECT_TRUE(st.new_best);
+  EXPECT_NEAR(st.best_eval_return, st.eval_det_return, 1e-9 * std::fabs(st.eval_det_return));
+  EXPECT_EQ(both.best_eval_return(), st.best_eval_return);
+
+  Config c = tiny_imitation(demos(), 1);
+  c.apply_override("eval.modes=stochastic");
+  algos::ImitationTrainer stoch(c);
+  const algos::ImitationStats s = stoch.iterate();
+  EXPECT_TRUE(std::isnan(s.eval_det_return) && std::isnan(s.eval_det_std));
+  EXPECT_EQ(s.eval_return, s.eval_stoch_return);
+  // Same seed and initial states: the stochastic evaluation is the one of the run with both.
+  EXPECT_EQ(s.eval_stoch_return, st.eval_stoch_return);
+  EXPECT_EQ(s.best_eval_return, s.eval_stoch_return);
+
+  c.apply_override("eval.modes=deterministic");
+  algos::ImitationTrainer det(c);
+  const algos::ImitationStats d = det.iterate();
+  EXPECT_TRUE(std::isnan(d.eval_stoch_return));
+  EXPECT_EQ(d.eval_det_return, st.eval_det_return);
+}
+
+// The run logs the diagnostics, keeps best.h5 at the best deterministic evaluation, and the
+// best value survives a checkpoint round trip (so a resumed run knows it).
+TEST(Imitation, DiagnosticsAreLoggedAndBestCheckpointIsKept) {
+  const fs::path dir = temp_dir("best");
+  ASSERT_TRUE(algos::train_imitation(tiny_imitation(demos(), 3), options(dir)).finished);
+  const algos::CsvTable t = algos::read_csv((dir / "progress.csv").string());
+  ASSERT_EQ(t.rows(), 3);
+  for (const char* c : {"reward_std", "train_velocity", "eval_det_return", "eval_det_std",
+                        "eval_stoch_return", "eval_stoch_std", "best_eval_return",
+                        "disc_logit_grad_norm", "disc_expert_d", "disc_agent_d"})
+    for (double v : t.column(c)) EXPECT_TRUE(std::isfinite(v)) << c;
+  for (double v : t.column("disc_logit_grad_norm")) EXPECT_GT(v, 0);
+  const std::vector<double>& best = t.column("best_eval_return");
+  EXPECT_LE(best[0], best[1]);
+  EXPECT_LE(best[1], best[2]);
+  for (long i = 0; i < 3; ++i)
+    EXPECT_EQ(t.column("eval_return")[i], t.column("eval_det_return")[i]);
+
+  const std::string best_path = algos::best_checkpoint(dir.string());
+  ASSERT_TRUE(fs::exists(best_path));
+  {
+    const h5::File f = h5::File::open(best_path);
+    EXPECT_NEAR(f.attr_double("/", "best_eval_return"), best[2], 1e-6 * std::fabs(best[2]));
+    const h5::File fin = h5::File::open((dir / "checkpoints" / "final.h5").string());
+    EXPECT_NEAR(fin.attr_double("/", "best_eval_return"), best[2], 1e-6 * std::fabs(best[2]));
+  }
+  algos::PpoPolicy pol(best_path, 1);  // an ordinary checkpoint: it evaluates
+  EXPECT_GT(pol.timesteps(), 0);
+
+  // Loaded into a fresh trainer, the best value and the evaluation windows come back.
+  algos::ImitationTrainer fresh(tiny_imitation(demos(), 3));
+  EXPECT_TRUE(std::isinf(fresh.best_eval_return()));
+  fresh.load((dir / "checkpoints" / "final.h5").string());
+  EXPECT_NEAR(fresh.best_eval_return(), best[2], 1e-6 * std::fabs(best[2]));
+  fs::remove_all(dir);
 }
 
 TEST(Imitation, DemonstrationsThatDoNotFitTheRunAreRejected) {

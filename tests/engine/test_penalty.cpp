@@ -123,6 +123,40 @@ TEST(Penalty, LogitBackwardMatchesFiniteDifferences) {
   testing::check_backward(f, net.parameters(), x, rng);
 }
 
+// The norm the penalty pass reports is mean_b ||grad_x logit(x_b)||, here from the logit's own
+// backward with dlogit = 1 per sample; asking for it changes neither P nor its gradient.
+TEST(Penalty, ReportsTheMeanLogitInputGradientNorm) {
+  RewardNet<double> net(small_cfg(true));
+  Rng rng(55);
+  spread(net, rng);
+  net.set_training(false);
+  const int B = 3;
+  const long per = 2 * 16 * 16;
+  Tensor x = testing::random_tensor({B, 2, 16, 16}, rng, 0.0, 1.0);
+  ParamSet<double>& ps = net.parameters();
+  ps.zero_grad();
+  const double plain = net.gradient_penalty(x, 10.0, true);
+  const std::vector<double> grads(ps.grads(), ps.grads() + ps.size());
+  ps.zero_grad();
+  double norm = -1;
+  EXPECT_EQ(net.gradient_penalty(x, 10.0, true, &norm), plain);
+  EXPECT_EQ(std::vector<double>(ps.grads(), ps.grads() + ps.size()), grads);
+
+  net.forward_float(x);
+  Tensor ones = Tensor::zeros({B, 1}, DType::f64);
+  for (int b = 0; b < B; ++b) ones.data<double>()[b] = 1.0;
+  const Tensor g = net.backward(ones);
+  double want = 0;
+  for (int b = 0; b < B; ++b) {
+    double n2 = 0;
+    for (long i = 0; i < per; ++i)
+      n2 += g.data<double>()[b * per + i] * g.data<double>()[b * per + i];
+    want += std::sqrt(n2) / B;
+  }
+  EXPECT_GT(want, 0.0);
+  EXPECT_NEAR(norm, want, 1e-9 * want);
+}
+
 TEST(Penalty, RejectsBadInterpolates) {
   RewardNet<double> net(small_cfg(false));
   Tensor wrong = Tensor::zeros({2, 3, 16, 16}, DType::f64);

@@ -71,9 +71,15 @@ TEST(MpiImitation, LearnersStayIdenticalAndResumeExactly) {
   // Different seeds, different rollouts: the learners' rewards differ.
   EXPECT_FALSE(same_as_root(a.rewards())) << "both learners collected the same rollout";
   // Logged statistics are learner means, identical on both ranks; evaluation runs on rank 0.
-  std::vector<float> logged = {float(stats[2].disc.loss), float(stats[2].mean_reward),
-                               float(stats[2].ppo.policy_loss)};
+  std::vector<float> logged = {
+      float(stats[2].disc.loss),       float(stats[2].mean_reward),
+      float(stats[2].ppo.policy_loss), float(stats[2].reward_std),
+      float(stats[2].train_velocity),  float(stats[2].disc.logit_grad_norm)};
   EXPECT_TRUE(same_as_root(logged));
+  // Rank 0 evaluates; every learner knows the best evaluation so far (best.h5 is collective).
+  for (const algos::ImitationStats& st : stats)
+    EXPECT_TRUE(same_as_root({float(st.best_eval_return), float(st.new_best)}));
+  EXPECT_TRUE(stats[0].new_best && std::isfinite(stats[2].best_eval_return));
   EXPECT_TRUE(all_ranks(c.is_root() == std::isfinite(stats[2].eval_return)));
   EXPECT_EQ(stats[2].episodes >= 0, true);
 
@@ -94,6 +100,8 @@ TEST(MpiImitation, LearnersStayIdenticalAndResumeExactly) {
       << "rank " << c.rank() << ": resumed parameters differ from the uninterrupted run's";
   EXPECT_TRUE(all_ranks(r.rewards() == a.rewards()))
       << "rank " << c.rank() << ": the resumed learner collected another rollout";
+  EXPECT_TRUE(all_ranks(r.best_eval_return() == a.best_eval_return()))
+      << "rank " << c.rank() << ": the resumed learner lost the best evaluation";
   c.barrier();
   if (c.is_root()) fs::remove_all(dir);
 }
