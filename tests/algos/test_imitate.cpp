@@ -15,9 +15,11 @@
 
 #include "algos/curves.h"
 #include "algos/imitate_run.h"
+#include "algos/probe.h"
 #include "engine/checkpoint.h"
 #include "kernels/common.h"
 #include "tests/algos/imitate_test_util.h"
+#include "tests/test_util.h"
 
 namespace relmimic {
 namespace {
@@ -506,6 +508,12 @@ TEST(StateImitation, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
   EXPECT_EQ(f.shape("imitate/obs_windows"), (Shape{2, 22}));
   algos::PpoPolicy pol((a / "checkpoints" / "final.h5").string(), 1);
   EXPECT_EQ(pol.settings().arch, Arch::mlp);
+  // relmimic probe scores frame windows: a state checkpoint is refused saying so.
+  algos::ProbeOptions po;
+  po.checkpoint = (a / "checkpoints" / "final.h5").string();
+  po.demos = state_demos();
+  const std::string e = testing::error_of([&] { algos::probe_checkpoint(po); });
+  EXPECT_NE(e.find("imitates from states"), std::string::npos) << e;
   for (const fs::path& p : {a, b}) fs::remove_all(p);
 }
 
