@@ -28,6 +28,15 @@
 //   rm-l-nl   reward relational, policy local,     value non-local
 //   rm-nl-nl  reward relational, policy non-local, value non-local
 //
+// Imitation from states (imitate.obs = state): the same loop with the env's proprioceptive
+// observations instead of frames. The policy and value are the expert's MLPs on running-normalised
+// observations (net.arch = mlp, ppo.obs_norm = true); s^k_{t+1} is the window of the k raw
+// observations ending at the one after the step (the finished episode's final observation on a
+// done step; the reset observation repeated before an episode's start, as DemoSet::obs_window
+// builds the expert's), and D is an MLP (disc.hidden) on those windows standardized by the
+// demonstrations' per-feature mean and std (fixed at the start, kept in the checkpoint). The
+// demonstrations need observations (format version 2). The cpu only.
+//
 // Several learners (mpirun -np L): learner r seeds everything from seed + 1e6 (r + 1), starts
 // from rank 0's parameters, and averages the gradients of the policy, the value and the
 // discriminator across learners before every Adam step, so the parameters stay identical.
@@ -67,7 +76,8 @@ VariantNets variant_nets(Variant v);
 // normalisation off: the reward is D's), the discriminator's (disc.*), imitate.* and eval.*.
 void declare_imitation(Config& cfg);
 // Sets the keys the variant and the agent's input decide: net.arch, net.value_arch,
-// disc.variant, disc.frames (= net.frames) and disc.frame_size (= net.frame_size).
+// ppo.obs_norm, disc.variant, disc.frames (= net.frames) and disc.frame_size (= net.frame_size).
+// With imitate.obs = state: mlp networks and observation normalisation.
 void apply_variant(Config& cfg);
 // The keys apply_variant() overwrites (a command line refuses overrides of them).
 const std::vector<std::string>& variant_keys();
@@ -76,6 +86,7 @@ struct ImitationSettings {
   PpoSettings ppo;
   DiscriminatorConfig disc;  // seed: the learner's, set by the trainer
   Variant variant = Variant::rm_l_l;
+  bool states = false;  // imitate.obs = state
   std::string demos;
   int disc_passes = 1, disc_minibatch = 128;
   int disc_updates = 0;  // cap on D updates per iteration (0: none)
@@ -148,8 +159,8 @@ class ImitationTrainer {
   Discriminator<float>& disc() { return *disc_; }
   const env::DemoSet& demos() const { return *demos_; }
   Comm& comm() { return comm_; }
-  // The last rollout's s^k_{t+1} windows, [T*N, k, H, W] (sample order of the rollout buffer),
-  // on the run's device.
+  // The last rollout's s^k_{t+1} windows, [T*N, k, H, W] (states: float [T*N, k, D]; sample
+  // order of the rollout buffer), on the run's device.
   Tensor next_windows();
   Device device() const { return dev_; }
   // The last rollout's D rewards as written into the rollout buffer (normalised with
@@ -159,12 +170,18 @@ class ImitationTrainer {
   double best_eval_return() const { return best_eval_; }
   // The D reward's return normaliser (imitate.reward_norm = return_std), else null.
   const ReturnNormalizer* reward_normalizer() const { return reward_norm_.get(); }
-  // count expert windows [count, k, H, W] drawn as the D update draws them (advances the expert
-  // stream), on the run's device: a view of the minibatch buffer, valid until the next call.
+  // count expert windows [count, k, H, W] (states: [count, k, D]) drawn as the D update draws
+  // them (advances the expert stream), on the run's device: a view of the minibatch buffer,
+  // valid until the next call.
   Tensor expert_batch(int count);
+  // States: each env's window of its last k raw observations [N, k, D] (oldest first).
+  const std::vector<float>& obs_windows() const { return obs_stack_; }
 
  private:
   void capture_next(int t, const env::EnvPool& pool, const uint8_t* frames);
+  void capture_next_states(int t, const env::EnvPool& pool);
+  void reset_obs_windows();                // every env's window: its current observation k times
+  Tensor windows(void* data, long count);  // a [count, k, ...] view of window storage
   void reward_and_update_disc(RolloutBuffer& buf);
   // c agent windows in perm_ order from `start` (a view of the minibatch buffer).
   Tensor agent_batch(long start, int c);
@@ -192,8 +209,9 @@ class ImitationTrainer {
   std::unique_ptr<PpoTrainer> ppo_;
   std::unique_ptr<Discriminator<float>> disc_;
   Rng expert_rng_, shuffle_rng_;  // expert windows, order of the agent windows
-  long per_ = 0;                  // k * H * W
-  std::vector<uint8_t> next_;     // [T*N, k, H, W]
+  long per_ = 0;                  // bytes per window: k * H * W (states: k * D * 4)
+  std::vector<uint8_t> next_;     // [T*N, k, H, W] (states: float [T*N, k, D])
+  std::vector<float> obs_stack_;  // states: [N, k, D] each env's last k raw observations
   std::vector<uint8_t> expert_mb_, agent_mb_;
   std::vector<long> perm_;
   std::vector<float> rewards_;
@@ -220,10 +238,13 @@ class ImitationTrainer {
   double train_velocity_ = 0;
 };
 
-// Whole episodes of a pixel policy on a fresh rendering pool (task, frames and frame size of s):
-// env i of `envs` plays its share of the episodes; actions are sampled (or the mean) and
-// clipped like in training. Returns the episodes' env returns.
+// Whole episodes of a policy on a fresh pool: a pixel policy on a rendering pool (task, frames
+// and frame size of s), a state policy on raw observations normalised by obs_rms (when given,
+// with s.obs_clip) on a physics-only pool. Env i of `envs` plays its share of the episodes;
+// actions are sampled (or the mean) and clipped like in training. Returns the episodes' env
+// returns.
 std::vector<double> evaluate_agent(AgentNet<float>& policy, const PpoSettings& s, int episodes,
-                                   int envs, uint64_t seed, bool deterministic);
+                                   int envs, uint64_t seed, bool deterministic,
+                                   const RunningMeanStd* obs_rms = nullptr);
 
 }  // namespace relmimic::algos

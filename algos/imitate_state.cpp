@@ -12,10 +12,14 @@
 //   /imitate_reward_norm/mean, /var [1] (@count), /running [N]
 //                                            the D reward's return normaliser (rank 0's;
 //                                            imitate.reward_norm = return_std only)
+//   /imitate/obs_windows [N, k * D] float32  imitation from states: rank 0's envs' last k raw
+//                                            observations (the agent's next window continues
+//                                            them)
 //   /learners/<r>  uint8 [bytes]             learner r >= 1: its own state as an embedded HDF5
 //                                            file (a PPO checkpoint without networks + its
-//                                            discriminator, expert and shuffle streams and
-//                                            its reward normaliser)
+//                                            discriminator, expert and shuffle streams, its
+//                                            reward normaliser and, from states, its
+//                                            /imitate/obs_windows)
 #include <unistd.h>
 
 #include <filesystem>
@@ -82,6 +86,24 @@ void load_reward_norm(const h5::File& f, ReturnNormalizer& n) {
   n.stats().set_state(read("mean", 1), read("var", 1), f.attr_double(g + "/mean", "count"));
   n.set_running(read("running", n.envs()));
 }
+
+constexpr const char* kObsWindows = "imitate/obs_windows";
+
+void save_obs_windows(h5::File& f, const std::vector<float>& w, int envs) {
+  if (w.empty()) return;
+  f.write(kObsWindows,
+          Tensor::view(const_cast<float*>(w.data()), {envs, int64_t(w.size()) / envs}, DType::f32));
+}
+
+void load_obs_windows(const h5::File& f, std::vector<float>& w) {
+  if (w.empty()) return;
+  RM_CHECK(f.exists(kObsWindows), f.path(),
+           ": checkpoint has no observation windows (not a run imitating from states)");
+  const Tensor t = f.read(kObsWindows);
+  RM_CHECK(t.dtype() == DType::f32 && size_t(t.numel()) == w.size(), f.path(), ": ", kObsWindows,
+           " has shape ", t.shape().str(), ", expected ", w.size(), " float values");
+  std::copy(t.data<float>(), t.data<float>() + t.numel(), w.begin());
+}
 }  // namespace
 
 void ImitationTrainer::save_learner(const std::string& path) const {
@@ -91,6 +113,7 @@ void ImitationTrainer::save_learner(const std::string& path) const {
   w.add_rng("expert", expert_rng_);
   w.add_rng("disc_shuffle", shuffle_rng_);
   if (reward_norm_) save_reward_norm(w.file(), *reward_norm_);
+  save_obs_windows(w.file(), obs_stack_, s_.ppo.num_envs);
   w.set_counter("rank", comm_.rank());
   w.commit();
 }
@@ -103,6 +126,7 @@ void ImitationTrainer::load_learner(CheckpointReader& r) {
   r.load_rng("expert", expert_rng_);
   r.load_rng("disc_shuffle", shuffle_rng_);
   if (reward_norm_) load_reward_norm(r.file(), *reward_norm_);
+  load_obs_windows(r.file(), obs_stack_);
 }
 
 void ImitationTrainer::save(const std::string& path, double wall_seconds) {
@@ -136,6 +160,7 @@ void ImitationTrainer::save(const std::string& path, double wall_seconds) {
     w.add_rng("expert", expert_rng_);
     w.add_rng("disc_shuffle", shuffle_rng_);
     h5::File& f = w.file();
+    save_obs_windows(f, obs_stack_, s_.ppo.num_envs);
     for (const auto& [mode, win] :
          {std::pair<const char*, const EvalWindow*>{kDet, &eval_det_}, {kStoch, &eval_stoch_}}) {
       f.set_attr("/", std::string("eval_total_") + mode, win->total);
@@ -167,6 +192,7 @@ void ImitationTrainer::load(const std::string& path) {
   r.load_rng("expert", expert_rng_);
   r.load_rng("disc_shuffle", shuffle_rng_);
   if (reward_norm_) load_reward_norm(f, *reward_norm_);
+  if (comm_.is_root()) load_obs_windows(f, obs_stack_);
   for (const auto& [mode, win] :
        {std::pair<const char*, EvalWindow*>{kDet, &eval_det_}, {kStoch, &eval_stoch_}}) {
     const std::string total = std::string("eval_total_") + mode;

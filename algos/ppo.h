@@ -212,6 +212,8 @@ class PpoTrainer {
   AgentNet<float>& policy() { return *pi_; }
   AgentNet<float>& value() { return *vf_; }
   const RunningMeanStd* obs_rms() const { return obs_rms_.get(); }
+  // [N, obs_dim] the raw observations the envs are in now (after the last step, reset or load).
+  const float* raw_obs() const { return obs_raw_.data(); }
   env::EnvPool& pool() { return *pool_; }
 
  private:

@@ -38,6 +38,8 @@ EnvPool::EnvPool(const PoolConfig& cfg) : cfg_(cfg) {
     s->obs_d.assign(size_t(s->env->obs_dim()), 0.0);
     s->obs.assign(s->obs_d.size(), 0.f);
     s->final_obs = s->obs;
+    s->final_qpos.assign(size_t(s->env->nq()), 0.0);
+    s->final_qvel.assign(size_t(s->env->nv()), 0.0);
     slots_.push_back(std::move(s));
   }
   obs_dim_ = slots_[0]->env->obs_dim();
@@ -192,6 +194,7 @@ void EnvPool::step_env(Worker& w, int i, const float* action) {
   if (done) {
     // Keep what the finished episode ended on, then start the next one.
     s.final_obs = s.obs;
+    s.env->positions(s.final_qpos.data(), s.final_qvel.data());
     if (cfg_.render) s.final_stack = s.stack;
     reset_env(w, i);
   }
@@ -287,6 +290,16 @@ void EnvPool::restore(const std::vector<EnvSnapshot>& snaps, uint8_t* frames, fl
 const float* EnvPool::final_obs(int i) const {
   RM_CHECK(i >= 0 && i < n_, "EnvPool::final_obs: env index ", i, " out of range [0, ", n_, ")");
   return slots_[size_t(i)]->final_obs.data();
+}
+
+const double* EnvPool::final_qpos(int i) const {
+  RM_CHECK(i >= 0 && i < n_, "EnvPool::final_qpos: env index ", i, " out of range [0, ", n_, ")");
+  return slots_[size_t(i)]->final_qpos.data();
+}
+
+const double* EnvPool::final_qvel(int i) const {
+  RM_CHECK(i >= 0 && i < n_, "EnvPool::final_qvel: env index ", i, " out of range [0, ", n_, ")");
+  return slots_[size_t(i)]->final_qvel.data();
 }
 
 const uint8_t* EnvPool::final_frames(int i) const {

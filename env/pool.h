@@ -94,7 +94,10 @@ class EnvPool {
   const double* episode_returns() const { return ep_return_out_.data(); }  // [N]
   const int* episode_lengths() const { return ep_length_out_.data(); }     // [N]
   // The last observation of env i's finished episode (valid when done(i) after step()).
-  const float* final_obs(int i) const;       // [obs_dim]
+  const float* final_obs(int i) const;  // [obs_dim]
+  // Its physics state: qpos [nq], qvel [nv] (valid when done(i) after step()).
+  const double* final_qpos(int i) const;
+  const double* final_qvel(int i) const;
   const uint8_t* final_frames(int i) const;  // [k, H, W] (rendering only, FrameMode::Host)
 
   // FrameMode::Cuda: the frame stacks [N, k, H, W] uint8 on the CUDA device that renders, and the

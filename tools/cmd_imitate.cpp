@@ -1,7 +1,7 @@
 // `relmimic imitate`: Relational Mimic / the GAIfO baseline from video demonstrations
-// (Algorithm 1). Config stack: defaults < --config file < dedicated flags < key=value overrides;
-// the variant then decides the networks. Under mpirun each rank is one learner; rank 0 prints,
-// logs and writes the run folder.
+// (Algorithm 1), or the same loop from proprioceptive observations (--obs state). Config stack:
+// defaults < --config file < dedicated flags < key=value overrides; the variant then decides the
+// networks. Under mpirun each rank is one learner; rank 0 prints, logs and writes the run folder.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -18,7 +18,8 @@
 namespace relmimic::cli {
 
 int cmd_imitate(int argc, char** argv) {
-  std::string env_name = "hopper", demos, variant = "rm-l-l", name, runs = "runs", config_file, out;
+  std::string env_name = "hopper", demos, variant = "rm-l-l", name, runs = "runs", config_file, out,
+              obs;
   std::vector<std::string> sets, positional;
   long steps = 0, seed = -1, stop_after = 0;
   int frames = 0, envs = 0;
@@ -35,8 +36,13 @@ int cmd_imitate(int argc, char** argv) {
         "demonstrations are now (their SHA-256 must match)");
   a.add("--variant", variant,
         "baseline | rm-l-l | rm-l-nl | rm-nl-nl (relational reward / policy / value)");
+  a.add("--obs", obs,
+        "frames | state: imitate the rendered frames or the env's observation vectors (state: "
+        "mlp networks, demonstrations with observations; e.g. --config configs/hopper-state.json)"
+        " (empty: the config's, frames)");
   a.add("--frames", frames,
-        "frames k stacked per state, 4 or 8 (0: the config's, 4; any other k: net.frames=k)");
+        "frames k stacked per state, 4 or 8 (0: the config's, 4; any other k: net.frames=k); with "
+        "--obs state: observations per window, any k >= 2");
   a.add("--seed", seed, "seed (-1: the config's, 0); learner r uses seed + 1e6 (r + 1)");
   a.add("--steps", steps,
         "env steps per learner, ppo.total_steps (0: the config's); may extend a "
@@ -44,7 +50,9 @@ int cmd_imitate(int argc, char** argv) {
   a.add("--envs", envs, "env.num_envs per learner (0: the config's)");
   a.add("--config", config_file, "JSON file of settings (see --print-config for every key)");
   a.add("--set", sets, "override one setting, key=value");
-  a.add("--name", name, "run name: runs/<name> (default <env>-<variant>-k<frames>-s<seed>)");
+  a.add("--name", name,
+        "run name: runs/<name> (default <env>-<variant>-k<frames>-s<seed>; from states "
+        "<env>-state-k<frames>-s<seed>)");
   a.add("--runs", runs, "folder holding the run folders");
   a.add("--out", out,
         "also write the final checkpoint here; an existing file is replaced only with --force");
@@ -73,9 +81,14 @@ int cmd_imitate(int argc, char** argv) {
   if (envs < 0) return usage("--envs must be > 0 (or 0: the config's)");
   if (seed < -1) return usage("--seed must be >= 0 (or -1: the config's)");
   if (stop_after < 0) return usage("--stop-after must be >= 0");
-  if (frames != 0 && frames != 4 && frames != 8)
+  if (obs == "state") {
+    if (frames != 0 && frames < 2)
+      return usage("--frames with --obs state must be >= 2 observations per window, got " +
+                   std::to_string(frames));
+  } else if (frames != 0 && frames != 4 && frames != 8) {
     return usage("--frames must be 4 or 8, got " + std::to_string(frames) +
-                 " (any other k: net.frames=k)");
+                 " (any other k: net.frames=k; with --obs state any k >= 2)");
+  }
   for (const std::string& p : positional)
     if (p.find('=') == std::string::npos)
       return usage("unexpected argument '" + p + "' (settings are key=value)");
@@ -84,13 +97,19 @@ int cmd_imitate(int argc, char** argv) {
     for (const std::string& k : algos::variant_keys())
       if (s.rfind(k + "=", 0) == 0)
         return usage(k +
-                     " is decided by the variant and net.frames/net.frame_size; choose "
-                     "--variant instead");
+                     " is decided by the variant (or --obs) and net.frames/net.frame_size; "
+                     "choose --variant or --obs instead");
 
-  if (name.empty())
-    name = env_name + "-" + variant + "-k" + std::to_string(frames ? frames : 4) + "-s" +
-           std::to_string(seed >= 0 ? seed : 0);
-  const std::string run_dir = (std::filesystem::path(runs) / name).string();
+  if (!obs.empty() && obs != "frames" && obs != "state")
+    return usage("--obs must be frames or state, got '" + obs + "'");
+  // Default name <env>-<variant, or "state">-k<frames>-s<seed> from the flags.
+  auto default_name = [&](bool states) {
+    return env_name + "-" + (states ? std::string("state") : variant) + "-k" +
+           std::to_string(frames ? frames : 4) + "-s" + std::to_string(seed >= 0 ? seed : 0);
+  };
+  const bool named = !name.empty();
+  if (!named) name = default_name(obs == "state");
+  std::string run_dir = (std::filesystem::path(runs) / name).string();
 
   Config cfg;
   if (resume) {
@@ -102,6 +121,7 @@ int cmd_imitate(int argc, char** argv) {
     if (!config_file.empty()) again.load_file(config_file);
     if (given("--env")) again.set("env.name", json::Value(env_name), "--env");
     if (given("--variant")) again.set("variant", json::Value(variant), "--variant");
+    if (!obs.empty()) again.set("imitate.obs", json::Value(obs), "--obs");
     if (frames > 0) again.set("net.frames", json::Value(frames), "--frames");
     if (seed >= 0) again.set("seed", json::Value(seed), "--seed");
     if (envs > 0) again.set("env.num_envs", json::Value(envs), "--envs");
@@ -123,11 +143,14 @@ int cmd_imitate(int argc, char** argv) {
     if (given("--variant") || config_file.empty())
       cfg.set("variant", json::Value(variant), "--variant");
     if (!demos.empty()) cfg.set("demos", json::Value(demos), "--demos");
+    if (!obs.empty()) cfg.set("imitate.obs", json::Value(obs), "--obs");
     if (frames > 0) cfg.set("net.frames", json::Value(frames), "--frames");
     if (seed >= 0) cfg.set("seed", json::Value(seed), "--seed");
     if (envs > 0) cfg.set("env.num_envs", json::Value(envs), "--envs");
     cfg.apply_overrides(sets);
     algos::apply_variant(cfg);
+    if (!named && cfg.get<std::string>("imitate.obs") == "state")  // e.g. from --config
+      run_dir = (std::filesystem::path(runs) / default_name(true)).string();
   }
   if (steps > 0) cfg.set("ppo.total_steps", json::Value(steps), "--steps");
   if (print_config) {  // also without --demos, to show every key
@@ -149,7 +172,8 @@ int cmd_imitate(int argc, char** argv) {
     std::fprintf(stderr,
                  "relmimic imitate: %s %s (k=%d), %d learner(s), %ld steps per learner in %ld "
                  "iterations of %d x %d, demos %s, run %s%s\n",
-                 env::task_name(s.ppo.task), algos::variant_name(s.variant), s.ppo.frames,
+                 env::task_name(s.ppo.task),
+                 s.states ? "from states" : algos::variant_name(s.variant), s.ppo.frames,
                  comm.size(), s.ppo.total_steps, s.ppo.iterations(), s.ppo.rollout_steps,
                  s.ppo.num_envs, s.demos.c_str(), run_dir.c_str(), resume ? " (resumed)" : "");
   };

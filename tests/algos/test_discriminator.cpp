@@ -82,6 +82,79 @@ TEST_P(DiscGradTest, ChunkedBatchesMatchOnePass) {
 
 INSTANTIATE_TEST_SUITE_P(Relational, DiscGradTest, ::testing::Bool());
 
+// Imitation from states: windows of k = 2 observations of 5 values, an MLP of 6 and 4 units,
+// inputs standardized by fixed moments.
+DiscriminatorConfig tiny_state_disc(int max_batch) {
+  DiscriminatorConfig c;
+  c.states = true;
+  c.frames = 2;
+  c.obs_dim = 5;
+  c.hidden = {6, 4};
+  c.obs_mean = {0.5, -1.0, 0.0, 2.0, 0.25};
+  c.obs_std = {1.5, 0.5, 1.0, 3.0, 0.2};
+  c.max_batch = max_batch;
+  c.seed = 4;
+  return c;
+}
+
+Tensor random_obs_windows(int batch, Rng& rng) {
+  Tensor t = Tensor::zeros({batch, 2, 5}, DType::f32);
+  for (long i = 0; i < t.numel(); ++i) t.data<float>()[i] = float(rng.normal() * 2);
+  return t;
+}
+
+// The same loss on observation windows: BCE on both batches and the penalty on interpolates of
+// the standardized windows, its gradient against central differences; chunks (3 + 1) included.
+TEST(Discriminator, StateLossGradientMatchesFiniteDifferencesAndChunking) {
+  testing::SerialScope serial;
+  Discriminator<double> d(tiny_state_disc(3));
+  Rng rng(13);
+  testing::spread_biases(d, rng, 0.5);
+  Tensor expert = random_obs_windows(4, rng);
+  Tensor agent = random_obs_windows(4, rng);
+  d.net().set_training(true);
+  for (int i = 0; i < 3; ++i) d.net().forward(expert.slice(0, 1));
+  d.net().set_training(false);
+  const std::vector<double> eps = {0.15, 0.8, 0.5, 0.35};
+  const UpdateStats st = d.compute_loss(expert, agent, eps.data(), true);
+  EXPECT_GT(st.expert_loss, 0.0);
+  EXPECT_GT(st.penalty, 0.0);
+  const std::vector<double> analytic = testing::grads_of(d);
+  ParamSet<double>& ps = d.parameters();
+  auto loss = [&] { return d.compute_loss(expert, agent, eps.data(), false).loss; };
+  EXPECT_LE(rel_error(analytic, testing::numeric_grad(loss, ps.values(), ps.size())),
+            testing::kFdTol);
+  // The penalty is that of the interpolates of the standardized windows.
+  const DiscriminatorConfig& c = d.config();
+  Tensor x_hat = Tensor::zeros({4, 2, 5}, DType::f64);
+  for (int b = 0; b < 4; ++b)
+    for (int i = 0; i < 10; ++i) {
+      const double m = c.obs_mean[size_t(i % 5)], s = c.obs_std[size_t(i % 5)];
+      const double xe = (expert.data<float>()[b * 10 + i] - m) / s;
+      const double xa = (agent.data<float>()[b * 10 + i] - m) / s;
+      x_hat.data<double>()[b * 10 + i] = eps[size_t(b)] * xa + (1 - eps[size_t(b)]) * xe;
+    }
+  double p = d.net().gradient_penalty(x_hat.slice(0, 3), c.lambda * 3 / 4, false);
+  p += d.net().gradient_penalty(x_hat.slice(3, 4), c.lambda / 4, false);
+  EXPECT_NEAR(st.penalty, p, 1e-12 * p);
+  // One pass over all four windows gives the same terms and gradient.
+  Discriminator<double> whole(tiny_state_disc(4));
+  std::memcpy(whole.parameters().values(), ps.values(), sizeof(double) * size_t(ps.size()));
+  std::memcpy(whole.net().buffers().values(), d.net().buffers().values(),
+              sizeof(double) * size_t(d.net().buffers().size()));
+  const UpdateStats w = whole.compute_loss(expert, agent, eps.data(), true);
+  EXPECT_NEAR(w.loss, st.loss, 1e-12);
+  EXPECT_LE(rel_error(testing::grads_of(whole), analytic), 1e-12);
+  // Frames are not observation windows.
+  EXPECT_NE(error_of([&] {
+              d.compute_loss(Tensor::zeros({4, 2, 16, 16}, DType::u8), agent, eps.data(), false);
+            }).find("expected shape [B, 2, 5]"),
+            std::string::npos);
+  std::vector<float> r(4);
+  d.reward(agent, r.data());
+  for (float v : r) EXPECT_TRUE(std::isfinite(v) && v >= 0);
+}
+
 // All-zero windows reach the logit only through the FC bias (every other bias starts at 0,
 // zero input stays zero through convs, LeakyReLU and the relational blocks), so the logit is
 // the bias and the terms are known in closed form.
@@ -371,9 +444,10 @@ TEST(DiscriminatorConfig, DeclaredSettingsRoundTrip) {
   EXPECT_EQ(d.beta1, 0.5);
   EXPECT_EQ(d.penalty_on, PenaltyOn::prob);
   Discriminator<float> built(d);  // the settings make a working network
-  EXPECT_EQ(built.net().config().frames, 8);
-  EXPECT_EQ(built.net().config().penalty_on, PenaltyOn::prob);
-  EXPECT_FALSE(built.net().config().relational);
+  auto& net = dynamic_cast<RewardNet<float>&>(built.net());
+  EXPECT_EQ(net.config().frames, 8);
+  EXPECT_FALSE(net.config().relational);
+  EXPECT_EQ(net.config().penalty_on, PenaltyOn::prob);
 
   auto refused = [&](const std::string& assignment) {
     Config bad;

@@ -160,6 +160,8 @@ TEST(CommandValues, OutOfRangeValuesAreRefused) {
   expect_usage_error("rl --stop-after -1 --print-config", "--stop-after");
   expect_usage_error("rl --frames 5 --print-config", "--frames must be 4 or 8, got 5");
   expect_usage_error("imitate --frames 5 --print-config", "--frames must be 4 or 8, got 5");
+  expect_usage_error("imitate --obs state --frames 1 --print-config",
+                     "--frames with --obs state must be >= 2");
   expect_usage_error("imitate --steps -5 --print-config", "--steps");
   expect_usage_error("imitate --envs -2 --print-config", "--envs");
   const std::string runs = " --runs " + root_dir().string() + " --name none";
