@@ -227,6 +227,87 @@ std::vector<double> pooled_returns(const VariantGroup& g) {
   return all;
 }
 
+namespace {
+
+struct Quantity {
+  const char* column;
+  const char* label;
+  const char* band = nullptr;  // column of the std drawn as a band around it
+};
+struct Panel {
+  const char* title;
+  std::vector<Quantity> quantities;
+  std::vector<Quantity> fallback = {};  // when none of `quantities` is present (older files)
+};
+
+const std::vector<Panel>& diagnostics_panels() {
+  static const std::vector<Panel> panels = {
+      {"evaluation return",
+       {{"eval_det_return", "deterministic"}, {"eval_stoch_return", "stochastic"}},
+       {{"eval_return", "eval"}}},
+      {"training episodes: return", {{"train_return", "train"}}},
+      {"D reward (mean +- std over the rollout)", {{"mean_reward", "reward", "reward_std"}}},
+      {"forward velocity (mean over the rollout)", {{"train_velocity", "x velocity"}}},
+      {"training episodes: length", {{"train_length", "length"}}},
+      {"D output (mean sigmoid)", {{"disc_expert_d", "expert"}, {"disc_agent_d", "agent"}}},
+      {"D accuracy", {{"disc_expert_acc", "expert"}, {"disc_agent_acc", "agent"}}},
+      {"gradient penalty: mean |grad_x logit|", {{"disc_logit_grad_norm", "norm"}}},
+  };
+  return panels;
+}
+
+const std::vector<double>* find_column(const CsvTable& t, const std::string& name) {
+  for (size_t i = 0; i < t.names.size(); ++i)
+    if (t.names[i] == name) return &t.columns[i];
+  return nullptr;
+}
+
+// The finite (x, y) points of a quantity, sorted by x, with its band when it has one.
+Series quantity_series(const CsvTable& t, const std::string& x, const Quantity& q,
+                       const std::string& label) {
+  Series s;
+  s.label = label;
+  const std::vector<double>* xs = find_column(t, x);
+  const std::vector<double>* ys = find_column(t, q.column);
+  if (!xs || !ys) return s;
+  const std::vector<double>* sd = q.band ? find_column(t, q.band) : nullptr;
+  std::vector<size_t> rows;
+  for (size_t i = 0; i < xs->size(); ++i)
+    if (std::isfinite((*xs)[i]) && std::isfinite((*ys)[i])) rows.push_back(i);
+  std::stable_sort(rows.begin(), rows.end(),
+                   [&](size_t a, size_t b) { return (*xs)[a] < (*xs)[b]; });
+  bool band = sd != nullptr;
+  for (size_t i : rows) band = band && std::isfinite((*sd)[i]);
+  for (size_t i : rows) {
+    s.x.push_back((*xs)[i]);
+    s.y.push_back((*ys)[i]);
+    if (band) s.lo.push_back((*ys)[i] - (*sd)[i]), s.hi.push_back((*ys)[i] + (*sd)[i]);
+  }
+  return s;
+}
+
+}  // namespace
+
+std::vector<Chart> diagnostics_charts(const std::vector<std::pair<std::string, CsvTable>>& runs,
+                                      const std::string& x) {
+  std::vector<Chart> charts;
+  for (const Panel& p : diagnostics_panels()) {
+    Chart c{p.title, x, "", {}};
+    for (const std::vector<Quantity>* qs : {&p.quantities, &p.fallback}) {
+      for (const auto& [name, table] : runs)
+        for (const Quantity& q : *qs) {
+          std::string label = runs.size() > 1 ? name + " " + q.label : q.label;
+          if (label.size() > 28) label = label.substr(label.size() - 28);  // keep the tail
+          Series s = quantity_series(table, x, q, label);
+          if (!s.x.empty()) c.series.push_back(std::move(s));
+        }
+      if (!c.series.empty()) break;  // the fallback only for files without the quantities
+    }
+    if (!c.series.empty()) charts.push_back(std::move(c));
+  }
+  return charts;
+}
+
 VariantSummary summarize(const VariantGroup& g) {
   VariantSummary s;
   s.name = g.name;

@@ -8,7 +8,10 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "algos/plot.h"
 
 namespace relmimic::algos {
 
@@ -80,5 +83,15 @@ struct VariantSummary {
   double ccdf_area = 0;
 };
 VariantSummary summarize(const VariantGroup& g);
+
+// The diagnostics a researcher reads first when an imitation run fails, one small chart each,
+// against column x, one line per (run, quantity): evaluation returns (deterministic and
+// stochastic; eval_return in older files), the training episodes' return, length and forward
+// velocity, the D reward (mean +- std band), D's mean output and accuracy on expert and agent
+// windows, and the logit gradient norm at the gradient penalty's interpolates. `runs` are
+// (label, progress.csv) pairs; a label is left out when there is one run. A chart none of whose
+// columns has a finite value in any run (e.g. an older progress.csv) is left out.
+std::vector<Chart> diagnostics_charts(const std::vector<std::pair<std::string, CsvTable>>& runs,
+                                      const std::string& x = "timesteps");
 
 }  // namespace relmimic::algos

@@ -54,6 +54,28 @@ std::array<int, N> parse_ints(const std::string& text, const std::string& k) {
   return out;
 }
 
+// "256,256" -> one or more positive integers.
+std::vector<int> parse_widths(const std::string& text, const std::string& k) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    int v = 0;
+    try {
+      v = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      RM_FAIL("config ", k, ": '", item, "' is not an integer (in '", text, "')");
+    }
+    RM_CHECK(used == item.size() && v > 0, "config ", k, ": '", item,
+             "' is not a positive integer (in '", text, "')");
+    out.push_back(v);
+  }
+  RM_CHECK(!out.empty() && out.size() <= 8, "config ", k, " must list 1 to 8 layer widths, got '",
+           text, "'");
+  return out;
+}
+
 double sigmoid(double x) {
   return 1.0 / (1.0 + std::exp(-x));
 }
@@ -74,8 +96,24 @@ RewardConfig DiscriminatorConfig::net() const {
   r.channels = channels;
   r.embed = embed;
   r.slope = slope;
+  r.penalty_on = penalty_on;
   r.max_batch = max_batch;
   r.seed = Rng::derive(seed, 0);
+  r.device = device;
+  return r;
+}
+
+StateRewardConfig DiscriminatorConfig::state_net() const {
+  StateRewardConfig r;
+  r.frames = frames;
+  r.obs_dim = obs_dim;
+  r.hidden = hidden;
+  r.slope = slope;
+  r.max_batch = max_batch;
+  r.seed = Rng::derive(seed, 0);
+  r.obs_mean = obs_mean;
+  r.obs_std = obs_std;
+  r.penalty_on = penalty_on;
   r.device = device;
   return r;
 }
@@ -88,10 +126,14 @@ void declare_discriminator(Config& c, const std::string& p) {
   c.add(key(p, "frame_size"), d.height, "frame height = width");
   c.add(key(p, "channels"), join(d.channels.data(), 5), "conv widths of Table 3 rows 2,3,4,6,8");
   c.add(key(p, "embed"), join(d.embed.data(), 2), "relational widths C' of rows 5,7");
+  c.add(key(p, "hidden"), join(d.hidden.data(), int(d.hidden.size())),
+        "imitation from states: hidden widths of the MLP discriminator");
   c.add(key(p, "slope"), d.slope, "LeakyReLU negative slope");
   c.add(key(p, "max_batch"), d.max_batch, "windows per network pass (larger batches are chunked)");
   c.add(key(p, "lr"), d.lr, "Adam learning rate");
   c.add(key(p, "lambda"), d.lambda, "gradient-penalty weight");
+  c.add(key(p, "penalty_on"), penalty_on_name(d.penalty_on),
+        "gradient penalty on the gradient of: logit (the score, SPEC.md) | prob (sigmoid(logit))");
   c.add(key(p, "beta1"), d.beta1, "Adam beta1");
   c.add(key(p, "beta2"), d.beta2, "Adam beta2");
   c.add(key(p, "adam_eps"), d.adam_eps, "Adam epsilon");
@@ -108,10 +150,15 @@ DiscriminatorConfig discriminator_config(const Config& c, uint64_t seed, const s
   d.height = d.width = c.get<int>(key(p, "frame_size"));
   d.channels = parse_ints<5>(c.get<std::string>(key(p, "channels")), key(p, "channels"));
   d.embed = parse_ints<2>(c.get<std::string>(key(p, "embed")), key(p, "embed"));
+  d.hidden = parse_widths(c.get<std::string>(key(p, "hidden")), key(p, "hidden"));
   d.slope = c.get<double>(key(p, "slope"));
   d.max_batch = c.get<int>(key(p, "max_batch"));
   d.lr = c.get<double>(key(p, "lr"));
   d.lambda = c.get<double>(key(p, "lambda"));
+  const std::string penalty_on = c.get<std::string>(key(p, "penalty_on"));
+  RM_CHECK(penalty_on == "logit" || penalty_on == "prob", "config ", key(p, "penalty_on"),
+           " must be logit or prob, got '", penalty_on, "'");
+  d.penalty_on = parse_penalty_on(penalty_on);
   d.beta1 = c.get<double>(key(p, "beta1"));
   d.beta2 = c.get<double>(key(p, "beta2"));
   d.adam_eps = c.get<double>(key(p, "adam_eps"));
@@ -134,22 +181,36 @@ DiscriminatorConfig discriminator_config(const Config& c, uint64_t seed, const s
 
 // ---------------------------------------------------------------- Discriminator
 
+namespace {
+template <class T>
+std::unique_ptr<DiscriminatorNet<T>> make_net(const DiscriminatorConfig& c) {
+  if (c.states) return std::make_unique<StateRewardNet<T>>(c.state_net());
+  return std::make_unique<RewardNet<T>>(c.net());
+}
+}  // namespace
+
 template <class T>
 Discriminator<T>::Discriminator(const DiscriminatorConfig& c)
     : cfg_(c),
-      net_(c.net()),
-      adam_(net_.parameters(),
+      net_(make_net<T>(c)),
+      state_net_(c.states ? static_cast<StateRewardNet<T>*>(net_.get()) : nullptr),
+      adam_(net_->parameters(),
             kernels::AdamParams{.lr = c.lr, .beta1 = c.beta1, .beta2 = c.beta2, .eps = c.adam_eps}),
       rng_(Rng::derive(c.seed, 1)),
-      per_(long(c.frames) * c.height * c.width) {
+      per_(c.states ? long(c.frames) * c.obs_dim : long(c.frames) * c.height * c.width) {
   RM_CHECK(c.lambda >= 0 && std::isfinite(c.lambda),
            "discriminator: lambda must be finite and >= 0, got ", c.lambda);
   RM_CHECK(c.max_grad_norm >= 0, "discriminator: max_grad_norm must be >= 0 (0: off), got ",
            c.max_grad_norm);
-  net_.set_training(false);  // u moves only in advance_power_iteration
+  net_->set_training(false);  // u moves only in advance_power_iteration
   chunk_.resize(size_t(c.max_batch));
   dlogit_ = Tensor::zeros({c.max_batch, 1}, dtype_of<T>(), c.device);
-  x_hat_ = Tensor::zeros({c.max_batch, c.frames, c.height, c.width}, dtype_of<T>(), c.device);
+  if (c.states) {
+    x_hat_ = Tensor::zeros({c.max_batch, c.frames, c.obs_dim}, dtype_of<T>(), c.device);
+    agent_x_.assign(size_t(c.max_batch * per_), T(0));
+  } else {
+    x_hat_ = Tensor::zeros({c.max_batch, c.frames, c.height, c.width}, dtype_of<T>(), c.device);
+  }
   if (c.device.is_cuda()) {
     d_eps_ = Tensor::zeros({c.max_batch}, dtype_of<T>(), c.device);
     d_chunk_ = Tensor::zeros({c.max_batch}, dtype_of<T>(), c.device);
@@ -159,6 +220,17 @@ Discriminator<T>::Discriminator(const DiscriminatorConfig& c)
 template <class T>
 int Discriminator<T>::check_windows(const Tensor& t, const char* what) const {
   RM_CHECK(t.defined(), "discriminator: ", what, " windows are undefined");
+  if (cfg_.states) {
+    const Shape want{t.ndim() >= 1 ? t.dim(0) : 0, cfg_.frames, cfg_.obs_dim};
+    RM_CHECK(t.shape() == want && t.dim(0) >= 1, "discriminator: ", what,
+             " windows expected shape [B, ", cfg_.frames, ", ", cfg_.obs_dim,
+             "] (k observations) with B >= 1, got ", t.shape().str());
+    RM_CHECK(t.dtype() == DType::f32, "discriminator: ", what, " windows have dtype ",
+             dtype_name(t.dtype()), ", expected f32 observations");
+    RM_CHECK(t.device() == cfg_.device, "discriminator: ", what, " windows are on ",
+             t.device().str(), ", expected ", cfg_.device.str());
+    return int(t.dim(0));
+  }
   const Shape want{t.ndim() >= 1 ? t.dim(0) : 0, cfg_.frames, cfg_.height, cfg_.width};
   RM_CHECK(t.shape() == want && t.dim(0) >= 1, "discriminator: ", what,
            " windows expected shape [B, ", cfg_.frames, ", ", cfg_.height, ", ", cfg_.width,
@@ -180,19 +252,33 @@ int Discriminator<T>::check_pair(const Tensor& expert, const Tensor& agent) cons
 
 template <class T>
 void Discriminator<T>::advance_power_iteration(const Tensor& window) {
-  net_.set_training(true);
+  net_->set_training(true);
   try {
-    net_.forward(window);
+    net_->forward(window);
   } catch (...) {
-    net_.set_training(false);
+    net_->set_training(false);
     throw;
   }
-  net_.set_training(false);
+  net_->set_training(false);
+}
+
+template <class T>
+void Discriminator<T>::interpolate_states(const Tensor& expert, const Tensor& agent, const T* eps,
+                                          T* x_hat) {
+  const int c = int(expert.dim(0));
+  state_net_->standardize(expert, x_hat);
+  state_net_->standardize(agent, agent_x_.data());
+  for (int b = 0; b < c; ++b) {
+    const T e = eps[b];
+    T* xh = x_hat + long(b) * per_;
+    const T* xa = agent_x_.data() + long(b) * per_;
+    for (long i = 0; i < per_; ++i) xh[i] = e * xa[i] + (T(1) - e) * xh[i];
+  }
 }
 
 template <class T>
 void Discriminator<T>::check_grads(const char* term) {
-  ParamSet<T>& ps = net_.parameters();
+  ParamSet<T>& ps = net_->parameters();
   if (train_ops::all_finite(cfg_.device, ps.size(), ps.grads())) return;
   const std::vector<T> g = ps.grads_to_host();
   for (const auto& e : ps.entries())
@@ -210,7 +296,7 @@ void Discriminator<T>::bce_term(const Tensor& frames, double label, bool accumul
   for (int b0 = 0; b0 < B; b0 += cfg_.max_batch) {
     const int c = std::min(cfg_.max_batch, B - b0);
     const Device dev = cfg_.device;
-    Tensor logit = net_.forward(frames.slice(b0, b0 + c));
+    Tensor logit = net_->forward(frames.slice(b0, b0 + c));
     const T* l = logit.data<T>();
     T* d = dlogit_.data<T>();
     const kernels::BceStats s = train_ops::sigmoid_bce(dev, c, l, label, d);
@@ -224,7 +310,7 @@ void Discriminator<T>::bce_term(const Tensor& frames, double label, bool accumul
     for (int i = 0; i < c; ++i) mean_d += sigmoid(double(l[i])) / B;
     if (accumulate_grad) {
       ops::scale(dev, c, T(w), d);
-      net_.backward(dlogit_.slice(0, c));
+      net_->backward(dlogit_.slice(0, c));
     }
   }
 }
@@ -237,7 +323,7 @@ UpdateStats Discriminator<T>::compute_loss(const Tensor& expert, const Tensor& a
   for (int b = 0; b < B; ++b)
     RM_CHECK(eps[b] >= 0 && eps[b] <= 1, "discriminator: interpolation weight ", b, " is ", eps[b],
              ", expected [0, 1]");
-  ParamSet<T>& ps = net_.parameters();
+  ParamSet<T>& ps = net_->parameters();
   if (accumulate_grad) ps.zero_grad();
   UpdateStats st;
 
@@ -251,7 +337,17 @@ UpdateStats Discriminator<T>::compute_loss(const Tensor& expert, const Tensor& a
 
   // x_hat = (eps x_agent + (1 - eps) x_expert) / 255; a chunk of c samples carries the weight
   // lambda c / B so the chunks sum to lambda * mean over the batch.
-  if (cfg_.lambda > 0) {
+  if (cfg_.lambda > 0 && cfg_.states) {
+    for (int b0 = 0; b0 < B; b0 += cfg_.max_batch) {
+      const int c = std::min(cfg_.max_batch, B - b0);
+      interpolate_states(expert.slice(b0, b0 + c), agent.slice(b0, b0 + c), eps + b0,
+                         x_hat_.data<T>());
+      double norm = 0;
+      st.penalty +=
+          net_->gradient_penalty(x_hat_.slice(0, c), cfg_.lambda * c / B, accumulate_grad, &norm);
+      st.logit_grad_norm += norm * c / B;
+    }
+  } else if (cfg_.lambda > 0) {
     const uint8_t* xe = expert.data<uint8_t>();
     const uint8_t* xa = agent.data<uint8_t>();
     for (int b0 = 0; b0 < B; b0 += cfg_.max_batch) {
@@ -269,8 +365,13 @@ UpdateStats Discriminator<T>::compute_loss(const Tensor& expert, const Tensor& a
         train_ops::interpolate_frames(cfg_.device, c, per_, d_eps_.data<T>(), xa + long(b0) * per_,
                                       xe + long(b0) * per_, xh);
       }
-      st.penalty += net_.gradient_penalty(x_hat_.slice(0, c), cfg_.lambda * c / B, accumulate_grad);
+      double norm = 0;
+      st.penalty +=
+          net_->gradient_penalty(x_hat_.slice(0, c), cfg_.lambda * c / B, accumulate_grad, &norm);
+      st.logit_grad_norm += norm * c / B;
     }
+  } else {
+    st.logit_grad_norm = NAN;
   }
   check_value(st.penalty, "gradient penalty");
   if (accumulate_grad) check_grads("gradient penalty");
@@ -287,7 +388,7 @@ UpdateStats Discriminator<T>::update(const Tensor& expert, const Tensor& agent,
   advance_power_iteration(expert.slice(0, 1));
   UpdateStats st = compute_loss(expert, agent, eps_.data(), true);
 
-  ParamSet<T>& ps = net_.parameters();
+  ParamSet<T>& ps = net_->parameters();
   if (hook) {
     hook(ps.grads(), ps.size());
     check_grads("loss after the gradient hook (all-reduce)");
@@ -303,7 +404,7 @@ void Discriminator<T>::logits(const Tensor& states, T* out) {
   RM_CHECK(out != nullptr, "discriminator: logits output is null");
   for (int b0 = 0; b0 < B; b0 += cfg_.max_batch) {
     const int c = std::min(cfg_.max_batch, B - b0);
-    Tensor l = net_.forward(states.slice(b0, b0 + c));  // eval mode: u stays
+    Tensor l = net_->forward(states.slice(b0, b0 + c));  // eval mode: u stays
     ops::copy_to_host(cfg_.device, out + b0, l.raw(), sizeof(T) * size_t(c));
   }
 }
@@ -314,7 +415,7 @@ void Discriminator<T>::reward(const Tensor& states, float* r_out) {
   RM_CHECK(r_out != nullptr, "discriminator: reward output is null");
   for (int b0 = 0; b0 < B; b0 += cfg_.max_batch) {
     const int c = std::min(cfg_.max_batch, B - b0);
-    Tensor l = net_.forward(states.slice(b0, b0 + c));
+    Tensor l = net_->forward(states.slice(b0, b0 + c));
     if (cfg_.device.is_cpu()) {
       kernels::discriminator_reward_cpu(c, l.data<T>(), chunk_.data(), kRewardEps);
     } else {
@@ -327,14 +428,14 @@ void Discriminator<T>::reward(const Tensor& states, float* r_out) {
 
 template <class T>
 void Discriminator<T>::save(CheckpointWriter& w, const std::string& name) {
-  w.add_params(name, net_.parameters(), &net_.buffers());
+  w.add_params(name, net_->parameters(), &net_->buffers());
   w.add_adam(name, adam_);
   w.add_rng(name + ".interpolation", rng_);
 }
 
 template <class T>
 void Discriminator<T>::load(CheckpointReader& r, const std::string& name) {
-  r.load_params(name, net_.parameters(), &net_.buffers());
+  r.load_params(name, net_->parameters(), &net_->buffers());
   r.load_adam(name, adam_);
   r.load_rng(name + ".interpolation", rng_);
 }

@@ -4,10 +4,16 @@
 //
 // One update on equally sized expert and agent minibatches, everything in standardized space
 // x = frames / 255:
-//   L = -mean log D(x_E) - mean log(1 - D(x_pi)) + lambda mean (||grad_x D(x_hat)|| - 1)^2,
+//   L = -mean log D(x_E) - mean log(1 - D(x_pi)) + lambda mean (||grad_x f(x_hat)|| - 1)^2,
 //   x_hat_b = eps_b x_pi,b + (1 - eps_b) x_E,b,  eps_b ~ U[0, 1) from the learner's own Rng,
+//   f = the logit (disc.penalty_on = logit, the default, as SPEC.md) or D itself (prob),
 // then [gradient hook (all-reduce)] -> clip the global gradient norm -> one Adam step.
 // Reward (D frozen): r(s) = -log(1 - D(s) + 1e-8).
+//
+// Imitation from states (DiscriminatorConfig::states): the windows are float observation windows
+// [B, k, D] and the network a StateRewardNet (MLP); x is the observations standardized by the
+// fixed moments of the config (the demonstrations'), and the same loss applies with x_hat the
+// interpolate of the standardized windows.
 //
 // Spectral norm and the several forwards of one update. Every conv/FC weight is used as
 // W / sigma(u) with u the layer's persistent power-iteration vector. An update runs several
@@ -26,6 +32,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -49,6 +56,7 @@ struct DiscriminatorConfig {
   std::array<int, 2> embed = {8, 16};
   double slope = 0.1;   // LeakyReLU
   int max_batch = 128;  // windows per network pass; larger batches are processed in chunks
+  PenaltyOn penalty_on = PenaltyOn::logit;  // the gradient penalty's score (engine/penalty.h)
   // Optimisation.
   double lr = 3e-4, lambda = 10.0;
   double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
@@ -57,12 +65,20 @@ struct DiscriminatorConfig {
   // Where the network, its Adam and every pass live; windows must be there too (the caller's
   // run.device). The interpolation weights are drawn on the host either way.
   Device device = Device::cpu();
+  // Imitation from states: windows of `frames` observations of obs_dim values (float32), an MLP
+  // of the hidden widths, inputs standardized by obs_mean / obs_std (the cpu only).
+  bool states = false;
+  int obs_dim = 0;
+  std::vector<int> hidden = {256, 256};
+  std::vector<double> obs_mean, obs_std;
 
   RewardConfig net() const;
+  StateRewardConfig state_net() const;
 };
 
 // Declares the settings under `prefix` (default "disc."): variant, frames, frame_size,
-// channels, embed, slope, max_batch, lr, lambda, beta1, beta2, adam_eps, max_grad_norm.
+// channels, embed, hidden, slope, max_batch, lr, lambda, penalty_on, beta1, beta2, adam_eps,
+// max_grad_norm.
 // The seed is the caller's (it derives one per learner).
 void declare_discriminator(Config& cfg, const std::string& prefix = "disc");
 // Reads and validates them (messages name the key).
@@ -73,12 +89,14 @@ struct UpdateStats {
   double loss = 0;             // expert_loss + agent_loss + penalty
   double expert_loss = 0;      // -mean log D(expert)
   double agent_loss = 0;       // -mean log(1 - D(agent))
-  double penalty = 0;          // lambda * mean (||grad_x D(x_hat)|| - 1)^2
+  double penalty = 0;          // lambda * mean (||grad_x f(x_hat)|| - 1)^2, f: logit or D
   double expert_accuracy = 0;  // fraction of expert windows with D > 1/2
   double agent_accuracy = 0;   // fraction of agent windows with D <= 1/2
   double expert_d = 0;         // mean D(expert)
   double agent_d = 0;          // mean D(agent)
   double grad_norm = 0;        // global L2 norm after the hook, before clipping
+  // mean ||grad_x logit(x_hat)|| over the penalty's interpolates (NaN when lambda = 0)
+  double logit_grad_norm = 0;
 };
 
 template <class T>
@@ -92,7 +110,8 @@ class Discriminator {
   Discriminator(const Discriminator&) = delete;
   Discriminator& operator=(const Discriminator&) = delete;
 
-  // One Adam step on L for expert and agent windows, both uint8 [B, k, H, W] with the same B.
+  // One Adam step on L for expert and agent windows, both uint8 [B, k, H, W] (states: float32
+  // [B, k, D]) with the same B.
   // Throws (before touching the parameters) when a loss term or the gradient is not finite.
   UpdateStats update(const Tensor& expert, const Tensor& agent, const GradientHook& hook = {});
 
@@ -112,8 +131,8 @@ class Discriminator {
   void save(CheckpointWriter& w, const std::string& name = "discriminator");
   void load(CheckpointReader& r, const std::string& name = "discriminator");
 
-  RewardNet<T>& net() { return net_; }
-  ParamSet<T>& parameters() { return net_.parameters(); }
+  DiscriminatorNet<T>& net() { return *net_; }
+  ParamSet<T>& parameters() { return net_->parameters(); }
   Adam<T>& optimizer() { return adam_; }
   const DiscriminatorConfig& config() const { return cfg_; }
   long updates() const { return adam_.steps(); }
@@ -122,7 +141,7 @@ class Discriminator {
   Rng& interpolation_rng() { return rng_; }
 
  private:
-  // Checks a window batch uint8 [B, k, H, W]; returns B.
+  // Checks a window batch (uint8 [B, k, H, W], states float32 [B, k, D]); returns B.
   int check_windows(const Tensor& t, const char* what) const;
   // Both batches valid and of the same size; returns B.
   int check_pair(const Tensor& expert, const Tensor& agent) const;
@@ -134,11 +153,16 @@ class Discriminator {
   // Throws naming `term` (and the first parameter) when a gradient is not finite.
   void check_grads(const char* term);
 
+  // x_hat [c, k, D] of states: the interpolate of the standardized windows.
+  void interpolate_states(const Tensor& expert, const Tensor& agent, const T* eps, T* x_hat);
+
   DiscriminatorConfig cfg_;
-  RewardNet<T> net_;
+  std::unique_ptr<DiscriminatorNet<T>> net_;
+  StateRewardNet<T>* state_net_ = nullptr;  // net_ when cfg_.states
   Adam<T> adam_;
   Rng rng_;
-  long per_;                // k * H * W
+  long per_;                // k * H * W (states: k * D)
+  std::vector<T> agent_x_;  // states: [max_batch, k, D] standardized agent windows
   std::vector<T> eps_;      // [B] interpolation weights of the current update
   std::vector<T> chunk_;    // [max_batch] logits / rewards scratch
   Tensor dlogit_, x_hat_;   // [max_batch, 1], [max_batch, k, H, W]

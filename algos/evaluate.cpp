@@ -45,6 +45,7 @@ EvalResult evaluate(PpoPolicy& policy, const EvalOptions& o) {
   pc.frame_stack = s.frames;
   pc.render_config.width = pc.render_config.height = s.frame_size;
   env::EnvPool pool(pc);
+  policy.check_env(pool);
   const int A = pool.action_dim();
 
   // Env i plays quota[i] episodes; the split does not favour short episodes.

@@ -37,11 +37,14 @@ void add_stats(UpdateStats& sum, const UpdateStats& u, double w) {
   sum.expert_d += w * u.expert_d;
   sum.agent_d += w * u.agent_d;
   sum.grad_norm += w * u.grad_norm;
+  sum.logit_grad_norm += w * u.logit_grad_norm;
 }
 
 // Stream ids of Rng::derive for the learner's own streams (PpoTrainer uses 100-202).
 constexpr uint64_t kDiscStream = 300, kExpertStream = 301, kShuffleStream = 302;
 constexpr uint64_t kEvalStream = 400;
+// Floor of the demonstrations' per-feature std that standardizes D's observation windows.
+constexpr double kMinObsStd = 1e-2;
 }  // namespace
 
 const char* variant_name(Variant v) {
@@ -76,7 +79,14 @@ void declare_imitation(Config& c) {
   c.add("variant", "rm-l-l",
         "baseline | rm-l-l | rm-l-nl | rm-nl-nl: which of reward / policy / value hold "
         "relational blocks (sets net.arch, net.value_arch, disc.variant)");
-  c.add("demos", "", "HDF5 video demonstrations (relmimic record)");
+  c.add("demos", "", "HDF5 demonstrations (relmimic record)");
+  c.add("demos_sha256", "",
+        "SHA-256 of the demonstration file, recorded when the run starts (demos becomes its "
+        "absolute path); a resumed run refuses a file with another hash");
+  c.add("imitate.obs", "frames",
+        "frames | state: imitate from rendered frames (Relational Mimic) or from the env's "
+        "proprioceptive observations (mlp policy, value and discriminator; the variant's "
+        "relational modules do not apply)");
   declare_ppo(c, PpoPreset::pixels);
   // The reward is D's, not the env's: no return-based scaling of it.
   c.set("ppo.reward_norm", json::Value(false), "imitation defaults");
@@ -88,25 +98,40 @@ void declare_imitation(Config& c) {
         "pass); a cheaper D schedule for short CPU runs");
   c.add("imitate.disc_minibatch", 128,
         "agent windows per discriminator update (paired with as many expert windows)");
+  c.add("imitate.reward_norm", "none",
+        "none | return_std: divide D's reward by the running std of its discounted return "
+        "(VecNormalize-style, per learner)");
+  c.add("imitate.reward_clip", 10.0, "clip D's normalised reward to +-this (return_std only)");
   c.add("eval.every", 10, "iterations between evaluations (rank 0; 0: never)");
   c.add("eval.episodes", 10, "episodes per evaluation");
   c.add("eval.window", 100, "evaluation episodes averaged for the logged eval_return");
   c.add("eval.envs", 10, "envs stepped together during an evaluation");
-  c.add("eval.deterministic", false, "evaluate the policy's mean instead of sampling");
+  c.add("eval.modes", "both",
+        "both | deterministic | stochastic: evaluate the policy's mean, sampled actions, or "
+        "both side by side (same initial states)");
+  c.add("eval.deterministic", false, "replaced by eval.modes (kept so older configs load)");
   apply_variant(c);
 }
 
 const std::vector<std::string>& variant_keys() {
-  static const std::vector<std::string> keys = {"net.arch", "net.value_arch", "disc.variant",
-                                                "disc.frames", "disc.frame_size"};
+  static const std::vector<std::string> keys = {"net.arch",     "net.value_arch",
+                                                "ppo.obs_norm", "disc.variant",
+                                                "disc.frames",  "disc.frame_size"};
   return keys;
 }
 
 void apply_variant(Config& c) {
   const VariantNets n = variant_nets(parse_variant(c.get<std::string>("variant")));
   const std::string src = "variant " + c.get<std::string>("variant");
-  c.set("net.arch", json::Value(arch_name(n.policy)), src);
-  c.set("net.value_arch", json::Value(arch_name(n.value)), src);
+  if (c.get<std::string>("imitate.obs") == "state") {  // the expert's networks and normaliser
+    c.set("net.arch", json::Value("mlp"), "imitate.obs state");
+    c.set("net.value_arch", json::Value("mlp"), "imitate.obs state");
+    c.set("ppo.obs_norm", json::Value(true), "imitate.obs state");
+  } else {
+    c.set("net.arch", json::Value(arch_name(n.policy)), src);
+    c.set("net.value_arch", json::Value(arch_name(n.value)), src);
+    c.set("ppo.obs_norm", json::Value(false), "imitate.obs frames");
+  }
   c.set("disc.variant", json::Value(n.relational_reward ? "relational" : "baseline"), src);
   c.set("disc.frames", json::Value(c.get<int>("net.frames")), "net.frames");
   c.set("disc.frame_size", json::Value(c.get<int>("net.frame_size")), "net.frame_size");
@@ -115,24 +140,50 @@ void apply_variant(Config& c) {
 ImitationSettings imitation_settings(const Config& c) {
   ImitationSettings s;
   s.variant = parse_variant(c.get<std::string>("variant"));
+  const std::string obs = c.get<std::string>("imitate.obs");
+  RM_CHECK(obs == "frames" || obs == "state", "config imitate.obs must be frames or state, got '",
+           obs, "'");
+  s.states = obs == "state";
   s.demos = c.get<std::string>("demos");
   s.ppo = ppo_settings(c);
   s.disc = discriminator_config(c, 0);
   s.disc_passes = c.get<int>("imitate.disc_passes");
   s.disc_minibatch = c.get<int>("imitate.disc_minibatch");
   s.disc_updates = c.get<int>("imitate.disc_updates");
+  const std::string reward_norm = c.get<std::string>("imitate.reward_norm");
+  RM_CHECK(reward_norm == "none" || reward_norm == "return_std",
+           "config imitate.reward_norm must be none or return_std, got '", reward_norm, "'");
+  s.reward_norm = reward_norm == "return_std";
+  s.reward_clip = c.get<double>("imitate.reward_clip");
   s.eval_every = c.get<int>("eval.every");
   s.eval_episodes = c.get<int>("eval.episodes");
   s.eval_window = c.get<int>("eval.window");
   s.eval_envs = c.get<int>("eval.envs");
-  s.eval_deterministic = c.get<bool>("eval.deterministic");
+  const std::string modes = c.get<std::string>("eval.modes");
+  RM_CHECK(modes == "both" || modes == "deterministic" || modes == "stochastic",
+           "config eval.modes must be both, deterministic or stochastic, got '", modes, "'");
+  s.eval_deterministic = modes != "stochastic";
+  s.eval_stochastic = modes != "deterministic";
+  RM_CHECK(!c.get<bool>("eval.deterministic"),
+           "config eval.deterministic is replaced by eval.modes (deterministic, stochastic or "
+           "both)");
 
   const VariantNets n = variant_nets(s.variant);
   const char* v = variant_name(s.variant);
-  RM_CHECK(s.ppo.arch == n.policy, "config net.arch=", arch_name(s.ppo.arch),
-           " contradicts variant ", v, " (policy ", arch_name(n.policy), ")");
-  RM_CHECK(s.ppo.value_arch == n.value, "config net.value_arch=", arch_name(s.ppo.value_arch),
-           " contradicts variant ", v, " (value ", arch_name(n.value), ")");
+  if (s.states) {
+    RM_CHECK(s.ppo.arch == Arch::mlp && s.ppo.value_arch == Arch::mlp,
+             "config net.arch=", arch_name(s.ppo.arch),
+             " / net.value_arch=", arch_name(s.ppo.value_arch),
+             " contradict imitate.obs=state (mlp networks)");
+    RM_CHECK(s.ppo.obs_norm,
+             "config ppo.obs_norm=false contradicts imitate.obs=state (the "
+             "policy normalises its observations as the expert's does)");
+  } else {
+    RM_CHECK(s.ppo.arch == n.policy, "config net.arch=", arch_name(s.ppo.arch),
+             " contradicts variant ", v, " (policy ", arch_name(n.policy), ")");
+    RM_CHECK(s.ppo.value_arch == n.value, "config net.value_arch=", arch_name(s.ppo.value_arch),
+             " contradicts variant ", v, " (value ", arch_name(n.value), ")");
+  }
   RM_CHECK(s.disc.relational == n.relational_reward, "config disc.variant contradicts variant ", v,
            " (reward ", n.relational_reward ? "relational" : "baseline", ")");
   RM_CHECK(s.disc.frames == s.ppo.frames && s.disc.height == s.ppo.frame_size,
@@ -145,6 +196,7 @@ ImitationSettings imitation_settings(const Config& c) {
   RM_CHECK(!s.demos.empty(), "config demos: no demonstration file given (--demos)");
   check(s.disc_passes >= 0, "imitate.disc_passes", ">= 0", s.disc_passes);
   check(s.disc_updates >= 0, "imitate.disc_updates", ">= 0", s.disc_updates);
+  check(s.reward_clip > 0, "imitate.reward_clip", "> 0", s.reward_clip);
   check(s.disc_minibatch >= 1 && s.disc_minibatch <= s.ppo.batch(), "imitate.disc_minibatch",
         "in [1, rollout_steps * num_envs]", s.disc_minibatch);
   check(s.eval_every >= 0, "eval.every", ">= 0", s.eval_every);
@@ -188,9 +240,11 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
            " learners they would stop at different epochs (set ppo.target_kl=0)");
   env::DemoExpect expect;
   expect.env = env::task_name(s_.ppo.task);
-  expect.frame_height = expect.frame_width = s_.ppo.frame_size;
+  if (!s_.states) expect.frame_height = expect.frame_width = s_.ppo.frame_size;
   expect.frame_skip = env::TaskConfig::defaults(s_.ppo.task).frame_skip;
   expect.k = s_.ppo.frames;
+  expect.need_frames = !s_.states;
+  expect.need_obs = s_.states;
   demos_ = std::make_unique<env::DemoSet>(s_.demos, expect);
 
   Config ppo_cfg = ppo_config_of(cfg_, learner_seed_);
@@ -203,28 +257,53 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
   ppo_ = std::make_unique<PpoTrainer>(ppo_cfg);
   s_.disc.seed = Rng::derive(uint64_t(learner_seed_), kDiscStream);
   s_.disc.device = dev_;
+  const int D = ppo_->pool().obs_dim();
+  if (s_.states) {
+    RM_CHECK(demos_->obs_dim() == D, "demonstrations '", s_.demos, "': observations are ",
+             demos_->obs_dim(), "-dimensional, this run's env has ", D);
+    s_.disc.states = true;
+    s_.disc.obs_dim = D;
+    demos_->obs_moments(s_.disc.obs_mean, s_.disc.obs_std);
+    // A feature the expert holds (nearly) constant must not blow up D's input scale.
+    for (double& sd : s_.disc.obs_std) sd = std::max(sd, kMinObsStd);
+  }
   disc_ = std::make_unique<Discriminator<float>>(s_.disc);
   expert_rng_ = Rng(Rng::derive(uint64_t(learner_seed_), kExpertStream));
   shuffle_rng_ = Rng(Rng::derive(uint64_t(learner_seed_), kShuffleStream));
 
   const long B = s_.ppo.batch();
-  per_ = long(s_.ppo.frames) * s_.ppo.frame_size * s_.ppo.frame_size;
+  per_ = s_.states ? long(s_.ppo.frames) * D * long(sizeof(float))
+                   : long(s_.ppo.frames) * s_.ppo.frame_size * s_.ppo.frame_size;
   perm_.resize(size_t(B));
   rewards_.assign(size_t(B), 0.f);
+  if (s_.reward_norm)
+    reward_norm_ =
+        std::make_unique<ReturnNormalizer>(s_.ppo.num_envs, s_.ppo.gamma, s_.reward_clip);
   PpoHooks h;
   if (dev_.is_cuda()) {
     init_device();
     h.after_step_device = [this](int t, const env::EnvPool& pool, const uint8_t* frames,
                                  const uint8_t* final_frames) {
       capture_next_device(t, pool, frames, final_frames);
+      add_velocities(pool);
     };
   } else {
     next_.assign(size_t(B * per_), 0);
     expert_mb_.assign(size_t(s_.disc_minibatch * per_), 0);
     agent_mb_.assign(expert_mb_.size(), 0);
-    h.after_step = [this](int t, const env::EnvPool& pool, const uint8_t* frames) {
-      capture_next(t, pool, frames);
-    };
+    if (s_.states) {
+      obs_stack_.assign(size_t(s_.ppo.num_envs) * s_.ppo.frames * D, 0.f);
+      reset_obs_windows();
+      h.after_step = [this](int t, const env::EnvPool& pool, const uint8_t*) {
+        capture_next_states(t, pool);
+        add_velocities(pool);
+      };
+    } else {
+      h.after_step = [this](int t, const env::EnvPool& pool, const uint8_t* frames) {
+        capture_next(t, pool, frames);
+        add_velocities(pool);
+      };
+    }
   }
   h.after_rollout = [this](RolloutBuffer& buf) { reward_and_update_disc(buf); };
   if (comm_.size() > 1) {
@@ -236,11 +315,37 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
 
 ImitationTrainer::~ImitationTrainer() = default;
 
+Tensor ImitationTrainer::windows(void* data, long count) {
+  if (s_.states) return Tensor::view(data, {count, s_.ppo.frames, s_.disc.obs_dim}, DType::f32);
+  return Tensor::view(data, {count, s_.ppo.frames, s_.ppo.frame_size, s_.ppo.frame_size},
+                      DType::u8);
+}
+
 Tensor ImitationTrainer::next_windows() {
   if (dev_.is_cuda()) return next_dev_;
-  return Tensor::view(next_.data(),
-                      {s_.ppo.batch(), s_.ppo.frames, s_.ppo.frame_size, s_.ppo.frame_size},
-                      DType::u8);
+  return windows(next_.data(), s_.ppo.batch());
+}
+
+void ImitationTrainer::reset_obs_windows() {
+  const int N = s_.ppo.num_envs, k = s_.ppo.frames, D = s_.disc.obs_dim;
+  const float* obs = ppo_->raw_obs();
+  for (int n = 0; n < N; ++n)
+    for (int j = 0; j < k; ++j)
+      std::copy_n(obs + size_t(n) * D, D, obs_stack_.data() + (size_t(n) * k + j) * D);
+}
+
+void ImitationTrainer::capture_next_states(int t, const env::EnvPool& pool) {
+  const int N = pool.num_envs(), k = s_.ppo.frames, D = s_.disc.obs_dim;
+  const float* obs = ppo_->raw_obs();  // after the step: a done env's are its next reset's
+  for (int n = 0; n < N; ++n) {
+    float* st = obs_stack_.data() + size_t(n) * k * D;
+    std::copy(st + D, st + size_t(k) * D, st);  // drop the oldest
+    const float* newest = pool.done(n) ? pool.final_obs(n) : obs + size_t(n) * D;
+    std::copy_n(newest, D, st + size_t(k - 1) * D);
+    std::memcpy(next_.data() + (size_t(t) * N + n) * per_, st, size_t(per_));
+    if (pool.done(n))  // the next episode starts from its reset observation, k times
+      for (int j = 0; j < k; ++j) std::copy_n(obs + size_t(n) * D, D, st + size_t(j) * D);
+  }
 }
 
 void ImitationTrainer::average(float* grads, long n) {
@@ -281,15 +386,25 @@ void ImitationTrainer::capture_next(int t, const env::EnvPool& pool, const uint8
   }
 }
 
+void ImitationTrainer::add_velocities(const env::EnvPool& pool) {
+  for (int n = 0; n < pool.num_envs(); ++n) velocity_sum_ += pool.x_velocities()[n];
+}
+
 void ImitationTrainer::reward_and_update_disc(RolloutBuffer& buf) {
   const long B = s_.ppo.batch();
   auto t0 = std::chrono::steady_clock::now();
   profile::ScopedRange reward_range("D reward");
   disc_->reward(next_windows(), buf.rewards.data());  // D frozen for the whole rollout
-  std::copy(buf.rewards.begin(), buf.rewards.end(), rewards_.begin());
-  double sum = 0;
-  for (float r : rewards_) sum += r;
+  double sum = 0, sum2 = 0;
+  for (float r : buf.rewards) sum += r, sum2 += double(r) * r;
   mean_reward_ = sum / double(B);
+  reward_sq_ = sum2 / double(B);
+  train_velocity_ = velocity_sum_ / double(B);
+  velocity_sum_ = 0;
+  if (reward_norm_)
+    reward_norm_->scale(s_.ppo.rollout_steps, buf.rewards.data(), buf.terminated.data(),
+                        buf.truncated.data(), buf.rewards.data());
+  std::copy(buf.rewards.begin(), buf.rewards.end(), rewards_.begin());
   reward_seconds_ = seconds_since(t0);
   reward_range.end();
 
@@ -323,17 +438,19 @@ Tensor ImitationTrainer::agent_batch(long start, int c) {
   for (int j = 0; j < c; ++j)
     std::memcpy(agent_mb_.data() + size_t(j) * per_,
                 next_.data() + size_t(perm_[size_t(start + j)]) * per_, size_t(per_));
-  const int k = s_.ppo.frames, hw = s_.ppo.frame_size;
-  return Tensor::view(agent_mb_.data(), {c, k, hw, hw}, DType::u8);
+  return windows(agent_mb_.data(), c);
 }
 
 Tensor ImitationTrainer::expert_batch(int c) {
   RM_CHECK(c >= 1 && c <= s_.disc_minibatch, "expert_batch: ", c,
            " windows, expected [1, imitate.disc_minibatch = ", s_.disc_minibatch, "]");
   if (dev_.is_cuda()) return expert_batch_device(c);
-  const int k = s_.ppo.frames, hw = s_.ppo.frame_size;
-  demos_->sample_windows(c, k, expert_rng_, expert_mb_.data(), 1);
-  return Tensor::view(expert_mb_.data(), {c, k, hw, hw}, DType::u8);
+  const int k = s_.ppo.frames;
+  if (s_.states)
+    demos_->sample_obs_windows(c, k, expert_rng_, reinterpret_cast<float*>(expert_mb_.data()), 1);
+  else
+    demos_->sample_windows(c, k, expert_rng_, expert_mb_.data(), 1);
+  return windows(expert_mb_.data(), c);
 }
 
 ImitationStats ImitationTrainer::iterate() {
@@ -346,9 +463,11 @@ ImitationStats ImitationTrainer::iterate() {
     add_stats(st.disc, disc_sum_, 1.0 / disc_updates_);
   } else {  // D frozen (imitate.disc_passes = 0): no D statistics
     const double n = NAN;
-    st.disc = UpdateStats{n, n, n, n, n, n, n, n, n};
+    st.disc = UpdateStats{n, n, n, n, n, n, n, n, n, n};
   }
   st.mean_reward = mean_reward_;
+  double reward_sq = reward_sq_;
+  st.train_velocity = train_velocity_;
   st.reward_seconds = reward_seconds_;
   st.disc_seconds = disc_seconds_;
   st.fps = st.ppo.fps;
@@ -365,7 +484,10 @@ ImitationStats ImitationTrainer::iterate() {
                            &st.disc.expert_d,
                            &st.disc.agent_d,
                            &st.disc.grad_norm,
+                           &st.disc.logit_grad_norm,
                            &st.mean_reward,
+                           &reward_sq,
+                           &st.train_velocity,
                            &p.policy_loss,
                            &p.value_loss,
                            &p.entropy,
@@ -385,39 +507,62 @@ ImitationStats ImitationTrainer::iterate() {
   st.train_return = learners_with_episodes > 0 ? v[M] / learners_with_episodes : NAN;
   st.train_length = learners_with_episodes > 0 ? v[M + 1] / learners_with_episodes : NAN;
   st.episodes = long(v[M + 3]);
+  st.reward_std = std::sqrt(std::max(0.0, reward_sq - st.mean_reward * st.mean_reward));
 
-  st.eval_return = st.eval_std = NAN;
-  if (comm_.is_root() && s_.eval_every > 0 && iteration() % s_.eval_every == 0) evaluate_now(st);
-  st.eval_total = eval_total_;
+  st.eval_return = st.eval_std = st.eval_det_return = st.eval_det_std = st.eval_stoch_return =
+      st.eval_stoch_std = NAN;
+  if (s_.eval_every > 0 && iteration() % s_.eval_every == 0) {
+    double best[2] = {0, best_eval_};  // new best?, best so far: rank 0's, to every learner
+    if (comm_.is_root()) {
+      const double m = evaluate_now(st);
+      if (m > best_eval_) best[0] = 1, best[1] = m;
+    }
+    comm_.broadcast(best, 2);
+    st.new_best = best[0] > 0;
+    best_eval_ = best[1];
+  }
+  st.best_eval_return = best_eval_;
+  st.eval_total = (s_.eval_deterministic ? eval_det_ : eval_stoch_).total;
   return st;
 }
 
-void ImitationTrainer::evaluate_now(ImitationStats& st) {
+double ImitationTrainer::evaluate_now(ImitationStats& st) {
   const auto t0 = std::chrono::steady_clock::now();
-  // A fresh pool per evaluation, seeded by the iteration: nothing to checkpoint but the window.
+  // A fresh pool per evaluation, seeded by the iteration: nothing to checkpoint but the windows.
+  // Both modes start from the same initial states.
   const uint64_t seed =
       Rng::derive(Rng::derive(uint64_t(s_.ppo.seed), kEvalStream), uint64_t(iteration()));
-  const std::vector<double> rets = evaluate_agent(eval_policy(), s_.ppo, s_.eval_episodes,
-                                                  s_.eval_envs, seed, s_.eval_deterministic);
-  eval_returns_.insert(eval_returns_.end(), rets.begin(), rets.end());
-  eval_total_ += long(rets.size());
-  const size_t w = size_t(s_.eval_window);
-  if (eval_returns_.size() > w)
-    eval_returns_.erase(eval_returns_.begin(),
-                        eval_returns_.begin() + ptrdiff_t(eval_returns_.size() - w));
-  double m = 0, m2 = 0;
-  for (double r : eval_returns_) m += r, m2 += r * r;
-  const double n = double(eval_returns_.size());
-  st.eval_return = m / n;
-  st.eval_std = std::sqrt(std::max(0.0, m2 / n - st.eval_return * st.eval_return));
+  // Runs one mode into its window; returns this evaluation's mean, sets the window's mean/std.
+  auto run = [&](bool deterministic, EvalWindow& w, double& mean, double& sd) {
+    const std::vector<double> rets =
+        evaluate_agent(eval_policy(), s_.ppo, s_.eval_episodes, s_.eval_envs, seed, deterministic,
+                       s_.states ? ppo_->obs_rms() : nullptr);
+    w.returns.insert(w.returns.end(), rets.begin(), rets.end());
+    w.total += long(rets.size());
+    const size_t keep = size_t(s_.eval_window);
+    if (w.returns.size() > keep)
+      w.returns.erase(w.returns.begin(), w.returns.begin() + ptrdiff_t(w.returns.size() - keep));
+    double m = 0, m2 = 0;
+    for (double r : w.returns) m += r, m2 += r * r;
+    const double n = double(w.returns.size());
+    mean = m / n;
+    sd = std::sqrt(std::max(0.0, m2 / n - mean * mean));
+    return std::accumulate(rets.begin(), rets.end(), 0.0) / double(rets.size());
+  };
+  double now = NAN;
+  if (s_.eval_stochastic) now = run(false, eval_stoch_, st.eval_stoch_return, st.eval_stoch_std);
+  if (s_.eval_deterministic) now = run(true, eval_det_, st.eval_det_return, st.eval_det_std);
+  st.eval_return = s_.eval_deterministic ? st.eval_det_return : st.eval_stoch_return;
+  st.eval_std = s_.eval_deterministic ? st.eval_det_std : st.eval_stoch_std;
   st.eval_seconds = seconds_since(t0);
+  return now;
 }
 
 std::vector<double> evaluate_agent(AgentNet<float>& policy, const PpoSettings& s, int episodes,
-                                   int envs, uint64_t seed, bool deterministic) {
+                                   int envs, uint64_t seed, bool deterministic,
+                                   const RunningMeanStd* obs_rms) {
   RM_CHECK(episodes >= 1 && envs >= 1, "evaluate_agent: episodes and envs must be >= 1, got ",
            episodes, " and ", envs);
-  RM_CHECK(s.pixels(), "evaluate_agent: needs a pixel policy");
   const int n = std::min(episodes, envs);
   RM_CHECK(n <= policy.config().max_batch, "evaluate_agent: ", n,
            " envs exceed the policy's max batch ", policy.config().max_batch);
@@ -426,15 +571,18 @@ std::vector<double> evaluate_agent(AgentNet<float>& policy, const PpoSettings& s
   pc.num_envs = n;
   pc.num_threads = std::min(s.env_threads, n);
   pc.seed = seed;
-  pc.render = true;
+  pc.render = s.pixels();
   pc.frame_stack = s.frames;
   pc.render_config.width = pc.render_config.height = s.frame_size;
+  env::TaskConfig tc = env::TaskConfig::defaults(s.task);
+  tc.max_episode_steps = s.max_episode_steps;
+  if (!s.pixels()) pc.task_config = tc;  // the run's time limit
   env::EnvPool pool(pc);
-  const int A = pool.action_dim();
-  const long per = long(s.frames) * s.frame_size * s.frame_size;
+  const int A = pool.action_dim(), D = pool.obs_dim();
+  const long per = s.pixels() ? long(s.frames) * s.frame_size * s.frame_size : 0;
   std::vector<uint8_t> frames(size_t(n * per));
-  std::vector<float> act(size_t(n) * A);
-  pool.reset(frames.data(), nullptr);
+  std::vector<float> act(size_t(n) * A), obs(size_t(n) * D), obs_in(obs.size());
+  pool.reset(s.pixels() ? frames.data() : nullptr, obs.data());
   Rng rng(Rng::derive(seed, 1));
 
   // Env i plays quota[i] episodes, so the split does not favour short episodes.
@@ -444,8 +592,16 @@ std::vector<double> evaluate_agent(AgentNet<float>& policy, const PpoSettings& s
   const float c = float(s.action_clip);
   int remaining = episodes;
   while (remaining > 0) {
-    const Tensor ob =
-        Tensor::view(frames.data(), {n, s.frames, s.frame_size, s.frame_size}, DType::u8);
+    Tensor ob;
+    if (s.pixels()) {
+      ob = Tensor::view(frames.data(), {n, s.frames, s.frame_size, s.frame_size}, DType::u8);
+    } else {
+      if (obs_rms)
+        obs_rms->normalize(obs.data(), obs_in.data(), n, s.obs_clip);
+      else
+        obs_in = obs;
+      ob = Tensor::view(obs_in.data(), {n, D}, DType::f32);
+    }
     const float* mean = policy.forward(ob).data<float>();
     const float* log_std = policy.log_std();
     for (int b = 0; b < n; ++b)
@@ -455,7 +611,7 @@ std::vector<double> evaluate_agent(AgentNet<float>& policy, const PpoSettings& s
         if (!deterministic) a += std::exp(log_std[j]) * float(rng.normal());
         act[i] = std::clamp(a, -c, c);
       }
-    pool.step(act.data(), frames.data(), nullptr);
+    pool.step(act.data(), s.pixels() ? frames.data() : nullptr, obs.data());
     for (int i = 0; i < n; ++i) {
       if (!pool.done(i) || done[size_t(i)] >= quota[size_t(i)]) continue;
       rets[size_t(i)].push_back(pool.episode_returns()[i]);

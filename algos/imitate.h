@@ -5,22 +5,37 @@
 //   rollout   T steps of N rendering envs with the policy; per sample the stacked state after
 //             the step, s^k_{t+1}, is kept (on a done step the finished episode's last stack,
 //             EnvPool::final_frames, not the reset frames).
-//   reward    r = -log(1 - D(s^k_{t+1}) + 1e-8) for the whole rollout, D frozen, before GAE.
+//   reward    r = -log(1 - D(s^k_{t+1}) + 1e-8) for the whole rollout, D frozen, before GAE;
+//             with imitate.reward_norm = return_std divided by the running std of its discounted
+//             return (ReturnNormalizer, per learner, in the checkpoint) and clipped to
+//             +-imitate.reward_clip.
 //   D         imitate.disc_passes passes over the rollout's windows in shuffled minibatches of
 //             imitate.disc_minibatch, each paired with as many expert windows drawn uniformly
 //             from the demonstrations (same stacking and episode-start padding; states reached
 //             by a step, t >= 1); loss = BCE (expert 1, agent 0) + exact gradient penalty.
 //             imitate.disc_updates > 0 stops after that many updates.
 //   PPO       ppo.epochs passes of clipped PPO on the policy and the value network.
-//   eval      on rank 0 every eval.every iterations: eval.episodes whole episodes of the
-//             stochastic policy on fresh envs; the logged eval return is the mean of the last
-//             eval.window evaluation episodes.
+//   eval      on rank 0 every eval.every iterations: eval.episodes whole episodes per mode of
+//             eval.modes (deterministic: the policy's mean; stochastic: sampled actions; both by
+//             default, from the same initial states) on fresh envs; each mode's logged return is
+//             the mean of its last eval.window evaluation episodes. The best deterministic
+//             evaluation so far (this evaluation's mean) is known to every learner and kept in
+//             the checkpoint (best.h5 in a run folder, algos/imitate_run.h).
 //
 // Variants (Table 4, which modules hold relational blocks):
 //   baseline  reward local,      policy local,     value local    (GAIfO)
 //   rm-l-l    reward relational, policy local,     value local
 //   rm-l-nl   reward relational, policy local,     value non-local
 //   rm-nl-nl  reward relational, policy non-local, value non-local
+//
+// Imitation from states (imitate.obs = state): the same loop with the env's proprioceptive
+// observations instead of frames. The policy and value are the expert's MLPs on running-normalised
+// observations (net.arch = mlp, ppo.obs_norm = true); s^k_{t+1} is the window of the k raw
+// observations ending at the one after the step (the finished episode's final observation on a
+// done step; the reset observation repeated before an episode's start, as DemoSet::obs_window
+// builds the expert's), and D is an MLP (disc.hidden) on those windows standardized by the
+// demonstrations' per-feature mean and std (fixed at the start, kept in the checkpoint). The
+// demonstrations need observations (format version 2). The cpu only.
 //
 // Several learners (mpirun -np L): learner r seeds everything from seed + 1e6 (r + 1), starts
 // from rank 0's parameters, and averages the gradients of the policy, the value and the
@@ -34,6 +49,7 @@
 // (install_device_comm: NCCL, each rank on its local GPU).
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,7 +76,8 @@ VariantNets variant_nets(Variant v);
 // normalisation off: the reward is D's), the discriminator's (disc.*), imitate.* and eval.*.
 void declare_imitation(Config& cfg);
 // Sets the keys the variant and the agent's input decide: net.arch, net.value_arch,
-// disc.variant, disc.frames (= net.frames) and disc.frame_size (= net.frame_size).
+// ppo.obs_norm, disc.variant, disc.frames (= net.frames) and disc.frame_size (= net.frame_size).
+// With imitate.obs = state: mlp networks and observation normalisation.
 void apply_variant(Config& cfg);
 // The keys apply_variant() overwrites (a command line refuses overrides of them).
 const std::vector<std::string>& variant_keys();
@@ -69,11 +86,16 @@ struct ImitationSettings {
   PpoSettings ppo;
   DiscriminatorConfig disc;  // seed: the learner's, set by the trainer
   Variant variant = Variant::rm_l_l;
+  bool states = false;  // imitate.obs = state
   std::string demos;
   int disc_passes = 1, disc_minibatch = 128;
   int disc_updates = 0;  // cap on D updates per iteration (0: none)
+  // imitate.reward_norm: "none" (D's reward as is) or "return_std" (scaled by the running std of
+  // its discounted return, then clipped to +-reward_clip).
+  bool reward_norm = false;
+  double reward_clip = 10;
   int eval_every = 10, eval_episodes = 10, eval_window = 100, eval_envs = 10;
-  bool eval_deterministic = false;
+  bool eval_deterministic = true, eval_stochastic = true;  // eval.modes
 };
 
 // Reads and validates (messages name the key); checks that the variant's keys agree.
@@ -87,15 +109,23 @@ struct ImitationStats {
   IterationStats ppo;  // this learner's PPO statistics (mean_return: its env episodes)
   UpdateStats disc;    // mean over the iteration's discriminator updates
   int disc_updates = 0;
-  double mean_reward = 0;  // mean D reward over the rollout
+  double mean_reward = 0;     // mean D reward over the rollout (before any normalisation)
+  double reward_std = 0;      // its std over the rollout (pooled over the learners)
+  double train_velocity = 0;  // mean forward velocity (x_velocity) over the rollout's steps
   // Averaged over the learners (collective): D and PPO losses above, and:
   double train_return = 0;  // mean env return of the training episodes (NaN before any)
   double train_length = 0;
   long episodes = 0;  // training episodes finished this iteration, all learners
-  // Rank 0: evaluation this iteration (NaN on the other iterations and ranks).
-  double eval_return = 0;  // mean of the last eval.window evaluation episodes
-  double eval_std = 0;
-  long eval_total = 0;  // evaluation episodes so far
+  // Rank 0: evaluation this iteration (NaN on the other iterations and ranks), per mode the
+  // mean and std of its last eval.window evaluation episodes (NaN for a mode not in eval.modes).
+  // eval_return/eval_std: the deterministic mode's when evaluated, else the stochastic one's.
+  double eval_return = 0, eval_std = 0;
+  double eval_det_return = 0, eval_det_std = 0, eval_stoch_return = 0, eval_stoch_std = 0;
+  long eval_total = 0;  // evaluation episodes so far (of eval_return's mode)
+  // Every rank: this iteration's evaluation beat the best deterministic evaluation mean so far
+  // (the stochastic one without the deterministic mode); best_eval_return is that best.
+  bool new_best = false;
+  double best_eval_return = 0;
   // Seconds of this iteration's phases (the rest of ppo.rollout_seconds is policy/value
   // forward, sampling and GAE).
   double reward_seconds = 0, disc_seconds = 0, eval_seconds = 0;
@@ -129,18 +159,29 @@ class ImitationTrainer {
   Discriminator<float>& disc() { return *disc_; }
   const env::DemoSet& demos() const { return *demos_; }
   Comm& comm() { return comm_; }
-  // The last rollout's s^k_{t+1} windows, [T*N, k, H, W] (sample order of the rollout buffer),
-  // on the run's device.
+  // The last rollout's s^k_{t+1} windows, [T*N, k, H, W] (states: float [T*N, k, D]; sample
+  // order of the rollout buffer), on the run's device.
   Tensor next_windows();
   Device device() const { return dev_; }
-  // The last rollout's D rewards as written into the rollout buffer, [T*N].
+  // The last rollout's D rewards as written into the rollout buffer (normalised with
+  // imitate.reward_norm = return_std), [T*N].
   const std::vector<float>& rewards() const { return rewards_; }
-  // count expert windows [count, k, H, W] drawn as the D update draws them (advances the expert
-  // stream), on the run's device: a view of the minibatch buffer, valid until the next call.
+  // The best evaluation mean so far (see ImitationStats::new_best; -inf before any), every rank.
+  double best_eval_return() const { return best_eval_; }
+  // The D reward's return normaliser (imitate.reward_norm = return_std), else null.
+  const ReturnNormalizer* reward_normalizer() const { return reward_norm_.get(); }
+  // count expert windows [count, k, H, W] (states: [count, k, D]) drawn as the D update draws
+  // them (advances the expert stream), on the run's device: a view of the minibatch buffer,
+  // valid until the next call.
   Tensor expert_batch(int count);
+  // States: each env's window of its last k raw observations [N, k, D] (oldest first).
+  const std::vector<float>& obs_windows() const { return obs_stack_; }
 
  private:
   void capture_next(int t, const env::EnvPool& pool, const uint8_t* frames);
+  void capture_next_states(int t, const env::EnvPool& pool);
+  void reset_obs_windows();                // every env's window: its current observation k times
+  Tensor windows(void* data, long count);  // a [count, k, ...] view of window storage
   void reward_and_update_disc(RolloutBuffer& buf);
   // c agent windows in perm_ order from `start` (a view of the minibatch buffer).
   Tensor agent_batch(long start, int c);
@@ -153,7 +194,10 @@ class ImitationTrainer {
   AgentNet<float>& eval_policy();  // the policy, or its cpu copy when it trains on a GPU
   void sync_parameters();          // rank 0's parameters and buffers to every learner
   void average(float* grads, long n);
-  void evaluate_now(ImitationStats& st);
+  // Rank 0: the eval.modes evaluations into st; returns this evaluation's mean return of the
+  // mode best.h5 follows (deterministic when evaluated).
+  double evaluate_now(ImitationStats& st);
+  void add_velocities(const env::EnvPool& pool);     // the step's x_velocity into velocity_sum_
   void save_learner(const std::string& path) const;  // this learner's own state
   void load_learner(CheckpointReader& r);
 
@@ -165,11 +209,13 @@ class ImitationTrainer {
   std::unique_ptr<PpoTrainer> ppo_;
   std::unique_ptr<Discriminator<float>> disc_;
   Rng expert_rng_, shuffle_rng_;  // expert windows, order of the agent windows
-  long per_ = 0;                  // k * H * W
-  std::vector<uint8_t> next_;     // [T*N, k, H, W]
+  long per_ = 0;                  // bytes per window: k * H * W (states: k * D * 4)
+  std::vector<uint8_t> next_;     // [T*N, k, H, W] (states: float [T*N, k, D])
+  std::vector<float> obs_stack_;  // states: [N, k, D] each env's last k raw observations
   std::vector<uint8_t> expert_mb_, agent_mb_;
   std::vector<long> perm_;
   std::vector<float> rewards_;
+  std::unique_ptr<ReturnNormalizer> reward_norm_;  // imitate.reward_norm = return_std
   Device dev_;  // this learner's device (run.device, or its local GPU with several learners)
   // On a CUDA device: the windows, every demonstration frame [F, H, W] with each episode's
   // first row, the minibatches and their gather indices.
@@ -177,18 +223,28 @@ class ImitationTrainer {
   std::vector<long> demo_first_row_;
   std::vector<int32_t> index_;
   std::unique_ptr<AgentNet<float>> eval_policy_;
-  std::vector<double> eval_returns_;  // rank 0: the last eval.window evaluation episodes
-  long eval_total_ = 0;
+  struct EvalWindow {
+    std::vector<double> returns;  // rank 0: the last eval.window evaluation episodes
+    long total = 0;
+  };
+  EvalWindow eval_det_, eval_stoch_;
+  double best_eval_ = -std::numeric_limits<double>::infinity();
   // Filled by the hooks during iterate().
   UpdateStats disc_sum_;
   int disc_updates_ = 0;
-  double mean_reward_ = 0, reward_seconds_ = 0, disc_seconds_ = 0;
+  double mean_reward_ = 0, reward_std_ = 0, reward_seconds_ = 0, disc_seconds_ = 0;
+  double reward_sq_ = 0;     // mean squared D reward over the rollout
+  double velocity_sum_ = 0;  // x_velocity over the rollout's steps so far
+  double train_velocity_ = 0;
 };
 
-// Whole episodes of a pixel policy on a fresh rendering pool (task, frames and frame size of s):
-// env i of `envs` plays its share of the episodes; actions are sampled (or the mean) and
-// clipped like in training. Returns the episodes' env returns.
+// Whole episodes of a policy on a fresh pool: a pixel policy on a rendering pool (task, frames
+// and frame size of s), a state policy on raw observations normalised by obs_rms (when given,
+// with s.obs_clip) on a physics-only pool. Env i of `envs` plays its share of the episodes;
+// actions are sampled (or the mean) and clipped like in training. Returns the episodes' env
+// returns.
 std::vector<double> evaluate_agent(AgentNet<float>& policy, const PpoSettings& s, int episodes,
-                                   int envs, uint64_t seed, bool deterministic);
+                                   int envs, uint64_t seed, bool deterministic,
+                                   const RunningMeanStd* obs_rms = nullptr);
 
 }  // namespace relmimic::algos

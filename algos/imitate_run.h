@@ -1,9 +1,14 @@
 // An imitation run in a run folder (rank 0 writes it; the other learners only read):
 // runs/<name>/config.json (the complete effective config, with "variant" for `relmimic plot`),
-// progress.csv (one row per iteration: env returns of the training episodes and of the
-// evaluations, discriminator loss/accuracies/penalty, mean reward, PPO statistics, phase times,
-// steps/s), checkpoints/latest.h5 every run.checkpoint_every iterations and checkpoints/final.h5;
-// --resume continues every learner from latest.h5 exactly.
+// progress.csv (one row per iteration: env returns, lengths and forward velocity of the training
+// episodes, deterministic and stochastic evaluation returns, discriminator loss/accuracies/
+// penalty/mean output on expert and agent windows/logit gradient norm at the penalty's
+// interpolates, mean and std of the D reward, PPO statistics, phase times, steps/s),
+// checkpoints/latest.h5 every run.checkpoint_every iterations, checkpoints/best.h5 whenever an
+// evaluation beats the best deterministic evaluation mean so far (ImitationStats::new_best; the
+// best value is in every checkpoint, so it survives --resume) and checkpoints/final.h5;
+// --resume continues every learner from latest.h5 exactly (a best.h5 written after latest.h5 by
+// a killed run is overwritten when the resumed run beats latest.h5's best).
 #pragma once
 
 #include <functional>
@@ -18,8 +23,17 @@ namespace relmimic::algos {
 // progress.csv's columns, in order; the timing columns come last (from "env_seconds" on).
 const std::vector<std::string>& imitation_columns();
 
+// <run_dir>/checkpoints/best.h5
+std::string best_checkpoint(const std::string& run_dir);
+
 // The config of a run folder's latest checkpoint (for --resume).
 Config imitation_resume_config(const std::string& run_dir);
+
+// The demonstrations of a run: a new run (resume false) records the file's SHA-256 in
+// demos_sha256 and makes demos its absolute path; a resumed run refuses a file whose SHA-256
+// differs from the recorded one (a run without a recorded hash records it now). train_imitation
+// calls it; the config it saves (config.json, checkpoints) holds both.
+void pin_demos(Config& cfg, bool resume);
 
 struct ImitationResult {
   long iterations = 0, timesteps = 0;  // timesteps per learner

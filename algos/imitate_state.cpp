@@ -6,15 +6,27 @@
 //   /@run_kind = "imitate", /@imitate_config (the whole config JSON), /@variant, /@learners
 //   /discriminator/...                      parameters, spectral-norm u, Adam (rank 0's = all)
 //   /rng/discriminator.interpolation, /rng/expert, /rng/disc_shuffle   rank 0's own streams
-//   /eval/returns [n], /@eval_total          the evaluation window (rank 0)
+//   /eval/<mode> [n], /@eval_total_<mode>,  each evaluation mode's window (rank 0); mode
+//     /@eval_window_<mode>                   deterministic or stochastic
+//   /@best_eval_return                       the best evaluation mean so far (-inf: none yet)
+//   /imitate_reward_norm/mean, /var [1] (@count), /running [N]
+//                                            the D reward's return normaliser (rank 0's;
+//                                            imitate.reward_norm = return_std only)
+//   /imitate/obs_windows [N, k * D] float32  imitation from states: rank 0's envs' last k raw
+//                                            observations (the agent's next window continues
+//                                            them)
 //   /learners/<r>  uint8 [bytes]             learner r >= 1: its own state as an embedded HDF5
 //                                            file (a PPO checkpoint without networks + its
-//                                            discriminator, expert and shuffle streams)
+//                                            discriminator, expert and shuffle streams, its
+//                                            reward normaliser and, from states, its
+//                                            /imitate/obs_windows)
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
+#include <utility>
 
 #include "algos/imitate.h"
 #include "engine/checkpoint.h"
@@ -44,8 +56,53 @@ void write_bytes(const std::string& path, const uint8_t* data, long n) {
   RM_CHECK(f.good(), "cannot write ", path);
 }
 
+constexpr const char* kDet = "deterministic";
+constexpr const char* kStoch = "stochastic";
+
 std::string learner_path(int r) {
   return "learners/" + std::to_string(r);
+}
+
+const char* const kRewardNorm = "imitate_reward_norm";
+
+void save_reward_norm(h5::File& f, const ReturnNormalizer& n) {
+  const std::string g = kRewardNorm;
+  f.write(g + "/mean", n.stats().mean());
+  f.write(g + "/var", n.stats().var());
+  f.set_attr(g + "/mean", "count", n.stats().count());
+  f.write(g + "/running", n.running());
+}
+
+void load_reward_norm(const h5::File& f, ReturnNormalizer& n) {
+  const std::string g = kRewardNorm;
+  RM_CHECK(f.exists(g + "/mean"), f.path(),
+           ": checkpoint has no reward normaliser; it was saved with imitate.reward_norm=none");
+  auto read = [&](const std::string& name, long count) {
+    const Tensor t = f.read(g + "/" + name);
+    RM_CHECK(t.dtype() == DType::f64 && t.numel() == count, f.path(), ": ", g, "/", name, " has ",
+             t.numel(), " values, expected ", count);
+    return std::vector<double>(t.data<double>(), t.data<double>() + t.numel());
+  };
+  n.stats().set_state(read("mean", 1), read("var", 1), f.attr_double(g + "/mean", "count"));
+  n.set_running(read("running", n.envs()));
+}
+
+constexpr const char* kObsWindows = "imitate/obs_windows";
+
+void save_obs_windows(h5::File& f, const std::vector<float>& w, int envs) {
+  if (w.empty()) return;
+  f.write(kObsWindows,
+          Tensor::view(const_cast<float*>(w.data()), {envs, int64_t(w.size()) / envs}, DType::f32));
+}
+
+void load_obs_windows(const h5::File& f, std::vector<float>& w) {
+  if (w.empty()) return;
+  RM_CHECK(f.exists(kObsWindows), f.path(),
+           ": checkpoint has no observation windows (not a run imitating from states)");
+  const Tensor t = f.read(kObsWindows);
+  RM_CHECK(t.dtype() == DType::f32 && size_t(t.numel()) == w.size(), f.path(), ": ", kObsWindows,
+           " has shape ", t.shape().str(), ", expected ", w.size(), " float values");
+  std::copy(t.data<float>(), t.data<float>() + t.numel(), w.begin());
 }
 }  // namespace
 
@@ -55,6 +112,8 @@ void ImitationTrainer::save_learner(const std::string& path) const {
   w.add_rng("discriminator.interpolation", disc_->interpolation_rng());
   w.add_rng("expert", expert_rng_);
   w.add_rng("disc_shuffle", shuffle_rng_);
+  if (reward_norm_) save_reward_norm(w.file(), *reward_norm_);
+  save_obs_windows(w.file(), obs_stack_, s_.ppo.num_envs);
   w.set_counter("rank", comm_.rank());
   w.commit();
 }
@@ -66,6 +125,8 @@ void ImitationTrainer::load_learner(CheckpointReader& r) {
   r.load_rng("discriminator.interpolation", disc_->interpolation_rng());
   r.load_rng("expert", expert_rng_);
   r.load_rng("disc_shuffle", shuffle_rng_);
+  if (reward_norm_) load_reward_norm(r.file(), *reward_norm_);
+  load_obs_windows(r.file(), obs_stack_);
 }
 
 void ImitationTrainer::save(const std::string& path, double wall_seconds) {
@@ -99,9 +160,15 @@ void ImitationTrainer::save(const std::string& path, double wall_seconds) {
     w.add_rng("expert", expert_rng_);
     w.add_rng("disc_shuffle", shuffle_rng_);
     h5::File& f = w.file();
-    f.set_attr("/", "eval_total", eval_total_);
-    f.set_attr("/", "eval_window_episodes", long(eval_returns_.size()));
-    if (!eval_returns_.empty()) f.write("eval/returns", eval_returns_);
+    save_obs_windows(f, obs_stack_, s_.ppo.num_envs);
+    for (const auto& [mode, win] :
+         {std::pair<const char*, const EvalWindow*>{kDet, &eval_det_}, {kStoch, &eval_stoch_}}) {
+      f.set_attr("/", std::string("eval_total_") + mode, win->total);
+      f.set_attr("/", std::string("eval_window_") + mode, long(win->returns.size()));
+      if (!win->returns.empty()) f.write(std::string("eval/") + mode, win->returns);
+    }
+    f.set_attr("/", "best_eval_return", best_eval_);
+    if (reward_norm_) save_reward_norm(f, *reward_norm_);
     for (int r = 1; r < size; ++r) {
       std::vector<uint8_t>& img = images[size_t(r)];
       f.write(learner_path(r), Tensor::view(img.data(), {int64_t(img.size())}, DType::u8));
@@ -124,12 +191,23 @@ void ImitationTrainer::load(const std::string& path) {
   disc_->load(r, "discriminator");
   r.load_rng("expert", expert_rng_);
   r.load_rng("disc_shuffle", shuffle_rng_);
-  eval_total_ = r.counter("eval_total");
-  eval_returns_.clear();
-  if (f.attr_long("/", "eval_window_episodes") > 0) {
-    const Tensor t = f.read("eval/returns");
-    eval_returns_.assign(t.data<double>(), t.data<double>() + t.numel());
+  if (reward_norm_) load_reward_norm(f, *reward_norm_);
+  if (comm_.is_root()) load_obs_windows(f, obs_stack_);
+  for (const auto& [mode, win] :
+       {std::pair<const char*, EvalWindow*>{kDet, &eval_det_}, {kStoch, &eval_stoch_}}) {
+    const std::string total = std::string("eval_total_") + mode;
+    const std::string window = std::string("eval_window_") + mode;
+    *win = EvalWindow{};
+    // A checkpoint from before the evaluation modes carries no windows: they start empty.
+    if (!f.has_attr("/", total)) continue;
+    win->total = f.attr_long("/", total);
+    if (f.attr_long("/", window) > 0) {
+      const Tensor t = f.read(std::string("eval/") + mode);
+      win->returns.assign(t.data<double>(), t.data<double>() + t.numel());
+    }
   }
+  best_eval_ = f.has_attr("/", "best_eval_return") ? f.attr_double("/", "best_eval_return")
+                                                   : -std::numeric_limits<double>::infinity();
   if (!comm_.is_root()) {
     const std::string p = learner_path(comm_.rank());
     RM_CHECK(f.exists(p), path, ": no state for learner ", comm_.rank());

@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "engine/files.h"
 #include "kernels/common.h"
 
 namespace relmimic::algos {
@@ -119,11 +122,13 @@ CsvLog::CsvLog(const std::string& path, std::vector<std::string> columns, long k
     RM_CHECK(long(kept.size()) == keep_rows, path, ": has ", kept.size(),
              " rows, the checkpoint expects ", keep_rows);
   }
-  f_ = std::fopen(path.c_str(), "w");
+  // The header and kept rows replace the file atomically (a kill in between keeps the old
+  // file, which a later resume trims again); new rows are appended.
+  std::string text = header + "\n";
+  for (const std::string& l : kept) text += l + "\n";
+  write_file_atomically(path, text);
+  f_ = std::fopen(path.c_str(), "a");
   RM_CHECK(f_, "cannot open ", path, " for writing");
-  std::fprintf(f_, "%s\n", header.c_str());
-  for (const std::string& l : kept) std::fprintf(f_, "%s\n", l.c_str());
-  std::fflush(f_);
 }
 
 CsvLog::~CsvLog() {
@@ -143,6 +148,72 @@ void CsvLog::row(const std::vector<double>& values) {
   }
   std::fputc('\n', f_);
   RM_CHECK(std::fflush(f_) == 0, "cannot write ", path_);
+}
+
+void check_run_folder_free(const std::string& run_dir, const std::string& csv,
+                           const std::string& latest, bool resume, bool overwrite) {
+  namespace fs = std::filesystem;
+  RM_CHECK(!(resume && overwrite), "--resume continues the run in ", run_dir,
+           ", --force replaces it: give one of them");
+  if (resume) {
+    check_resumable(latest);
+    return;
+  }
+  if (overwrite) return;
+  RM_CHECK(!fs::exists(latest), run_dir,
+           " already holds a run: resume it (--resume), choose another name, or replace it "
+           "(--force)");
+  RM_CHECK(!fs::exists(csv), run_dir,
+           " holds a run that stopped before its first checkpoint, so it cannot be resumed: "
+           "start it again with --force, or choose another name");
+}
+
+void check_resumable(const std::string& latest) {
+  namespace fs = std::filesystem;
+  if (fs::exists(latest)) return;
+  const fs::path dir = fs::path(latest).parent_path().parent_path();
+  const bool started = fs::exists(dir / "progress.csv") || fs::exists(dir / "config.json");
+  RM_CHECK(!started, "cannot resume: ", dir.string(),
+           " holds a run that stopped before its first checkpoint (", latest,
+           " does not exist): start it again with --force");
+  RM_FAIL("cannot resume: ", latest, " does not exist");
+}
+
+std::string set_aside_run(const std::string& run_dir) {
+  namespace fs = std::filesystem;
+  const std::string prefix = "previous-";
+  remove_stale_temps(run_dir);  // nothing of killed writers is kept
+  remove_stale_temps((fs::path(run_dir) / "checkpoints").string());
+  std::vector<fs::path> old;
+  std::error_code ec;
+  for (fs::directory_iterator it(run_dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().rfind(prefix, 0) != 0) old.push_back(it->path());
+  if (old.empty()) return "";
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &utc);
+  fs::path aside = fs::path(run_dir) / (prefix + stamp);
+  for (int i = 2; fs::exists(aside); ++i)
+    aside = fs::path(run_dir) / (prefix + stamp + "-" + std::to_string(i));
+  fs::create_directory(aside);
+  for (const fs::path& p : old) {
+    fs::rename(p, aside / p.filename(), ec);
+    RM_CHECK(!ec, "cannot move ", p.string(), " aside into ", aside.string(), ": ", ec.message());
+  }
+  return aside.string();
+}
+
+void note_set_aside(const std::string& run_dir, const std::string& aside) {
+  if (!aside.empty())
+    std::fprintf(stderr, "%s: the previous run's files are kept in %s\n", run_dir.c_str(),
+                 aside.c_str());
+}
+
+void check_output_free(const std::string& path, bool overwrite) {
+  RM_CHECK(path.empty() || overwrite || !std::filesystem::exists(path), path,
+           " exists: choose another output file, or replace it (--force)");
 }
 
 }  // namespace relmimic::algos

@@ -3,7 +3,8 @@
 //                every few seconds when stderr is a file (nohup, CI), so logs stay readable;
 //   CsvLog       progress.csv, one row per iteration, flushed at once (a killed run keeps every
 //                finished row). Reopened for a resumed run it keeps exactly the rows the
-//                checkpoint had written, so the file reads as one uninterrupted run.
+//                checkpoint had written, so the file reads as one uninterrupted run; that
+//                rewrite is atomic (engine/files.h), a kill during it loses no row.
 #pragma once
 
 #include <chrono>
@@ -79,15 +80,28 @@ auto checked_iteration(Iterate&& iterate, long next_iteration, const std::string
   }
 }
 
-// A run folder that already holds a run (progress.csv or a checkpoint) is only reused when the
-// run resumes or is overwritten on purpose.
-inline void check_run_folder_free(const std::string& run_dir, const std::string& csv,
-                                  const std::string& latest, bool resume, bool overwrite) {
-  if (!resume && !overwrite)
-    RM_CHECK(!std::filesystem::exists(csv) && !std::filesystem::exists(latest), run_dir,
-             " already holds a run: resume it (--resume), choose another name, or overwrite it "
-             "(--force)");
-}
+// Run folders. A folder holds a run when it has progress.csv or a checkpoint; such a folder is
+// only reused when the run resumes (--resume, from checkpoints/latest.h5) or when a new run
+// replaces it on purpose (--force: the old run's files are set aside, see set_aside_run). A run
+// that was killed before its first checkpoint cannot be resumed: it is started again with
+// --force. resume and overwrite together are refused.
+void check_run_folder_free(const std::string& run_dir, const std::string& csv,
+                           const std::string& latest, bool resume, bool overwrite);
+// The checkpoint a run resumes from, refused with one line (naming --force when the run stopped
+// before its first checkpoint) when it does not exist.
+void check_resumable(const std::string& latest);
+
+// Moves every file and folder of run_dir (except earlier "previous-*" folders) into
+// run_dir/previous-<UTC date>-<time>/, so a new run starts in an empty folder and the old one's
+// checkpoints, progress.csv, plots and videos are kept apart. Returns that folder, or "" when
+// run_dir held nothing to set aside.
+std::string set_aside_run(const std::string& run_dir);
+// Says on stderr where set_aside_run put the previous run (nothing when `aside` is empty).
+void note_set_aside(const std::string& run_dir, const std::string& aside);
+
+// An output file (--out) that exists is replaced only on purpose (overwrite, --force): refused
+// with one line otherwise.
+void check_output_free(const std::string& path, bool overwrite);
 
 // The end of a finished run: checkpoints/final.h5 in the run folder and, when `out` is given, a
 // copy there (its folder made when make_dirs). save(path) writes the trainer's checkpoint (every

@@ -74,6 +74,16 @@ void Canvas::text(int x, int y, std::string_view s, Rgb c, int scale, bool verti
   }
 }
 
+void Canvas::paste(const Canvas& src, int x, int y) {
+  for (int sy = std::max(0, -y); sy < src.h_ && y + sy < h_; ++sy) {
+    const int sx0 = std::max(0, -x), sx1 = std::min(src.w_, w_ - x);
+    if (sx1 <= sx0) continue;
+    std::copy(src.px_.begin() + (ptrdiff_t(sy) * src.w_ + sx0) * 3,
+              src.px_.begin() + (ptrdiff_t(sy) * src.w_ + sx1) * 3,
+              px_.begin() + (ptrdiff_t(y + sy) * w_ + x + sx0) * 3);
+  }
+}
+
 // ---------------------------------------------------------------- ticks
 
 std::vector<double> nice_ticks(double lo, double hi, int target) {
@@ -264,6 +274,19 @@ Canvas render_chart(const Chart& chart, int width, int height) {
 void write_chart_png(const std::string& path, const Chart& chart, int width, int height) {
   const Canvas cv = render_chart(chart, width, height);
   env::write_png(path, cv.pixels().data(), cv.height(), cv.width(), 3);
+}
+
+void write_panels_png(const std::string& path, const std::vector<Chart>& charts, int columns,
+                      int panel_width, int panel_height) {
+  RM_CHECK(!charts.empty(), path, ": no charts to draw");
+  RM_CHECK(columns >= 1, "write_panels_png: columns must be >= 1, got ", columns);
+  const int cols = std::min(columns, int(charts.size()));
+  const int rows = (int(charts.size()) + cols - 1) / cols;
+  Canvas all(cols * panel_width, rows * panel_height, kWhite);
+  for (size_t i = 0; i < charts.size(); ++i)
+    all.paste(render_chart(charts[i], panel_width, panel_height), int(i) % cols * panel_width,
+              int(i) / cols * panel_height);
+  env::write_png(path, all.pixels().data(), all.height(), all.width(), 3);
 }
 
 }  // namespace relmimic::algos

@@ -43,6 +43,8 @@ class Canvas {
     return s.empty() ? 0 : int(s.size()) * (kGlyphW + 1) * scale - scale;
   }
   static int text_height(int scale = 1) { return kGlyphH * scale; }
+  // Copies `src` with its top-left corner at (x, y), clipped to this canvas.
+  void paste(const Canvas& src, int x, int y);
 
  private:
   int w_, h_;
@@ -72,5 +74,9 @@ Canvas render_chart(const Chart& chart, int width = 960, int height = 600);
 // render_chart, written as an RGB PNG (atomic: temp file then rename).
 void write_chart_png(const std::string& path, const Chart& chart, int width = 960,
                      int height = 600);
+// Small charts side by side: `columns` per row, each panel_width x panel_height, left to right
+// then top to bottom; written as one RGB PNG like write_chart_png.
+void write_panels_png(const std::string& path, const std::vector<Chart>& charts, int columns = 2,
+                      int panel_width = 640, int panel_height = 360);
 
 }  // namespace relmimic::algos

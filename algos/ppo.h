@@ -212,6 +212,8 @@ class PpoTrainer {
   AgentNet<float>& policy() { return *pi_; }
   AgentNet<float>& value() { return *vf_; }
   const RunningMeanStd* obs_rms() const { return obs_rms_.get(); }
+  // [N, obs_dim] the raw observations the envs are in now (after the last step, reset or load).
+  const float* raw_obs() const { return obs_raw_.data(); }
   env::EnvPool& pool() { return *pool_; }
 
  private:
@@ -271,17 +273,23 @@ class PpoPolicy {
   // max_batch: the most observations act() gets at once.
   PpoPolicy(const std::string& checkpoint, int max_batch);
   const PpoSettings& settings() const { return s_; }
+  const std::string& checkpoint() const { return checkpoint_; }
   const std::string& config_json() const { return config_json_; }
   // obs_raw [B, obs_dim] (state policies) or frames [B, k, H, W] (pixel policies); writes the
   // env actions [B, A]: the mean (deterministic) or a sample from rng, clipped to the range.
   void act(int batch, const float* obs_raw, const uint8_t* frames, bool deterministic, Rng& rng,
            float* actions);
+  int obs_dim() const { return obs_dim_; }
   int action_dim() const { return act_dim_; }
+  // Throws one line naming both sizes when the policy does not fit the pool's env: observation
+  // and action sizes (a checkpoint of another env, or one relabelled), and for a pixel policy
+  // the stack of frames k and the frame size.
+  void check_env(const env::EnvPool& pool) const;
   long iteration() const { return iteration_; }
   long timesteps() const { return timesteps_; }
 
  private:
-  std::string config_json_;
+  std::string checkpoint_, config_json_;
   PpoSettings s_;
   std::unique_ptr<AgentNet<float>> pi_;
   std::unique_ptr<RunningMeanStd> obs_rms_;

@@ -11,6 +11,7 @@
 #include "algos/logger.h"
 #include "engine/checkpoint.h"
 #include "engine/device_ops.h"
+#include "engine/files.h"
 #include "engine/json.h"
 #include "kernels/common.h"
 
@@ -55,7 +56,7 @@ std::string latest_checkpoint(const std::string& run_dir) {
 
 Config resume_config(const std::string& run_dir, PpoPreset preset) {
   const std::string path = latest_checkpoint(run_dir);
-  RM_CHECK(fs::exists(path), "cannot resume: ", path, " does not exist");
+  check_resumable(path);
   CheckpointReader r(path);
   Config cfg;
   declare_ppo(cfg, preset);
@@ -69,9 +70,13 @@ RunResult train_ppo(const Config& cfg, const RunOptions& o) {
   const std::string latest = latest_checkpoint(o.run_dir);
   const std::string csv = (dir / "progress.csv").string();
   check_run_folder_free(o.run_dir, csv, latest, o.resume, o.overwrite);
+  check_output_free(o.out, o.overwrite);
   const PpoSettings settings = ppo_settings(cfg);
   ops::check_device(settings.device, "config run.device");  // before any file is made
+  if (o.overwrite) note_set_aside(o.run_dir, set_aside_run(o.run_dir));
   fs::create_directories(dir / "checkpoints");
+  remove_stale_temps(o.run_dir);
+  remove_stale_temps((dir / "checkpoints").string());
 
   if (settings.threads > 0) omp_set_num_threads(settings.threads);
   PpoTrainer trainer(cfg);

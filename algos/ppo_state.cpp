@@ -144,6 +144,10 @@ void PpoTrainer::save(CheckpointWriter& w, bool networks) const {
   w.set_counter("episodes", episodes_total_);
   w.set_counter("obs_dim", obs_dim_);
   w.set_counter("action_dim", act_dim_);
+  if (s_.pixels()) {
+    w.set_counter("frames", s_.frames);
+    w.set_counter("frame_size", s_.frame_size);
+  }
   if (networks) {
     w.add_params("policy", pi_->parameters(), &pi_->buffers());
     w.add_params("value", vf_->parameters(), &vf_->buffers());
@@ -170,9 +174,18 @@ void PpoTrainer::load(CheckpointReader& r, bool networks) {
   const h5::File& f = r.file();
   RM_CHECK(r.string("kind") == "ppo", f.path(), ": not a PPO checkpoint (kind '", r.string("kind"),
            "')");
+  const char* task = env::task_name(s_.task);
   RM_CHECK(r.counter("obs_dim") == obs_dim_ && r.counter("action_dim") == act_dim_, f.path(),
-           ": checkpoint is for obs/action sizes ", r.counter("obs_dim"), "/",
-           r.counter("action_dim"), ", this run has ", obs_dim_, "/", act_dim_);
+           ": the checkpoint's policy takes ", r.counter("obs_dim"),
+           " observation values and gives ", r.counter("action_dim"), " actions, this run's ", task,
+           " env has ", obs_dim_, " and ", act_dim_, " (a checkpoint of another env?)");
+  // Pixel checkpoints name their frames (older ones do not: their stacks are checked in
+  // load_pool).
+  if (s_.pixels() && r.has_counter("frames"))
+    RM_CHECK(r.counter("frames") == s_.frames && r.counter("frame_size") == s_.frame_size, f.path(),
+             ": the checkpoint's policy sees stacks of ", r.counter("frames"), " frames of ",
+             r.counter("frame_size"), "x", r.counter("frame_size"), ", this run ", s_.frames,
+             " of ", s_.frame_size, "x", s_.frame_size);
   if (networks) {
     r.load_params("policy", pi_->parameters(), &pi_->buffers());
     r.load_params("value", vf_->parameters(), &vf_->buffers());
@@ -207,7 +220,7 @@ void PpoTrainer::load(CheckpointReader& r, bool networks) {
 
 // ---------------------------------------------------------------- PpoPolicy
 
-PpoPolicy::PpoPolicy(const std::string& checkpoint, int max_batch) {
+PpoPolicy::PpoPolicy(const std::string& checkpoint, int max_batch) : checkpoint_(checkpoint) {
   CheckpointReader r(checkpoint);
   RM_CHECK(r.string("kind") == "ppo", checkpoint, ": not a PPO checkpoint");
   config_json_ = r.string("config");
@@ -219,6 +232,11 @@ PpoPolicy::PpoPolicy(const std::string& checkpoint, int max_batch) {
   act_dim_ = int(r.counter("action_dim"));
   iteration_ = r.counter("iteration");
   timesteps_ = r.counter("timesteps");
+  if (s_.pixels() && r.has_counter("frames"))
+    RM_CHECK(r.counter("frames") == s_.frames && r.counter("frame_size") == s_.frame_size,
+             checkpoint, ": the policy was trained on stacks of ", r.counter("frames"),
+             " frames of ", r.counter("frame_size"), "x", r.counter("frame_size"),
+             ", its config says ", s_.frames, " of ", s_.frame_size, "x", s_.frame_size);
   AgentConfig pc = policy_config(s_, obs_dim_, act_dim_);
   pc.max_batch = std::max(1, max_batch);
   pi_ = std::make_unique<AgentNet<float>>(pc);
@@ -228,6 +246,20 @@ PpoPolicy::PpoPolicy(const std::string& checkpoint, int max_batch) {
     load_rms(r.file(), "obs_rms", *obs_rms_);
   }
   obs_.assign(size_t(pc.max_batch) * obs_dim_, 0.f);
+}
+
+void PpoPolicy::check_env(const env::EnvPool& pool) const {
+  const char* task = env::task_name(pool.config().task);
+  RM_CHECK(obs_dim_ == pool.obs_dim() && act_dim_ == pool.action_dim(), checkpoint_,
+           ": the policy takes ", obs_dim_, " observation values and gives ", act_dim_,
+           " actions, the ", task, " env has ", pool.obs_dim(), " and ", pool.action_dim(),
+           " (a checkpoint of another env?)");
+  if (s_.pixels())
+    RM_CHECK(pool.frame_stack() == s_.frames && pool.height() == s_.frame_size &&
+                 pool.width() == s_.frame_size,
+             checkpoint_, ": the policy sees stacks of ", s_.frames, " frames of ", s_.frame_size,
+             "x", s_.frame_size, ", the ", task, " env gives ", pool.frame_stack(), " of ",
+             pool.height(), "x", pool.width());
 }
 
 void PpoPolicy::act(int batch, const float* obs_raw, const uint8_t* frames, bool deterministic,

@@ -88,6 +88,43 @@ void RunningMeanStd::set_state(const std::vector<double>& mean, const std::vecto
   count_ = count;
 }
 
+ReturnNormalizer::ReturnNormalizer(int envs, double gamma, double clip, double eps)
+    : rms_(1), running_(size_t(std::max(envs, 0)), 0.0), gamma_(gamma), clip_(clip), eps_(eps) {
+  RM_CHECK(envs > 0, "ReturnNormalizer: envs must be positive, got ", envs);
+  RM_CHECK(gamma >= 0 && gamma <= 1, "ReturnNormalizer: gamma must be in [0, 1], got ", gamma);
+  RM_CHECK(clip > 0, "ReturnNormalizer: clip must be positive, got ", clip);
+  RM_CHECK(eps >= 0, "ReturnNormalizer: eps must be non-negative, got ", eps);
+}
+
+void ReturnNormalizer::scale(int steps, const float* rewards, const uint8_t* terminated,
+                             const uint8_t* truncated, float* out) {
+  RM_CHECK(steps >= 0, "ReturnNormalizer::scale: steps must be non-negative, got ", steps);
+  RM_CHECK(steps == 0 || (rewards && terminated && truncated && out),
+           "ReturnNormalizer::scale: null data");
+  const int n = envs();
+  for (int t = 0; t < steps; ++t) {
+    const long base = long(t) * n;
+    for (int e = 0; e < n; ++e)
+      running_[size_t(e)] = running_[size_t(e)] * gamma_ + rewards[base + e];
+    rms_.update(running_.data(), n);
+    const double inv_std = 1.0 / std::sqrt(rms_.var()[0] + eps_);
+    for (int e = 0; e < n; ++e) {
+      const long i = base + e;
+      out[i] = float(std::clamp(double(rewards[i]) * inv_std, -clip_, clip_));
+      if (terminated[i] || truncated[i]) running_[size_t(e)] = 0;
+    }
+  }
+}
+
+void ReturnNormalizer::set_running(const std::vector<double>& r) {
+  RM_CHECK(r.size() == running_.size(), "ReturnNormalizer::set_running: expected ", running_.size(),
+           " running returns, got ", r.size());
+  for (size_t e = 0; e < r.size(); ++e)
+    RM_CHECK(std::isfinite(r[e]), "ReturnNormalizer::set_running: running return ", e,
+             " is not finite (", r[e], ")");
+  running_ = r;
+}
+
 template void RunningMeanStd::update<float>(const float*, long);
 template void RunningMeanStd::update<double>(const double*, long);
 template void RunningMeanStd::normalize<float>(const float*, float*, long, double, double) const;

@@ -10,6 +10,7 @@
 // any data is the identity and the first batch dominates immediately.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 namespace relmimic::algos {
@@ -42,6 +43,34 @@ class RunningMeanStd {
  private:
   std::vector<double> mean_, var_;
   double count_;
+};
+
+// Scales per-env rewards by the running std of their discounted return, as SB3's VecNormalize
+// does for env rewards: at every step, per env,
+//   ret = gamma * ret + r;  merge the N returns into a RunningMeanStd(1);
+//   r'  = clip(r / sqrt(var + eps), -clip, clip);  ret = 0 where the episode ended,
+// so the scale follows the return's spread, its sign and mean are kept.
+class ReturnNormalizer {
+ public:
+  ReturnNormalizer(int envs, double gamma, double clip, double eps = 1e-8);
+
+  int envs() const { return int(running_.size()); }
+
+  // A time-major rollout [steps, envs]: step by step as above, out may alias rewards. done[i]
+  // nonzero: the episode of sample i ended at that step (terminated or truncated).
+  void scale(int steps, const float* rewards, const uint8_t* terminated, const uint8_t* truncated,
+             float* out);
+
+  // State for checkpoints: the return statistics and each env's running return.
+  RunningMeanStd& stats() { return rms_; }
+  const RunningMeanStd& stats() const { return rms_; }
+  const std::vector<double>& running() const { return running_; }
+  void set_running(const std::vector<double>& r);  // checks the size and that r is finite
+
+ private:
+  RunningMeanStd rms_;
+  std::vector<double> running_;
+  double gamma_, clip_, eps_;
 };
 
 }  // namespace relmimic::algos

@@ -133,8 +133,13 @@ void CheckpointWriter::set_string(const std::string& name, const std::string& va
 }
 
 CheckpointReader::CheckpointReader(const std::string& path) : f_(h5::File::open(path)) {
-  RM_CHECK(f_.has_attr("/", "format") && f_.attr_string("/", "format") == "relmimic-checkpoint",
-           path, ": not a relmimic checkpoint (no format attribute)");
+  RM_CHECK(f_.has_attr("/", "format"), path, ": not a relmimic checkpoint (no format attribute)");
+  const std::string format = f_.attr_string("/", "format");
+  RM_CHECK(format != "relmimic-demos", path,
+           ": a demonstration file (format relmimic-demos, written by relmimic record), not a "
+           "relmimic checkpoint");
+  RM_CHECK(format == "relmimic-checkpoint", path, ": format '", format,
+           "', not a relmimic checkpoint");
 }
 
 template <class T>

@@ -1,12 +1,14 @@
 #include "engine/h5.h"
 
-#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+
+#include "engine/files.h"
 
 namespace relmimic::h5 {
 
@@ -24,7 +26,16 @@ std::string last_error() {
   std::string msg;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, &msg);
   H5Eclear2(H5E_DEFAULT);
-  return msg.empty() ? "no detail" : msg;
+  if (msg.empty()) return "no detail";
+  // A failed system call's description lists time, descriptor, buffer and sizes (the time with
+  // a line break): keep what failed and the system's reason.
+  const std::string tag = "error message = '";
+  if (const size_t at = msg.find(tag); at != std::string::npos) {
+    const size_t from = at + tag.size(), to = msg.find('\'', from);
+    msg = msg.substr(0, msg.find(':')) + ": " + msg.substr(from, to - from);
+  }
+  std::replace(msg.begin(), msg.end(), '\n', ' ');
+  return msg;
 }
 }  // namespace detail
 
@@ -32,6 +43,10 @@ namespace {
 // Silence HDF5's own stderr dumps once: every failure is reported through exceptions.
 void quiet() {
   static bool done = [] {
+    // No exit handler: every file is closed by its owner, and HDF5's handler would close again
+    // a file whose close had failed (freed, its id kept: a crash at exit, see close_file). Only
+    // effective before HDF5's first call, which this is in relmimic.
+    H5dont_atexit();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     return true;
   }();
@@ -55,6 +70,44 @@ hid_t mem_type(DType t) {
 std::string norm(const std::string& p) {
   if (p.empty()) return "/";
   return p[0] == '/' ? p : "/" + p;
+}
+
+bool writable(hid_t file) {
+  unsigned intent = 0;
+  return H5Fget_intent(file, &intent) >= 0 && (intent & H5F_ACC_RDWR) != 0;
+}
+
+// Points a file's descriptor (sec2, HDF5's default driver) at an anonymous in-memory file, so
+// whatever HDF5 still writes to it (dirty metadata, the final truncation) goes nowhere and does
+// not fail on a full disk. Sparse: it costs the memory of the few blocks still written.
+void discard_writes(hid_t file) {
+  hid_t fapl = H5Fget_access_plist(file);
+  if (fapl < 0) return;
+  int* fd = nullptr;
+  if (H5Pget_driver(fapl) == H5FD_SEC2 &&
+      H5Fget_vfd_handle(file, fapl, reinterpret_cast<void**>(&fd)) >= 0 && fd && *fd >= 0) {
+    const int mem = ::memfd_create("relmimic-discarded", MFD_CLOEXEC);
+    if (mem >= 0) {
+      ::dup2(mem, *fd);
+      ::close(mem);
+    }
+  }
+  H5Pclose(fapl);
+  H5Eclear2(H5E_DEFAULT);
+}
+
+// Closes a file for good. HDF5 (1.10) frees a file whose H5Fclose failed (its last flush could
+// not write, e.g. on a full disk) but keeps its id, and its exit handler closes that id again: a
+// crash at exit. So a writable file is flushed first, and one whose flush fails (or that is
+// abandoned: `discard`) is closed with its remaining writes discarded. Returns the flush's
+// error ("" when it succeeded) and sets `closed` to H5Fclose's result.
+std::string close_file(hid_t file, bool discard, herr_t& closed) {
+  std::string flush_error;
+  if (!discard && writable(file) && H5Fflush(file, H5F_SCOPE_LOCAL) < 0)
+    flush_error = detail::last_error();
+  if (discard || !flush_error.empty()) discard_writes(file);
+  closed = H5Fclose(file);
+  return flush_error;
 }
 
 // RAII for any HDF5 id with its close function.
@@ -85,7 +138,8 @@ File File::open(const std::string& path, bool writable) {
 }
 
 File::~File() {
-  if (id_ >= 0) H5Fclose(id_);
+  herr_t closed;
+  if (id_ >= 0) close_file(id_, false, closed);
 }
 
 File::File(File&& o) noexcept : id_(o.id_), path_(std::move(o.path_)) {
@@ -94,7 +148,8 @@ File::File(File&& o) noexcept : id_(o.id_), path_(std::move(o.path_)) {
 
 File& File::operator=(File&& o) noexcept {
   if (this != &o) {
-    if (id_ >= 0) H5Fclose(id_);
+    herr_t closed;
+    if (id_ >= 0) close_file(id_, false, closed);
     id_ = o.id_;
     path_ = std::move(o.path_);
     o.id_ = -1;
@@ -106,7 +161,18 @@ void File::close() {
   if (id_ >= 0) {
     hid_t id = id_;
     id_ = -1;
-    H5_CHECK(H5Fclose(id), " on '", path_, "'");
+    herr_t closed;
+    const std::string flush_error = close_file(id, false, closed);
+    RM_CHECK(flush_error.empty(), "cannot write '", path_, "' (", flush_error, ")");
+    H5_CHECK(closed, " on '", path_, "'");
+  }
+}
+
+void File::discard() {
+  if (id_ >= 0) {
+    herr_t closed;
+    close_file(id_, true, closed);
+    id_ = -1;
   }
 }
 
@@ -359,34 +425,26 @@ long File::attr_long(const std::string& obj, const std::string& name) const {
   return long(v);
 }
 
-AtomicWriter::AtomicWriter(const std::string& path)
-    : path_(path), tmp_(path + ".tmp-" + std::to_string(::getpid())) {
+AtomicWriter::AtomicWriter(const std::string& path) : path_(path), tmp_(temp_path(path)) {
   if (auto parent = std::filesystem::path(path).parent_path(); !parent.empty())
     std::filesystem::create_directories(parent);
+  remove_stale_temps_of(path);
   file_ = File::create(tmp_);
 }
 
 AtomicWriter::~AtomicWriter() {
   if (!done_) {
-    file_ = File();
+    file_.discard();
     std::remove(tmp_.c_str());
   }
 }
 
 void AtomicWriter::commit() {
   RM_CHECK(!done_, "atomic write of '", path_, "' committed twice");
-  H5_CHECK(H5Fflush(file_.id(), H5F_SCOPE_GLOBAL), " on '", tmp_, "'");
+  // A failure leaves the temporary to the destructor, which discards it.
   file_.close();
-  // fsync before the rename so a crash cannot leave a renamed but empty file.
-  int fd = ::open(tmp_.c_str(), O_RDONLY);
-  RM_CHECK(fd >= 0, "cannot reopen '", tmp_, "' to sync it");
-  int rc = ::fsync(fd);
-  ::close(fd);
-  RM_CHECK(rc == 0, "fsync of '", tmp_, "' failed");
-  std::error_code ec;
-  std::filesystem::rename(tmp_, path_, ec);
-  RM_CHECK(!ec, "cannot rename '", tmp_, "' to '", path_, "': ", ec.message());
-  done_ = true;
+  done_ = true;  // commit_temp removes the temporary itself when it fails
+  commit_temp(tmp_, path_);
 }
 
 }  // namespace relmimic::h5

@@ -44,7 +44,11 @@ class File {
 
   const std::string& path() const { return path_; }
   hid_t id() const { return id_; }
+  // Flushes and closes; throws naming the file when its data cannot be written.
   void close();
+  // Closes without writing anything more (a file that is given up, e.g. an unfinished
+  // temporary): cannot fail.
+  void discard();
 
   // Objects: "a/b/c" paths relative to the root. Intermediate groups are created on write.
   bool exists(const std::string& path) const;
@@ -90,8 +94,9 @@ class File {
 };
 
 // Writes a file atomically: everything goes to "<path>.tmp-<pid>", and commit() closes it,
-// fsyncs and renames it over <path>. Destroyed without commit(), the temporary is removed and
-// <path> is untouched, so a killed or failed write never leaves a half-written file behind.
+// fsyncs and renames it over <path> (engine/files.h). Destroyed without commit(), the temporary
+// is discarded and <path> is untouched, so a killed or failed write (a full disk) never leaves a
+// half-written file behind. Temporaries of <path> left by killed processes are removed first.
 class AtomicWriter {
  public:
   explicit AtomicWriter(const std::string& path);

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/files.h"
+
 namespace relmimic::json {
 
 const char* type_name(Type t) {
@@ -592,12 +594,7 @@ std::string dump(const Value& v, int indent) {
 }
 
 void write_file(const std::string& path, const Value& v, int indent) {
-  const std::string text = dump(v, indent) + "\n";
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  RM_CHECK(out.good(), "cannot open '", path, "' for writing");
-  out << text;
-  out.flush();
-  RM_CHECK(out.good(), "cannot write '", path, "'");
+  write_file_atomically(path, dump(v, indent) + "\n");
 }
 
 }  // namespace relmimic::json

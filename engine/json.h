@@ -100,7 +100,8 @@ Value parse_file(const std::string& path);
 // indent == 0: one line without spaces. Numbers print in the shortest form that parses back to
 // the same double (integers without exponent); NaN and infinities throw.
 std::string dump(const Value& v, int indent = 2);
-// Writes dump(v) plus a newline; throws naming the path when it cannot.
+// Writes dump(v) plus a newline atomically (engine/files.h); throws naming the path when it
+// cannot.
 void write_file(const std::string& path, const Value& v, int indent = 2);
 
 }  // namespace relmimic::json

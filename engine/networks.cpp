@@ -118,10 +118,6 @@ typename RelationalBlock<T>::Options sn_relational(const Shape& in, int embed) {
           .embed = embed,
           .spectral_norm = true};
 }
-
-double sigmoid(double x) {
-  return 1.0 / (1.0 + std::exp(-x));
-}
 }  // namespace
 
 template <class T>
@@ -215,28 +211,28 @@ void RewardNet<T>::backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) {
   c1_.backward_jvp(g.dx, g.dt_x);
 }
 
-// With s = sigmoid(logit), g_b = s'(logit_b) grad_x logit_b and v = dP/dg (held fixed),
-//   dP/dtheta = d/dtheta <v, g> = d/dtheta [ s'(logit) (J v) ]
-//             = s''(logit) (J v) dlogit/dtheta + s'(logit) d(J v)/dtheta,
-// i.e. backward_jvp(dy = s'' * t_logit, dt_y = s') after t_logit = jvp(v).
+// With f the penalised score (engine/penalty.h), g_b = f'(logit_b) grad_x logit_b and
+// v = dP/dg (held fixed),
+//   dP/dtheta = d/dtheta <v, g> = d/dtheta [ f'(logit) (J v) ]
+//             = f''(logit) (J v) dlogit/dtheta + f'(logit) d(J v)/dtheta,
+// i.e. backward_jvp(dy = f'' * t_logit, dt_y = f') after t_logit = jvp(v).
 template <class T>
-double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad) {
+double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
+                                      double* logit_grad_norm) {
   profile::ScopedRange range("D gradient penalty");
   const Device dev = cfg_.device;
   Tensor logit = forward_float(x_hat);
   const int B = int(x_hat.dim(0));
   const long per = x_hat.numel() / B;
-  // The per-sample scalars (logits, sigmoid derivatives) are B values: computed on the host.
+  // The per-sample scalars (logits, derivatives of f) are B values: computed on the host.
   std::vector<T>& l = host_logit_;
   std::vector<T>& ds = host_dy_;
   const size_t bytes = size_t(B) * sizeof(T);
   ops::copy_to_host(dev, l.data(), logit.raw(), bytes);
-  for (int b = 0; b < B; ++b) {
-    const double s = sigmoid(double(l[size_t(b)]));
-    ds[size_t(b)] = T(s * (1 - s));
-  }
+  for (int b = 0; b < B; ++b)
+    ds[size_t(b)] = T(penalty_factors(cfg_.penalty_on, double(l[size_t(b)])).d1);
   ops::copy_from_host(dev, dlogit_.raw(), ds.data(), bytes);
-  // grad_x D without leaving parameter gradients behind.
+  // grad_x f without leaving parameter gradients behind.
   set_param_grads(false);
   Tensor g;
   try {
@@ -249,7 +245,7 @@ double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool a
 
   const T* gp = g.data<T>();
   T* v = v_.template data<T>();
-  double penalty = 0;
+  double penalty = 0, logit_norm = 0;
   for (int b = 0; b < B; ++b) {
     const T* gb = gp + b * per;
     double n2 = 0;
@@ -259,6 +255,9 @@ double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool a
       n2 = ops::sum_squares(dev, per, gb);
     const double n = std::sqrt(n2);
     penalty += (n - 1) * (n - 1);
+    // ||grad_x logit|| = ||g_b|| / f'(logit) (f' = 1 on the logit).
+    const double d1 = double(ds[size_t(b)]);
+    logit_norm += n > 0 ? n / d1 : 0.0;
     // dP/dg_b = (2 lambda / B) (||g_b|| - 1) g_b / ||g_b||  (0 at g_b = 0, a subgradient).
     const double c = n > 0 ? 2.0 * lambda / B * (n - 1) / n : 0.0;
     if (dev.is_cpu()) {
@@ -269,6 +268,7 @@ double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool a
     }
   }
   penalty *= lambda / B;
+  if (logit_grad_norm) *logit_grad_norm = logit_norm / B;
   if (!accumulate_grad) return penalty;
 
   Tensor t_logit = jvp(rows(v_, B, x_hat.shape()));
@@ -276,10 +276,9 @@ double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool a
   std::vector<T>& dty = host_dty_;
   ops::copy_to_host(dev, tl.data(), t_logit.raw(), bytes);
   for (int b = 0; b < B; ++b) {
-    const double s = sigmoid(double(l[size_t(b)]));
-    const double s1 = s * (1 - s), s2 = s1 * (1 - 2 * s);
-    ds[size_t(b)] = T(s2 * double(tl[size_t(b)]));
-    dty[size_t(b)] = T(s1);
+    const PenaltyFactors f = penalty_factors(cfg_.penalty_on, double(l[size_t(b)]));
+    ds[size_t(b)] = T(f.d2 * double(tl[size_t(b)]));
+    dty[size_t(b)] = T(f.d1);
   }
   ops::copy_from_host(dev, dlogit_.raw(), ds.data(), bytes);
   ops::copy_from_host(dev, dt_logit_.raw(), dty.data(), bytes);

@@ -9,7 +9,10 @@
 // Image torsos take uint8 frames [B, k, H, W] (standardized inside), the MLP float [B, obs_dim].
 //
 // The reward network (discriminator, Table 3) maps frames to a logit [B, 1] and computes the
-// gradient penalty with its exact parameter gradient.
+// gradient penalty (on the logit or on sigmoid(logit), engine/penalty.h) with its exact
+// parameter gradient. StateRewardNet does the same for windows of proprioceptive observations
+// (an MLP; imitation from states). Both implement DiscriminatorNet, what algos/discriminator.h
+// trains.
 //
 // Every network owns its ParamSet (parameters + gradients, one buffer), a ParamSet of buffers
 // (spectral-norm u) and an Arena sized for max_batch at construction; forward/backward never
@@ -26,12 +29,14 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/layers.h"
+#include "engine/penalty.h"
 
 namespace relmimic {
 
@@ -110,12 +115,39 @@ class AgentNet {
   int log_std_ = -1;
 };
 
+// A discriminator network: windows of states -> logit [B, 1] with the exact gradient penalty.
+template <class T>
+class DiscriminatorNet {
+ public:
+  virtual ~DiscriminatorNet() = default;
+  // Windows as stored (uint8 frames [B, k, H, W]; float observations [B, k, D]) -> logit [B, 1].
+  virtual Tensor forward(const Tensor& windows) = 0;
+  // The standardized input T (what forward() makes of the windows) -> logit [B, 1].
+  virtual Tensor forward_float(const Tensor& x) = 0;
+  // dlogit [B, 1]: accumulates parameter gradients, returns d/dx of the standardized input.
+  virtual Tensor backward(const Tensor& dlogit) = 0;
+  // lambda * mean_b (||grad_x f(x_hat_b)|| - 1)^2 for standardized interpolates x_hat; with
+  // accumulate_grad, adds its exact parameter gradient. logit_grad_norm (optional) receives
+  // mean_b ||grad_x logit(x_hat_b)||_2 from the same pass.
+  virtual double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
+                                  double* logit_grad_norm = nullptr) = 0;
+  // Training: one power iteration of every spectral norm per forward; evaluation: u frozen.
+  virtual void set_training(bool t) = 0;
+  virtual ParamSet<T>& parameters() = 0;
+  virtual ParamSet<T>& buffers() = 0;
+  virtual Device device() const = 0;
+  virtual long params() const = 0;
+  virtual long flops() const = 0;
+  virtual long attention_flops() const { return 0; }
+};
+
 struct RewardConfig {
   int frames = 4, height = 84, width = 84;
   bool relational = true;                                // false: the GAIfO baseline (no rows 5, 7)
   std::array<int, 5> channels = {32, 64, 64, 128, 128};  // rows 2, 3, 4, 6, 8
   std::array<int, 2> embed = {8, 16};                    // C' of rows 5 and 7
   double slope = 0.1;                                    // LeakyReLU
+  PenaltyOn penalty_on = PenaltyOn::logit;               // what the gradient penalty differentiates
   int max_batch = 128;
   uint64_t seed = 0;
   Device device = Device::cpu();
@@ -124,34 +156,38 @@ struct RewardConfig {
 // Table 3: conv4x4/2 -> conv4x4/2 -> conv3x3/1 -> [RB] -> conv4x4/2 -> [RB] -> conv4x4/2 -> FC,
 // LeakyReLU after every conv, spectral norm on every conv/FC (relational 1x1 convs included).
 template <class T>
-class RewardNet {
+class RewardNet : public DiscriminatorNet<T> {
  public:
   explicit RewardNet(const RewardConfig& c);
   RewardNet(const RewardNet&) = delete;
   RewardNet& operator=(const RewardNet&) = delete;
 
   // uint8 frames [B, k, H, W] -> logit [B, 1]  (D = sigmoid(logit)).
-  Tensor forward(const Tensor& frames);
+  Tensor forward(const Tensor& frames) override;
   // Standardized input x = frames / 255, T [B, k, H, W] -> logit [B, 1].
-  Tensor forward_float(const Tensor& x);
+  Tensor forward_float(const Tensor& x) override;
   // dlogit [B, 1]: accumulates parameter gradients, returns d/dx of the standardized input.
-  Tensor backward(const Tensor& dlogit);
+  Tensor backward(const Tensor& dlogit) override;
 
-  // P = lambda * mean_b (||grad_x D(x_hat_b)||_2 - 1)^2 for standardized interpolates
-  // x_hat T [B, k, H, W]. With accumulate_grad, adds dP/dtheta (exact, through jvp +
-  // backward_jvp) to the parameter gradients; the pass that computes grad_x D leaves none.
-  double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad);
+  // P = lambda * mean_b (||grad_x f(logit(x_hat_b))||_2 - 1)^2 for standardized interpolates
+  // x_hat T [B, k, H, W], f the identity (config penalty_on = logit) or sigmoid (prob). With
+  // accumulate_grad, adds dP/dtheta (exact, through jvp + backward_jvp) to the parameter
+  // gradients; the pass that computes grad_x f leaves none.
+  // logit_grad_norm (optional): receives mean_b ||grad_x logit(x_hat_b)||_2, the steepness of
+  // the logit, from the same pass (on prob: grad_x logit_b = grad_x D_b / D'(logit_b)).
+  double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
+                          double* logit_grad_norm = nullptr) override;
 
   // Training: one power iteration per forward; evaluation: u frozen.
-  void set_training(bool t);
-  ParamSet<T>& parameters() { return params_; }
-  ParamSet<T>& buffers() { return buffers_; }
+  void set_training(bool t) override;
+  ParamSet<T>& parameters() override { return params_; }
+  ParamSet<T>& buffers() override { return buffers_; }
   const RewardConfig& config() const { return cfg_; }
-  Device device() const { return cfg_.device; }
+  Device device() const override { return cfg_.device; }
 
-  long params() const;
-  long flops() const;
-  long attention_flops() const;
+  long params() const override;
+  long flops() const override;
+  long attention_flops() const override;
   int conv_layers() const;
 
  private:
@@ -180,14 +216,79 @@ class RewardNet {
   Linear<T> fc_;
   Tensor v_, dlogit_, dt_logit_;  // penalty scratch: dP/dg [B, k, H, W], [B, 1], [B, 1]
   // Host copies of the penalty's per-sample scalars [max_batch]: logits, the two derivatives
-  // sent back, and the logit tangent.
+  // sent back, and the logit tangent (penalty_factors of each logit, engine/penalty.h).
   std::vector<T> host_logit_, host_dy_, host_dty_, host_tl_;
+};
+
+struct StateRewardConfig {
+  int frames = 2;   // k observations per window
+  int obs_dim = 0;  // D
+  std::vector<int> hidden = {256, 256};
+  double slope = 0.2;  // LeakyReLU
+  int max_batch = 128;
+  uint64_t seed = 0;
+  // Fixed input standardization x = (o - mean) / std per observation feature (every slot of the
+  // window alike), e.g. the demonstrations' moments; empty: 0 and 1. Kept in the buffers (so in
+  // checkpoints).
+  std::vector<double> obs_mean, obs_std;
+  PenaltyOn penalty_on = PenaltyOn::logit;  // what the gradient penalty differentiates
+  Device device = Device::cpu();  // the cpu only (the windows are standardized on the host)
+};
+
+// The discriminator of imitation from states (GAIfO on observation windows, no actions):
+// float windows [B, k, D] -> x = (o - mean) / std -> [Linear -> LeakyReLU] per hidden width ->
+// Linear -> logit [B, 1], spectral norm on every Linear. The gradient penalty is taken with
+// respect to the standardized x, with its exact parameter gradient (jvp + backward_jvp of the
+// Linear and LeakyReLU layers).
+template <class T>
+class StateRewardNet : public DiscriminatorNet<T> {
+ public:
+  explicit StateRewardNet(const StateRewardConfig& c);
+  StateRewardNet(const StateRewardNet&) = delete;
+  StateRewardNet& operator=(const StateRewardNet&) = delete;
+
+  // float32 windows [B, k, D] -> logit [B, 1].
+  Tensor forward(const Tensor& windows) override;
+  // Standardized windows T [B, k, D] -> logit [B, 1].
+  Tensor forward_float(const Tensor& x) override;
+  Tensor backward(const Tensor& dlogit) override;
+  double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
+                          double* logit_grad_norm = nullptr) override;
+  void set_training(bool t) override;
+  ParamSet<T>& parameters() override { return params_; }
+  ParamSet<T>& buffers() override { return buffers_; }
+  Device device() const override { return cfg_.device; }
+  long params() const override;
+  long flops() const override;
+
+  // x [B, k, D] = (windows - mean) / std with the stored moments (host memory).
+  void standardize(const Tensor& windows, T* x) const;
+  const StateRewardConfig& config() const { return cfg_; }
+
+ private:
+  void set_param_grads(bool on);
+  Tensor jvp(const Tensor& t_x);
+  void backward_jvp(const Tensor& dlogit, const Tensor& dt_logit);
+
+  StateRewardConfig cfg_;
+  long in_;  // k * D
+  ParamSet<T> params_, buffers_;
+  Arena arena_;
+  Build<T> build_;
+  Rng rng_;
+  int mean_slot_ = -1, std_slot_ = -1;  // buffers [D]
+  std::vector<std::unique_ptr<Linear<T>>> linears_;
+  std::vector<std::unique_ptr<Activation<T>>> acts_;  // after each linear but the last
+  Tensor x_, v_, dlogit_, dt_logit_;                  // [max_batch, k, D] x2, [max_batch, 1] x2
+  std::vector<T> host_logit_;                         // [max_batch] the penalty's logits
 };
 
 extern template class AgentNet<float>;
 extern template class AgentNet<double>;
 extern template class RewardNet<float>;
 extern template class RewardNet<double>;
+extern template class StateRewardNet<float>;
+extern template class StateRewardNet<double>;
 
 // Torso factory (used by AgentNet; exposed for tests and benchmarks).
 template <class T>

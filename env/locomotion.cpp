@@ -228,6 +228,11 @@ void LocomotionEnv::observation(double* obs) const {
   for (int i = 0; i < nv; ++i) obs[nq - 1 + i] = std::clamp(data_->qvel[i], -10.0, 10.0);
 }
 
+void LocomotionEnv::positions(double* qpos, double* qvel) const {
+  std::copy(data_->qpos, data_->qpos + model_->nq, qpos);
+  std::copy(data_->qvel, data_->qvel + model_->nv, qvel);
+}
+
 bool LocomotionEnv::healthy() const {
   const double* qpos = data_->qpos;
   const double* qvel = data_->qvel;

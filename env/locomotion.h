@@ -74,6 +74,8 @@ class LocomotionEnv {
 
   // Proprioceptive observation: qpos[1:], clip(qvel, -10, 10).
   void observation(double* obs) const;
+  // The generalised positions and velocities: qpos [nq], qvel [nv].
+  void positions(double* qpos, double* qvel) const;
 
   Task task() const { return task_; }
   const TaskConfig& config() const { return cfg_; }

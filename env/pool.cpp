@@ -38,11 +38,14 @@ EnvPool::EnvPool(const PoolConfig& cfg) : cfg_(cfg) {
     s->obs_d.assign(size_t(s->env->obs_dim()), 0.0);
     s->obs.assign(s->obs_d.size(), 0.f);
     s->final_obs = s->obs;
+    s->final_qpos.assign(size_t(s->env->nq()), 0.0);
+    s->final_qvel.assign(size_t(s->env->nv()), 0.0);
     slots_.push_back(std::move(s));
   }
   obs_dim_ = slots_[0]->env->obs_dim();
   act_dim_ = slots_[0]->env->action_dim();
   reward_.assign(size_t(n_), 0.f);
+  x_velocity_.assign(size_t(n_), 0.f);
   terminated_.assign(size_t(n_), 0);
   truncated_.assign(size_t(n_), 0);
   ep_return_out_.assign(size_t(n_), 0.0);
@@ -171,6 +174,7 @@ bool EnvPool::advance(int i, const float* action) {
   s.ep_return += r.reward;
   s.ep_length += 1;
   reward_[size_t(i)] = float(r.reward);
+  x_velocity_[size_t(i)] = float(r.x_velocity);
   terminated_[size_t(i)] = r.terminated;
   truncated_[size_t(i)] = r.truncated;
   ep_return_out_[size_t(i)] = s.ep_return;
@@ -190,6 +194,7 @@ void EnvPool::step_env(Worker& w, int i, const float* action) {
   if (done) {
     // Keep what the finished episode ended on, then start the next one.
     s.final_obs = s.obs;
+    s.env->positions(s.final_qpos.data(), s.final_qvel.data());
     if (cfg_.render) s.final_stack = s.stack;
     reset_env(w, i);
   }
@@ -209,7 +214,7 @@ void EnvPool::reset(uint8_t* frames, float* obs) {
   run_all([&](Worker& w) {
     for (int i = w.begin; i < w.end; ++i) {
       reset_env(w, i);
-      reward_[size_t(i)] = 0.f;
+      reward_[size_t(i)] = x_velocity_[size_t(i)] = 0.f;
       terminated_[size_t(i)] = truncated_[size_t(i)] = 0;
       ep_return_out_[size_t(i)] = 0.0;
       ep_length_out_[size_t(i)] = 0;
@@ -272,7 +277,7 @@ void EnvPool::restore(const std::vector<EnvSnapshot>& snaps, uint8_t* frames, fl
     s.ep_length = o.episode_length;
     s.env->observation(s.obs_d.data());
     for (size_t j = 0; j < s.obs.size(); ++j) s.obs[j] = float(s.obs_d[j]);
-    reward_[size_t(i)] = 0.f;
+    reward_[size_t(i)] = x_velocity_[size_t(i)] = 0.f;
     terminated_[size_t(i)] = truncated_[size_t(i)] = 0;
     ep_return_out_[size_t(i)] = s.ep_return;
     ep_length_out_[size_t(i)] = s.ep_length;
@@ -285,6 +290,16 @@ void EnvPool::restore(const std::vector<EnvSnapshot>& snaps, uint8_t* frames, fl
 const float* EnvPool::final_obs(int i) const {
   RM_CHECK(i >= 0 && i < n_, "EnvPool::final_obs: env index ", i, " out of range [0, ", n_, ")");
   return slots_[size_t(i)]->final_obs.data();
+}
+
+const double* EnvPool::final_qpos(int i) const {
+  RM_CHECK(i >= 0 && i < n_, "EnvPool::final_qpos: env index ", i, " out of range [0, ", n_, ")");
+  return slots_[size_t(i)]->final_qpos.data();
+}
+
+const double* EnvPool::final_qvel(int i) const {
+  RM_CHECK(i >= 0 && i < n_, "EnvPool::final_qvel: env index ", i, " out of range [0, ", n_, ")");
+  return slots_[size_t(i)]->final_qvel.data();
 }
 
 const uint8_t* EnvPool::final_frames(int i) const {

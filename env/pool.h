@@ -87,12 +87,17 @@ class EnvPool {
   const float* rewards() const { return reward_.data(); }           // [N]
   const uint8_t* terminated() const { return terminated_.data(); }  // [N] 0/1
   const uint8_t* truncated() const { return truncated_.data(); }    // [N] 0/1
+  // The step's forward velocity of the torso (StepResult::x_velocity; 0 after a reset).
+  const float* x_velocities() const { return x_velocity_.data(); }  // [N]
   bool done(int i) const { return terminated_[size_t(i)] || truncated_[size_t(i)]; }
   // Return and length of the episode so far; on a done step, of the episode that just ended.
   const double* episode_returns() const { return ep_return_out_.data(); }  // [N]
   const int* episode_lengths() const { return ep_length_out_.data(); }     // [N]
   // The last observation of env i's finished episode (valid when done(i) after step()).
-  const float* final_obs(int i) const;       // [obs_dim]
+  const float* final_obs(int i) const;  // [obs_dim]
+  // Its physics state: qpos [nq], qvel [nv] (valid when done(i) after step()).
+  const double* final_qpos(int i) const;
+  const double* final_qvel(int i) const;
   const uint8_t* final_frames(int i) const;  // [k, H, W] (rendering only, FrameMode::Host)
 
   // FrameMode::Cuda: the frame stacks [N, k, H, W] uint8 on the CUDA device that renders, and the
@@ -144,7 +149,7 @@ class EnvPool {
   GlInfo gl_info_;
   Tensor stacks_dev_, final_dev_;  // FrameMode::Cuda: [N, k, H, W] uint8
 
-  std::vector<float> reward_;
+  std::vector<float> reward_, x_velocity_;
   std::vector<uint8_t> terminated_, truncated_;
   std::vector<double> ep_return_out_;
   std::vector<int> ep_length_out_;

@@ -67,6 +67,7 @@ void EnvPool::step_device(Worker& w, const float* actions, float* obs) {
     if (!done(i)) continue;
     Slot& s = *slots_[size_t(i)];
     s.final_obs = s.obs;
+    s.env->positions(s.final_qpos.data(), s.final_qvel.data());
     fw.copy(final_dev_.data<uint8_t>() + size_t(i) * stack_bytes, device_stack(i), stack_bytes);
     reset_env(w, i);
     fw.push(i - w.begin, 1, k, device_stack(i), true);

@@ -18,10 +18,11 @@ namespace relmimic::env {
 struct EnvPool::Slot {
   std::unique_ptr<LocomotionEnv> env;
   Rng rng;
-  std::vector<uint8_t> stack, final_stack;  // [k, H*W] oldest first (host frames)
-  std::vector<uint8_t> frame;               // [H*W] the newest render
-  std::vector<double> action, obs_d;        // [A], [obs_dim] in the env's precision
-  std::vector<float> obs, final_obs;        // [obs_dim]
+  std::vector<uint8_t> stack, final_stack;     // [k, H*W] oldest first (host frames)
+  std::vector<uint8_t> frame;                  // [H*W] the newest render
+  std::vector<double> action, obs_d;           // [A], [obs_dim] in the env's precision
+  std::vector<float> obs, final_obs;           // [obs_dim]
+  std::vector<double> final_qpos, final_qvel;  // [nq], [nv] of the finished episode's last state
   double ep_return = 0;
   int ep_length = 0;
 };

@@ -1,5 +1,6 @@
 #include "tools/cli.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -125,6 +126,29 @@ bool Args::parse(int argc, char** argv) {
     return false;
   }
   return true;
+}
+
+std::string changed_setting(const Config& saved, const Config& given,
+                            const std::vector<std::string>& ignore) {
+  auto text = [](const Config& c, const std::string& k) -> std::string {
+    switch (c.type(k)) {
+      case Config::Type::Bool:
+        return c.get<bool>(k) ? "true" : "false";
+      case Config::Type::Int:
+        return std::to_string(c.get<long>(k));
+      case Config::Type::Double:
+        return json::dump(json::Value(c.get<double>(k)));
+      case Config::Type::String:
+        return "'" + c.get<std::string>(k) + "'";
+    }
+    return "";
+  };
+  for (const std::string& k : saved.keys()) {
+    if (std::find(ignore.begin(), ignore.end(), k) != ignore.end()) continue;
+    const std::string a = text(saved, k), b = text(given, k);
+    if (a != b) return k + " is " + a + " in the run, " + b + " here";
+  }
+  return "";
 }
 
 }  // namespace relmimic::cli

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/config.h"
+
 namespace relmimic::cli {
 
 // Usage:
@@ -48,5 +50,12 @@ class Args {
   std::vector<std::string>* pos_ = nullptr;
   int exit_code_ = 0;
 };
+
+// For --resume: `given` is the run's saved config with the settings given on the command line
+// applied again. Returns "" when they leave it as it is (the same command plus --resume
+// continues a run), else "<key> is <saved value> in the run, <given value> here" for the first
+// setting they change. Keys in `ignore` are not compared.
+std::string changed_setting(const Config& saved, const Config& given,
+                            const std::vector<std::string>& ignore = {});
 
 }  // namespace relmimic::cli

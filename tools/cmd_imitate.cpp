@@ -1,7 +1,7 @@
 // `relmimic imitate`: Relational Mimic / the GAIfO baseline from video demonstrations
-// (Algorithm 1). Config stack: defaults < --config file < dedicated flags < key=value overrides;
-// the variant then decides the networks. Under mpirun each rank is one learner; rank 0 prints,
-// logs and writes the run folder.
+// (Algorithm 1), or the same loop from proprioceptive observations (--obs state). Config stack:
+// defaults < --config file < dedicated flags < key=value overrides; the variant then decides the
+// networks. Under mpirun each rank is one learner; rank 0 prints, logs and writes the run folder.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -18,7 +18,8 @@
 namespace relmimic::cli {
 
 int cmd_imitate(int argc, char** argv) {
-  std::string env_name = "hopper", demos, variant = "rm-l-l", name, runs = "runs", config_file, out;
+  std::string env_name = "hopper", demos, variant = "rm-l-l", name, runs = "runs", config_file, out,
+              obs;
   std::vector<std::string> sets, positional;
   long steps = 0, seed = -1, stop_after = 0;
   int frames = 0, envs = 0;
@@ -30,10 +31,18 @@ int cmd_imitate(int argc, char** argv) {
          "runs/<name>/config.json, progress.csv and checkpoints/.");
   a.positional("key=value", positional, "setting overrides, like --set (e.g. ppo.epochs=4)");
   a.add("--env", env_name, "hopper or walker2d");
-  a.add("--demos", demos, "HDF5 video demonstrations of the env (relmimic record)");
+  a.add("--demos", demos,
+        "HDF5 video demonstrations of the env (relmimic record); with --resume: where the run's "
+        "demonstrations are now (their SHA-256 must match)");
   a.add("--variant", variant,
         "baseline | rm-l-l | rm-l-nl | rm-nl-nl (relational reward / policy / value)");
-  a.add("--frames", frames, "frames k stacked per state, 4 or 8 (0: the config's, 4)");
+  a.add("--obs", obs,
+        "frames | state: imitate the rendered frames or the env's observation vectors (state: "
+        "mlp networks, demonstrations with observations; e.g. --config configs/hopper-state.json)"
+        " (empty: the config's, frames)");
+  a.add("--frames", frames,
+        "frames k stacked per state, 4 or 8 (0: the config's, 4; any other k: net.frames=k); with "
+        "--obs state: observations per window, any k >= 2");
   a.add("--seed", seed, "seed (-1: the config's, 0); learner r uses seed + 1e6 (r + 1)");
   a.add("--steps", steps,
         "env steps per learner, ppo.total_steps (0: the config's); may extend a "
@@ -41,12 +50,17 @@ int cmd_imitate(int argc, char** argv) {
   a.add("--envs", envs, "env.num_envs per learner (0: the config's)");
   a.add("--config", config_file, "JSON file of settings (see --print-config for every key)");
   a.add("--set", sets, "override one setting, key=value");
-  a.add("--name", name, "run name: runs/<name> (default <env>-<variant>-k<frames>-s<seed>)");
+  a.add("--name", name,
+        "run name: runs/<name> (default <env>-<variant>-k<frames>-s<seed>; from states "
+        "<env>-state-k<frames>-s<seed>)");
   a.add("--runs", runs, "folder holding the run folders");
-  a.add("--out", out, "also write the final checkpoint here");
+  a.add("--out", out,
+        "also write the final checkpoint here; an existing file is replaced only with --force");
   a.add("--stop-after", stop_after, "checkpoint and stop after this many iterations (0: run on)");
   a.flag("--resume", resume, "continue runs/<name> from its latest checkpoint, every learner");
-  a.flag("--force", force, "start afresh even if runs/<name> holds a run");
+  a.flag("--force", force,
+         "start afresh even if runs/<name> holds a run (its files are moved into "
+         "runs/<name>/previous-<date>-<time>/), and replace an existing --out file");
   a.flag("--quiet", quiet, "no progress bar");
   a.flag("--print-config", print_config, "print the effective config as JSON and exit");
   if (!a.parse(argc, argv)) return a.exit_code();
@@ -61,6 +75,20 @@ int cmd_imitate(int argc, char** argv) {
       std::fprintf(stderr, "relmimic imitate: %s (see relmimic imitate --help)\n", m.c_str());
     return 2;
   };
+  if (resume && force)
+    return usage("--resume continues a run, --force replaces it: give one of them");
+  if (steps < 0) return usage("--steps must be > 0 (or 0: the config's)");
+  if (envs < 0) return usage("--envs must be > 0 (or 0: the config's)");
+  if (seed < -1) return usage("--seed must be >= 0 (or -1: the config's)");
+  if (stop_after < 0) return usage("--stop-after must be >= 0");
+  if (obs == "state") {
+    if (frames != 0 && frames < 2)
+      return usage("--frames with --obs state must be >= 2 observations per window, got " +
+                   std::to_string(frames));
+  } else if (frames != 0 && frames != 4 && frames != 8) {
+    return usage("--frames must be 4 or 8, got " + std::to_string(frames) +
+                 " (any other k: net.frames=k; with --obs state any k >= 2)");
+  }
   for (const std::string& p : positional)
     if (p.find('=') == std::string::npos)
       return usage("unexpected argument '" + p + "' (settings are key=value)");
@@ -69,23 +97,45 @@ int cmd_imitate(int argc, char** argv) {
     for (const std::string& k : algos::variant_keys())
       if (s.rfind(k + "=", 0) == 0)
         return usage(k +
-                     " is decided by the variant and net.frames/net.frame_size; choose "
-                     "--variant instead");
+                     " is decided by the variant (or --obs) and net.frames/net.frame_size; "
+                     "choose --variant or --obs instead");
 
-  if (name.empty())
-    name = env_name + "-" + variant + "-k" + std::to_string(frames ? frames : 4) + "-s" +
-           std::to_string(seed >= 0 ? seed : 0);
-  const std::string run_dir = (std::filesystem::path(runs) / name).string();
+  if (!obs.empty() && obs != "frames" && obs != "state")
+    return usage("--obs must be frames or state, got '" + obs + "'");
+  // Default name <env>-<variant, or "state">-k<frames>-s<seed> from the flags.
+  auto default_name = [&](bool states) {
+    return env_name + "-" + (states ? std::string("state") : variant) + "-k" +
+           std::to_string(frames ? frames : 4) + "-s" + std::to_string(seed >= 0 ? seed : 0);
+  };
+  const bool named = !name.empty();
+  if (!named) name = default_name(obs == "state");
+  std::string run_dir = (std::filesystem::path(runs) / name).string();
 
   Config cfg;
   if (resume) {
-    for (const char* f :
-         {"--env", "--demos", "--variant", "--frames", "--seed", "--envs", "--config", "--set"})
-      if (given(f))
-        return usage(std::string("--resume continues with the run's saved config; ") + f +
-                     " cannot change it");
-    if (!positional.empty()) return usage("--resume continues with the run's saved config");
     cfg = algos::imitation_resume_config(run_dir);
+    if (steps > 0) cfg.set("ppo.total_steps", json::Value(steps), "--steps");
+    // Settings given again must be the run's own, so the same command plus --resume continues
+    // it; the demonstrations are checked by their SHA-256 instead.
+    Config again = cfg;
+    if (!config_file.empty()) again.load_file(config_file);
+    if (given("--env")) again.set("env.name", json::Value(env_name), "--env");
+    if (given("--variant")) again.set("variant", json::Value(variant), "--variant");
+    if (!obs.empty()) again.set("imitate.obs", json::Value(obs), "--obs");
+    if (frames > 0) again.set("net.frames", json::Value(frames), "--frames");
+    if (seed >= 0) again.set("seed", json::Value(seed), "--seed");
+    if (envs > 0) again.set("env.num_envs", json::Value(envs), "--envs");
+    again.apply_overrides(sets);
+    if (steps > 0) again.set("ppo.total_steps", json::Value(steps), "--steps");
+    algos::apply_variant(again);
+    const std::string changed = changed_setting(cfg, again, {"demos", "demos_sha256"});
+    if (!changed.empty())
+      return usage(
+          "--resume continues with the run's saved config, which this command would "
+          "change: " +
+          changed);
+    // The same demonstrations in another place (checked against the run's SHA-256).
+    if (!demos.empty()) cfg.set("demos", json::Value(demos), "--demos");
   } else {
     algos::declare_imitation(cfg);
     if (!config_file.empty()) cfg.load_file(config_file);
@@ -93,11 +143,14 @@ int cmd_imitate(int argc, char** argv) {
     if (given("--variant") || config_file.empty())
       cfg.set("variant", json::Value(variant), "--variant");
     if (!demos.empty()) cfg.set("demos", json::Value(demos), "--demos");
+    if (!obs.empty()) cfg.set("imitate.obs", json::Value(obs), "--obs");
     if (frames > 0) cfg.set("net.frames", json::Value(frames), "--frames");
     if (seed >= 0) cfg.set("seed", json::Value(seed), "--seed");
     if (envs > 0) cfg.set("env.num_envs", json::Value(envs), "--envs");
     cfg.apply_overrides(sets);
     algos::apply_variant(cfg);
+    if (!named && cfg.get<std::string>("imitate.obs") == "state")  // e.g. from --config
+      run_dir = (std::filesystem::path(runs) / default_name(true)).string();
   }
   if (steps > 0) cfg.set("ppo.total_steps", json::Value(steps), "--steps");
   if (print_config) {  // also without --demos, to show every key
@@ -119,7 +172,8 @@ int cmd_imitate(int argc, char** argv) {
     std::fprintf(stderr,
                  "relmimic imitate: %s %s (k=%d), %d learner(s), %ld steps per learner in %ld "
                  "iterations of %d x %d, demos %s, run %s%s\n",
-                 env::task_name(s.ppo.task), algos::variant_name(s.variant), s.ppo.frames,
+                 env::task_name(s.ppo.task),
+                 s.states ? "from states" : algos::variant_name(s.variant), s.ppo.frames,
                  comm.size(), s.ppo.total_steps, s.ppo.iterations(), s.ppo.rollout_steps,
                  s.ppo.num_envs, s.demos.c_str(), run_dir.c_str(), resume ? " (resumed)" : "");
   };

@@ -1,6 +1,8 @@
 // relmimic plot: learning curves (mean +- std over seeds) and the CCDF of pooled evaluation
 // returns for a set of runs grouped by variant, plus the paper's table row per variant (area
-// under the CCDF = sum of the pooled returns).
+// under the CCDF = sum of the pooled returns), and the diagnostics figure of the runs' training
+// signals (algos::diagnostics_charts), one line per run.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -46,7 +48,8 @@ int cmd_plot(int argc, char** argv) {
          "learning curves (mean +- std over seeds) and the CCDF of evaluation returns, with the "
          "area under the CCDF per variant");
   a.positional("RUN", dirs, "run folders (each with progress.csv, optionally config.json)");
-  a.add("--out", out, "folder for learning_curves.png and ccdf.png (empty: no images)");
+  a.add("--out", out,
+        "folder for learning_curves.png, ccdf.png and diagnostics.png (empty: no images)");
   a.add("--metric", opt.metric, "progress.csv column plotted and pooled for the CCDF");
   a.add("--x", opt.x, "progress.csv column for the x axis");
   a.add("--group-by", opt.group_by, "config.json key naming the variant ('dir': folder name)");
@@ -85,6 +88,25 @@ int cmd_plot(int argc, char** argv) {
     algos::write_chart_png(pc, curves, width, height);
     algos::write_chart_png(pt, tails, width, height);
     written = {pc, pt};
+
+    // The diagnostics: whichever of their columns the runs' progress.csv files have.
+    std::vector<std::pair<std::string, algos::CsvTable>> tables;
+    for (const std::string& d : dirs) {
+      const std::filesystem::path p(d);
+      const bool file = std::filesystem::is_regular_file(p);
+      std::filesystem::path folder = file ? p.parent_path() : p;
+      if (folder.filename().empty()) folder = folder.parent_path();
+      tables.emplace_back(folder.filename().string(),
+                          algos::read_csv((file ? p : p / "progress.csv").string()));
+    }
+    std::vector<algos::Chart> panels = algos::diagnostics_charts(tables, opt.x);
+    for (algos::Chart& c : panels) c.title = title_of(title, c.title);
+    if (!panels.empty()) {
+      const std::string pd = (std::filesystem::path(out) / "diagnostics.png").string();
+      algos::write_panels_png(pd, panels, 2, std::max(width * 2 / 3, 320),
+                              std::max(height * 3 / 5, 240));
+      written.push_back(pd);
+    }
   }
 
   std::vector<algos::VariantSummary> rows;

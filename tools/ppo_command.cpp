@@ -25,7 +25,9 @@ int run_ppo_command(const char* command, const char* summary, algos::PpoPreset p
   a.add("--env", env_name, "hopper or walker2d");
   if (pixels) {
     a.add("--net", net, "agent network: nature, impala, local or nonlocal");
-    a.add("--frames", frames, "frames k stacked per observation (0: the config's, 4)");
+    a.add("--frames", frames,
+          "frames k stacked per observation, 4 or 8 (0: the config's, 4; any other k: --set "
+          "net.frames=k)");
   }
   a.add("--name", name,
         pixels ? "run name: runs/<name> (default <env>-rl-<net>-k<frames>)"
@@ -36,10 +38,14 @@ int run_ppo_command(const char* command, const char* summary, algos::PpoPreset p
   a.add("--steps", steps, "ppo.total_steps (0: the config's); may extend a resumed run");
   a.add("--seed", seed, "seed (-1: the config's)");
   a.add("--envs", envs, "env.num_envs (0: the config's)");
-  a.add("--out", out, "also write the final checkpoint here (e.g. experts/hopper.h5)");
+  a.add("--out", out,
+        "also write the final checkpoint here (e.g. experts/hopper.h5); an existing file is "
+        "replaced only with --force");
   a.add("--stop-after", stop_after, "checkpoint and stop after this many iterations (0: run on)");
   a.flag("--resume", resume, "continue runs/<name> from its latest checkpoint");
-  a.flag("--force", force, "start afresh even if runs/<name> holds a run");
+  a.flag("--force", force,
+         "start afresh even if runs/<name> holds a run (its files are moved into "
+         "runs/<name>/previous-<date>-<time>/), and replace an existing --out file");
   a.flag("--quiet", quiet, "no progress bar");
   a.flag("--print-config", print_config, "print the effective config as JSON and exit");
   if (!a.parse(argc, argv)) return a.exit_code();
@@ -47,6 +53,19 @@ int run_ppo_command(const char* command, const char* summary, algos::PpoPreset p
   auto given = [&](const char* flag) {
     return std::find(a.given().begin(), a.given().end(), flag) != a.given().end();
   };
+  auto usage = [&](const std::string& m) {
+    std::fprintf(stderr, "relmimic %s: %s (see relmimic %s --help)\n", command, m.c_str(), command);
+    return 2;
+  };
+  if (resume && force)
+    return usage("--resume continues a run, --force replaces it: give one of them");
+  if (steps < 0) return usage("--steps must be > 0 (or 0: the config's)");
+  if (envs < 0) return usage("--envs must be > 0 (or 0: the config's)");
+  if (seed < -1) return usage("--seed must be >= 0 (or -1: the config's)");
+  if (stop_after < 0) return usage("--stop-after must be >= 0");
+  if (frames != 0 && frames != 4 && frames != 8)
+    return usage("--frames must be 4 or 8, got " + std::to_string(frames) +
+                 " (any other k: --set net.frames=k)");
   if (name.empty())
     name = pixels ? env_name + "-rl-" + net + "-k" + std::to_string(frames ? frames : 4)
                   : env_name + "-expert";
@@ -54,14 +73,6 @@ int run_ppo_command(const char* command, const char* summary, algos::PpoPreset p
 
   Config cfg;
   if (resume) {
-    for (const char* f : {"--net", "--frames", "--config", "--set", "--seed", "--envs"})
-      if (given(f)) {
-        std::fprintf(stderr,
-                     "relmimic %s: --resume continues with the run's saved config; %s cannot "
-                     "change it\n",
-                     command, f);
-        return 2;
-      }
     cfg = algos::resume_config(run_dir, preset);
     // --env names the default run folder; it must be the run's env.
     if (given("--env") &&
@@ -70,6 +81,22 @@ int run_ppo_command(const char* command, const char* summary, algos::PpoPreset p
                    cfg.get<std::string>("env.name").c_str(), env_name.c_str());
       return 2;
     }
+    if (steps > 0) cfg.set("ppo.total_steps", json::Value(double(steps)), "--steps");
+    // Settings given again must be the run's own: the same command plus --resume continues it.
+    Config again = cfg;
+    if (!config_file.empty()) again.load_file(config_file);
+    if (pixels && given("--net")) again.set("net.arch", json::Value(net), "--net");
+    if (pixels && frames > 0) again.set("net.frames", json::Value(double(frames)), "--frames");
+    if (seed >= 0) again.set("seed", json::Value(double(seed)), "--seed");
+    if (envs > 0) again.set("env.num_envs", json::Value(double(envs)), "--envs");
+    again.apply_overrides(sets);
+    if (steps > 0) again.set("ppo.total_steps", json::Value(double(steps)), "--steps");
+    const std::string changed = changed_setting(cfg, again);
+    if (!changed.empty())
+      return usage(
+          "--resume continues with the run's saved config, which this command would "
+          "change: " +
+          changed);
   } else {
     algos::declare_ppo(cfg, preset);
     if (!config_file.empty()) cfg.load_file(config_file);

@@ -1,11 +1,13 @@
 // Shared by the imitation tests (tests/algos, tests/mpi): tiny runs on 32x32 frames, k = 2, and
-// demonstration files of random frames.
+// demonstration files of random frames; imitation from states with demonstrations of the shipped
+// Hopper expert.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "algos/imitate.h"
+#include "algos/record.h"
 #include "engine/rng.h"
 #include "env/demos.h"
 
@@ -54,6 +56,50 @@ inline Config tiny_imitation(const std::string& demos, int iterations,
                      "eval.envs=2",
                      "seed=3",
                      "ppo.total_steps=" + std::to_string(64 * iterations)});
+  algos::apply_variant(c);
+  return c;
+}
+
+// Observation-only demonstrations of an expert (e.g. the shipped experts/hopper.h5) acting with
+// its mean: recorded without rendering in well under a second.
+inline void record_state_demos(const std::string& path, const std::string& expert,
+                               int episodes = 4) {
+  algos::RecordOptions o;
+  o.expert = expert;
+  o.out = path;
+  o.episodes = episodes;
+  o.deterministic = true;
+  o.frames = false;
+  algos::record_demos(o);
+}
+
+// Imitation from states with the expert's PPO (8 envs x 128 steps, 10 epochs of 64) and a small
+// discriminator schedule (2 updates of 128 + 128 windows per iteration, k = 2); an evaluation of
+// 4 deterministic episodes after the last iteration.
+inline Config state_imitation(const std::string& demos, int iterations) {
+  Config c;
+  algos::declare_imitation(c);
+  c.apply_overrides({"imitate.obs=state",
+                     "demos=" + demos,
+                     "env.num_envs=8",
+                     "ppo.rollout_steps=128",
+                     "ppo.minibatch=64",
+                     "ppo.epochs=10",
+                     "net.frames=2",
+                     "net.hidden=64",
+                     "net.init_log_std=0",
+                     "imitate.disc_minibatch=128",
+                     "imitate.disc_updates=2",
+                     "disc.hidden=256,256",
+                     "disc.max_batch=128",
+                     "run.threads=1",
+                     "run.checkpoint_every=2",
+                     "eval.every=" + std::to_string(iterations),
+                     "eval.episodes=4",
+                     "eval.envs=4",
+                     "eval.modes=deterministic",
+                     "seed=3",
+                     "ppo.total_steps=" + std::to_string(1024 * iterations)});
   algos::apply_variant(c);
   return c;
 }

@@ -82,6 +82,79 @@ TEST_P(DiscGradTest, ChunkedBatchesMatchOnePass) {
 
 INSTANTIATE_TEST_SUITE_P(Relational, DiscGradTest, ::testing::Bool());
 
+// Imitation from states: windows of k = 2 observations of 5 values, an MLP of 6 and 4 units,
+// inputs standardized by fixed moments.
+DiscriminatorConfig tiny_state_disc(int max_batch) {
+  DiscriminatorConfig c;
+  c.states = true;
+  c.frames = 2;
+  c.obs_dim = 5;
+  c.hidden = {6, 4};
+  c.obs_mean = {0.5, -1.0, 0.0, 2.0, 0.25};
+  c.obs_std = {1.5, 0.5, 1.0, 3.0, 0.2};
+  c.max_batch = max_batch;
+  c.seed = 4;
+  return c;
+}
+
+Tensor random_obs_windows(int batch, Rng& rng) {
+  Tensor t = Tensor::zeros({batch, 2, 5}, DType::f32);
+  for (long i = 0; i < t.numel(); ++i) t.data<float>()[i] = float(rng.normal() * 2);
+  return t;
+}
+
+// The same loss on observation windows: BCE on both batches and the penalty on interpolates of
+// the standardized windows, its gradient against central differences; chunks (3 + 1) included.
+TEST(Discriminator, StateLossGradientMatchesFiniteDifferencesAndChunking) {
+  testing::SerialScope serial;
+  Discriminator<double> d(tiny_state_disc(3));
+  Rng rng(13);
+  testing::spread_biases(d, rng, 0.5);
+  Tensor expert = random_obs_windows(4, rng);
+  Tensor agent = random_obs_windows(4, rng);
+  d.net().set_training(true);
+  for (int i = 0; i < 3; ++i) d.net().forward(expert.slice(0, 1));
+  d.net().set_training(false);
+  const std::vector<double> eps = {0.15, 0.8, 0.5, 0.35};
+  const UpdateStats st = d.compute_loss(expert, agent, eps.data(), true);
+  EXPECT_GT(st.expert_loss, 0.0);
+  EXPECT_GT(st.penalty, 0.0);
+  const std::vector<double> analytic = testing::grads_of(d);
+  ParamSet<double>& ps = d.parameters();
+  auto loss = [&] { return d.compute_loss(expert, agent, eps.data(), false).loss; };
+  EXPECT_LE(rel_error(analytic, testing::numeric_grad(loss, ps.values(), ps.size())),
+            testing::kFdTol);
+  // The penalty is that of the interpolates of the standardized windows.
+  const DiscriminatorConfig& c = d.config();
+  Tensor x_hat = Tensor::zeros({4, 2, 5}, DType::f64);
+  for (int b = 0; b < 4; ++b)
+    for (int i = 0; i < 10; ++i) {
+      const double m = c.obs_mean[size_t(i % 5)], s = c.obs_std[size_t(i % 5)];
+      const double xe = (expert.data<float>()[b * 10 + i] - m) / s;
+      const double xa = (agent.data<float>()[b * 10 + i] - m) / s;
+      x_hat.data<double>()[b * 10 + i] = eps[size_t(b)] * xa + (1 - eps[size_t(b)]) * xe;
+    }
+  double p = d.net().gradient_penalty(x_hat.slice(0, 3), c.lambda * 3 / 4, false);
+  p += d.net().gradient_penalty(x_hat.slice(3, 4), c.lambda / 4, false);
+  EXPECT_NEAR(st.penalty, p, 1e-12 * p);
+  // One pass over all four windows gives the same terms and gradient.
+  Discriminator<double> whole(tiny_state_disc(4));
+  std::memcpy(whole.parameters().values(), ps.values(), sizeof(double) * size_t(ps.size()));
+  std::memcpy(whole.net().buffers().values(), d.net().buffers().values(),
+              sizeof(double) * size_t(d.net().buffers().size()));
+  const UpdateStats w = whole.compute_loss(expert, agent, eps.data(), true);
+  EXPECT_NEAR(w.loss, st.loss, 1e-12);
+  EXPECT_LE(rel_error(testing::grads_of(whole), analytic), 1e-12);
+  // Frames are not observation windows.
+  EXPECT_NE(error_of([&] {
+              d.compute_loss(Tensor::zeros({4, 2, 16, 16}, DType::u8), agent, eps.data(), false);
+            }).find("expected shape [B, 2, 5]"),
+            std::string::npos);
+  std::vector<float> r(4);
+  d.reward(agent, r.data());
+  for (float v : r) EXPECT_TRUE(std::isfinite(v) && v >= 0);
+}
+
 // All-zero windows reach the logit only through the FC bias (every other bias starts at 0,
 // zero input stays zero through convs, LeakyReLU and the relational blocks), so the logit is
 // the bias and the terms are known in closed form.
@@ -174,8 +247,25 @@ TEST(Discriminator, TermsMatchTheirDefinitions) {
       x_hat.data<double>()[b * per + i] = (eps[b] * agent.data<uint8_t>()[b * per + i] +
                                            (1 - eps[b]) * expert.data<uint8_t>()[b * per + i]) /
                                           255.0;
-  EXPECT_NEAR(st.penalty, d.net().gradient_penalty(x_hat, c.lambda, false), 1e-12 * st.penalty);
+  double norm = 0;
+  EXPECT_NEAR(st.penalty, d.net().gradient_penalty(x_hat, c.lambda, false, &norm),
+              1e-12 * st.penalty);
   EXPECT_GT(st.penalty, 0.0);
+  // The logit gradient norm at the interpolates, also when the batch is chunked (6 = 4 + 2).
+  EXPECT_GT(norm, 0.0);
+  EXPECT_NEAR(st.logit_grad_norm, norm, 1e-12 * norm);
+  DiscriminatorConfig chunked = c;
+  chunked.max_batch = 4;
+  Discriminator<double> d4(chunked);
+  d4.parameters().copy_values_from(d.parameters());
+  d4.net().buffers().copy_values_from(d.net().buffers());
+  EXPECT_NEAR(d4.compute_loss(expert, agent, eps.data(), false).logit_grad_norm, norm,
+              1e-12 * norm);
+  // Without a penalty there is no such norm.
+  DiscriminatorConfig no_penalty = c;
+  no_penalty.lambda = 0;
+  Discriminator<double> d0(no_penalty);
+  EXPECT_TRUE(std::isnan(d0.compute_loss(expert, agent, eps.data(), false).logit_grad_norm));
 
   // reward() = -log(1 - D + 1e-8) of the same logits.
   std::vector<float> r(B);
@@ -338,11 +428,13 @@ TEST(DiscriminatorConfig, DeclaredSettingsRoundTrip) {
   EXPECT_EQ(d.lr, 3e-4);
   EXPECT_EQ(d.lambda, 10.0);
   EXPECT_EQ(d.max_grad_norm, 0.5);
+  EXPECT_EQ(d.penalty_on, PenaltyOn::logit);
+  EXPECT_EQ(d.net().penalty_on, PenaltyOn::logit);
   EXPECT_EQ(d.seed, 7u);
 
   cfg.apply_overrides({"disc.variant=baseline", "disc.frames=8", "disc.frame_size=16",
                        "disc.channels=2,3,3,4,4", "disc.embed=2,2", "disc.max_grad_norm=0",
-                       "disc.beta1=0.5"});
+                       "disc.beta1=0.5", "disc.penalty_on=prob"});
   d = algos::discriminator_config(cfg, 7);
   EXPECT_FALSE(d.relational);
   EXPECT_EQ(d.frames, 8);
@@ -350,9 +442,12 @@ TEST(DiscriminatorConfig, DeclaredSettingsRoundTrip) {
   EXPECT_EQ(d.channels, (std::array<int, 5>{2, 3, 3, 4, 4}));
   EXPECT_EQ(d.max_grad_norm, 0.0);
   EXPECT_EQ(d.beta1, 0.5);
+  EXPECT_EQ(d.penalty_on, PenaltyOn::prob);
   Discriminator<float> built(d);  // the settings make a working network
-  EXPECT_EQ(built.net().config().frames, 8);
-  EXPECT_FALSE(built.net().config().relational);
+  auto& net = dynamic_cast<RewardNet<float>&>(built.net());
+  EXPECT_EQ(net.config().frames, 8);
+  EXPECT_FALSE(net.config().relational);
+  EXPECT_EQ(net.config().penalty_on, PenaltyOn::prob);
 
   auto refused = [&](const std::string& assignment) {
     Config bad;
@@ -365,6 +460,8 @@ TEST(DiscriminatorConfig, DeclaredSettingsRoundTrip) {
   EXPECT_NE(refused("disc.embed=8,x").find("'x' is not an integer"), std::string::npos);
   EXPECT_NE(refused("disc.max_grad_norm=-1").find("disc.max_grad_norm"), std::string::npos);
   EXPECT_NE(refused("disc.beta2=1").find("disc.beta2"), std::string::npos);
+  EXPECT_NE(refused("disc.penalty_on=sigmoid").find("disc.penalty_on must be logit or prob"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ TEST_P(DiscTrainTest, SeparatesExpertFromAgentWindows) {
     if (i == 0) first = last;
   }
   EXPECT_LT(last.expert_loss + last.agent_loss, first.expert_loss + first.agent_loss - 0.5);
-  // ||grad_x D|| starts far below 1 (spectral norm, sigmoid slope <= 1/4): the penalty falls.
+  // ||grad_x logit|| starts below 1 (spectral norm): the penalty falls.
   EXPECT_LT(last.penalty, 0.5 * first.penalty);
 
   // Fresh windows: both accuracies above 0.9, and the reward ranks expert-like windows higher.

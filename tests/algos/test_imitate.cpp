@@ -15,9 +15,11 @@
 
 #include "algos/curves.h"
 #include "algos/imitate_run.h"
+#include "algos/probe.h"
 #include "engine/checkpoint.h"
 #include "kernels/common.h"
 #include "tests/algos/imitate_test_util.h"
+#include "tests/test_util.h"
 
 namespace relmimic {
 namespace {
@@ -78,6 +80,13 @@ TEST(Imitation, RewardIsDOfTheStoredNextStateWindows) {
     sum += want[size_t(i)];
   }
   EXPECT_NEAR(st.mean_reward, sum / double(B), 1e-9);
+  double dev = 0;
+  for (long i = 0; i < B; ++i) dev += std::pow(want[size_t(i)] - sum / double(B), 2) / double(B);
+  EXPECT_NEAR(st.reward_std, std::sqrt(dev), 1e-6 * std::sqrt(dev));
+  EXPECT_GT(st.reward_std, 0.0);
+  // Random actions move the hopper: a finite, non-zero mean forward velocity.
+  EXPECT_TRUE(std::isfinite(st.train_velocity) && st.train_velocity != 0 &&
+              std::fabs(st.train_velocity) < 10);
   // D trained after the reward: the same windows now score differently.
   EXPECT_EQ(st.disc_updates, 2);
   std::vector<float> after(static_cast<size_t>(B));
@@ -218,6 +227,89 @@ TEST(Imitation, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
   for (const fs::path& p : {a, b, c, d}) fs::remove_all(p);
 }
 
+Config with_reward_norm(Config c) {
+  c.apply_overrides({"imitate.reward_norm=return_std", "imitate.reward_clip=5"});
+  return c;
+}
+
+// imitate.reward_norm = return_std: the rollout holds D's reward of the stored windows scaled
+// as a fresh VecNormalize-style normaliser scales it (the iteration's gamma, episode ends and
+// clip); the logged mean reward stays D's own.
+TEST(Imitation, NormalisedRewardIsDsRewardOverItsReturnStd) {
+  EXPECT_EQ(algos::imitation_settings(tiny_imitation(demos(), 1)).reward_norm, false);
+  algos::ImitationTrainer t(with_reward_norm(tiny_imitation(demos(), 1)));
+  ASSERT_NE(t.reward_normalizer(), nullptr);
+  algos::Discriminator<float> frozen(t.disc().config());
+  std::memcpy(frozen.parameters().values(), t.disc().parameters().values(),
+              size_t(frozen.parameters().size()) * 4);
+  std::memcpy(frozen.net().buffers().values(), t.disc().net().buffers().values(),
+              size_t(frozen.net().buffers().size()) * 4);
+
+  const algos::ImitationStats st = t.iterate();
+  const algos::RolloutBuffer& buf = t.ppo().buffer();
+  const long B = t.settings().ppo.batch();
+  std::vector<float> raw(static_cast<size_t>(B)), want(static_cast<size_t>(B));
+  frozen.reward(t.next_windows(), raw.data());
+  algos::ReturnNormalizer n(t.settings().ppo.num_envs, t.settings().ppo.gamma, 5.0);
+  n.scale(t.settings().ppo.rollout_steps, raw.data(), buf.terminated.data(), buf.truncated.data(),
+          want.data());
+  double sum = 0;
+  for (long i = 0; i < B; ++i) {
+    ASSERT_EQ(buf.rewards[size_t(i)], want[size_t(i)]) << "sample " << i;
+    EXPECT_EQ(t.rewards()[size_t(i)], want[size_t(i)]);
+    EXPECT_NE(want[size_t(i)], raw[size_t(i)]) << "sample " << i;
+    sum += raw[size_t(i)];
+  }
+  EXPECT_NEAR(st.mean_reward, sum / double(B), 1e-9);
+  EXPECT_EQ(t.reward_normalizer()->stats().var(), n.stats().var());
+  EXPECT_EQ(t.reward_normalizer()->running(), n.running());
+}
+
+// The normaliser's statistics and running returns travel in the checkpoint: a run killed after
+// one iteration and resumed ends like the uninterrupted one.
+TEST(Imitation, ResumedRunWithNormalisedRewardIsBitIdentical) {
+  const fs::path a = temp_dir("norm_whole"), b = temp_dir("norm_split");
+  const Config cfg = with_reward_norm(tiny_imitation(demos(), 3));
+  ASSERT_TRUE(algos::train_imitation(cfg, options(a)).finished);
+  algos::RunOptions first = options(b);
+  first.stop_after = 1;
+  EXPECT_FALSE(algos::train_imitation(cfg, first).finished);
+  algos::RunOptions second = options(b);
+  second.resume = true;
+  ASSERT_TRUE(algos::train_imitation(algos::imitation_resume_config(b.string()), second).finished);
+
+  const std::string fa = (a / "checkpoints" / "final.h5").string();
+  const std::string fb = (b / "checkpoints" / "final.h5").string();
+  EXPECT_TRUE(state_bytes(fa) == state_bytes(fb))
+      << "resumed parameters differ from the uninterrupted run's";
+  const h5::File ha = h5::File::open(fa), hb = h5::File::open(fb);
+  for (const std::string d :
+       {"imitate_reward_norm/mean", "imitate_reward_norm/var", "imitate_reward_norm/running"}) {
+    const Tensor ta = ha.read(d), tb = hb.read(d);
+    ASSERT_EQ(ta.nbytes(), tb.nbytes()) << d;
+    EXPECT_EQ(std::memcmp(ta.raw(), tb.raw(), ta.nbytes()), 0) << d;
+  }
+  const auto la = lines(a / "progress.csv"), lb = lines(b / "progress.csv");
+  ASSERT_EQ(la.size(), 4u);
+  ASSERT_EQ(lb.size(), la.size());
+  for (size_t i = 0; i < la.size(); ++i)
+    EXPECT_EQ(deterministic_part(la[i]), deterministic_part(lb[i])) << "progress row " << i;
+
+  // A checkpoint of a run without the normaliser cannot resume one with it.
+  {
+    algos::ImitationTrainer plain(tiny_imitation(demos(), 1));
+    plain.save((a / "plain.h5").string());
+  }
+  algos::ImitationTrainer normed(cfg);
+  try {
+    normed.load((a / "plain.h5").string());
+    ADD_FAILURE() << "loaded a checkpoint without the reward normaliser";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("imitate.reward_norm"), std::string::npos) << e.what();
+  }
+  for (const fs::path& p : {a, b}) fs::remove_all(p);
+}
+
 TEST(Imitation, VariantsChooseTheRelationalModules) {
   struct Want {
     const char* name;
@@ -267,6 +359,79 @@ TEST(Imitation, BadSettingsAreRefusedByName) {
   refused(c, "imitate.disc_passes=-1", "imitate.disc_passes");
   refused(c, "eval.envs=1000", "eval.envs");
   refused(c, "variant=rm-x", "rm-x");
+  refused(c, "eval.modes=greedy", "eval.modes");
+  refused(c, "eval.deterministic=true", "eval.modes");
+  refused(c, "imitate.reward_norm=std", "imitate.reward_norm");
+  refused(c, "imitate.reward_clip=0", "imitate.reward_clip");
+}
+
+// Both evaluation modes run side by side from the same initial states; eval_return follows the
+// deterministic one; with one mode only, the other's columns stay empty.
+TEST(Imitation, EvaluatesDeterministicAndStochasticSideBySide) {
+  algos::ImitationTrainer both(tiny_imitation(demos(), 1));
+  const algos::ImitationStats st = both.iterate();
+  ASSERT_TRUE(std::isfinite(st.eval_det_return) && std::isfinite(st.eval_stoch_return));
+  EXPECT_NE(st.eval_det_return, st.eval_stoch_return);
+  EXPECT_EQ(st.eval_return, st.eval_det_return);
+  EXPECT_EQ(st.eval_std, st.eval_det_std);
+  EXPECT_EQ(st.eval_total, 2);
+  // The first evaluation is the best so far: its deterministic mean (the window holds just it).
+  EXPECT_TRUE(st.new_best);
+  EXPECT_NEAR(st.best_eval_return, st.eval_det_return, 1e-9 * std::fabs(st.eval_det_return));
+  EXPECT_EQ(both.best_eval_return(), st.best_eval_return);
+
+  Config c = tiny_imitation(demos(), 1);
+  c.apply_override("eval.modes=stochastic");
+  algos::ImitationTrainer stoch(c);
+  const algos::ImitationStats s = stoch.iterate();
+  EXPECT_TRUE(std::isnan(s.eval_det_return) && std::isnan(s.eval_det_std));
+  EXPECT_EQ(s.eval_return, s.eval_stoch_return);
+  // Same seed and initial states: the stochastic evaluation is the one of the run with both.
+  EXPECT_EQ(s.eval_stoch_return, st.eval_stoch_return);
+  EXPECT_EQ(s.best_eval_return, s.eval_stoch_return);
+
+  c.apply_override("eval.modes=deterministic");
+  algos::ImitationTrainer det(c);
+  const algos::ImitationStats d = det.iterate();
+  EXPECT_TRUE(std::isnan(d.eval_stoch_return));
+  EXPECT_EQ(d.eval_det_return, st.eval_det_return);
+}
+
+// The run logs the diagnostics, keeps best.h5 at the best deterministic evaluation, and the
+// best value survives a checkpoint round trip (so a resumed run knows it).
+TEST(Imitation, DiagnosticsAreLoggedAndBestCheckpointIsKept) {
+  const fs::path dir = temp_dir("best");
+  ASSERT_TRUE(algos::train_imitation(tiny_imitation(demos(), 3), options(dir)).finished);
+  const algos::CsvTable t = algos::read_csv((dir / "progress.csv").string());
+  ASSERT_EQ(t.rows(), 3);
+  for (const char* c : {"reward_std", "train_velocity", "eval_det_return", "eval_det_std",
+                        "eval_stoch_return", "eval_stoch_std", "best_eval_return",
+                        "disc_logit_grad_norm", "disc_expert_d", "disc_agent_d"})
+    for (double v : t.column(c)) EXPECT_TRUE(std::isfinite(v)) << c;
+  for (double v : t.column("disc_logit_grad_norm")) EXPECT_GT(v, 0);
+  const std::vector<double>& best = t.column("best_eval_return");
+  EXPECT_LE(best[0], best[1]);
+  EXPECT_LE(best[1], best[2]);
+  for (long i = 0; i < 3; ++i)
+    EXPECT_EQ(t.column("eval_return")[i], t.column("eval_det_return")[i]);
+
+  const std::string best_path = algos::best_checkpoint(dir.string());
+  ASSERT_TRUE(fs::exists(best_path));
+  {
+    const h5::File f = h5::File::open(best_path);
+    EXPECT_NEAR(f.attr_double("/", "best_eval_return"), best[2], 1e-6 * std::fabs(best[2]));
+    const h5::File fin = h5::File::open((dir / "checkpoints" / "final.h5").string());
+    EXPECT_NEAR(fin.attr_double("/", "best_eval_return"), best[2], 1e-6 * std::fabs(best[2]));
+  }
+  algos::PpoPolicy pol(best_path, 1);  // an ordinary checkpoint: it evaluates
+  EXPECT_GT(pol.timesteps(), 0);
+
+  // Loaded into a fresh trainer, the best value and the evaluation windows come back.
+  algos::ImitationTrainer fresh(tiny_imitation(demos(), 3));
+  EXPECT_TRUE(std::isinf(fresh.best_eval_return()));
+  fresh.load((dir / "checkpoints" / "final.h5").string());
+  EXPECT_NEAR(fresh.best_eval_return(), best[2], 1e-6 * std::fabs(best[2]));
+  fs::remove_all(dir);
 }
 
 TEST(Imitation, DemonstrationsThatDoNotFitTheRunAreRejected) {
@@ -300,5 +465,192 @@ TEST(Imitation, DemonstrationsThatDoNotFitTheRunAreRejected) {
   fs::remove_all(dir);
 }
 
+// ---- imitation from states -----------------------------------------------------------------
+
+using testing::record_state_demos;
+using testing::state_imitation;
+
+// Observation demonstrations of the shipped Hopper expert, recorded once for the program.
+const std::string& state_demos() {
+  static const std::string path = [] {
+    const fs::path d = temp_dir("state_demos");
+    const std::string p = (d / "hopper-state.h5").string();
+    record_state_demos(p, std::string(RELMIMIC_SOURCE_DIR) + "/experts/hopper.h5");
+    return p;
+  }();
+  static const struct Remove {
+    ~Remove() { fs::remove_all(fs::path(path).parent_path()); }
+  } remove;
+  return path;
+}
+
+// A short state run: 2 envs x 32 steps, one epoch, so random episodes end inside the rollout.
+Config tiny_state_imitation(int iterations) {
+  Config c = state_imitation(state_demos(), iterations);
+  c.apply_overrides({"env.num_envs=2", "ppo.rollout_steps=32", "ppo.minibatch=32", "ppo.epochs=1",
+                     "imitate.disc_minibatch=32", "eval.every=1", "eval.episodes=2", "eval.envs=2",
+                     "ppo.total_steps=" + std::to_string(64 * iterations)});
+  return c;
+}
+
+TEST(StateImitation, WindowsAreTheRawObservationsAfterEachStepAndDScoresThem) {
+  algos::ImitationTrainer t(tiny_state_imitation(1));
+  const int N = 2, k = 2, D = 11;
+  ASSERT_EQ(t.ppo().pool().obs_dim(), D);
+  EXPECT_EQ(t.ppo().policy().config().arch, Arch::mlp);
+  EXPECT_TRUE(t.ppo().obs_rms() != nullptr);
+  // Before any step every window is the reset observation, k times.
+  for (int n = 0; n < N; ++n)
+    for (int j = 0; j < k; ++j)
+      EXPECT_EQ(std::memcmp(t.obs_windows().data() + (n * k + j) * D, t.ppo().raw_obs() + n * D,
+                            D * sizeof(float)),
+                0);
+  algos::Discriminator<float> frozen(t.disc().config());
+  auto copy = [](ParamSet<float>& from, ParamSet<float>& to) {
+    ASSERT_EQ(from.size(), to.size());
+    std::memcpy(to.values(), from.values(), size_t(from.size()) * 4);
+  };
+  copy(t.disc().parameters(), frozen.parameters());
+  copy(t.disc().net().buffers(), frozen.net().buffers());
+
+  const algos::ImitationStats st = t.iterate();
+  const algos::RolloutBuffer& buf = t.ppo().buffer();
+  const long B = t.settings().ppo.batch();
+  const Tensor next = t.next_windows();
+  ASSERT_EQ(next.shape(), (Shape{B, k, D}));
+  ASSERT_EQ(next.dtype(), DType::f32);
+  std::vector<float> want(static_cast<size_t>(B));
+  frozen.reward(next, want.data());
+  for (long i = 0; i < B; ++i) ASSERT_EQ(buf.rewards[size_t(i)], want[size_t(i)]) << i;
+  EXPECT_EQ(st.disc_updates, 2);
+
+  // s_{t+1} = (o_t, o_{t+1}): the older slot is the previous window's newer one within an
+  // episode; after a done step the next episode starts from its reset observation (not the
+  // finished episode's final one, which the done step's window ends on).
+  const float* w = next.data<float>();
+  const size_t row = D * sizeof(float);
+  auto slot = [&](long i, int j) { return w + (i * k + j) * D; };
+  int dones = 0;
+  for (long i = N; i < B; ++i) {
+    const bool prev_done = buf.terminated[size_t(i - N)] || buf.truncated[size_t(i - N)];
+    if (prev_done) {
+      ++dones;
+      EXPECT_NE(std::memcmp(slot(i, 0), slot(i - N, 1), row), 0) << i;
+    } else {
+      EXPECT_EQ(std::memcmp(slot(i, 0), slot(i - N, 1), row), 0) << i;
+    }
+  }
+  EXPECT_GT(dones, 0) << "no episode ended inside the rollout; the done path went untested";
+  // The windows go on from where the rollout ended: their newest slot is the envs' observation.
+  for (int n = 0; n < N; ++n)
+    EXPECT_EQ(
+        std::memcmp(t.obs_windows().data() + (n * k + k - 1) * D, t.ppo().raw_obs() + n * D, row),
+        0);
+}
+
+TEST(StateImitation, ShortRunMovesForwardFarAboveARandomPolicy) {
+  const fs::path dir = temp_dir("state_run");
+  const algos::ImitationResult r =
+      algos::train_imitation(state_imitation(state_demos(), 16), options(dir));
+  ASSERT_TRUE(r.finished);
+  const algos::CsvTable t = algos::read_csv((dir / "progress.csv").string());
+  ASSERT_EQ(t.rows(), 16);
+  const double ret = t.column("train_return")[15], len = t.column("train_length")[15];
+  // A random policy: return ~16-20 over ~20 steps, i.e. ~1 per step (the alive bonus). The
+  // imitating agent stays up longer and moves forward (the expert's gait earns ~3.5 per step).
+  EXPECT_GT(ret, 100) << "training return after 16k steps";
+  EXPECT_GT(ret / len, 1.3) << "return per step: the agent does not move forward";
+  EXPECT_GT(r.eval_return, 100) << "deterministic evaluation return after 16k steps";
+  for (double v : t.column("disc_penalty")) EXPECT_TRUE(std::isfinite(v) && v >= 0);
+  fs::remove_all(dir);
+}
+
+TEST(StateImitation, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
+  const fs::path a = temp_dir("state_whole"), b = temp_dir("state_split");
+  const Config cfg = tiny_state_imitation(4);
+  ASSERT_TRUE(algos::train_imitation(cfg, options(a)).finished);
+  algos::RunOptions first = options(b);
+  first.stop_after = 1;  // not on a checkpoint_every boundary
+  EXPECT_FALSE(algos::train_imitation(cfg, first).finished);
+  algos::RunOptions second = options(b);
+  second.resume = true;
+  const algos::ImitationResult rest =
+      algos::train_imitation(algos::imitation_resume_config(b.string()), second);
+  ASSERT_TRUE(rest.finished);
+  const auto want = state_bytes((a / "checkpoints" / "final.h5").string());
+  const auto got = state_bytes((b / "checkpoints" / "final.h5").string());
+  ASSERT_EQ(want.size(), got.size());
+  EXPECT_TRUE(want == got) << "resumed parameters differ from the uninterrupted run's";
+  const auto la = lines(a / "progress.csv"), lb = lines(b / "progress.csv");
+  ASSERT_EQ(la.size(), 5u);
+  ASSERT_EQ(lb.size(), la.size());
+  for (size_t i = 0; i < la.size(); ++i)
+    EXPECT_EQ(deterministic_part(la[i]), deterministic_part(lb[i])) << "progress row " << i;
+  // The checkpoint keeps the discriminator's input moments and the agent's windows, and is a
+  // PPO checkpoint of an mlp policy.
+  const h5::File f = h5::File::open((a / "checkpoints" / "final.h5").string());
+  EXPECT_TRUE(f.exists("discriminator/buffers/reward.input_mean"));
+  EXPECT_EQ(f.shape("imitate/obs_windows"), (Shape{2, 22}));
+  algos::PpoPolicy pol((a / "checkpoints" / "final.h5").string(), 1);
+  EXPECT_EQ(pol.settings().arch, Arch::mlp);
+  // relmimic probe scores frame windows: a state checkpoint is refused saying so.
+  algos::ProbeOptions po;
+  po.checkpoint = (a / "checkpoints" / "final.h5").string();
+  po.demos = state_demos();
+  const std::string e = testing::error_of([&] { algos::probe_checkpoint(po); });
+  EXPECT_NE(e.find("imitates from states"), std::string::npos) << e;
+  for (const fs::path& p : {a, b}) fs::remove_all(p);
+}
+
+TEST(StateImitation, DemonstrationsAndSettingsThatDoNotFitAreRefused) {
+  auto message = [](const Config& c) {
+    try {
+      algos::ImitationTrainer t(c);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  // Frames only (random frames, no observations) for a state run.
+  Config c = tiny_state_imitation(1);
+  c.apply_override("demos=" + demos());
+  std::string m = message(c);
+  EXPECT_NE(m.find("holds no observations"), std::string::npos) << m;
+  // Observations only for a frame run.
+  m = message(tiny_imitation(state_demos(), 1));
+  EXPECT_NE(m.find("holds no frames"), std::string::npos) << m;
+
+  auto refused = [](Config cfg, const std::string& override_, const std::string& key) {
+    cfg.apply_override(override_);
+    try {
+      algos::imitation_settings(cfg);
+      ADD_FAILURE() << override_ << " should be refused";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  };
+  const Config s = tiny_state_imitation(1);
+  refused(s, "net.arch=local", "net.arch");
+  refused(s, "ppo.obs_norm=false", "ppo.obs_norm");
+  refused(s, "imitate.obs=pixels", "imitate.obs");
+  refused(s, "disc.hidden=256,0", "disc.hidden");
+  refused(s, "run.device=cuda", "run.device");
+}
+
+TEST(StateImitation, ShippedConfigsAreValidStateRuns) {
+  for (const std::string env : {"hopper", "walker2d"}) {
+    Config c;
+    algos::declare_imitation(c);
+    c.load_file(std::string(RELMIMIC_SOURCE_DIR) + "/configs/" + env + "-state.json");
+    c.set("demos", json::Value("demos.h5"));
+    algos::apply_variant(c);
+    const algos::ImitationSettings s = algos::imitation_settings(c);
+    EXPECT_TRUE(s.states) << env;
+    EXPECT_EQ(env::task_name(s.ppo.task), env);
+    EXPECT_EQ(s.ppo.arch, Arch::mlp);
+    EXPECT_TRUE(s.ppo.obs_norm);
+    EXPECT_EQ(s.disc.frames, 2);
+  }
+}
 }  // namespace
 }  // namespace relmimic

@@ -3,9 +3,12 @@
 // diverging run stops with a clear error and leaves the last good checkpoint intact, and bad
 // settings are refused by name.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +20,7 @@
 #include "algos/ppo.h"
 #include "algos/ppo_run.h"
 #include "engine/checkpoint.h"
+#include "engine/files.h"
 #include "kernels/common.h"
 
 namespace relmimic {
@@ -229,6 +233,58 @@ TEST(CsvLog, KeepsTheCheckpointedRowsAndChecksTheHeader) {
   EXPECT_EQ(lines(path), (std::vector<std::string>{"a,b", "1,0.5", "2,1e-09"}));
   EXPECT_THROW(algos::CsvLog(path, {"a", "c"}, 1), Error);  // other columns
   EXPECT_THROW(algos::CsvLog(path, {"a", "b"}, 5), Error);  // fewer rows than the checkpoint
+  fs::remove_all(dir);
+}
+
+// Runs f in a child process and returns the signal that ended it (0: it exited).
+template <class F>
+int killed_by(F&& f) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    f();
+    std::_Exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+// A resumed run rewrites progress.csv down to its checkpoint's rows. Killed during that rewrite
+// (before the new version is complete, or after it is written but before it replaces the old
+// one), the file keeps every row, and the next resume trims it as usual.
+TEST(CsvLog, AKillDuringTheResumeRewriteLosesNothing) {
+  const fs::path dir = temp_dir("csv_kill");
+  fs::create_directories(dir);
+  const std::string path = (dir / "progress.csv").string();
+  const std::vector<std::string> cols = {"iteration", "value"};
+  {
+    algos::CsvLog log(path, cols);
+    for (int i = 1; i <= 400; ++i) log.row({double(i), 0.25 * i});
+  }
+  const std::vector<std::string> all = lines(path);
+  ASSERT_EQ(all.size(), 401u);
+
+  // Killed between the synced temporary and the rename.
+  EXPECT_EQ(killed_by([&] {
+              detail::before_rename_hook = [](const std::string&) { raise(SIGKILL); };
+              algos::CsvLog log(path, cols, 300);
+            }),
+            SIGKILL);
+  EXPECT_EQ(lines(path), all);
+  // Killed while writing (a file-size limit stops the process part way, SIGXFSZ).
+  EXPECT_EQ(killed_by([&] {
+              const rlimit lim{1024, 1024};
+              setrlimit(RLIMIT_FSIZE, &lim);
+              algos::CsvLog log(path, cols, 300);
+            }),
+            SIGXFSZ);
+  EXPECT_EQ(lines(path), all);
+
+  { algos::CsvLog log(path, cols, 300); }  // resumes, and removes the killed writers' temporaries
+  const std::vector<std::string> kept = lines(path);
+  ASSERT_EQ(kept.size(), 301u);
+  EXPECT_TRUE(std::equal(kept.begin(), kept.end(), all.begin()));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
   fs::remove_all(dir);
 }
 

@@ -1,8 +1,11 @@
 // RunningMeanStd: batched merges against the statistics of the concatenated data, normalisation
-// with clipping, and save/restore of the state.
+// with clipping, and save/restore of the state. ReturnNormalizer: VecNormalize's reward scaling
+// against a direct replay (every discounted return seen so far, its variance by two passes).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "algos/running_norm.h"
@@ -13,6 +16,7 @@
 namespace relmimic {
 namespace {
 
+using algos::ReturnNormalizer;
 using algos::RunningMeanStd;
 
 constexpr int kDim = 3;
@@ -138,6 +142,100 @@ TEST(RunningMeanStd, SaveAndRestore) {
   EXPECT_THROW(b.set_state({0, 0, 0}, {1, 1, 1}, -1.0), Error);  // negative count
   EXPECT_THROW(RunningMeanStd(0), Error);
   EXPECT_THROW(a.update(x.data(), 0), Error);
+}
+
+// VecNormalize by hand: after step t, the variance of every discounted return seen so far
+// together with the initial pseudo-sample (count 1e-4, mean 0, variance 1); the reward divided by
+// its square root (+ eps) and clipped; a return restarts after its episode ends.
+std::vector<float> vec_normalize_replay(int steps, int envs, const std::vector<float>& r,
+                                        const std::vector<uint8_t>& done, double gamma,
+                                        double clip) {
+  const double c0 = RunningMeanStd::kInitialCount;
+  std::vector<double> seen, ret(size_t(envs), 0.0);
+  std::vector<float> out(r.size());
+  for (int t = 0; t < steps; ++t) {
+    for (int e = 0; e < envs; ++e) {
+      ret[size_t(e)] = gamma * ret[size_t(e)] + r[size_t(t * envs + e)];
+      seen.push_back(ret[size_t(e)]);
+    }
+    double sum = 0;
+    for (double x : seen) sum += x;
+    const double mean = sum / (double(seen.size()) + c0);
+    double m2 = c0 * (1.0 + mean * mean);
+    for (double x : seen) m2 += (x - mean) * (x - mean);
+    const double var = m2 / (double(seen.size()) + c0);
+    for (int e = 0; e < envs; ++e) {
+      const size_t i = size_t(t * envs + e);
+      out[i] = float(std::clamp(double(r[i]) / std::sqrt(var + 1e-8), -clip, clip));
+      if (done[i]) ret[size_t(e)] = 0;
+    }
+  }
+  return out;
+}
+
+TEST(ReturnNormalizer, MatchesVecNormalizeReplayAcrossRolloutsAndEpisodeEnds) {
+  const int T = 40, N = 3;
+  const double gamma = 0.9, clip = 2.5;
+  Rng rng(6);
+  // Two rollouts back to back: D-like rewards in [0, 4], some episode ends (terminated in one
+  // env, truncated in another).
+  std::vector<float> r(size_t(2 * T * N));
+  std::vector<uint8_t> term(r.size(), 0), trunc(r.size(), 0), done(r.size(), 0);
+  for (size_t i = 0; i < r.size(); ++i) {
+    r[i] = float(4.0 * rng.uniform());
+    if (i % N == 0 && rng.uniform() < 0.1) term[i] = 1;
+    if (i % N == 1 && rng.uniform() < 0.1) trunc[i] = 1;
+    done[i] = term[i] | trunc[i];
+  }
+  // A spike that the clip catches.
+  r[size_t(2 * N + 2)] = 400.f;
+  const std::vector<float> want = vec_normalize_replay(2 * T, N, r, done, gamma, clip);
+
+  ReturnNormalizer n(N, gamma, clip);
+  std::vector<float> out(r.size());
+  n.scale(T, r.data(), term.data(), trunc.data(), out.data());
+  // In place for the second rollout.
+  std::copy(r.begin() + T * N, r.end(), out.begin() + T * N);
+  n.scale(T, out.data() + T * N, term.data() + T * N, trunc.data() + T * N, out.data() + T * N);
+  int clipped = 0, ends = 0;
+  for (size_t i = 0; i < r.size(); ++i) {
+    EXPECT_NEAR(out[i], want[i], 1e-5 * std::max(1.0f, std::abs(want[i]))) << "sample " << i;
+    clipped += std::abs(out[i]) == float(clip);
+    ends += done[i];
+  }
+  EXPECT_GT(clipped, 0);
+  EXPECT_GT(ends, 2);
+  EXPECT_NEAR(n.stats().count(), 2.0 * T * N + RunningMeanStd::kInitialCount, 1e-9);
+  // Rewards shrink by the return's spread (returns of ~2 / (1 - gamma) = 20 spread widely).
+  EXPECT_LT(std::abs(out.back()), std::abs(r.back()));
+}
+
+TEST(ReturnNormalizer, SaveAndRestoreContinueIdentically) {
+  const int T = 10, N = 2;
+  Rng rng(7);
+  std::vector<float> r(size_t(2 * T * N));
+  for (float& x : r) x = float(rng.uniform());
+  const std::vector<uint8_t> none(r.size(), 0);
+  ReturnNormalizer a(N, 0.99, 10.0);
+  std::vector<float> out_a(r.size()), out_b(r.size());
+  a.scale(T, r.data(), none.data(), none.data(), out_a.data());
+  ReturnNormalizer b(N, 0.99, 10.0);
+  b.stats().set_state(a.stats().mean(), a.stats().var(), a.stats().count());
+  b.set_running(a.running());
+  a.scale(T, r.data() + T * N, none.data(), none.data(), out_a.data() + T * N);
+  b.scale(T, r.data() + T * N, none.data(), none.data(), out_b.data() + T * N);
+  for (size_t i = size_t(T * N); i < r.size(); ++i) EXPECT_EQ(out_a[i], out_b[i]) << i;
+  // Without the running returns the scale differs: they are part of the state.
+  ReturnNormalizer c(N, 0.99, 10.0);
+  c.stats().set_state(a.stats().mean(), a.stats().var(), a.stats().count());
+  EXPECT_NE(a.running(), c.running());
+
+  EXPECT_THROW(b.set_running({0.0}), Error);                // wrong size
+  EXPECT_THROW(b.set_running({0.0, std::nan("")}), Error);  // not finite
+  EXPECT_THROW(ReturnNormalizer(0, 0.99, 10.0), Error);
+  EXPECT_THROW(ReturnNormalizer(2, 1.5, 10.0), Error);
+  EXPECT_THROW(ReturnNormalizer(2, 0.99, 0.0), Error);
+  EXPECT_THROW(a.scale(T, nullptr, none.data(), none.data(), out_a.data()), Error);
 }
 
 }  // namespace

@@ -1,5 +1,11 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -125,6 +131,95 @@ TEST(H5, AtomicWriterReplacesOnlyOnCommit) {
   EXPECT_EQ(h5::File::open(path).attr_long("/", "version"), 1);
   for (const auto& e : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
     EXPECT_EQ(e.path().string().find("atomic.h5.tmp-"), std::string::npos) << e.path();
+  std::filesystem::remove(path);
+}
+
+// A full disk: from some point on every write of a checkpoint fails with ENOSPC (its descriptor
+// is pointed at /dev/full). The error names the file, the previous version stays intact, no
+// temporary is left, and the process still exits normally: HDF5 1.10 crashes at exit closing a
+// file whose close had failed, so the abandoned file must close without error.
+TEST(H5, FullDiskLeavesThePreviousFileAndExitsCleanly) {
+  const std::string path = tmp_path("full_disk.h5");
+  {
+    h5::AtomicWriter w(path);
+    w.file().set_attr("/", "version", 1L);
+    w.commit();
+  }
+  const std::string message = tmp_path("full_disk.txt");
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::string err;
+    try {
+      h5::AtomicWriter w(path);
+      w.file().set_attr("/", "version", 2L);
+      w.file().write("small", Tensor::zeros({16}, DType::f64));
+      hid_t fapl = H5Fget_access_plist(w.file().id());
+      int* fd = nullptr;
+      H5Fget_vfd_handle(w.file().id(), fapl, reinterpret_cast<void**>(&fd));
+      H5Pclose(fapl);
+      const int full = ::open("/dev/full", O_WRONLY);
+      if (!fd || full < 0 || ::dup2(full, *fd) < 0) std::_Exit(4);
+      ::close(full);
+      w.file().write("big", Tensor::zeros({1 << 18}, DType::f64));
+      w.commit();
+    } catch (const std::exception& e) {
+      err = e.what();
+    }
+    // The abandoned file is closed for good: HDF5 holds no file any more.
+    if (H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE) != 0) std::_Exit(5);
+    std::ofstream(message) << err;
+    std::exit(err.empty() ? 3 : 0);  // runs HDF5's exit handler
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  ASSERT_EQ(WEXITSTATUS(status), 0)
+      << "3: the write did not fail, 4: no /dev/full, 5: the file is still open";
+  std::ifstream in(message);
+  const std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(err.find("full_disk.h5"), std::string::npos) << err;
+  EXPECT_NE(err.find("No space left on device"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  EXPECT_EQ(h5::File::open(path).attr_long("/", "version"), 1);
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
+    EXPECT_EQ(e.path().string().find(path + ".tmp-"), std::string::npos) << e.path();
+  std::filesystem::remove(path);
+  std::filesystem::remove(message);
+}
+
+// A file-size limit (ulimit -f) stops the writes instead: the temporary cannot even be
+// discarded into memory (the limit holds there too), its close fails, and the process must
+// still exit normally with the previous version intact.
+TEST(H5, FileSizeLimitLeavesThePreviousFileAndExitsCleanly) {
+  const std::string path = tmp_path("fsize.h5");
+  {
+    h5::AtomicWriter w(path);
+    w.file().set_attr("/", "version", 1L);
+    w.commit();
+  }
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);  // write() fails with EFBIG instead
+    const rlimit lim{64 << 10, 64 << 10};
+    setrlimit(RLIMIT_FSIZE, &lim);
+    bool failed = false;
+    try {
+      h5::AtomicWriter w(path);
+      w.file().set_attr("/", "version", 2L);
+      w.file().write("big", Tensor::zeros({1 << 18}, DType::f64));
+      w.commit();
+    } catch (const std::exception&) {
+      failed = true;
+    }
+    std::exit(failed ? 0 : 3);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the write did not fail";
+  EXPECT_EQ(h5::File::open(path).attr_long("/", "version"), 1);
   std::filesystem::remove(path);
 }
 

@@ -2,6 +2,7 @@
 // sampling, and every way a file can be rejected.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -54,7 +55,118 @@ void write_demos(const std::string& path, const std::vector<int>& lengths, const
   w.commit();
 }
 
+// Observation rows of episode ep (D values, distinct per row), qpos (3) and qvel (2) rows.
+Tensor make_rows(int ep, int length, int d, DType dt, double offset) {
+  Tensor t = Tensor::zeros({length + 1, d}, dt);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const double v = offset + ep * 1000 + double(i / d) + 0.125 * double(i % d);
+    if (dt == DType::f32)
+      t.data<float>()[i] = float(v);
+    else
+      t.data<double>()[i] = v;
+  }
+  return t;
+}
+
+DemoMeta state_meta(bool frames) {
+  DemoMeta m = test_meta(frames ? 6 : 0, frames ? 5 : 0);
+  m.has_frames = frames;
+  if (!frames) m.camera = "none";
+  m.obs_dim = 4;
+  m.nq = 3;
+  m.nv = 2;
+  return m;
+}
+
+// Version 2 with observations: frames (when the meta has them), obs, qpos and qvel per row.
+void write_state_demos(const std::string& path, const std::vector<int>& lengths,
+                       const DemoMeta& m) {
+  DemoWriter w(path, m);
+  for (size_t i = 0; i < lengths.size(); ++i) {
+    DemoEpisode e;
+    const int len = lengths[i], ep = int(i);
+    if (m.has_frames) e.frames = make_frames(ep, len, m.frame_height, m.frame_width);
+    e.obs = make_rows(ep, len, m.obs_dim, DType::f32, 0.5);
+    e.qpos = make_rows(ep, len, m.nq, DType::f64, 0.25);
+    e.qvel = make_rows(ep, len, m.nv, DType::f64, -0.75);
+    e.ret = 10.0 * ep;
+    e.length = len;
+    w.add_episode(e);
+  }
+  w.commit();
+}
+
 // ---- round trip --------------------------------------------------------------------------
+
+TEST(Demos, RoundTripKeepsObservationsQposAndQvelNextToTheFrames) {
+  for (bool frames : {true, false}) {
+    const std::string path = tmp_path("state_roundtrip.h5");
+    const std::vector<int> lengths = {5, 9};
+    write_state_demos(path, lengths, state_meta(frames));
+    DemoSet d(path,
+              {.env = "hopper", .k = 2, .need_frames = false, .need_obs = true, .obs_dim = 4});
+    EXPECT_EQ(d.format_version(), 2);
+    EXPECT_EQ(d.obs_dim(), 4);
+    EXPECT_EQ(d.meta().has_frames, frames);
+    EXPECT_EQ(d.meta().nq, 3);
+    EXPECT_EQ(d.meta().nv, 2);
+    for (int ep = 0; ep < 2; ++ep) {
+      const int len = lengths[size_t(ep)];
+      ASSERT_EQ(d.num_frames(ep), len + 1);
+      const Tensor o = make_rows(ep, len, 4, DType::f32, 0.5);
+      const Tensor qp = make_rows(ep, len, 3, DType::f64, 0.25);
+      const Tensor qv = make_rows(ep, len, 2, DType::f64, -0.75);
+      EXPECT_EQ(std::memcmp(d.obs(ep), o.raw(), o.nbytes()), 0) << ep;
+      EXPECT_EQ(std::memcmp(d.qpos(ep), qp.raw(), qp.nbytes()), 0) << ep;
+      EXPECT_EQ(std::memcmp(d.qvel(ep), qv.raw(), qv.nbytes()), 0) << ep;
+    }
+    // Frames were not asked for: not read.
+    EXPECT_NE(error_of([&] { d.frames(0); }).find("not loaded"), std::string::npos);
+    // Observation windows stack rows like frame windows stack frames (row 0 padding), and
+    // sample_obs_windows draws sample_positions' positions.
+    std::vector<float> win(8);
+    d.obs_window(0, 0, 2, win.data());
+    EXPECT_EQ(std::memcmp(win.data(), d.obs(0), 16), 0);
+    EXPECT_EQ(std::memcmp(win.data() + 4, d.obs(0), 16), 0);
+    d.obs_window(1, 7, 2, win.data());
+    EXPECT_EQ(std::memcmp(win.data(), d.obs(1) + 6 * 4, 32), 0);
+    const int count = 16;
+    std::vector<float> out(size_t(count) * 8);
+    std::vector<int> eps(count), ts(count);
+    Rng a(5), b(5);
+    d.sample_obs_windows(count, 2, a, out.data(), 1);
+    d.sample_positions(count, b, eps.data(), ts.data(), 1);
+    for (int s = 0; s < count; ++s) {
+      d.obs_window(eps[size_t(s)], ts[size_t(s)], 2, win.data());
+      EXPECT_EQ(std::memcmp(out.data() + s * 8, win.data(), 32), 0) << s;
+    }
+    std::vector<double> mean, sd;
+    d.obs_moments(mean, sd);
+    ASSERT_EQ(mean.size(), 4u);
+    // Feature j of row r in episode ep is 0.5 + 1000 ep + r + 0.125 j over 6 + 10 rows.
+    double m0 = 0, v0 = 0;
+    for (int ep = 0; ep < 2; ++ep)
+      for (int r = 0; r <= lengths[size_t(ep)]; ++r) m0 += 0.5 + 1000.0 * ep + r;
+    m0 /= 16;
+    for (int ep = 0; ep < 2; ++ep)
+      for (int r = 0; r <= lengths[size_t(ep)]; ++r)
+        v0 += (0.5 + 1000.0 * ep + r - m0) * (0.5 + 1000.0 * ep + r - m0);
+    EXPECT_NEAR(mean[0], m0, 1e-9);
+    EXPECT_NEAR(mean[3], m0 + 0.375, 1e-9);
+    EXPECT_NEAR(sd[2], std::sqrt(v0 / 16), 1e-9);
+
+    h5::File f = h5::File::open(path);
+    EXPECT_EQ(f.attr_long("/", "format_version"), 2);
+    EXPECT_EQ(f.attr_long("/", "has_frames"), frames ? 1 : 0);
+    EXPECT_EQ(f.attr_long("/", "obs_dim"), 4);
+    EXPECT_EQ(f.exists("episodes/0/frames"), frames);
+    EXPECT_EQ(f.shape("episodes/1/obs"), (Shape{10, 4}));
+    EXPECT_EQ(f.dtype("episodes/1/obs"), DType::f32);
+    EXPECT_EQ(f.shape("episodes/1/qpos"), (Shape{10, 3}));
+    EXPECT_EQ(f.dtype("episodes/1/qvel"), DType::f64);
+    std::filesystem::remove(path);
+  }
+}
 
 TEST(Demos, RoundTripKeepsFramesReturnsLengthsAndAttributes) {
   const std::string path = tmp_path("roundtrip.h5");
@@ -80,7 +192,10 @@ TEST(Demos, RoundTripKeepsFramesReturnsLengthsAndAttributes) {
   // The documented layout, read back through the plain HDF5 layer (as h5py would see it).
   h5::File f = h5::File::open(path);
   EXPECT_EQ(f.attr_string("/", "format"), "relmimic-demos");
-  EXPECT_EQ(f.attr_long("/", "format_version"), 1);
+  EXPECT_EQ(f.attr_long("/", "format_version"), 2);
+  EXPECT_EQ(f.attr_long("/", "has_frames"), 1);
+  EXPECT_EQ(f.attr_long("/", "obs_dim"), 0);  // frames only: no observation datasets
+  EXPECT_FALSE(f.exists("episodes/0/obs"));
   EXPECT_EQ(f.attr_long("/", "num_episodes"), 3);
   EXPECT_EQ(f.attr_long("/", "frame_height"), 6);
   EXPECT_EQ(f.attr_long("/", "frame_width"), 5);
@@ -312,8 +427,8 @@ TEST(Demos, RejectsWrongFormatAndVersion) {
   r.strings.erase("format");
   EXPECT_ERROR(load_error(r), "no 'format' attribute: not a relmimic demonstration file");
   r = RawFile{};
-  r.longs["format_version"] = 2;
-  EXPECT_ERROR(load_error(r), "format_version 2 is not supported");
+  r.longs["format_version"] = 3;
+  EXPECT_ERROR(load_error(r), "format_version 3 is not supported");
 }
 
 TEST(Demos, RejectsEachMissingAttribute) {
@@ -402,6 +517,81 @@ TEST(Demos, RejectsMissingEpisodeDatasets) {
   EXPECT_ERROR(error_of([&] { DemoSet d_(path, kExpect); }),
                "episode 1 'returns' must be float64 [1]");
   std::filesystem::remove(path);
+}
+
+TEST(Demos, ObservationFilesAreRefusedWhereTheyDoNotFit) {
+  const std::string path = tmp_path("state_refusals.h5");
+  // Without frames: refused for frame imitation (the default expectation), fine for states.
+  write_state_demos(path, {5}, state_meta(false));
+  EXPECT_ERROR(error_of([&] { DemoSet d_(path, {.env = "hopper"}); }),
+               "holds no frames (recorded with --no-frames)");
+  EXPECT_EQ(error_of([&] { DemoSet d_(path, {.need_frames = false, .need_obs = true}); }), "");
+  // A run whose env has another observation size.
+  EXPECT_ERROR(
+      error_of([&] { DemoSet d_(path, {.need_frames = false, .need_obs = true, .obs_dim = 11}); }),
+      "observations are 4-dimensional, this run's env has 11");
+  std::filesystem::remove(path);
+
+  // Frames only (version 2 without observations, and version 1): refused for states.
+  write_demos(path, {5}, test_meta());
+  EXPECT_ERROR(error_of([&] { DemoSet d_(path, {.need_frames = false, .need_obs = true}); }),
+               "holds no observations");
+  std::filesystem::remove(path);
+  EXPECT_EQ(load_error(RawFile{}, {.k = 1}), "");  // version 1 still loads for frames
+  EXPECT_ERROR(load_error(RawFile{}, {.k = 1, .need_frames = false, .need_obs = true}),
+               "format_version 1 holds frames only");
+
+  // Observation datasets that disagree with the attributes (the raw layout as version 2;
+  // episodes of 5 and 4 steps).
+  auto raw_state = [&](const std::string& bad, const Tensor& with) {
+    RawFile r;
+    r.longs["format_version"] = 2;
+    r.longs["has_frames"] = 1;
+    r.longs["obs_dim"] = 4;
+    r.longs["nq"] = 3;
+    r.longs["nv"] = 2;
+    write_raw(path, r);
+    h5::File f = h5::File::open(path, true);
+    for (int ep = 0; ep < 2; ++ep) {
+      const int len = r.episodes[size_t(ep)].length;
+      const std::string g = "episodes/" + std::to_string(ep) + "/";
+      for (const auto& [name, t] :
+           {std::pair<std::string, Tensor>{"obs", make_rows(ep, len, 4, DType::f32, 0)},
+            {"qpos", make_rows(ep, len, 3, DType::f64, 0)},
+            {"qvel", make_rows(ep, len, 2, DType::f64, 0)}})
+        if (g + name != bad)
+          f.write(g + name, t);
+        else if (with.defined())
+          f.write(g + name, with);
+    }
+    std::string e = error_of([&] { DemoSet d_(path, {.need_obs = true}); });
+    std::filesystem::remove(path);
+    return e;
+  };
+  EXPECT_EQ(raw_state("", Tensor()), "");
+  EXPECT_ERROR(raw_state("episodes/1/qvel", make_rows(1, 4, 3, DType::f64, 0)),
+               "episode 1 'qvel' is float64 [5, 3], expected float64 [5, 2]");
+  EXPECT_ERROR(raw_state("episodes/0/obs", make_rows(0, 4, 4, DType::f32, 0)),
+               "episode 0 'obs' is float32 [5, 4], expected float32 [6, 4]");
+  EXPECT_ERROR(raw_state("episodes/0/qpos", Tensor()), "episode 0 has no 'qpos' dataset");
+
+  // The writer checks what it is given against the meta.
+  DemoWriter w(path, state_meta(false));
+  DemoEpisode e;
+  e.length = 3;
+  e.obs = make_rows(0, 3, 4, DType::f32, 0);
+  e.qpos = make_rows(0, 3, 3, DType::f64, 0);
+  e.qvel = make_rows(0, 3, 2, DType::f64, 0);
+  e.frames = make_frames(0, 3, 6, 5);
+  EXPECT_NE(error_of([&] { w.add_episode(e); }).find("frames given to a file without frames"),
+            std::string::npos);
+  e.frames = Tensor();
+  e.obs = make_rows(0, 3, 4, DType::f64, 0);
+  EXPECT_NE(error_of([&] { w.add_episode(e); }).find("must be host float32"), std::string::npos);
+  DemoMeta none = state_meta(false);
+  none.obs_dim = 0;
+  EXPECT_NE(error_of([&] { DemoWriter w_(path, none); }).find("neither frames nor observations"),
+            std::string::npos);
 }
 
 }  // namespace

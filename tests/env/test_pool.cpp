@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <mujoco/mujoco.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -229,6 +230,29 @@ TEST(EnvPool, ActionsReachTheEnvAsGiven) {
   unit.step(a1, nullptr, nullptr);
   // Same state (ctrl is clamped by the ctrlrange), control cost 1e-3 * 27 vs 1e-3 * 3.
   EXPECT_NEAR(unit.rewards()[0] - big.rewards()[0], 1e-3 * (27 - 3), 1e-5);
+}
+
+TEST(EnvPool, ReportsEachStepsForwardVelocity) {
+  // x_velocity = (x after - x before) / dt of the torso's rootx, as the env's StepResult says.
+  EnvPool pool(small_config(Task::Hopper, 2, 1, false));
+  pool.reset(nullptr, nullptr);
+  EXPECT_EQ(pool.x_velocities()[0], 0.f);
+  const float a[6] = {0.5f, -0.3f, 0.8f, -0.5f, 0.2f, 0.9f};
+  double moved = 0;
+  for (int t = 0; t < 5; ++t) {
+    double x0[2];
+    for (int i = 0; i < 2; ++i) x0[i] = pool.env(i).data()->qpos[0];
+    pool.step(a, nullptr, nullptr);
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_FALSE(pool.done(i));
+      const double want = (pool.env(i).data()->qpos[0] - x0[i]) / pool.env(i).dt();
+      EXPECT_NEAR(pool.x_velocities()[i], want, 1e-5 * std::max(1.0, std::fabs(want)));
+      moved += std::fabs(want);
+    }
+  }
+  EXPECT_GT(moved, 0.0);
+  pool.reset(nullptr, nullptr);
+  EXPECT_EQ(pool.x_velocities()[1], 0.f);
 }
 
 TEST(EnvPool, BadArgumentsThrow) {

@@ -132,11 +132,13 @@ TEST(CudaNetworks, DoubleConvNetworksFailNamingTheLayer) {
   }
 }
 
-void check_reward(bool relational) {
-  SCOPED_TRACE(relational ? "relational" : "baseline");
+void check_reward(bool relational, PenaltyOn penalty_on) {
+  SCOPED_TRACE(std::string(relational ? "relational" : "baseline") + ", penalty on " +
+               penalty_on_name(penalty_on));
   const int B = 3;
   RewardConfig c;
   c.relational = relational;
+  c.penalty_on = penalty_on;
   c.max_batch = B;
   c.seed = 21;
   RewardNet<float> cpu(c);
@@ -174,8 +176,10 @@ void check_reward(bool relational) {
 
 TEST(CudaNetworks, RewardNetsMatchCpuIncludingTheGradientPenalty) {
   RM_REQUIRE_GPU();
-  check_reward(true);
-  check_reward(false);
+  // The penalty's device path is the same for both targets (only its per-sample host factors
+  // differ): each network type takes one.
+  check_reward(true, PenaltyOn::logit);
+  check_reward(false, PenaltyOn::prob);
 }
 
 TEST(CudaNetworks, AdamAndClippingMatchCpu) {

@@ -71,9 +71,15 @@ TEST(MpiImitation, LearnersStayIdenticalAndResumeExactly) {
   // Different seeds, different rollouts: the learners' rewards differ.
   EXPECT_FALSE(same_as_root(a.rewards())) << "both learners collected the same rollout";
   // Logged statistics are learner means, identical on both ranks; evaluation runs on rank 0.
-  std::vector<float> logged = {float(stats[2].disc.loss), float(stats[2].mean_reward),
-                               float(stats[2].ppo.policy_loss)};
+  std::vector<float> logged = {
+      float(stats[2].disc.loss),       float(stats[2].mean_reward),
+      float(stats[2].ppo.policy_loss), float(stats[2].reward_std),
+      float(stats[2].train_velocity),  float(stats[2].disc.logit_grad_norm)};
   EXPECT_TRUE(same_as_root(logged));
+  // Rank 0 evaluates; every learner knows the best evaluation so far (best.h5 is collective).
+  for (const algos::ImitationStats& st : stats)
+    EXPECT_TRUE(same_as_root({float(st.best_eval_return), float(st.new_best)}));
+  EXPECT_TRUE(stats[0].new_best && std::isfinite(stats[2].best_eval_return));
   EXPECT_TRUE(all_ranks(c.is_root() == std::isfinite(stats[2].eval_return)));
   EXPECT_EQ(stats[2].episodes >= 0, true);
 
@@ -94,6 +100,51 @@ TEST(MpiImitation, LearnersStayIdenticalAndResumeExactly) {
       << "rank " << c.rank() << ": resumed parameters differ from the uninterrupted run's";
   EXPECT_TRUE(all_ranks(r.rewards() == a.rewards()))
       << "rank " << c.rank() << ": the resumed learner collected another rollout";
+  EXPECT_TRUE(all_ranks(r.best_eval_return() == a.best_eval_return()))
+      << "rank " << c.rank() << ": the resumed learner lost the best evaluation";
+  c.barrier();
+  if (c.is_root()) fs::remove_all(dir);
+}
+
+// imitate.reward_norm = return_std: each learner normalises its own rewards, and the checkpoint
+// gives every learner its own normaliser back (rank 0's in the file, the others' embedded).
+TEST(MpiImitation, EachLearnerResumesItsOwnRewardNormaliser) {
+  Comm& c = Comm::world();
+  ASSERT_EQ(c.size(), 2) << "run under mpirun -np 2";
+  int64_t id = getpid();
+  c.broadcast(&id, 1);
+  const fs::path dir =
+      fs::temp_directory_path() / ("relmimic_mpi_reward_norm_" + std::to_string(id));
+  const std::string demos = (dir / "demos.h5").string();
+  if (c.is_root()) {
+    fs::create_directories(dir);
+    testing::write_random_demos(demos, 32, {20, 30});
+  }
+  c.barrier();
+  Config cfg = testing::tiny_imitation(demos, 1);
+  cfg.apply_override("imitate.reward_norm=return_std");
+  auto state = [](const algos::ImitationTrainer& t) {
+    const algos::ReturnNormalizer* n = t.reward_normalizer();
+    std::vector<float> v;
+    for (double x : n->running()) v.push_back(float(x));
+    v.push_back(float(n->stats().mean()[0]));
+    v.push_back(float(n->stats().var()[0]));
+    v.push_back(float(n->stats().count()));
+    return v;
+  };
+  const std::string ckpt = (dir / "latest.h5").string();
+  std::vector<float> saved;
+  {
+    algos::ImitationTrainer a(cfg);
+    a.iterate();
+    saved = state(a);
+    a.save(ckpt);
+  }
+  EXPECT_FALSE(same_as_root(saved)) << "both learners normalised the same rewards";
+  algos::ImitationTrainer r(cfg);
+  r.load(ckpt);
+  EXPECT_TRUE(all_ranks(state(r) == saved))
+      << "rank " << c.rank() << ": the resumed learner lost its reward normaliser";
   c.barrier();
   if (c.is_root()) fs::remove_all(dir);
 }

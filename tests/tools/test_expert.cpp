@@ -190,7 +190,7 @@ TEST(EvalCommand, BadArgumentsFailWithAMessage) {
 
 TEST(RlCommand, PixelAgentTrainsAndEvaluates) {
   const fs::path root = temp_root() / "rl";
-  const Result r = run("rl --env hopper --net nature --frames 2 --runs " + root.string() +
+  const Result r = run("rl --env hopper --net nature --set net.frames=2 --runs " + root.string() +
                        " --name px --quiet --steps 64 --set env.num_envs=2 "
                        "--set ppo.rollout_steps=32 --set ppo.minibatch=32 --set ppo.epochs=1");
   ASSERT_EQ(r.code, 0) << r.out << r.err;

@@ -126,7 +126,7 @@ TEST_F(RecordCommand, ImitationRunsOnTheRecordedDemonstrationsAndEvaluates) {
   ASSERT_EQ(record_->code, 0) << record_->err;
   const std::string runs = root_dir().string();
   const Result r = run("imitate --env hopper --demos " + demos() +
-                       " --variant rm-l-nl --frames 2 --seed 1 --steps 64 --runs " + runs +
+                       " --variant rm-l-nl net.frames=2 --seed 1 --steps 64 --runs " + runs +
                        " --name im" + kTiny);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("1 iterations"), std::string::npos) << r.out;
@@ -150,7 +150,7 @@ TEST_F(RecordCommand, ImitationRunsOnTheRecordedDemonstrationsAndEvaluates) {
 
   // Without --resume an existing run is kept.
   const Result again = run("imitate --env hopper --demos " + demos() +
-                           " --variant rm-l-nl --frames 2 --seed 1 --steps 64 --runs " + runs +
+                           " --variant rm-l-nl net.frames=2 --seed 1 --steps 64 --runs " + runs +
                            " --name im" + kTiny);
   EXPECT_EQ(again.code, 1);
   EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
@@ -198,9 +198,56 @@ TEST(ImitateCommand, DemonstrationsThatDoNotFitAreRefusedWithOneLine) {
   EXPECT_EQ(c.at("imitate").at("disc_minibatch").as_long(), 128);
   EXPECT_EQ(c.at("eval").at("every").as_long(), 10);
   // The k = 2 run on the same file is accepted.
-  const Result ok = run("imitate --demos " + short_ep + " --frames 2 --steps 64 --runs " +
+  const Result ok = run("imitate --demos " + short_ep + " net.frames=2 --steps 64 --runs " +
                         root_dir().string() + " --name short_ok" + kTiny);
   EXPECT_EQ(ok.code, 0) << ok.err;
+  fs::remove_all(root_dir());
+}
+
+// Imitation from states as a user runs it: record observations only from the shipped Hopper
+// expert, train briefly with --obs state, resume, evaluate; a frames-only file and a bad --obs
+// are refused with one line.
+TEST(ImitateCommand, ImitatesFromStatesRecordedWithoutFrames) {
+  fs::create_directories(root_dir());
+  const std::string demos = (root_dir() / "state.h5").string();
+  const Result rec =
+      run("record --expert " + std::string(RELMIMIC_SOURCE_DIR) +
+          "/experts/hopper.h5 --episodes 2 --deterministic --no-frames --out " + demos);
+  ASSERT_EQ(rec.code, 0) << rec.err;
+  EXPECT_NE(rec.out.find("observations of 11 values (no frames)"), std::string::npos) << rec.out;
+  const std::string runs = root_dir().string();
+  const std::string args = "imitate --obs state --demos " + demos +
+                           " --frames 2 --steps 192 --quiet env.num_envs=2 ppo.rollout_steps=32 "
+                           "ppo.minibatch=32 imitate.disc_minibatch=32 eval.every=1 "
+                           "eval.episodes=1 eval.envs=1 --runs " +
+                           runs;
+  const Result r = run(args + " --stop-after 2");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("hopper from states (k=2)"), std::string::npos) << r.err;
+  const fs::path dir = root_dir() / "hopper-state-k2-s0";  // the default name
+  const json::Value cfg = json::parse_file((dir / "config.json").string());
+  EXPECT_EQ(cfg.at("imitate").at("obs").as_string(), "state");
+  EXPECT_EQ(cfg.at("net").at("arch").as_string(), "mlp");
+  EXPECT_TRUE(cfg.at("ppo").at("obs_norm").as_bool());
+  const Result resumed =
+      run("imitate --resume --quiet --runs " + runs + " --name hopper-state-k2-s0");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("3 iterations"), std::string::npos) << resumed.out;
+  const Result e = run("eval --checkpoint " + (dir / "checkpoints" / "final.h5").string() +
+                       " --episodes 1 --envs 1 --json");
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_EQ(json::parse(e.out, "eval").at("arch").as_string(), "mlp");
+
+  const std::string frames_only = (root_dir() / "frames_only.h5").string();
+  relmimic::testing::write_random_demos(frames_only, 32, {12});
+  expect_refused("imitate --obs state --steps 64 --demos " + frames_only, 1,
+                 "holds no observations", "frames_only");
+  expect_refused("imitate --demos " + demos + " --steps 64 --quiet" + std::string(kTiny), 1,
+                 "holds no frames", "no_frames");
+  expect_refused("imitate --obs pixels --demos " + demos, 2, "--obs must be frames or state",
+                 "bad_obs");
+  expect_refused("imitate --obs state --demos " + demos + " ppo.obs_norm=false", 2, "ppo.obs_norm",
+                 "obs_norm");
   fs::remove_all(root_dir());
 }
 

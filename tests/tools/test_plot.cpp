@@ -276,6 +276,93 @@ TEST(Plot, LongTitlesStartAtTheLeftMargin) {
     for (int y = 14; y < 14 + Canvas::text_height(2); ++y) EXPECT_EQ(cv.at(x, y).r, 255);
 }
 
+// progress.csv of an imitation run, with the diagnostics' columns (rows 0 and 2 evaluate).
+const char* kDiagnosticsCsv =
+    "timesteps,train_return,train_length,train_velocity,eval_return,eval_det_return,"
+    "eval_stoch_return,mean_reward,reward_std,disc_expert_d,disc_agent_d,disc_expert_acc,"
+    "disc_agent_acc,disc_logit_grad_norm\n"
+    "0,10,20,0.1,5,5,4,0.7,0.2,0.6,0.4,0.7,0.6,3\n"
+    "100,12,25,0.3,,,,0.8,0.25,0.7,0.3,0.8,0.7,2.5\n"
+    "200,15,30,0.5,9,9,7,0.9,0.3,0.8,0.2,0.9,0.8,2\n";
+
+TEST(Plot, DiagnosticsPanelsFollowTheColumnsPresent) {
+  const CsvTable now = parse_csv(kDiagnosticsCsv, "new.csv");
+  std::vector<Chart> c = diagnostics_charts({{"run", now}});
+  ASSERT_EQ(c.size(), 8u);
+  EXPECT_EQ(c[0].title, "evaluation return");
+  ASSERT_EQ(c[0].series.size(), 2u);  // deterministic and stochastic side by side
+  EXPECT_EQ(c[0].series[0].label, "deterministic");
+  EXPECT_EQ(c[0].series[0].x, (std::vector<double>{0, 200}));  // rows without evaluation skipped
+  EXPECT_EQ(c[0].series[1].y, (std::vector<double>{4, 7}));
+  // The D reward carries its std as a band.
+  const Series& reward = c[2].series.at(0);
+  EXPECT_EQ(reward.lo, (std::vector<double>{0.7 - 0.2, 0.8 - 0.25, 0.9 - 0.3}));
+  EXPECT_EQ(reward.hi, (std::vector<double>{0.7 + 0.2, 0.8 + 0.25, 0.9 + 0.3}));
+  EXPECT_EQ(c[3].series.at(0).y, (std::vector<double>{0.1, 0.3, 0.5}));  // forward velocity
+  EXPECT_EQ(c[5].series.size(), 2u);                                     // D on expert, agent
+  EXPECT_EQ(c[7].series.at(0).y, (std::vector<double>{3, 2.5, 2}));      // penalty's norm
+
+  // An older progress.csv: its evaluation return stands in, the missing panels are left out.
+  const CsvTable old = parse_csv(
+      "timesteps,train_return,train_length,eval_return,mean_reward,disc_expert_d,disc_agent_d\n"
+      "0,10,20,5,0.7,0.6,0.4\n100,12,25,,0.8,0.7,0.3\n",
+      "old.csv");
+  c = diagnostics_charts({{"old", old}});
+  std::vector<std::string> titles;
+  for (const Chart& ch : c) titles.push_back(ch.title);
+  EXPECT_EQ(titles,
+            (std::vector<std::string>{"evaluation return", "training episodes: return",
+                                      "D reward (mean +- std over the rollout)",
+                                      "training episodes: length", "D output (mean sigmoid)"}));
+  EXPECT_EQ(c[0].series.at(0).label, "eval");
+  EXPECT_TRUE(c[2].series.at(0).lo.empty());
+  // Several runs: one line per run and quantity, named by the run; the fallback stays unused
+  // while any run has the new columns.
+  c = diagnostics_charts({{"new", now}, {"old", old}});
+  ASSERT_EQ(c[0].series.size(), 2u);
+  EXPECT_EQ(c[0].series[0].label, "new deterministic");
+  EXPECT_EQ(c[1].series.size(), 2u);
+  EXPECT_EQ(c[1].series[1].label, "old train");
+  // No diagnostic columns at all: no panels.
+  EXPECT_TRUE(diagnostics_charts({{"x", parse_csv("timesteps,fps\n0,1\n", "x.csv")}}).empty());
+}
+
+TEST(Plot, PanelsShareOnePng) {
+  TempDir d;
+  std::vector<Chart> charts;
+  for (int i = 0; i < 3; ++i) {
+    Chart c{"panel " + std::to_string(i), "timesteps", "", {}};
+    c.series.push_back({"a", {0, 1, 2}, {1, 2, double(i)}, {}, {}});
+    charts.push_back(c);
+  }
+  const std::string path = (d.path / "panels.png").string();
+  write_panels_png(path, charts, 2, 320, 240);
+  const env::Image img = env::read_png(path);
+  EXPECT_EQ(img.width, 640);
+  EXPECT_EQ(img.height, 480);
+  // Each panel is the chart rendered alone; the empty fourth slot stays white.
+  const Canvas second = render_chart(charts[1], 320, 240);
+  for (int y = 0; y < 240; y += 7)
+    for (int x = 0; x < 320; x += 5)
+      ASSERT_EQ(img.pixels[(size_t(y) * 640 + 320 + x) * 3 + 1], second.at(x, y).g)
+          << x << "," << y;
+  for (int y = 240; y < 480; y += 9)
+    for (int x = 320; x < 640; x += 9) ASSERT_EQ(img.pixels[(size_t(y) * 640 + x) * 3], 255);
+  EXPECT_NE(error_of([&] { write_panels_png(path, {}, 2); }).find("no charts"), std::string::npos);
+}
+
+TEST(Plot, CommandWritesTheDiagnostics) {
+  TempDir d;
+  d.write("run/progress.csv", kDiagnosticsCsv);
+  const std::string out = (d.path / "plots").string();
+  const Result r = run("plot " + (d.path / "run").string() + " --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("diagnostics.png"), std::string::npos) << r.out;
+  const env::Image img = env::read_png((fs::path(out) / "diagnostics.png").string());
+  EXPECT_EQ(img.width, 2 * 640);  // two panels of 2/3 x 3/5 of the 960 x 600 charts per row
+  EXPECT_EQ(img.height, 4 * 360);
+}
+
 TEST(Plot, CommandEndToEnd) {
   TempDir d;
   // Two variants x two seeds; returns 1..4 and 10..40 (areas 10 + 10 and 100 + 100).
