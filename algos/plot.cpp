@@ -170,6 +170,20 @@ double interp(const std::vector<double>& xs, const std::vector<double>& ys, doub
 
 }  // namespace
 
+std::vector<double> axis_ticks(double lo, double hi, int pixels) {
+  std::vector<double> ticks;
+  for (int target = 6; target >= 1; --target) {
+    ticks = nice_ticks(lo, hi, target);
+    if (ticks.size() < 2 || hi <= lo) break;
+    const double step = ticks[1] - ticks[0];
+    int widest = 0;
+    for (double v : ticks)
+      widest = std::max(widest, Canvas::text_width(tick_label(v, step), kScale));
+    if (step / (hi - lo) * pixels >= widest + 2 * kGlyphW * kScale) break;
+  }
+  return ticks;
+}
+
 Canvas render_chart(const Chart& chart, int width, int height) {
   Range xr, yr;
   for (const Series& s : chart.series) {
@@ -189,8 +203,8 @@ Canvas render_chart(const Chart& chart, int width, int height) {
 
   Canvas cv(width, height, kWhite);
   const int th = Canvas::text_height(kScale);
-  const std::vector<double> xt = nice_ticks(xr.lo, xr.hi), yt = nice_ticks(yr.lo, yr.hi);
-  const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
+  const std::vector<double> yt = nice_ticks(yr.lo, yr.hi);
+  const double ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
   int ytick_w = 0, legend_w = 0;
   for (double v : yt) ytick_w = std::max(ytick_w, Canvas::text_width(tick_label(v, ystep), kScale));
   for (const Series& s : chart.series)
@@ -204,6 +218,9 @@ Canvas render_chart(const Chart& chart, int width, int height) {
   const int bottom = height - (14 + (chart.xlabel.empty() ? 0 : th + 10) + th + 10);
   RM_CHECK(right - left >= 40 && bottom - top >= 40, "chart is too small (", width, " x ", height,
            ") for its labels and legend");
+  const std::vector<double> xt = axis_ticks(xr.lo, xr.hi, right - left);
+  // One tick alone is labelled in its own unit (2M, not 2000000).
+  const double xstep = xt.size() > 1 ? xt[1] - xt[0] : xt.empty() ? 1 : std::fabs(xt[0]);
   auto px = [&](double x) { return left + (x - xr.lo) / (xr.hi - xr.lo) * (right - left); };
   auto py = [&](double y) { return bottom - (y - yr.lo) / (yr.hi - yr.lo) * (bottom - top); };
 

@@ -64,6 +64,9 @@ struct Chart {
 
 // Tick positions: "nice" steps (1, 2 or 5 x 10^k) giving about `target` ticks inside [lo, hi].
 std::vector<double> nice_ticks(double lo, double hi, int target = 6);
+// nice_ticks for an axis `pixels` long: at most 6, fewer when their labels would not fit side by
+// side with two glyphs of space between them (narrow panels).
+std::vector<double> axis_ticks(double lo, double hi, int pixels);
 // Tick label: k/M suffixes for large values, as many decimals as the step needs
 // (1500000 with step 500000 -> "1.5M", 0.25 with step 0.25 -> "0.25").
 std::string tick_label(double v, double step);

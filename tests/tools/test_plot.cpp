@@ -184,6 +184,12 @@ TEST(Plot, SummaryRow) {
 TEST(Plot, TicksAndLabels) {
   EXPECT_EQ(nice_ticks(0, 1.5e6), (std::vector<double>{0, 2e5, 4e5, 6e5, 8e5, 1e6, 1.2e6, 1.4e6}));
   EXPECT_EQ(nice_ticks(-0.1, 1.05, 5), (std::vector<double>{0, 0.2, 0.4, 0.6, 0.8, 1.0}));
+  // A wide axis keeps the default ticks; a narrow panel's labels (e.g. "1.2M") get room.
+  EXPECT_EQ(axis_ticks(0, 2e6, 800), nice_ticks(0, 2e6));
+  const std::vector<double> narrow = axis_ticks(0, 2e6, 220);
+  ASSERT_GE(narrow.size(), 2u);
+  EXPECT_LT(narrow.size(), nice_ticks(0, 2e6).size());
+  EXPECT_GE((narrow[1] - narrow[0]) / 2e6 * 220, 60.0);  // a 4-glyph label is 48 px wide
   EXPECT_EQ(tick_label(1.5e6, 5e5), "1.5M");
   EXPECT_EQ(tick_label(4e5, 2e5), "0.4M");
   EXPECT_EQ(tick_label(3000, 1000), "3k");
