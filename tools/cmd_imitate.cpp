@@ -102,14 +102,34 @@ int cmd_imitate(int argc, char** argv) {
 
   if (!obs.empty() && obs != "frames" && obs != "state")
     return usage("--obs must be frames or state, got '" + obs + "'");
-  // Default name <env>-<variant, or "state">-k<frames>-s<seed> from the flags.
-  auto default_name = [&](bool states) {
-    return env_name + "-" + (states ? std::string("state") : variant) + "-k" +
-           std::to_string(frames ? frames : 4) + "-s" + std::to_string(seed >= 0 ? seed : 0);
+  // The settings these flags make (with --config) for a new run.
+  auto fresh_config = [&] {
+    Config cfg;
+    algos::declare_imitation(cfg);
+    if (!config_file.empty()) cfg.load_file(config_file);
+    if (given("--env") || config_file.empty()) cfg.set("env.name", json::Value(env_name), "--env");
+    if (given("--variant") || config_file.empty())
+      cfg.set("variant", json::Value(variant), "--variant");
+    if (!demos.empty()) cfg.set("demos", json::Value(demos), "--demos");
+    if (!obs.empty()) cfg.set("imitate.obs", json::Value(obs), "--obs");
+    if (frames > 0) cfg.set("net.frames", json::Value(frames), "--frames");
+    if (seed >= 0) cfg.set("seed", json::Value(seed), "--seed");
+    if (envs > 0) cfg.set("env.num_envs", json::Value(envs), "--envs");
+    cfg.apply_overrides(sets);
+    algos::apply_variant(cfg);
+    return cfg;
   };
+  // Default name <env>-<variant, or "state">-k<frames>-s<seed> from those settings, so the same
+  // command plus --resume finds the run.
   const bool named = !name.empty();
-  if (!named) name = default_name(obs == "state");
-  std::string run_dir = (std::filesystem::path(runs) / name).string();
+  if (!named) {
+    const Config c = fresh_config();
+    const bool states = c.get<std::string>("imitate.obs") == "state";
+    name = c.get<std::string>("env.name") + "-" +
+           (states ? std::string("state") : c.get<std::string>("variant")) + "-k" +
+           std::to_string(c.get<long>("net.frames")) + "-s" + std::to_string(c.get<long>("seed"));
+  }
+  const std::string run_dir = (std::filesystem::path(runs) / name).string();
 
   Config cfg;
   if (resume) {
@@ -137,20 +157,7 @@ int cmd_imitate(int argc, char** argv) {
     // The same demonstrations in another place (checked against the run's SHA-256).
     if (!demos.empty()) cfg.set("demos", json::Value(demos), "--demos");
   } else {
-    algos::declare_imitation(cfg);
-    if (!config_file.empty()) cfg.load_file(config_file);
-    if (given("--env") || config_file.empty()) cfg.set("env.name", json::Value(env_name), "--env");
-    if (given("--variant") || config_file.empty())
-      cfg.set("variant", json::Value(variant), "--variant");
-    if (!demos.empty()) cfg.set("demos", json::Value(demos), "--demos");
-    if (!obs.empty()) cfg.set("imitate.obs", json::Value(obs), "--obs");
-    if (frames > 0) cfg.set("net.frames", json::Value(frames), "--frames");
-    if (seed >= 0) cfg.set("seed", json::Value(seed), "--seed");
-    if (envs > 0) cfg.set("env.num_envs", json::Value(envs), "--envs");
-    cfg.apply_overrides(sets);
-    algos::apply_variant(cfg);
-    if (!named && cfg.get<std::string>("imitate.obs") == "state")  // e.g. from --config
-      run_dir = (std::filesystem::path(runs) / default_name(true)).string();
+    cfg = fresh_config();
   }
   if (steps > 0) cfg.set("ppo.total_steps", json::Value(steps), "--steps");
   if (print_config) {  // also without --demos, to show every key

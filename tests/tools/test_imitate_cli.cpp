@@ -248,6 +248,25 @@ TEST(ImitateCommand, ImitatesFromStatesRecordedWithoutFrames) {
                  "bad_obs");
   expect_refused("imitate --obs state --demos " + demos + " ppo.obs_norm=false", 2, "ppo.obs_norm",
                  "obs_norm");
+
+  // The default name follows the settings a --config file makes (k = 3 and seed 5 here), and the
+  // same command plus --resume finds the run.
+  const std::string conf = (root_dir() / "state3.json").string();
+  {
+    std::ofstream o(conf);
+    o << R"({"imitate": {"obs": "state"}, "net": {"frames": 3}, "seed": 5})";
+  }
+  const std::string by_config = "imitate --config " + conf + " --demos " + demos +
+                                " --steps 128 --quiet env.num_envs=2 ppo.rollout_steps=32 "
+                                "ppo.minibatch=32 imitate.disc_minibatch=32 eval.every=1 "
+                                "eval.episodes=1 eval.envs=1 --runs " +
+                                runs;
+  const Result named = run(by_config + " --stop-after 1");
+  ASSERT_EQ(named.code, 0) << named.err;
+  EXPECT_TRUE(fs::exists(root_dir() / "hopper-state-k3-s5" / "config.json"));
+  const Result again = run(by_config + " --resume");
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_TRUE(fs::exists(root_dir() / "hopper-state-k3-s5" / "checkpoints" / "final.h5"));
   fs::remove_all(root_dir());
 }
 
