@@ -511,7 +511,10 @@ ImitationStats ImitationTrainer::iterate() {
 
   st.eval_return = st.eval_std = st.eval_det_return = st.eval_det_std = st.eval_stoch_return =
       st.eval_stoch_std = NAN;
-  if (s_.eval_every > 0 && iteration() % s_.eval_every == 0) {
+  // Every eval.every iterations and at the last one, so a run shorter than eval.every iterations
+  // still has an evaluation to plot.
+  if (s_.eval_every > 0 &&
+      (iteration() % s_.eval_every == 0 || iteration() == s_.ppo.iterations())) {
     double best[2] = {0, best_eval_};  // new best?, best so far: rank 0's, to every learner
     if (comm_.is_root()) {
       const double m = evaluate_now(st);

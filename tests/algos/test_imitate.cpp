@@ -399,6 +399,20 @@ TEST(Imitation, EvaluatesDeterministicAndStochasticSideBySide) {
 
 // The run logs the diagnostics, keeps best.h5 at the best deterministic evaluation, and the
 // best value survives a checkpoint round trip (so a resumed run knows it).
+// A run shorter than eval.every iterations is still evaluated, at its last iteration only.
+TEST(Imitation, TheLastIterationIsEvaluated) {
+  const fs::path dir = temp_dir("last_eval");
+  Config c = tiny_imitation(demos(), 3);
+  c.apply_override("eval.every=10");
+  ASSERT_TRUE(algos::train_imitation(c, options(dir)).finished);
+  const algos::CsvTable t = algos::read_csv((dir / "progress.csv").string());
+  ASSERT_EQ(t.rows(), 3);
+  const std::vector<double>& ev = t.column("eval_det_return");
+  EXPECT_TRUE(std::isnan(ev[0]) && std::isnan(ev[1]));
+  EXPECT_TRUE(std::isfinite(ev[2]));
+  fs::remove_all(dir);
+}
+
 TEST(Imitation, DiagnosticsAreLoggedAndBestCheckpointIsKept) {
   const fs::path dir = temp_dir("best");
   ASSERT_TRUE(algos::train_imitation(tiny_imitation(demos(), 3), options(dir)).finished);
