@@ -30,32 +30,8 @@ std::string join(const int* v, int n) {
   return s;
 }
 
-// "32,64,64,128,128" -> exactly N positive integers.
-template <size_t N>
-std::array<int, N> parse_ints(const std::string& text, const std::string& k) {
-  std::array<int, N> out{};
-  std::stringstream ss(text);
-  std::string item;
-  size_t n = 0;
-  while (std::getline(ss, item, ',')) {
-    RM_CHECK(n < N, "config ", k, " must list ", N, " integers, got '", text, "'");
-    size_t used = 0;
-    int v = 0;
-    try {
-      v = std::stoi(item, &used);
-    } catch (const std::exception&) {
-      RM_FAIL("config ", k, ": '", item, "' is not an integer (in '", text, "')");
-    }
-    RM_CHECK(used == item.size() && v > 0, "config ", k, ": '", item,
-             "' is not a positive integer (in '", text, "')");
-    out[n++] = v;
-  }
-  RM_CHECK(n == N, "config ", k, " must list ", N, " integers, got '", text, "'");
-  return out;
-}
-
-// "256,256" -> one or more positive integers.
-std::vector<int> parse_widths(const std::string& text, const std::string& k) {
+// "32,64,64,128,128" -> the listed positive integers.
+std::vector<int> parse_positive_ints(const std::string& text, const std::string& k) {
   std::vector<int> out;
   std::stringstream ss(text);
   std::string item;
@@ -71,6 +47,22 @@ std::vector<int> parse_widths(const std::string& text, const std::string& k) {
              "' is not a positive integer (in '", text, "')");
     out.push_back(v);
   }
+  return out;
+}
+
+// "32,64,64,128,128" -> exactly N positive integers.
+template <size_t N>
+std::array<int, N> parse_ints(const std::string& text, const std::string& k) {
+  const std::vector<int> v = parse_positive_ints(text, k);
+  RM_CHECK(v.size() == N, "config ", k, " must list ", N, " integers, got '", text, "'");
+  std::array<int, N> out{};
+  std::copy(v.begin(), v.end(), out.begin());
+  return out;
+}
+
+// One to eight layer widths.
+std::vector<int> parse_widths(const std::string& text, const std::string& k) {
+  std::vector<int> out = parse_positive_ints(text, k);
   RM_CHECK(!out.empty() && out.size() <= 8, "config ", k, " must list 1 to 8 layer widths, got '",
            text, "'");
   return out;

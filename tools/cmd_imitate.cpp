@@ -102,6 +102,15 @@ int cmd_imitate(int argc, char** argv) {
 
   if (!obs.empty() && obs != "frames" && obs != "state")
     return usage("--obs must be frames or state, got '" + obs + "'");
+  // The flags every config of this command takes over (a new run's and a resumed one's check).
+  auto apply_flags = [&](Config& c) {
+    if (!obs.empty()) c.set("imitate.obs", json::Value(obs), "--obs");
+    if (frames > 0) c.set("net.frames", json::Value(frames), "--frames");
+    if (seed >= 0) c.set("seed", json::Value(seed), "--seed");
+    if (envs > 0) c.set("env.num_envs", json::Value(envs), "--envs");
+    c.apply_overrides(sets);
+    algos::apply_variant(c);
+  };
   // The settings these flags make (with --config) for a new run.
   auto fresh_config = [&] {
     Config cfg;
@@ -111,12 +120,7 @@ int cmd_imitate(int argc, char** argv) {
     if (given("--variant") || config_file.empty())
       cfg.set("variant", json::Value(variant), "--variant");
     if (!demos.empty()) cfg.set("demos", json::Value(demos), "--demos");
-    if (!obs.empty()) cfg.set("imitate.obs", json::Value(obs), "--obs");
-    if (frames > 0) cfg.set("net.frames", json::Value(frames), "--frames");
-    if (seed >= 0) cfg.set("seed", json::Value(seed), "--seed");
-    if (envs > 0) cfg.set("env.num_envs", json::Value(envs), "--envs");
-    cfg.apply_overrides(sets);
-    algos::apply_variant(cfg);
+    apply_flags(cfg);
     return cfg;
   };
   // Default name <env>-<variant, or "state">-k<frames>-s<seed> from those settings, so the same
@@ -141,13 +145,8 @@ int cmd_imitate(int argc, char** argv) {
     if (!config_file.empty()) again.load_file(config_file);
     if (given("--env")) again.set("env.name", json::Value(env_name), "--env");
     if (given("--variant")) again.set("variant", json::Value(variant), "--variant");
-    if (!obs.empty()) again.set("imitate.obs", json::Value(obs), "--obs");
-    if (frames > 0) again.set("net.frames", json::Value(frames), "--frames");
-    if (seed >= 0) again.set("seed", json::Value(seed), "--seed");
-    if (envs > 0) again.set("env.num_envs", json::Value(envs), "--envs");
-    again.apply_overrides(sets);
+    apply_flags(again);
     if (steps > 0) again.set("ppo.total_steps", json::Value(steps), "--steps");
-    algos::apply_variant(again);
     const std::string changed = changed_setting(cfg, again, {"demos", "demos_sha256"});
     if (!changed.empty())
       return usage(

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,16 +51,24 @@ const std::string& demos() {
   return path;
 }
 
+// A copy of the trainer's D as it is now (parameters and spectral-norm buffers), e.g. to score a
+// rollout with D as it was before the iteration updated it.
+std::unique_ptr<algos::Discriminator<float>> frozen_copy(algos::ImitationTrainer& t) {
+  auto d = std::make_unique<algos::Discriminator<float>>(t.disc().config());
+  auto copy = [](ParamSet<float>& from, ParamSet<float>& to) {
+    EXPECT_EQ(from.size(), to.size());
+    std::memcpy(to.values(), from.values(), size_t(from.size()) * sizeof(float));
+  };
+  copy(t.disc().parameters(), d->parameters());
+  copy(t.disc().net().buffers(), d->net().buffers());
+  return d;
+}
+
 TEST(Imitation, RewardIsDOfTheStoredNextStateWindows) {
   algos::ImitationTrainer t(tiny_imitation(demos(), 1));
   // A copy of D as it is during the rollout (the iteration updates D after the reward).
-  algos::Discriminator<float> frozen(t.disc().config());
-  auto copy = [](ParamSet<float>& from, ParamSet<float>& to) {
-    ASSERT_EQ(from.size(), to.size());
-    std::memcpy(to.values(), from.values(), size_t(from.size()) * 4);
-  };
-  copy(t.disc().parameters(), frozen.parameters());
-  copy(t.disc().net().buffers(), frozen.net().buffers());
+  const auto frozen_d = frozen_copy(t);
+  algos::Discriminator<float>& frozen = *frozen_d;
 
   const algos::ImitationStats st = t.iterate();
   const algos::RolloutBuffer& buf = t.ppo().buffer();
@@ -239,11 +248,8 @@ TEST(Imitation, NormalisedRewardIsDsRewardOverItsReturnStd) {
   EXPECT_EQ(algos::imitation_settings(tiny_imitation(demos(), 1)).reward_norm, false);
   algos::ImitationTrainer t(with_reward_norm(tiny_imitation(demos(), 1)));
   ASSERT_NE(t.reward_normalizer(), nullptr);
-  algos::Discriminator<float> frozen(t.disc().config());
-  std::memcpy(frozen.parameters().values(), t.disc().parameters().values(),
-              size_t(frozen.parameters().size()) * 4);
-  std::memcpy(frozen.net().buffers().values(), t.disc().net().buffers().values(),
-              size_t(frozen.net().buffers().size()) * 4);
+  const auto frozen_d = frozen_copy(t);
+  algos::Discriminator<float>& frozen = *frozen_d;
 
   const algos::ImitationStats st = t.iterate();
   const algos::RolloutBuffer& buf = t.ppo().buffer();
@@ -519,13 +525,8 @@ TEST(StateImitation, WindowsAreTheRawObservationsAfterEachStepAndDScoresThem) {
       EXPECT_EQ(std::memcmp(t.obs_windows().data() + (n * k + j) * D, t.ppo().raw_obs() + n * D,
                             D * sizeof(float)),
                 0);
-  algos::Discriminator<float> frozen(t.disc().config());
-  auto copy = [](ParamSet<float>& from, ParamSet<float>& to) {
-    ASSERT_EQ(from.size(), to.size());
-    std::memcpy(to.values(), from.values(), size_t(from.size()) * 4);
-  };
-  copy(t.disc().parameters(), frozen.parameters());
-  copy(t.disc().net().buffers(), frozen.net().buffers());
+  const auto frozen_d = frozen_copy(t);
+  algos::Discriminator<float>& frozen = *frozen_d;
 
   const algos::ImitationStats st = t.iterate();
   const algos::RolloutBuffer& buf = t.ppo().buffer();
