@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -666,6 +668,84 @@ TEST(StateImitation, ShippedConfigsAreValidStateRuns) {
     EXPECT_TRUE(s.ppo.obs_norm);
     EXPECT_EQ(s.disc.frames, 2);
   }
+}
+// ---------------------------------------------------------------- stored numbers
+// Short frame (rm-nl-nl) and state runs against numbers stored from the code as it was when the
+// trainer was restructured: a change of the loop's order, its random streams or its data flow
+// moves them. RELMIMIC_GOLDEN_PRINT=1 prints the current numbers in this table's format, and a
+// 64-bit hash of the final parameters and Adam moments and of the progress rows (timings left
+// out) that compares two builds exactly on one machine. The tolerance allows another CPU's BLAS
+// kernels (their sums round differently); it is far below what a change of behaviour moves.
+struct Golden {
+  const char* column;
+  std::vector<double> values;  // per iteration
+};
+
+uint64_t fnv1a(const void* data, size_t n, uint64_t h = 1469598103934665603ull) {
+  const auto* b = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
+
+void expect_golden(const char* name, const Config& cfg, const std::vector<Golden>& want) {
+  const fs::path dir = temp_dir(std::string("golden_") + name);
+  ASSERT_TRUE(algos::train_imitation(cfg, options(dir)).finished);
+  const algos::CsvTable t = algos::read_csv((dir / "progress.csv").string());
+  if (std::getenv("RELMIMIC_GOLDEN_PRINT")) {
+    const auto bytes = state_bytes((dir / "checkpoints" / "final.h5").string());
+    uint64_t rows = 0;
+    for (const std::string& l : lines(dir / "progress.csv")) {
+      const std::string d = deterministic_part(l);
+      rows = fnv1a(d.data(), d.size(), rows ? rows : 1469598103934665603ull);
+    }
+    std::printf("%s: state hash %016llx, progress hash %016llx\n", name,
+                (unsigned long long)fnv1a(bytes.data(), bytes.size()), (unsigned long long)rows);
+    for (const Golden& g : want) {
+      std::printf("      {\"%s\", {", g.column);
+      for (double v : t.column(g.column)) std::printf("%.9g, ", v);
+      std::printf("}},\n");
+    }
+  }
+  for (const Golden& g : want) {
+    const std::vector<double> got = t.column(g.column);
+    ASSERT_EQ(got.size(), g.values.size()) << name << " " << g.column;
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_NEAR(got[i], g.values[i], 2e-4 * std::abs(g.values[i]) + 1e-6)
+          << name << " " << g.column << " at iteration " << i + 1;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Imitation, ShortRunsMatchTheStoredNumbers) {
+  expect_golden("frames", tiny_imitation(demos(), 3, "rm-nl-nl"),
+                {
+                    {"policy_loss", {0.004449098, -0.001625372, -0.0006219778}},
+                    {"value_loss", {10.03867, 6.742681, 7.567978}},
+                    {"entropy", {2.724189, 2.723131, 2.722425}},
+                    {"approx_kl", {0.0006138422, 2.65862e-05, 1.895581e-05}},
+                    {"disc_loss", {9.55981, 9.474113, 9.397893}},
+                    {"disc_penalty", {8.191582, 8.108197, 8.030144}},
+                    {"disc_logit_grad_norm", {0.09514517, 0.09987652, 0.1042178}},
+                    {"mean_reward", {0.7058334, 0.7019677, 0.7023635}},
+                    {"reward_std", {0.001160636, 0.001444375, 0.0006942221}},
+                    {"train_return", {8.429731, 28.17135, 20.54587}},
+                    {"eval_det_return", {42.55637, 59.833, 78.29396}},
+                    {"eval_stoch_return", {25.73208, 21.90711, 18.71084}},
+                });
+  expect_golden("states", tiny_state_imitation(3),
+                {
+                    {"policy_loss", {-0.0005894197, 2.438733e-05, -6.220202e-05}},
+                    {"value_loss", {1.359897, 2.336825, 1.859008}},
+                    {"entropy", {4.256366, 4.254974, 4.254401}},
+                    {"approx_kl", {9.66749e-06, 2.240416e-06, 3.661595e-07}},
+                    {"disc_loss", {8.184778, 7.484644, 6.944828}},
+                    {"disc_penalty", {6.970456, 6.316253, 5.837597}},
+                    {"disc_logit_grad_norm", {0.1653816, 0.2055394, 0.2363466}},
+                    {"mean_reward", {0.2155612, 0.4250527, 0.3558817}},
+                    {"reward_std", {0.03985046, 0.02897422, 0.03598036}},
+                    {"train_return", {7.051278, 18.9931, 15.79822}},
+                    {"eval_det_return", {112.0425, 107.3011, 101.3074}},
+                });
 }
 }  // namespace
 }  // namespace relmimic
