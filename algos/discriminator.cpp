@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <type_traits>
 
 #include "algos/train_ops.h"
 #include "engine/checkpoint.h"
@@ -205,7 +206,6 @@ Discriminator<T>::Discriminator(const DiscriminatorConfig& c)
   }
   if (c.device.is_cuda()) {
     d_eps_ = Tensor::zeros({c.max_batch}, dtype_of<T>(), c.device);
-    d_chunk_ = Tensor::zeros({c.max_batch}, dtype_of<T>(), c.device);
   }
 }
 
@@ -410,11 +410,12 @@ void Discriminator<T>::reward(const Tensor& states, float* r_out) {
     Tensor l = net_->forward(states.slice(b0, b0 + c));
     if (cfg_.device.is_cpu()) {
       kernels::discriminator_reward_cpu(c, l.data<T>(), chunk_.data(), kRewardEps);
+      for (int i = 0; i < c; ++i) r_out[b0 + i] = float(chunk_[size_t(i)]);
+    } else if constexpr (std::is_same_v<T, float>) {  // straight into the device output
+      train_ops::discriminator_reward(cfg_.device, c, l.data<T>(), r_out + b0, kRewardEps);
     } else {
-      train_ops::discriminator_reward(cfg_.device, c, l.data<T>(), d_chunk_.data<T>(), kRewardEps);
-      ops::copy_to_host(cfg_.device, chunk_.data(), d_chunk_.raw(), sizeof(T) * size_t(c));
+      RM_FAIL("discriminator: reward on ", cfg_.device.str(), " needs float parameters");
     }
-    for (int i = 0; i < c; ++i) r_out[b0 + i] = float(chunk_[size_t(i)]);
   }
 }
 

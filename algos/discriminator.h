@@ -121,7 +121,7 @@ class Discriminator {
   UpdateStats compute_loss(const Tensor& expert, const Tensor& agent, const T* eps,
                            bool accumulate_grad);
 
-  // r = -log(1 - D(s) + 1e-8) for windows uint8 [B, k, H, W] into r_out [B] (host memory);
+  // r = -log(1 - D(s) + 1e-8) for windows uint8 [B, k, H, W] into r_out [B] (on D's device);
   // D frozen (u not updated, no gradients), in passes of at most max_batch windows.
   void reward(const Tensor& states, float* r_out);
   // The logits of windows uint8 [B, k, H, W] into out [B] (host memory), D frozen as in reward().
@@ -166,7 +166,7 @@ class Discriminator {
   std::vector<T> eps_;      // [B] interpolation weights of the current update
   std::vector<T> chunk_;    // [max_batch] logits / rewards scratch
   Tensor dlogit_, x_hat_;   // [max_batch, 1], [max_batch, k, H, W]
-  Tensor d_eps_, d_chunk_;  // on a CUDA device: [max_batch] eps of a chunk, rewards
+  Tensor d_eps_;  // on a CUDA device: [max_batch] eps of a chunk
 };
 
 extern template class Discriminator<float>;

@@ -10,6 +10,7 @@
 #include <limits>
 #include <numeric>
 
+#include "algos/train_ops.h"
 #include "engine/device_ops.h"
 #include "engine/profile.h"
 #include "kernels/common.h"
@@ -272,58 +273,160 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
   shuffle_rng_ = Rng(Rng::derive(uint64_t(learner_seed_), kShuffleStream));
 
   const long B = s_.ppo.batch();
-  per_ = s_.states ? long(s_.ppo.frames) * D * long(sizeof(float))
-                   : long(s_.ppo.frames) * s_.ppo.frame_size * s_.ppo.frame_size;
+  const int k = s_.ppo.frames, M = s_.disc_minibatch;
+  per_ = s_.states ? long(k) * D * long(sizeof(float)) : ppo_->rollout().obs_bytes;
+  // The demonstrations' rows on the run's device (on the cpu: the DemoSet's own).
+  const Tensor& rows = s_.states ? demos_->obs_rows() : demos_->frame_rows();
+  demo_rows_ = rows;
+  if (dev_.is_cuda()) {
+    demo_rows_ = Tensor::zeros(rows.shape(), rows.dtype(), dev_);
+    ops::copy_from_host(dev_, demo_rows_.raw(), rows.raw(), rows.nbytes());
+  }
+  // Scratch of windows: a minibatch of each kind, and the reward's chunks of disc.max_batch.
+  const int scratch = std::max(M, s_.disc.max_batch);
+  agent_mb_ = Tensor::zeros({scratch, per_}, DType::u8, dev_);
+  expert_mb_ = Tensor::zeros({M, per_}, DType::u8, dev_);
+  index_ = Tensor::zeros({long(std::max(scratch, M * k))}, DType::i32, dev_);
+  index_host_.resize(size_t(index_.numel()));
+  if (s_.states) {
+    state_windows_ = Tensor::zeros({B, per_}, DType::u8);
+    obs_stack_.assign(size_t(s_.ppo.num_envs) * k * D, 0.f);
+    reset_obs_windows();
+  }
   perm_.resize(size_t(B));
   rewards_.assign(size_t(B), 0.f);
   if (s_.reward_norm)
     reward_norm_ =
         std::make_unique<ReturnNormalizer>(s_.ppo.num_envs, s_.ppo.gamma, s_.reward_clip);
-  PpoHooks h;
-  if (dev_.is_cuda()) {
-    init_device();
-    h.after_step_device = [this](int t, const env::EnvPool& pool, const uint8_t* frames,
-                                 const uint8_t* final_frames) {
-      capture_next_device(t, pool, frames, final_frames);
-      add_velocities(pool);
-    };
-  } else {
-    next_.assign(size_t(B * per_), 0);
-    expert_mb_.assign(size_t(s_.disc_minibatch * per_), 0);
-    agent_mb_.assign(expert_mb_.size(), 0);
-    if (s_.states) {
-      obs_stack_.assign(size_t(s_.ppo.num_envs) * s_.ppo.frames * D, 0.f);
-      reset_obs_windows();
-      h.after_step = [this](int t, const env::EnvPool& pool, const uint8_t*) {
-        capture_next_states(t, pool);
-        add_velocities(pool);
-      };
-    } else {
-      h.after_step = [this](int t, const env::EnvPool& pool, const uint8_t* frames) {
-        capture_next(t, pool, frames);
-        add_velocities(pool);
-      };
-    }
-  }
-  h.after_rollout = [this](RolloutBuffer& buf) { reward_and_update_disc(buf); };
-  if (comm_.size() > 1) {
-    h.policy_grads = h.value_grads = [this](float* g, long n) { average(g, n); };
-  }
-  ppo_->set_hooks(std::move(h));
+  if (comm_.size() > 1) ppo_->set_gradient_hook([this](float* g, long n) { average(g, n); });
   sync_parameters();
 }
 
 ImitationTrainer::~ImitationTrainer() = default;
 
-Tensor ImitationTrainer::windows(void* data, long count) {
-  if (s_.states) return Tensor::view(data, {count, s_.ppo.frames, s_.disc.obs_dim}, DType::f32);
-  return Tensor::view(data, {count, s_.ppo.frames, s_.ppo.frame_size, s_.ppo.frame_size},
-                      DType::u8);
+// ---------------------------------------------------------------- Algorithm 1
+
+ImitationStats ImitationTrainer::iterate() {
+  profile::ScopedRange range("iteration");
+  ImitationStats st;
+  st.ppo = ppo_->collect();  // roll out pi for T steps of N envs: s_t, a_t and s^k_{t+1}
+  reward_rollout(st);        // r_t = -log(1 - D(s^k_{t+1})) into the rollout's rewards
+  update_discriminator(st);  // D: expert windows -> 1, the rollout's windows -> 0, + penalty
+  ppo_->learn(st.ppo);       // PPO on D's reward: GAE, advantages, clipped epochs
+  average_statistics(st);    // the learners' means (collective)
+  evaluate_if_due(st);       // rank 0: every eval.every iterations and at the last
+  return st;
+}
+
+void ImitationTrainer::reward_rollout(ImitationStats& st) {
+  const auto t0 = std::chrono::steady_clock::now();
+  profile::ScopedRange range("D reward");
+  const long B = s_.ppo.batch();
+  Rollout& r = ppo_->rollout();
+  if (s_.states) build_state_windows();
+  // D frozen for the whole rollout, in chunks of disc.max_batch windows.
+  std::vector<int32_t> samples(size_t(s_.disc.max_batch));
+  for (long b0 = 0; b0 < B; b0 += s_.disc.max_batch) {
+    const int c = int(std::min<long>(s_.disc.max_batch, B - b0));
+    std::iota(samples.begin(), samples.begin() + c, int32_t(b0));
+    disc_->reward(next_windows(samples.data(), c, agent_mb_), r.rewards.data<float>() + b0);
+  }
+  ops::copy_to_host(dev_, rewards_.data(), r.rewards.raw(), sizeof(float) * size_t(B));
+  double sum = 0, sum2 = 0;
+  for (float x : rewards_) sum += x, sum2 += double(x) * x;
+  st.mean_reward = sum / double(B);
+  reward_sq_ = sum2 / double(B);
+  st.train_velocity = st.ppo.mean_velocity;
+  if (reward_norm_) {
+    reward_norm_->scale(s_.ppo.rollout_steps, rewards_.data(), r.host_terminated.data(),
+                        r.host_truncated.data(), rewards_.data());
+    ops::copy_from_host(dev_, r.rewards.raw(), rewards_.data(), sizeof(float) * size_t(B));
+  }
+  st.reward_seconds = seconds_since(t0);
+}
+
+void ImitationTrainer::update_discriminator(ImitationStats& st) {
+  const auto t0 = std::chrono::steady_clock::now();
+  profile::ScopedRange range("D update");
+  const long B = s_.ppo.batch();
+  const int M = s_.disc_minibatch;
+  const Discriminator<float>::GradientHook hook =
+      comm_.size() > 1
+          ? Discriminator<float>::GradientHook([this](float* g, long n) { average(g, n); })
+          : Discriminator<float>::GradientHook();
+  UpdateStats sum;
+  int updates = 0;
+  std::iota(perm_.begin(), perm_.end(), 0);
+  const long cap = s_.disc_updates > 0 ? s_.disc_updates : std::numeric_limits<long>::max();
+  for (int pass = 0; pass < s_.disc_passes && updates < cap; ++pass) {
+    for (long i = B - 1; i > 0; --i)
+      std::swap(perm_[size_t(i)], perm_[size_t(shuffle_rng_.below(uint64_t(i + 1)))]);
+    for (long start = 0; start < B && updates < cap; start += M) {
+      const int c = int(std::min<long>(M, B - start));
+      const Tensor agent = next_windows(perm_.data() + start, c, agent_mb_);
+      add_stats(sum, disc_->update(expert_batch(c), agent, hook), 1.0);
+      ++updates;
+    }
+  }
+  st.disc_updates = updates;
+  if (updates > 0) {
+    add_stats(st.disc, sum, 1.0 / updates);
+  } else {  // D frozen (imitate.disc_passes = 0): no D statistics
+    const double n = NAN;
+    st.disc = UpdateStats{n, n, n, n, n, n, n, n, n, n};
+  }
+  st.disc_seconds = seconds_since(t0);
+}
+
+// ---------------------------------------------------------------- windows
+
+Tensor ImitationTrainer::windows(const Tensor& rows, long count) const {
+  void* p = rows.raw();
+  if (s_.states) return Tensor::view(p, {count, s_.ppo.frames, s_.disc.obs_dim}, DType::f32, dev_);
+  return Tensor::view(p, {count, s_.ppo.frames, s_.ppo.frame_size, s_.ppo.frame_size}, DType::u8,
+                      dev_);
+}
+
+Tensor ImitationTrainer::gather(const Tensor& source, long row_bytes, long count, Tensor& dst) {
+  ops::copy_from_host(dev_, index_.raw(), index_host_.data(), sizeof(int32_t) * size_t(count));
+  train_ops::gather_rows(dev_, count, row_bytes, index_.data<int32_t>(), source.raw(), dst.raw());
+  return dst;
+}
+
+Tensor ImitationTrainer::next_windows(const int32_t* samples, int c, Tensor& dst) {
+  // Frames: the rollout's observation rows hold every s^k_{t+1} once (Rollout::next_row).
+  // States: the windows of raw observations build_state_windows() made, one per sample.
+  const std::vector<int32_t>& next_row = ppo_->rollout().next_row;
+  for (int j = 0; j < c; ++j)
+    index_host_[size_t(j)] = s_.states ? samples[j] : next_row[size_t(samples[j])];
+  const Tensor& source = s_.states ? state_windows_ : ppo_->rollout().obs;
+  return windows(gather(source, per_, c, dst), c);
 }
 
 Tensor ImitationTrainer::next_windows() {
-  if (dev_.is_cuda()) return next_dev_;
-  return windows(next_.data(), s_.ppo.batch());
+  const long B = s_.ppo.batch();
+  std::vector<int32_t> all(static_cast<size_t>(B));
+  std::iota(all.begin(), all.end(), 0);
+  Tensor out = s_.states ? Tensor::zeros({B, s_.ppo.frames, s_.disc.obs_dim}, DType::f32, dev_)
+                         : Tensor::zeros({B, s_.ppo.frames, s_.ppo.frame_size, s_.ppo.frame_size},
+                                         DType::u8, dev_);
+  for (long b0 = 0; b0 < B; b0 += long(index_host_.size())) {
+    const int c = int(std::min<long>(long(index_host_.size()), B - b0));
+    Tensor part = out.slice(b0, b0 + c);
+    next_windows(all.data() + b0, c, part);
+  }
+  return out;
+}
+
+Tensor ImitationTrainer::expert_batch(int c) {
+  RM_CHECK(c >= 1 && c <= s_.disc_minibatch, "expert_batch: ", c,
+           " windows, expected [1, imitate.disc_minibatch = ", s_.disc_minibatch, "]");
+  const int k = s_.ppo.frames;
+  // Positions drawn on the host (the expert stream), rows gathered on the run's device.
+  demos_->sample_window_rows(c, k, expert_rng_, index_host_.data(), 1);
+  const long row_bytes = per_ / k;
+  Tensor dst = expert_mb_;
+  return windows(gather(demo_rows_, row_bytes, long(c) * k, dst), c);
 }
 
 void ImitationTrainer::reset_obs_windows() {
@@ -334,19 +437,28 @@ void ImitationTrainer::reset_obs_windows() {
       std::copy_n(obs + size_t(n) * D, D, obs_stack_.data() + (size_t(n) * k + j) * D);
 }
 
-void ImitationTrainer::capture_next_states(int t, const env::EnvPool& pool) {
-  const int N = pool.num_envs(), k = s_.ppo.frames, D = s_.disc.obs_dim;
-  const float* obs = ppo_->raw_obs();  // after the step: a done env's are its next reset's
-  for (int n = 0; n < N; ++n) {
-    float* st = obs_stack_.data() + size_t(n) * k * D;
-    std::copy(st + D, st + size_t(k) * D, st);  // drop the oldest
-    const float* newest = pool.done(n) ? pool.final_obs(n) : obs + size_t(n) * D;
-    std::copy_n(newest, D, st + size_t(k - 1) * D);
-    std::memcpy(next_.data() + (size_t(t) * N + n) * per_, st, size_t(per_));
-    if (pool.done(n))  // the next episode starts from its reset observation, k times
-      for (int j = 0; j < k; ++j) std::copy_n(obs + size_t(n) * D, D, st + size_t(j) * D);
-  }
+void ImitationTrainer::build_state_windows() {
+  const int N = s_.ppo.num_envs, T = s_.ppo.rollout_steps, k = s_.ppo.frames;
+  const int D = s_.disc.obs_dim;
+  const Rollout& r = ppo_->rollout();
+  uint8_t* out = static_cast<uint8_t*>(state_windows_.raw());
+  for (int t = 0; t < T; ++t)
+    for (int n = 0; n < N; ++n) {
+      const size_t i = size_t(t) * N + n;
+      float* st = obs_stack_.data() + size_t(n) * k * D;
+      std::copy(st + D, st + size_t(k) * D, st);  // drop the oldest
+      // s_{t+1}: the finished episode's final observation on a done step.
+      std::copy_n(r.raw_obs.data() + size_t(r.next_row[i]) * D, D, st + size_t(k - 1) * D);
+      std::memcpy(out + i * size_t(per_), st, size_t(per_));
+      if (r.host_terminated[i] || r.host_truncated[i]) {
+        // The next episode starts from its reset observation, k times.
+        const float* reset = r.raw_obs.data() + (size_t(t + 1) * N + n) * D;
+        for (int j = 0; j < k; ++j) std::copy_n(reset, D, st + size_t(j) * D);
+      }
+    }
 }
+
+// ---------------------------------------------------------------- learners
 
 void ImitationTrainer::average(float* grads, long n) {
   profile::ScopedRange range("gradient all-reduce");
@@ -377,101 +489,10 @@ void ImitationTrainer::sync_parameters() {
   bcast(disc_->net().buffers());
 }
 
-void ImitationTrainer::capture_next(int t, const env::EnvPool& pool, const uint8_t* frames) {
-  const int N = pool.num_envs();
-  for (int n = 0; n < N; ++n) {
-    // s^k_{t+1}: on a done step the frames hold the next episode's reset stack.
-    const uint8_t* src = pool.done(n) ? pool.final_frames(n) : frames + size_t(n) * per_;
-    std::memcpy(next_.data() + (size_t(t) * N + n) * per_, src, size_t(per_));
-  }
-}
-
-void ImitationTrainer::add_velocities(const env::EnvPool& pool) {
-  for (int n = 0; n < pool.num_envs(); ++n) velocity_sum_ += pool.x_velocities()[n];
-}
-
-void ImitationTrainer::reward_and_update_disc(RolloutBuffer& buf) {
-  const long B = s_.ppo.batch();
-  auto t0 = std::chrono::steady_clock::now();
-  profile::ScopedRange reward_range("D reward");
-  disc_->reward(next_windows(), buf.rewards.data());  // D frozen for the whole rollout
-  double sum = 0, sum2 = 0;
-  for (float r : buf.rewards) sum += r, sum2 += double(r) * r;
-  mean_reward_ = sum / double(B);
-  reward_sq_ = sum2 / double(B);
-  train_velocity_ = velocity_sum_ / double(B);
-  velocity_sum_ = 0;
-  if (reward_norm_)
-    reward_norm_->scale(s_.ppo.rollout_steps, buf.rewards.data(), buf.terminated.data(),
-                        buf.truncated.data(), buf.rewards.data());
-  std::copy(buf.rewards.begin(), buf.rewards.end(), rewards_.begin());
-  reward_seconds_ = seconds_since(t0);
-  reward_range.end();
-
-  t0 = std::chrono::steady_clock::now();
-  profile::ScopedRange update_range("D update");
-  disc_sum_ = UpdateStats{};
-  disc_updates_ = 0;
-  const int M = s_.disc_minibatch;
-  const Discriminator<float>::GradientHook hook =
-      comm_.size() > 1
-          ? Discriminator<float>::GradientHook([this](float* g, long n) { average(g, n); })
-          : Discriminator<float>::GradientHook();
-  std::iota(perm_.begin(), perm_.end(), 0L);
-  const long cap = s_.disc_updates > 0 ? s_.disc_updates : std::numeric_limits<long>::max();
-  for (int pass = 0; pass < s_.disc_passes && disc_updates_ < cap; ++pass) {
-    for (long i = B - 1; i > 0; --i)
-      std::swap(perm_[size_t(i)], perm_[size_t(shuffle_rng_.below(uint64_t(i + 1)))]);
-    for (long start = 0; start < B && disc_updates_ < cap; start += M) {
-      const int c = int(std::min<long>(M, B - start));
-      const Tensor agent = agent_batch(start, c);
-      const UpdateStats u = disc_->update(expert_batch(c), agent, hook);
-      add_stats(disc_sum_, u, 1.0);
-      ++disc_updates_;
-    }
-  }
-  disc_seconds_ = seconds_since(t0);
-}
-
-Tensor ImitationTrainer::agent_batch(long start, int c) {
-  if (dev_.is_cuda()) return agent_batch_device(start, c);
-  for (int j = 0; j < c; ++j)
-    std::memcpy(agent_mb_.data() + size_t(j) * per_,
-                next_.data() + size_t(perm_[size_t(start + j)]) * per_, size_t(per_));
-  return windows(agent_mb_.data(), c);
-}
-
-Tensor ImitationTrainer::expert_batch(int c) {
-  RM_CHECK(c >= 1 && c <= s_.disc_minibatch, "expert_batch: ", c,
-           " windows, expected [1, imitate.disc_minibatch = ", s_.disc_minibatch, "]");
-  if (dev_.is_cuda()) return expert_batch_device(c);
-  const int k = s_.ppo.frames;
-  if (s_.states)
-    demos_->sample_obs_windows(c, k, expert_rng_, reinterpret_cast<float*>(expert_mb_.data()), 1);
-  else
-    demos_->sample_windows(c, k, expert_rng_, expert_mb_.data(), 1);
-  return windows(expert_mb_.data(), c);
-}
-
-ImitationStats ImitationTrainer::iterate() {
-  profile::ScopedRange range("iteration");
-  ImitationStats st;
-  st.ppo = ppo_->iterate();
-  st.disc_updates = disc_updates_;
-  if (disc_updates_ > 0) {
-    st.disc = UpdateStats{};
-    add_stats(st.disc, disc_sum_, 1.0 / disc_updates_);
-  } else {  // D frozen (imitate.disc_passes = 0): no D statistics
-    const double n = NAN;
-    st.disc = UpdateStats{n, n, n, n, n, n, n, n, n, n};
-  }
-  st.mean_reward = mean_reward_;
+void ImitationTrainer::average_statistics(ImitationStats& st) {
+  st.fps = double(s_.ppo.batch()) / std::max(1e-9, st.ppo.rollout_seconds + st.reward_seconds +
+                                                       st.disc_seconds + st.ppo.update_seconds);
   double reward_sq = reward_sq_;
-  st.train_velocity = train_velocity_;
-  st.reward_seconds = reward_seconds_;
-  st.disc_seconds = disc_seconds_;
-  st.fps = st.ppo.fps;
-
   // One all-reduce of the logged values: learner means, and the episode returns weighted by
   // whether a learner has finished any episode yet.
   IterationStats& p = st.ppo;
@@ -508,7 +529,9 @@ ImitationStats ImitationTrainer::iterate() {
   st.train_length = learners_with_episodes > 0 ? v[M + 1] / learners_with_episodes : NAN;
   st.episodes = long(v[M + 3]);
   st.reward_std = std::sqrt(std::max(0.0, reward_sq - st.mean_reward * st.mean_reward));
+}
 
+void ImitationTrainer::evaluate_if_due(ImitationStats& st) {
   st.eval_return = st.eval_std = st.eval_det_return = st.eval_det_std = st.eval_stoch_return =
       st.eval_stoch_std = NAN;
   // Every eval.every iterations and at the last one, so a run shorter than eval.every iterations
@@ -526,7 +549,20 @@ ImitationStats ImitationTrainer::iterate() {
   }
   st.best_eval_return = best_eval_;
   st.eval_total = (s_.eval_deterministic ? eval_det_ : eval_stoch_).total;
-  return st;
+}
+
+AgentNet<float>& ImitationTrainer::eval_policy() {
+  AgentNet<float>& pi = ppo_->policy();
+  if (pi.device().is_cpu()) return pi;
+  // Evaluation renders to the host: a cpu copy of the current parameters acts there.
+  if (!eval_policy_) {
+    AgentConfig c = pi.config();
+    c.device = Device::cpu();
+    eval_policy_ = std::make_unique<AgentNet<float>>(c);
+  }
+  eval_policy_->parameters().copy_values_from(pi.parameters());
+  if (pi.buffers().size() > 0) eval_policy_->buffers().copy_values_from(pi.buffers());
+  return *eval_policy_;
 }
 
 double ImitationTrainer::evaluate_now(ImitationStats& st) {

@@ -160,11 +160,11 @@ class ImitationTrainer {
   const env::DemoSet& demos() const { return *demos_; }
   Comm& comm() { return comm_; }
   // The last rollout's s^k_{t+1} windows, [T*N, k, H, W] (states: float [T*N, k, D]; sample
-  // order of the rollout buffer), on the run's device.
+  // order of the rollout), gathered into a new tensor on the run's device.
   Tensor next_windows();
   Device device() const { return dev_; }
-  // The last rollout's D rewards as written into the rollout buffer (normalised with
-  // imitate.reward_norm = return_std), [T*N].
+  // The last rollout's D rewards as written into the rollout (normalised with
+  // imitate.reward_norm = return_std), [T*N] (host).
   const std::vector<float>& rewards() const { return rewards_; }
   // The best evaluation mean so far (see ImitationStats::new_best; -inf before any), every rank.
   double best_eval_return() const { return best_eval_; }
@@ -178,26 +178,24 @@ class ImitationTrainer {
   const std::vector<float>& obs_windows() const { return obs_stack_; }
 
  private:
-  void capture_next(int t, const env::EnvPool& pool, const uint8_t* frames);
-  void capture_next_states(int t, const env::EnvPool& pool);
-  void reset_obs_windows();                // every env's window: its current observation k times
-  Tensor windows(void* data, long count);  // a [count, k, ...] view of window storage
-  void reward_and_update_disc(RolloutBuffer& buf);
-  // c agent windows in perm_ order from `start` (a view of the minibatch buffer).
-  Tensor agent_batch(long start, int c);
-  // Device path (algos/imitate_device.cpp).
-  void init_device();
-  void capture_next_device(int t, const env::EnvPool& pool, const uint8_t* frames,
-                           const uint8_t* final_frames);
-  Tensor agent_batch_device(long start, int c);
-  Tensor expert_batch_device(int c);
+  // The steps of iterate(), in the order of Algorithm 1.
+  void reward_rollout(ImitationStats& st);        // D frozen: r_t into the rollout's rewards
+  void update_discriminator(ImitationStats& st);  // imitate.disc_passes over the windows
+  void average_statistics(ImitationStats& st);    // collective
+  void evaluate_if_due(ImitationStats& st);       // rank 0 evaluates, every rank learns the best
+  // The s^k_{t+1} windows of rollout samples[0, c) gathered into dst (on the run's device).
+  Tensor next_windows(const int32_t* samples, int c, Tensor& dst);
+  // dst rows = source rows index_host_[0, count) of row_bytes each (on the run's device).
+  Tensor gather(const Tensor& source, long row_bytes, long count, Tensor& dst);
+  Tensor windows(const Tensor& rows, long count) const;  // a [count, k, ...] view
+  void reset_obs_windows();        // every env's window: its current observation k times
+  void build_state_windows();      // states: the rollout's windows of k raw observations
   AgentNet<float>& eval_policy();  // the policy, or its cpu copy when it trains on a GPU
   void sync_parameters();          // rank 0's parameters and buffers to every learner
   void average(float* grads, long n);
   // Rank 0: the eval.modes evaluations into st; returns this evaluation's mean return of the
   // mode best.h5 follows (deterministic when evaluated).
   double evaluate_now(ImitationStats& st);
-  void add_velocities(const env::EnvPool& pool);     // the step's x_velocity into velocity_sum_
   void save_learner(const std::string& path) const;  // this learner's own state
   void load_learner(CheckpointReader& r);
 
@@ -209,19 +207,20 @@ class ImitationTrainer {
   std::unique_ptr<PpoTrainer> ppo_;
   std::unique_ptr<Discriminator<float>> disc_;
   Rng expert_rng_, shuffle_rng_;  // expert windows, order of the agent windows
-  long per_ = 0;                  // bytes per window: k * H * W (states: k * D * 4)
-  std::vector<uint8_t> next_;     // [T*N, k, H, W] (states: float [T*N, k, D])
+  Device dev_;    // this learner's device (run.device, or its local GPU with several learners)
+  long per_ = 0;  // bytes per window: k * H * W (states: k * D * 4)
+  // Frames: every demonstration frame [F, H, W] (states: observation [F, D]) on the device.
+  Tensor demo_rows_;
+  Tensor state_windows_;          // states: [T*N, k * D * 4] the rollout's s^k_{t+1} (cpu)
   std::vector<float> obs_stack_;  // states: [N, k, D] each env's last k raw observations
-  std::vector<uint8_t> expert_mb_, agent_mb_;
-  std::vector<long> perm_;
+  // Window scratch on the device: agent minibatches and reward chunks, expert minibatches, and
+  // their gather indices (with a host copy).
+  Tensor agent_mb_, expert_mb_, index_;
+  std::vector<int32_t> index_host_;
+  std::vector<int32_t> perm_;
   std::vector<float> rewards_;
+  double reward_sq_ = 0;                           // mean squared D reward over the rollout
   std::unique_ptr<ReturnNormalizer> reward_norm_;  // imitate.reward_norm = return_std
-  Device dev_;  // this learner's device (run.device, or its local GPU with several learners)
-  // On a CUDA device: the windows, every demonstration frame [F, H, W] with each episode's
-  // first row, the minibatches and their gather indices.
-  Tensor next_dev_, demo_frames_dev_, agent_mb_dev_, expert_mb_dev_, index_dev_;
-  std::vector<long> demo_first_row_;
-  std::vector<int32_t> index_;
   std::unique_ptr<AgentNet<float>> eval_policy_;
   struct EvalWindow {
     std::vector<double> returns;  // rank 0: the last eval.window evaluation episodes
@@ -229,13 +228,6 @@ class ImitationTrainer {
   };
   EvalWindow eval_det_, eval_stoch_;
   double best_eval_ = -std::numeric_limits<double>::infinity();
-  // Filled by the hooks during iterate().
-  UpdateStats disc_sum_;
-  int disc_updates_ = 0;
-  double mean_reward_ = 0, reward_std_ = 0, reward_seconds_ = 0, disc_seconds_ = 0;
-  double reward_sq_ = 0;     // mean squared D reward over the rollout
-  double velocity_sum_ = 0;  // x_velocity over the rollout's steps so far
-  double train_velocity_ = 0;
 };
 
 // Whole episodes of a policy on a fresh pool: a pixel policy on a rendering pool (task, frames

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "algos/train_ops.h"
 #include "engine/device_ops.h"
 #include "engine/profile.h"
 #include "kernels/common.h"
@@ -78,140 +79,175 @@ PpoTrainer::PpoTrainer(const Config& cfg)
   if (s_.obs_norm) obs_rms_ = std::make_unique<RunningMeanStd>(obs_dim_);
   if (s_.reward_norm) ret_rms_ = std::make_unique<RunningMeanStd>(1);
 
-  const int N = s_.num_envs;
+  const int N = s_.num_envs, A = act_dim_, M = s_.minibatch;
   const long B = s_.batch();
-  buf_.obs_bytes =
-      s_.pixels() ? long(s_.frames) * s_.frame_size * s_.frame_size : long(obs_dim_) * 4;
-  if (s_.device.is_cpu()) {  // on a device these live in DeviceRollout only
-    buf_.obs.assign(size_t(B * buf_.obs_bytes), 0);
-    buf_.actions.assign(size_t(B * act_dim_), 0.f);
-    buf_.logp.assign(size_t(B), 0.f);
-    buf_.advantages.assign(size_t(B), 0.f);
-  }
-  for (auto* v : {&buf_.values, &buf_.next_values, &buf_.rewards, &buf_.returns})
+  const Device d = s_.device;
+  if (s_.device.is_cuda() && pool_->frame_mode() == env::FrameMode::Cuda)
+    RM_CHECK(pool_->frames_device().device() == d, "config run.device=", d.str(),
+             ": the envs render on ", pool_->frames_device().device().str(),
+             " (CUDA-GL interop uses the GPU of the EGL context); choose that device or "
+             "run.device_frames=upload");
+  r_.obs_bytes = s_.pixels() ? long(s_.frames) * s_.frame_size * s_.frame_size : long(obs_dim_) * 4;
+  // Room for N final rows to start with; store_final() grows it when more episodes end.
+  r_.obs = Tensor::zeros({(s_.rollout_steps + 2L) * N, r_.obs_bytes}, DType::u8, d);
+  if (!s_.pixels()) r_.raw_obs.assign(size_t(r_.obs.dim(0)) * obs_dim_, 0.f);
+  r_.next_row.assign(size_t(B), 0);
+  r_.actions = Tensor::zeros({B, A}, DType::f32, d);
+  for (Tensor* t :
+       {&r_.logp, &r_.values, &r_.next_values, &r_.rewards, &r_.advantages, &r_.returns})
+    *t = Tensor::zeros({B}, DType::f32, d);
+  r_.terminated = Tensor::zeros({B}, DType::u8, d);
+  r_.truncated = Tensor::zeros({B}, DType::u8, d);
+  for (auto* v : {&r_.host_rewards, &r_.host_values, &r_.host_next_values, &r_.host_returns})
     v->assign(size_t(B), 0.f);
-  buf_.terminated.assign(size_t(B), 0);
-  buf_.truncated.assign(size_t(B), 0);
+  r_.host_terminated.assign(size_t(B), 0);
+  r_.host_truncated.assign(size_t(B), 0);
+  r_.perm = Tensor::zeros({B}, DType::i32, d);
+  r_.mb_obs = Tensor::zeros({M, r_.obs_bytes}, DType::u8, d);
+  r_.mb_actions = Tensor::zeros({M, A}, DType::f32, d);
+  r_.mb_scalars = Tensor::zeros({4, M}, DType::f32, d);
+  r_.noise = Tensor::zeros({N, A}, DType::f32, d);
+
   obs_raw_.assign(size_t(N) * obs_dim_, 0.f);
-  if (s_.pixels()) frames_.assign(size_t(N * buf_.obs_bytes), 0);
+  obs_stage_.assign(size_t(N) * obs_dim_, 0.f);
+  if (s_.pixels()) frames_.assign(size_t(N * r_.obs_bytes), 0);
   running_return_.assign(size_t(N), 0.0);
-  env_actions_.assign(size_t(N) * act_dim_, 0.f);
-  noise_.assign(size_t(N) * act_dim_, 0.f);
-  mb_obs_.assign(size_t(s_.minibatch * buf_.obs_bytes), 0);
-  mb_floats_.assign(size_t(s_.minibatch) * (act_dim_ + 4), 0.f);
+  env_actions_.assign(size_t(N) * A, 0.f);
+  noise_.assign(size_t(N) * A, 0.f);
   perm_.resize(size_t(B));
-  if (s_.device.is_cuda()) init_device();
+  perm32_.resize(size_t(B));
 
   const bool host_frames = s_.pixels() && pool_->frame_mode() == env::FrameMode::Host;
   pool_->reset(host_frames ? frames_.data() : nullptr, obs_raw_.data());
-  if (dev_) refresh_device_frames(true);
   if (obs_rms_) obs_rms_->update(obs_raw_.data(), N);
-}
-
-void PpoTrainer::set_hooks(PpoHooks hooks) {
-  RM_CHECK(!dev_ || !hooks.after_step,
-           "PpoTrainer::set_hooks: after_step takes host frames, but "
-           "this trainer runs on ",
-           s_.device.str(), " (use after_step_device)");
-  hooks_ = std::move(hooks);
 }
 
 PpoTrainer::~PpoTrainer() = default;
 
-void PpoTrainer::write_obs(long sample, const float* obs_raw, const uint8_t* frames) {
-  uint8_t* dst = buf_.obs.data() + sample * buf_.obs_bytes;
-  if (s_.pixels()) {
-    std::memcpy(dst, frames, size_t(buf_.obs_bytes));
-  } else if (obs_rms_) {
-    obs_rms_->normalize(obs_raw, reinterpret_cast<float*>(dst), 1, s_.obs_clip);
-  } else {
-    std::memcpy(dst, obs_raw, size_t(buf_.obs_bytes));
-  }
-}
-
-Tensor PpoTrainer::obs_batch(const uint8_t* rows, int batch) {
-  void* p = const_cast<uint8_t*>(rows);
+Tensor PpoTrainer::rows(long first, int count) const {
+  uint8_t* p = row(first);
   if (s_.pixels())
-    return Tensor::view(p, {batch, s_.frames, s_.frame_size, s_.frame_size}, DType::u8);
-  return Tensor::view(p, {batch, obs_dim_}, DType::f32);
+    return Tensor::view(p, {count, s_.frames, s_.frame_size, s_.frame_size}, DType::u8, s_.device);
+  return Tensor::view(p, {count, obs_dim_}, DType::f32, s_.device);
 }
 
-double PpoTrainer::value_of(const float* obs_raw, const uint8_t* frames) {
-  // One observation through the minibatch scratch (free during the rollout).
+void PpoTrainer::store_current(long first) {
+  const int N = s_.num_envs;
+  const size_t bytes = size_t(N) * size_t(r_.obs_bytes);
   if (s_.pixels()) {
-    std::memcpy(mb_obs_.data(), frames, size_t(buf_.obs_bytes));
-  } else if (obs_rms_) {
-    obs_rms_->normalize(obs_raw, reinterpret_cast<float*>(mb_obs_.data()), 1, s_.obs_clip);
-  } else {
-    std::memcpy(mb_obs_.data(), obs_raw, size_t(buf_.obs_bytes));
+    if (pool_->frame_mode() == env::FrameMode::Host)
+      ops::copy_from_host(s_.device, row(first), frames_.data(), bytes);
+    else  // rendered into device memory (CUDA-GL interop)
+      train_ops::copy_bytes(s_.device, row(first), pool_->frames_device().raw(), bytes);
+    return;
   }
-  return double(vf_->forward(obs_batch(mb_obs_.data(), 1)).data<float>()[0]);
+  std::copy(obs_raw_.begin(), obs_raw_.end(), r_.raw_obs.begin() + first * obs_dim_);
+  if (obs_rms_)
+    obs_rms_->normalize(obs_raw_.data(), obs_stage_.data(), N, s_.obs_clip);
+  else
+    obs_stage_ = obs_raw_;
+  ops::copy_from_host(s_.device, row(first), obs_stage_.data(), bytes);
 }
 
-void PpoTrainer::rollout(IterationStats& st) {
-  if (dev_) return rollout_device(st);
+long PpoTrainer::store_final(int n) {
+  const int N = s_.num_envs;
+  const long r = (s_.rollout_steps + 1L) * N + r_.final_rows++;
+  if (r >= r_.obs.dim(0)) {  // twice the final rows, the rows so far kept
+    Tensor grown = Tensor::zeros(
+        {(s_.rollout_steps + 1L) * N + 2 * (r - (s_.rollout_steps + 1L) * N), r_.obs_bytes},
+        DType::u8, s_.device);
+    train_ops::copy_bytes(s_.device, grown.raw(), r_.obs.raw(), r_.obs.nbytes());
+    r_.obs = grown;
+    if (!s_.pixels()) r_.raw_obs.resize(size_t(grown.dim(0)) * obs_dim_);
+  }
+  const size_t per = size_t(r_.obs_bytes);
+  if (s_.pixels()) {
+    if (pool_->frame_mode() == env::FrameMode::Host)
+      ops::copy_from_host(s_.device, row(r), pool_->final_frames(n), per);
+    else
+      train_ops::copy_bytes(
+          s_.device, row(r),
+          static_cast<const uint8_t*>(pool_->final_frames_device().raw()) + size_t(n) * per, per);
+    return r;
+  }
+  const float* raw = pool_->final_obs(n);
+  std::copy_n(raw, obs_dim_, r_.raw_obs.begin() + r * obs_dim_);
+  if (obs_rms_)
+    obs_rms_->normalize(raw, obs_stage_.data(), 1, s_.obs_clip);
+  else
+    std::copy_n(raw, obs_dim_, obs_stage_.begin());
+  ops::copy_from_host(s_.device, row(r), obs_stage_.data(), per);
+  return r;
+}
+
+double PpoTrainer::value_of_row(long r) {
+  float v = 0;
+  ops::copy_to_host(s_.device, &v, vf_->forward(rows(r, 1)).raw(), sizeof(float));
+  return double(v);
+}
+
+IterationStats PpoTrainer::collect() {
+  IterationStats st;
+  const auto t0 = std::chrono::steady_clock::now();
   profile::ScopedRange range("rollout");
+  const Device d = s_.device;
   const int N = s_.num_envs, A = act_dim_, T = s_.rollout_steps;
   const float* log_std = pi_->log_std();
+  r_.final_rows = 0;
+  velocity_sum_ = 0;
+  store_current(0);
   for (int t = 0; t < T; ++t) {
     const long base = long(t) * N;
-    for (int n = 0; n < N; ++n)
-      write_obs(base + n, obs_raw_.data() + size_t(n) * obs_dim_,
-                s_.pixels() ? frames_.data() + size_t(n) * buf_.obs_bytes : nullptr);
-    const Tensor ob = obs_batch(buf_.obs.data() + base * buf_.obs_bytes, N);
+    const Tensor ob = rows(base, N);
     const float* mean = pi_->forward(ob).data<float>();  // [N, A]
     for (float& z : noise_) z = float(sample_rng_.normal());
-    float* act = buf_.actions.data() + base * A;
-    kernels::gaussian_sample_cpu(N, A, mean, log_std, noise_.data(), act);
-    kernels::gaussian_log_prob_cpu(N, A, mean, log_std, act, buf_.logp.data() + base);
+    ops::copy_from_host(d, r_.noise.raw(), noise_.data(), sizeof(float) * noise_.size());
+    float* act = r_.actions.data<float>() + base * A;
+    train_ops::gaussian_sample(d, N, A, mean, log_std, r_.noise.data<float>(), act);
+    train_ops::gaussian_log_prob(d, N, A, mean, log_std, act, r_.logp.data<float>() + base);
     const float* v = vf_->forward(ob).data<float>();  // [N, 1]
-    std::copy(v, v + N, buf_.values.data() + base);
-    for (long i = 0; i < long(N) * A; ++i)
-      env_actions_[size_t(i)] = std::clamp(act[i], -float(s_.action_clip), float(s_.action_clip));
+    train_ops::copy_bytes(d, r_.values.data<float>() + base, v, sizeof(float) * size_t(N));
+    // Only the actions cross to the host, for the envs.
+    ops::copy_to_host(d, env_actions_.data(), act, sizeof(float) * env_actions_.size());
+    for (float& a : env_actions_) a = std::clamp(a, -float(s_.action_clip), float(s_.action_clip));
 
     const auto te = std::chrono::steady_clock::now();
     profile::ScopedRange env_range("env step + render");
-    pool_->step(env_actions_.data(), s_.pixels() ? frames_.data() : nullptr, obs_raw_.data());
+    const bool host_frames = s_.pixels() && pool_->frame_mode() == env::FrameMode::Host;
+    pool_->step(env_actions_.data(), host_frames ? frames_.data() : nullptr, obs_raw_.data());
     env_range.end();
     st.env_seconds += seconds_since(te);
-    if (hooks_.after_step) hooks_.after_step(t, *pool_, s_.pixels() ? frames_.data() : nullptr);
     record_step(t, st);
   }
   trim_window();
 
   // Bootstraps: the next step's value inside the rollout, V(s_T) after it; truncated steps
-  // already hold V(final observation).
+  // already hold V(final observation). Values come to the host once.
+  const size_t B = size_t(s_.batch());
+  ops::copy_to_host(d, r_.host_values.data(), r_.values.raw(), sizeof(float) * B);
   for (int t = 0; t + 1 < T; ++t)
     for (int n = 0; n < N; ++n) {
       const size_t i = size_t(t) * N + n;
-      if (!buf_.truncated[i]) buf_.next_values[i] = buf_.values[i + size_t(N)];
+      if (!r_.host_truncated[i]) r_.host_next_values[i] = r_.host_values[i + size_t(N)];
     }
   {
-    std::vector<uint8_t> last(size_t(N * buf_.obs_bytes));
-    for (int n = 0; n < N; ++n) {
-      uint8_t* dst = last.data() + size_t(n) * buf_.obs_bytes;
-      if (s_.pixels())
-        std::memcpy(dst, frames_.data() + size_t(n) * buf_.obs_bytes, size_t(buf_.obs_bytes));
-      else if (obs_rms_)
-        obs_rms_->normalize(obs_raw_.data() + size_t(n) * obs_dim_, reinterpret_cast<float*>(dst),
-                            1, s_.obs_clip);
-      else
-        std::memcpy(dst, obs_raw_.data() + size_t(n) * obs_dim_, size_t(buf_.obs_bytes));
-    }
-    const float* v = vf_->forward(obs_batch(last.data(), N)).data<float>();
+    std::vector<float> last(static_cast<size_t>(N));
+    ops::copy_to_host(d, last.data(), vf_->forward(rows(long(T) * N, N)).raw(),
+                      sizeof(float) * size_t(N));
     for (int n = 0; n < N; ++n) {
       const size_t i = size_t(T - 1) * N + n;
-      if (!buf_.truncated[i]) buf_.next_values[i] = v[n];
+      if (!r_.host_truncated[i]) r_.host_next_values[i] = last[size_t(n)];
     }
   }
-
-  range.end();  // the hook's phases (the discriminator's) are not part of the rollout
-  if (hooks_.after_rollout) hooks_.after_rollout(buf_);
-  kernels::gae_cpu(T, N, buf_.rewards.data(), buf_.values.data(), buf_.next_values.data(),
-                   buf_.terminated.data(), buf_.truncated.data(), s_.gamma, s_.lambda,
-                   buf_.advantages.data(), buf_.returns.data());
-  st.explained_variance = explained_variance(buf_.values, buf_.returns);
-  if (s_.norm_adv) kernels::standardize_cpu(long(buf_.advantages.size()), buf_.advantages.data());
+  // One upload of what the host produced.
+  ops::copy_from_host(d, r_.rewards.raw(), r_.host_rewards.data(), sizeof(float) * B);
+  ops::copy_from_host(d, r_.next_values.raw(), r_.host_next_values.data(), sizeof(float) * B);
+  ops::copy_from_host(d, r_.terminated.raw(), r_.host_terminated.data(), B);
+  ops::copy_from_host(d, r_.truncated.raw(), r_.host_truncated.data(), B);
+  st.mean_velocity = velocity_sum_ / double(B);
+  range.end();
+  st.rollout_seconds = seconds_since(t0);
+  return st;
 }
 
 void PpoTrainer::record_step(int t, IterationStats& st) {
@@ -226,18 +262,18 @@ void PpoTrainer::record_step(int t, IterationStats& st) {
   }
   const double reward_scale = ret_rms_ ? 1.0 / std::sqrt(ret_rms_->var()[0] + 1e-8) : 1.0;
   for (int n = 0; n < N; ++n) {
-    const long i = base + n;
+    const size_t i = size_t(base + n);
     double r = double(pool_->rewards()[n]) * reward_scale;
     if (ret_rms_) r = std::clamp(r, -s_.reward_clip, s_.reward_clip);
-    buf_.rewards[size_t(i)] = float(r);
-    buf_.terminated[size_t(i)] = pool_->terminated()[n];
-    buf_.truncated[size_t(i)] = pool_->truncated()[n];
-    if (buf_.truncated[size_t(i)] && !buf_.terminated[size_t(i)])
-      buf_.next_values[size_t(i)] =
-          dev_ ? float(value_of_final_device(n))
-               : float(
-                     value_of(pool_->final_obs(n), s_.pixels() ? pool_->final_frames(n) : nullptr));
+    r_.host_rewards[i] = float(r);
+    r_.host_terminated[i] = pool_->terminated()[n];
+    r_.host_truncated[i] = pool_->truncated()[n];
+    velocity_sum_ += pool_->x_velocities()[n];
+    r_.next_row[i] = int32_t(base + N + n);
     if (pool_->done(n)) {
+      r_.next_row[i] = int32_t(store_final(n));
+      if (r_.host_truncated[i] && !r_.host_terminated[i])
+        r_.host_next_values[i] = float(value_of_row(r_.next_row[i]));
       running_return_[size_t(n)] = 0;
       window_returns_.push_back(pool_->episode_returns()[n]);
       window_lengths_.push_back(pool_->episode_lengths()[n]);
@@ -245,6 +281,7 @@ void PpoTrainer::record_step(int t, IterationStats& st) {
       ++episodes_total_;
     }
   }
+  store_current(base + N);  // s_{t+1} (a reset observation where an episode ended)
 }
 
 // The episode window keeps the last log_window episodes.
@@ -255,6 +292,50 @@ void PpoTrainer::trim_window() {
     window_returns_.erase(window_returns_.begin(), window_returns_.begin() + drop);
     window_lengths_.erase(window_lengths_.begin(), window_lengths_.begin() + drop);
   }
+}
+
+void PpoTrainer::learn(IterationStats& st) {
+  const auto t0 = std::chrono::steady_clock::now();
+  profile::ScopedRange range("PPO update");
+  const Device d = s_.device;
+  const int T = s_.rollout_steps, N = s_.num_envs;
+  const size_t B = size_t(s_.batch());
+  train_ops::gae(d, T, N, r_.rewards.data<float>(), r_.values.data<float>(),
+                 r_.next_values.data<float>(), r_.terminated.data<uint8_t>(),
+                 r_.truncated.data<uint8_t>(), s_.gamma, s_.lambda, r_.advantages.data<float>(),
+                 r_.returns.data<float>());
+  ops::copy_to_host(d, r_.host_returns.data(), r_.returns.raw(), sizeof(float) * B);
+  st.explained_variance = explained_variance(r_.host_values, r_.host_returns);
+  if (s_.norm_adv) train_ops::standardize(d, long(B), r_.advantages.data<float>());
+  update(st);
+  range.end();
+  st.update_seconds = seconds_since(t0);
+
+  ++iteration_;
+  timesteps_ += s_.batch();
+  st.iteration = iteration_;
+  st.timesteps = timesteps_;
+  st.fps = double(s_.batch()) / std::max(1e-9, st.rollout_seconds + st.update_seconds);
+  if (window_returns_.empty()) {
+    st.mean_return = st.std_return = st.mean_length = NAN;
+  } else {
+    double m = 0, m2 = 0, ml = 0;
+    for (size_t i = 0; i < window_returns_.size(); ++i) {
+      m += window_returns_[i];
+      m2 += window_returns_[i] * window_returns_[i];
+      ml += window_lengths_[i];
+    }
+    const double n = double(window_returns_.size());
+    st.mean_return = m / n;
+    st.std_return = std::sqrt(std::max(0.0, m2 / n - st.mean_return * st.mean_return));
+    st.mean_length = ml / n;
+  }
+}
+
+IterationStats PpoTrainer::iterate() {
+  IterationStats st = collect();
+  learn(st);
+  return st;
 }
 
 void PpoTrainer::update(IterationStats& st) {
@@ -271,12 +352,14 @@ void PpoTrainer::update(IterationStats& st) {
   for (int epoch = 0; epoch < s_.epochs; ++epoch) {
     for (long i = B - 1; i > 0; --i)
       std::swap(perm_[size_t(i)], perm_[size_t(shuffle_rng_.below(uint64_t(i + 1)))]);
-    if (dev_) upload_perm();
+    // The epoch's order (drawn on the host) to the device.
+    for (size_t i = 0; i < perm_.size(); ++i) perm32_[i] = int32_t(perm_[i]);
+    ops::copy_from_host(s_.device, r_.perm.raw(), perm32_.data(), sizeof(int32_t) * perm32_.size());
     double epoch_kl = 0;
     long epoch_steps = 0;
     for (long start = 0; start < B; start += M) {
       const int b = int(std::min<long>(M, B - start));
-      const Minibatch mb = dev_ ? gather_minibatch_device(start, b) : gather_minibatch(start, b);
+      const Minibatch mb = gather_minibatch(start, b);
       const Tensor& ob = mb.obs;
 
       pi_->parameters().zero_grad();
@@ -284,8 +367,7 @@ void PpoTrainer::update(IterationStats& st) {
                                                   s_.clip, s_.entropy_coef, true, scratch_);
       RM_CHECK(std::isfinite(po.loss), "policy loss is ", po.loss, " at iteration ", iteration_ + 1,
                ", epoch ", epoch + 1, ": training diverged");
-      if (hooks_.policy_grads)
-        hooks_.policy_grads(pi_->parameters().grads(), pi_->parameters().size());
+      if (grad_hook_) grad_hook_(pi_->parameters().grads(), pi_->parameters().size());
       st.policy_grad_norm += clip_grad_norm(pi_->parameters(), s_.max_grad_norm);
       pi_opt_->step();
 
@@ -294,8 +376,7 @@ void PpoTrainer::update(IterationStats& st) {
           *vf_, ob, mb.returns, mb.values, s_.value_clip, s_.value_coef, true, scratch_);
       RM_CHECK(std::isfinite(vo.loss), "value loss is ", vo.loss, " at iteration ", iteration_ + 1,
                ", epoch ", epoch + 1, ": training diverged");
-      if (hooks_.value_grads)
-        hooks_.value_grads(vf_->parameters().grads(), vf_->parameters().size());
+      if (grad_hook_) grad_hook_(vf_->parameters().grads(), vf_->parameters().size());
       st.value_grad_norm += clip_grad_norm(vf_->parameters(), s_.max_grad_norm);
       vf_opt_->step();
 
@@ -318,62 +399,25 @@ void PpoTrainer::update(IterationStats& st) {
 }
 
 PpoTrainer::Minibatch PpoTrainer::gather_minibatch(long start, int b) {
-  const int A = act_dim_, M = s_.minibatch;
+  const Device d = s_.device;
+  const int M = s_.minibatch, A = act_dim_;
+  const int32_t* idx = r_.perm.data<int32_t>() + start;
+  train_ops::gather_rows(d, b, r_.obs_bytes, idx, r_.obs.raw(), r_.mb_obs.raw());
+  train_ops::gather_rows(d, b, long(sizeof(float)) * A, idx, r_.actions.raw(), r_.mb_actions.raw());
+  float* sc = r_.mb_scalars.data<float>();
+  const Tensor* src[4] = {&r_.logp, &r_.advantages, &r_.returns, &r_.values};
+  for (int j = 0; j < 4; ++j)
+    train_ops::gather_rows(d, b, long(sizeof(float)), idx, src[j]->raw(), sc + size_t(j) * M);
   Minibatch mb;
-  float* mb_act = mb_floats_.data();
-  float* mb_logp = mb_act + size_t(M) * A;
-  float* mb_adv = mb_logp + M;
-  float* mb_ret = mb_adv + M;
-  float* mb_v = mb_ret + M;
-  for (int k = 0; k < b; ++k) {
-    const size_t j = size_t(perm_[size_t(start + k)]);
-    std::memcpy(mb_obs_.data() + size_t(k) * buf_.obs_bytes, buf_.obs.data() + j * buf_.obs_bytes,
-                size_t(buf_.obs_bytes));
-    std::copy_n(buf_.actions.data() + j * A, A, mb_act + size_t(k) * A);
-    mb_logp[k] = buf_.logp[j];
-    mb_adv[k] = buf_.advantages[j];
-    mb_ret[k] = buf_.returns[j];
-    mb_v[k] = buf_.values[j];
-  }
-  mb.obs = obs_batch(mb_obs_.data(), b);
-  mb.actions = mb_act;
-  mb.logp = mb_logp;
-  mb.advantages = mb_adv;
-  mb.returns = mb_ret;
-  mb.values = mb_v;
+  mb.obs = s_.pixels() ? Tensor::view(r_.mb_obs.raw(), {b, s_.frames, s_.frame_size, s_.frame_size},
+                                      DType::u8, d)
+                       : Tensor::view(r_.mb_obs.raw(), {b, obs_dim_}, DType::f32, d);
+  mb.actions = r_.mb_actions.data<float>();
+  mb.logp = sc;
+  mb.advantages = sc + M;
+  mb.returns = sc + 2 * M;
+  mb.values = sc + 3 * M;
   return mb;
-}
-
-IterationStats PpoTrainer::iterate() {
-  IterationStats st;
-  const auto t0 = std::chrono::steady_clock::now();
-  rollout(st);
-  st.rollout_seconds = seconds_since(t0);
-  const auto t1 = std::chrono::steady_clock::now();
-  profile::ScopedRange update_range("PPO update");
-  update(st);
-  update_range.end();
-  st.update_seconds = seconds_since(t1);
-  ++iteration_;
-  timesteps_ += s_.batch();
-  st.iteration = iteration_;
-  st.timesteps = timesteps_;
-  st.fps = double(s_.batch()) / std::max(1e-9, st.rollout_seconds + st.update_seconds);
-  if (window_returns_.empty()) {
-    st.mean_return = st.std_return = st.mean_length = NAN;
-  } else {
-    double m = 0, m2 = 0, ml = 0;
-    for (size_t i = 0; i < window_returns_.size(); ++i) {
-      m += window_returns_[i];
-      m2 += window_returns_[i] * window_returns_[i];
-      ml += window_lengths_[i];
-    }
-    const double n = double(window_returns_.size());
-    st.mean_return = m / n;
-    st.std_return = std::sqrt(std::max(0.0, m2 / n - st.mean_return * st.mean_return));
-    st.mean_length = ml / n;
-  }
-  return st;
 }
 
 }  // namespace relmimic::algos

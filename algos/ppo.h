@@ -132,52 +132,36 @@ struct IterationStats {
   double policy_loss = 0, value_loss = 0, entropy = 0, approx_kl = 0, clip_fraction = 0;
   double value_clip_fraction = 0, explained_variance = 0, policy_grad_norm = 0, value_grad_norm = 0;
   double lr = 0, rollout_seconds = 0, update_seconds = 0, fps = 0;
-  double env_seconds = 0;  // of rollout_seconds: inside EnvPool::step (physics + rendering)
-  int epochs_run = 0;      // < epochs when target_kl stopped the update early
+  double env_seconds = 0;    // of rollout_seconds: inside EnvPool::step (physics + rendering)
+  double mean_velocity = 0;  // forward velocity (the env's x_velocity) over the rollout's steps
+  int epochs_run = 0;        // < epochs when target_kl stopped the update early
 };
 
-// Rollout storage, time-major [T, N] flattened to T*N samples (on the learner's device: the CPU
-// backend, where the networks run).
-struct RolloutBuffer {
-  long obs_bytes = 0;        // per sample
-  std::vector<uint8_t> obs;  // [T*N, obs_bytes]: normalised float state or uint8 frames
-  std::vector<float> actions, logp, values, next_values, rewards, advantages, returns;
-  std::vector<uint8_t> terminated, truncated;
-};
-
-// The rollout storage on a CUDA device (run.device=cuda), time-major like RolloutBuffer, and the
-// minibatch and frame staging. The host RolloutBuffer then holds rewards, dones, values,
-// next_values and returns (what the host computes or logs); obs, actions and logp live here only.
-struct DeviceRollout {
-  Tensor obs;                                                      // [T*N, k, H, W] u8
-  Tensor actions;                                                  // [T*N, A]
+// The rollout storage on the run's device (the cpu, or a CUDA device for pixel agents),
+// time-major [T, N] flattened to T*N samples, and host copies of what the host produces or logs.
+struct Rollout {
+  long obs_bytes = 0;  // per observation row: k*H*W frame bytes, or obs_dim normalised floats
+  // Observation rows: row t*N + n is s_t of env n for t = 0..T (t = T: the states after the
+  // rollout, where the next one starts); rows from (T+1)*N on hold, in step order, the final
+  // observation of each step that ended an episode (its s_{t+1}; the env has reset since).
+  Tensor obs;                     // [(T+1)*N + final rows, obs_bytes] u8
+  std::vector<int32_t> next_row;  // [T*N] (host) the row of each sample's s_{t+1}
+  long final_rows = 0;            // rows after (T+1)*N used by this rollout
+  Tensor actions;                 // [T*N, A]
   Tensor logp, values, next_values, rewards, advantages, returns;  // [T*N]
   Tensor terminated, truncated;                                    // [T*N] u8
-  Tensor noise;                 // [N, A] standard normals drawn on the host
-  Tensor frames, final_frames;  // [N, k, H, W] u8: uploaded frames (run.device_frames=upload)
-  Tensor perm;                  // [T*N] i32: this epoch's shuffled sample order
-  Tensor mb_obs, mb_actions;    // [M, k, H, W] u8, [M, A]
-  Tensor mb_scalars;            // [4, M]: logp_old, advantages, returns, values_old
-};
-
-// Optional extensions for trainers built on PPO (imitation): a learned reward and gradient
-// averaging across learners. Unset hooks cost nothing.
-struct PpoHooks {
-  // After env step t of the rollout: the pool (final_frames(i) of envs whose episode just ended)
-  // and the frames the step wrote, [N, k, H, W] (null for state agents).
-  // Host frames only: a trainer on a CUDA device calls after_step_device instead.
-  std::function<void(int t, const env::EnvPool& pool, const uint8_t* frames)> after_step;
-  // A trainer on a CUDA device: the frames the step wrote and the final stacks of the envs whose
-  // episode just ended (row n valid when pool.done(n)), both [N, k, H, W] u8 in device memory.
-  std::function<void(int t, const env::EnvPool& pool, const uint8_t* frames,
-                     const uint8_t* final_frames)>
-      after_step_device;
-  // After the whole rollout is collected, before GAE: may overwrite buf.rewards [T*N].
-  std::function<void(RolloutBuffer& buf)> after_rollout;
-  // After each minibatch backward, before gradient clipping and the Adam step (e.g. an
-  // all-reduce that averages the flat gradient in place). grads live on the trainer's device.
-  using GradientHook = std::function<void(float* grads, long n)>;
-  GradientHook policy_grads, value_grads;
+  // Host: the env's rewards (uploaded into `rewards` at the end of collect(); a learned reward
+  // overwrites `rewards` on the device), done flags, bootstraps, and copies of the values and
+  // (after learn()) the returns.
+  std::vector<float> host_rewards, host_values, host_next_values, host_returns;
+  std::vector<uint8_t> host_terminated, host_truncated;
+  // State agents: the raw (unnormalised) observation of every row above, [rows, obs_dim].
+  std::vector<float> raw_obs;
+  // The minibatch of learn() and its gather order, on the device.
+  Tensor perm;                // [T*N] i32: this epoch's shuffled sample order
+  Tensor mb_obs, mb_actions;  // [M, obs_bytes] u8, [M, A]
+  Tensor mb_scalars;          // [4, M]: logp_old, advantages, returns, values_old
+  Tensor noise;               // [N, A] standard normals drawn on the host
 };
 
 class PpoTrainer {
@@ -187,8 +171,16 @@ class PpoTrainer {
   explicit PpoTrainer(const Config& cfg);
   ~PpoTrainer();
 
-  // One rollout + update. Throws (leaving the trainer unusable) on a non-finite loss or gradient.
+  // One iteration: collect() then learn(). Throws (leaving the trainer unusable) on a
+  // non-finite loss or gradient.
   IterationStats iterate();
+  // T steps of the N envs with the policy into rollout(): observations, actions, log-probs,
+  // values, the env's rewards, done flags and bootstraps; the episode window. Fills the
+  // statistics of the rollout (episodes, env_seconds, rollout_seconds, mean_velocity).
+  IterationStats collect();
+  // GAE on rollout().rewards (whatever wrote them), advantage standardisation and the PPO
+  // epochs; ends the iteration (counters, learning-rate schedule, episode-window statistics).
+  void learn(IterationStats& st);
   bool finished() const { return timesteps_ >= s_.total_steps; }
 
   // Everything for an exact resume: parameters, Adam moments, normalisers, RNG streams,
@@ -199,12 +191,15 @@ class PpoTrainer {
   // Restores a checkpoint written by save() of a run with the same networks and env count.
   void load(CheckpointReader& r, bool networks = true);
 
-  // Throws when a host-frame hook is given to a trainer on a CUDA device.
-  void set_hooks(PpoHooks hooks);
-  const RolloutBuffer& buffer() const { return buf_; }
-  // Where the networks and the rollout live; the device storage (null on the cpu).
+  // Called after each minibatch backward, before gradient clipping and the Adam step, with the
+  // flat gradient of the policy and of the value network (on the trainer's device): e.g. an
+  // all-reduce that averages it in place across learners.
+  using GradientHook = std::function<void(float* grads, long n)>;
+  void set_gradient_hook(GradientHook hook) { grad_hook_ = std::move(hook); }
+  const Rollout& rollout() const { return r_; }
+  Rollout& rollout() { return r_; }
+  // Where the networks and the rollout live.
   Device device() const { return s_.device; }
-  const DeviceRollout* device_rollout() const { return dev_.get(); }
 
   const PpoSettings& settings() const { return s_; }
   long iteration() const { return iteration_; }
@@ -222,24 +217,18 @@ class PpoTrainer {
     Tensor obs;
     const float *actions, *logp, *advantages, *returns, *values;
   };
-  void write_obs(long sample, const float* obs_raw, const uint8_t* frames);
-  Tensor obs_batch(const uint8_t* rows, int batch);  // a view of contiguous samples
-  void rollout(IterationStats& st);
-  // After pool step t: rewards, dones, truncation bootstraps and the episode window.
+  uint8_t* row(long r) const { return static_cast<uint8_t*>(r_.obs.raw()) + r * r_.obs_bytes; }
+  Tensor rows(long first, int count) const;  // a [count, ...] view of observation rows
+  // Rows [first, first + N): the envs' current observations (normalised state agents).
+  void store_current(long first);
+  // The next final row: env n's finished episode's last observation; returns its index.
+  long store_final(int n);
+  // After pool step t: rewards, dones, truncation bootstraps, s_{t+1} rows, the episode window.
   void record_step(int t, IterationStats& st);
   void trim_window();  // the episode window keeps the last log_window episodes
   void update(IterationStats& st);
   Minibatch gather_minibatch(long start, int b);
-  double value_of(const float* obs_raw, const uint8_t* frames);  // V of one raw observation
-  // Device path (algos/ppo_device.cpp).
-  void init_device();
-  void rollout_device(IterationStats& st);
-  Minibatch gather_minibatch_device(long start, int b);
-  void upload_perm();
-  void refresh_device_frames(bool reset);  // run.device_frames=upload: host frames to the device
-  const uint8_t* device_frames() const;    // [N, k, H, W] current frames on the device
-  const uint8_t* device_final_frames() const;
-  double value_of_final_device(int env);
+  double value_of_row(long r);  // V of one stored observation row
 
   std::string config_json_;
   PpoSettings s_;
@@ -251,19 +240,19 @@ class PpoTrainer {
   long iteration_ = 0, timesteps_ = 0, episodes_total_ = 0;
   int obs_dim_ = 0, act_dim_ = 0;
 
-  RolloutBuffer buf_;
-  PpoHooks hooks_;
+  Rollout r_;
+  GradientHook grad_hook_;
   std::vector<float> obs_raw_;          // [N, obs_dim] current raw observations
-  std::vector<uint8_t> frames_;         // [N, k, H, W] current frames
+  std::vector<uint8_t> frames_;         // [N, k, H, W] current frames (host frame modes)
+  std::vector<float> obs_stage_;        // [N, obs_dim] normalised observations on their way
   std::vector<double> running_return_;  // [N] discounted return for reward scaling
   std::vector<double> window_returns_;  // last log_window finished episodes
   std::vector<int> window_lengths_;
-  std::vector<float> env_actions_, noise_, mb_floats_;
-  std::vector<uint8_t> mb_obs_;
+  std::vector<float> env_actions_, noise_;
   std::vector<long> perm_;
   std::vector<int32_t> perm32_;
+  double velocity_sum_ = 0;  // x_velocity over the rollout's steps
   LossScratch<float> scratch_;
-  std::unique_ptr<DeviceRollout> dev_;
 };
 
 // The networks and normaliser of a checkpoint, for evaluation and recording: acts from raw

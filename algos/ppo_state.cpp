@@ -215,7 +215,6 @@ void PpoTrainer::load(CheckpointReader& r, bool networks) {
   const bool host_frames = s_.pixels() && pool_->frame_mode() == env::FrameMode::Host;
   pool_->restore(load_pool(f, pool_->snapshot()), host_frames ? frames_.data() : nullptr,
                  obs_raw_.data());
-  if (dev_) refresh_device_frames(true);
 }
 
 // ---------------------------------------------------------------- PpoPolicy

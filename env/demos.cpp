@@ -223,12 +223,28 @@ DemoSet::DemoSet(const std::string& path, const DemoExpect& expect) : path_(path
     DEMO_CHECK(rows >= expect.k, "episode ", i, " has ", rows,
                " frames, fewer than the stack size k = ", expect.k);
   }
+  // Every episode's frames and observations end to end, in one block each (rows()).
+  long total = 0;
+  for (Episode& e : episodes_) {
+    e.first_row = total;
+    total += long(e.length) + 1;
+  }
+  DEMO_CHECK(total <= long(INT32_MAX), "holds ", total,
+             " frames, more than a row index addresses (2^31 - 1)");
+  const bool load_frames = meta_.has_frames && expect.need_frames;
+  if (load_frames) frame_rows_ = Tensor::zeros({total, h, w}, DType::u8);
+  if (meta_.obs_dim > 0) obs_rows_ = Tensor::zeros({total, meta_.obs_dim}, DType::f32);
   for (int i = 0; i < int(n); ++i) {
     Episode& e = episodes_[size_t(i)];
     const std::string ep = episode_path(i);
-    if (meta_.has_frames && expect.need_frames) e.frames = f.read(ep + "/frames");
+    const long end = e.first_row + e.length + 1;
+    if (load_frames) {
+      e.frames = frame_rows_.slice(e.first_row, end);
+      f.read_into(ep + "/frames", e.frames);
+    }
     if (meta_.obs_dim > 0) {
-      e.obs = f.read(ep + "/obs");
+      e.obs = obs_rows_.slice(e.first_row, end);
+      f.read_into(ep + "/obs", e.obs);
       e.qpos = f.read(ep + "/qpos");
       e.qvel = f.read(ep + "/qvel");
     }
@@ -358,6 +374,18 @@ void DemoSet::sample_windows(int count, int k, Rng& rng, uint8_t* out, int first
   const size_t stride = size_t(k) * size_t(frame_size());
   for (int s = 0; s < count; ++s)
     window(eps[size_t(s)], ts[size_t(s)], k, out + size_t(s) * stride);
+}
+
+void DemoSet::sample_window_rows(int count, int k, Rng& rng, int32_t* rows, int first_t) const {
+  RM_CHECK(k >= 1, "demonstrations: stack size k = ", k, ", need at least 1");
+  std::vector<int> eps(size_t(std::max(count, 0))), ts(eps.size());
+  sample_positions(count, rng, eps.data(), ts.data(), first_t);
+  for (int s = 0; s < count; ++s) {
+    const long first = episode(eps[size_t(s)]).first_row;
+    for (int j = 0; j < k; ++j)  // window(): slot j is frame max(t - (k - 1) + j, 0)
+      rows[size_t(s) * size_t(k) + size_t(j)] =
+          int32_t(first + std::max(ts[size_t(s)] - (k - 1) + j, 0));
+  }
 }
 
 }  // namespace relmimic::env

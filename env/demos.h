@@ -136,6 +136,15 @@ class DemoSet {
   void obs_window(int ep, int t, int k, float* out) const;
   void sample_obs_windows(int count, int k, Rng& rng, float* out, int first_t = 0) const;
 
+  // Every episode's rows end to end, episode 0 first (what a run uploads to its device once):
+  // frames [F, H, W] (loaded with need_frames) and observations [F, obs_dim] (obs_dim > 0), F the
+  // total of num_frames(). Undefined tensors when not loaded.
+  const Tensor& frame_rows() const { return frame_rows_; }
+  const Tensor& obs_rows() const { return obs_rows_; }
+  // count windows at the positions sample_windows() draws from the same Rng state, as row
+  // indices into frame_rows() / obs_rows(): rows [count, k], oldest first, padded like window().
+  void sample_window_rows(int count, int k, Rng& rng, int32_t* rows, int first_t = 0) const;
+
  private:
   struct Episode {
     Tensor frames;      // [length + 1, H, W] uint8 (when loaded)
@@ -143,12 +152,14 @@ class DemoSet {
     Tensor qpos, qvel;  // [length + 1, nq], [length + 1, nv] float64 (obs_dim > 0)
     int length = 0;
     double ret = 0;
+    long first_row = 0;  // of frame_rows() / obs_rows()
   };
   const Episode& episode(int ep) const;
   std::string path_;
   DemoMeta meta_;
   long version_ = 0;
   std::vector<Episode> episodes_;
+  Tensor frame_rows_, obs_rows_;
 };
 
 }  // namespace relmimic::env

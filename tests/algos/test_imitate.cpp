@@ -73,7 +73,7 @@ TEST(Imitation, RewardIsDOfTheStoredNextStateWindows) {
   algos::Discriminator<float>& frozen = *frozen_d;
 
   const algos::ImitationStats st = t.iterate();
-  const algos::RolloutBuffer& buf = t.ppo().buffer();
+  const algos::Rollout& buf = t.ppo().rollout();
   const long B = t.settings().ppo.batch();
   const int N = t.settings().ppo.num_envs, k = 2;
   const long per = long(k) * 32 * 32, hw = 32 * 32;
@@ -82,10 +82,10 @@ TEST(Imitation, RewardIsDOfTheStoredNextStateWindows) {
 
   std::vector<float> want(static_cast<size_t>(B));
   frozen.reward(next, want.data());
-  ASSERT_EQ(buf.rewards.size(), size_t(B));
+  ASSERT_EQ(buf.rewards.numel(), B);
   double sum = 0;
   for (long i = 0; i < B; ++i) {
-    ASSERT_EQ(buf.rewards[size_t(i)], want[size_t(i)]) << "sample " << i;
+    ASSERT_EQ(buf.rewards.data<float>()[i], want[size_t(i)]) << "sample " << i;
     EXPECT_EQ(t.rewards()[size_t(i)], want[size_t(i)]);
     EXPECT_TRUE(std::isfinite(want[size_t(i)]) && want[size_t(i)] >= 0);
     sum += want[size_t(i)];
@@ -107,12 +107,12 @@ TEST(Imitation, RewardIsDOfTheStoredNextStateWindows) {
   // s^k_{t+1} is the stack after the step: its older k-1 frames are the newest k-1 of s^k_t
   // (also on done steps, whose next sample starts a new episode), and on a done step it is not
   // the reset stack that the next sample observes.
-  const uint8_t* obs = buf.obs.data();
+  const uint8_t* obs = buf.obs.data<uint8_t>();
   const uint8_t* nx = next.data<uint8_t>();
   int dones = 0;
   for (long i = 0; i < B; ++i) {
     ASSERT_EQ(std::memcmp(nx + i * per, obs + i * per + hw, size_t(per - hw)), 0) << "sample " << i;
-    const bool done = buf.terminated[size_t(i)] || buf.truncated[size_t(i)];
+    const bool done = buf.host_terminated[size_t(i)] || buf.host_truncated[size_t(i)];
     if (i + N < B && !done)
       EXPECT_EQ(std::memcmp(nx + i * per, obs + (i + N) * per, size_t(per)), 0) << "sample " << i;
     if (i + N < B && done) {
@@ -254,16 +254,16 @@ TEST(Imitation, NormalisedRewardIsDsRewardOverItsReturnStd) {
   algos::Discriminator<float>& frozen = *frozen_d;
 
   const algos::ImitationStats st = t.iterate();
-  const algos::RolloutBuffer& buf = t.ppo().buffer();
+  const algos::Rollout& buf = t.ppo().rollout();
   const long B = t.settings().ppo.batch();
   std::vector<float> raw(static_cast<size_t>(B)), want(static_cast<size_t>(B));
   frozen.reward(t.next_windows(), raw.data());
   algos::ReturnNormalizer n(t.settings().ppo.num_envs, t.settings().ppo.gamma, 5.0);
-  n.scale(t.settings().ppo.rollout_steps, raw.data(), buf.terminated.data(), buf.truncated.data(),
-          want.data());
+  n.scale(t.settings().ppo.rollout_steps, raw.data(), buf.host_terminated.data(),
+          buf.host_truncated.data(), want.data());
   double sum = 0;
   for (long i = 0; i < B; ++i) {
-    ASSERT_EQ(buf.rewards[size_t(i)], want[size_t(i)]) << "sample " << i;
+    ASSERT_EQ(buf.rewards.data<float>()[i], want[size_t(i)]) << "sample " << i;
     EXPECT_EQ(t.rewards()[size_t(i)], want[size_t(i)]);
     EXPECT_NE(want[size_t(i)], raw[size_t(i)]) << "sample " << i;
     sum += raw[size_t(i)];
@@ -531,14 +531,14 @@ TEST(StateImitation, WindowsAreTheRawObservationsAfterEachStepAndDScoresThem) {
   algos::Discriminator<float>& frozen = *frozen_d;
 
   const algos::ImitationStats st = t.iterate();
-  const algos::RolloutBuffer& buf = t.ppo().buffer();
+  const algos::Rollout& buf = t.ppo().rollout();
   const long B = t.settings().ppo.batch();
   const Tensor next = t.next_windows();
   ASSERT_EQ(next.shape(), (Shape{B, k, D}));
   ASSERT_EQ(next.dtype(), DType::f32);
   std::vector<float> want(static_cast<size_t>(B));
   frozen.reward(next, want.data());
-  for (long i = 0; i < B; ++i) ASSERT_EQ(buf.rewards[size_t(i)], want[size_t(i)]) << i;
+  for (long i = 0; i < B; ++i) ASSERT_EQ(buf.rewards.data<float>()[i], want[size_t(i)]) << i;
   EXPECT_EQ(st.disc_updates, 2);
 
   // s_{t+1} = (o_t, o_{t+1}): the older slot is the previous window's newer one within an
@@ -549,7 +549,7 @@ TEST(StateImitation, WindowsAreTheRawObservationsAfterEachStepAndDScoresThem) {
   auto slot = [&](long i, int j) { return w + (i * k + j) * D; };
   int dones = 0;
   for (long i = N; i < B; ++i) {
-    const bool prev_done = buf.terminated[size_t(i - N)] || buf.truncated[size_t(i - N)];
+    const bool prev_done = buf.host_terminated[size_t(i - N)] || buf.host_truncated[size_t(i - N)];
     if (prev_done) {
       ++dones;
       EXPECT_NE(std::memcmp(slot(i, 0), slot(i - N, 1), row), 0) << i;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "algos/ppo.h"
 
@@ -20,20 +21,22 @@ TEST(PpoTrainer, TruncatedStepsBootstrapFromTheFinalObservation) {
   EXPECT_EQ(st.iteration, 1);
   EXPECT_EQ(st.timesteps, 64);
   EXPECT_EQ(t.timesteps(), 64);
-  const algos::RolloutBuffer& b = t.buffer();
+  const algos::Rollout& b = t.rollout();
+  const std::vector<float> adv(b.advantages.data<float>(),
+                               b.advantages.data<float>() + b.advantages.numel());
   const int N = 2, T = 32;
   int truncated = 0, inner = 0;
   for (int s = 0; s + 1 < T; ++s)
     for (int n = 0; n < N; ++n) {
       const size_t i = size_t(s) * N + n;
-      if (b.terminated[i]) continue;  // no bootstrap
-      if (b.truncated[i]) {
+      if (b.host_terminated[i]) continue;  // no bootstrap
+      if (b.host_truncated[i]) {
         // V(final observation), not V(reset observation) stored at the next row.
-        EXPECT_NE(b.next_values[i], b.values[i + N]) << "step " << s << " env " << n;
-        EXPECT_TRUE(std::isfinite(b.next_values[i]));
+        EXPECT_NE(b.host_next_values[i], b.host_values[i + N]) << "step " << s << " env " << n;
+        EXPECT_TRUE(std::isfinite(b.host_next_values[i]));
         ++truncated;
       } else {
-        EXPECT_EQ(b.next_values[i], b.values[i + N]) << "step " << s << " env " << n;
+        EXPECT_EQ(b.host_next_values[i], b.host_values[i + N]) << "step " << s << " env " << n;
         ++inner;
       }
     }
@@ -44,11 +47,11 @@ TEST(PpoTrainer, TruncatedStepsBootstrapFromTheFinalObservation) {
   EXPECT_LE(st.mean_length, 6.0);
   // Advantages are standardized over the rollout.
   double m = 0, v = 0;
-  for (float a : b.advantages) m += a;
-  m /= double(b.advantages.size());
-  for (float a : b.advantages) v += (a - m) * (a - m);
+  for (float a : adv) m += a;
+  m /= double(adv.size());
+  for (float a : adv) v += (a - m) * (a - m);
   EXPECT_NEAR(m, 0.0, 1e-5);
-  EXPECT_NEAR(v / double(b.advantages.size()), 1.0, 1e-3);
+  EXPECT_NEAR(v / double(adv.size()), 1.0, 1e-3);
 }
 
 }  // namespace

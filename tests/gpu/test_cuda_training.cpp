@@ -209,7 +209,7 @@ void expect_finite(const algos::IterationStats& s) {
 void rl_on_cuda_follows_cpu(const std::string& frames) {
   algos::PpoTrainer cpu(tiny_pixels("cpu", frames)), gpu(tiny_pixels("cuda", frames));
   ASSERT_TRUE(gpu.device().is_cuda());
-  ASSERT_NE(gpu.device_rollout(), nullptr);
+  ASSERT_TRUE(gpu.rollout().obs.device().is_cuda());
   const algos::IterationStats c = cpu.iterate(), g = gpu.iterate();
   expect_iterations_agree(g, c);
   EXPECT_EQ(g.episodes, c.episodes);
