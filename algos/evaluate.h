@@ -13,10 +13,10 @@ namespace relmimic::algos {
 
 struct EvalOptions {
   int episodes = 10;
-  bool deterministic = false;  // mean action instead of a sample
-  uint64_t seed = 1;  // env reset noise; the actions sample Rng::derive(seed, action_stream)
-  uint64_t action_stream = 0x5eed;
-  int num_envs = 8;  // envs stepped together (episodes are split among them)
+  bool deterministic = false;       // mean action instead of a sample
+  uint64_t seed = 1;                // env reset noise
+  uint64_t action_stream = 0x5eed;  // action samples: Rng::derive(seed, action_stream)
+  int num_envs = 8;                 // envs stepped together (episodes are split among them)
   int threads = 1;
   // > 0: render env 0's first episode from its track camera at this size, at about video_fps
   // frames per second of simulated time (the terminal state is lost to the auto-reset).
