@@ -26,26 +26,22 @@ double EvalResult::std_return() const {
   return std::sqrt(s / double(returns.size()));
 }
 
-EvalResult evaluate(PpoPolicy& policy, const EvalOptions& o) {
+namespace {
+
+// The loop of both evaluate()s; a checkpoint is checked against the pool before it acts.
+EvalResult run_episodes(const Actor& actor, const EvalOptions& o, const PpoPolicy* checkpoint) {
   RM_CHECK(o.episodes >= 1, "evaluate: episodes must be >= 1, got ", o.episodes);
   RM_CHECK(o.num_envs >= 1, "evaluate: num_envs must be >= 1, got ", o.num_envs);
   RM_CHECK(o.video_size == 0 || (o.video_fps >= 1 && o.video_fps <= 100),
            "evaluate: video_fps must be in [1, 100], got ", o.video_fps);
-  const PpoSettings& s = policy.settings();
+  const PpoSettings& s = actor.settings;
   const int n = std::min(o.episodes, o.num_envs);
-  env::PoolConfig pc;
-  pc.task = s.task;
-  pc.num_envs = n;
+  RM_CHECK(n <= actor.net.config().max_batch, "evaluate: ", n,
+           " envs exceed the policy's max batch ", actor.net.config().max_batch);
+  env::PoolConfig pc = pool_config(s, n, o.seed);
   pc.num_threads = o.threads;
-  env::TaskConfig tc = env::TaskConfig::defaults(s.task);
-  tc.max_episode_steps = s.max_episode_steps;
-  pc.task_config = tc;
-  pc.seed = o.seed;
-  pc.render = s.pixels();
-  pc.frame_stack = s.frames;
-  pc.render_config.width = pc.render_config.height = s.frame_size;
   env::EnvPool pool(pc);
-  policy.check_env(pool);
+  if (checkpoint) checkpoint->check_env(pool);
   const int A = pool.action_dim();
 
   // Env i plays quota[i] episodes; the split does not favour short episodes.
@@ -56,9 +52,10 @@ EvalResult evaluate(PpoPolicy& policy, const EvalOptions& o) {
 
   const long fsz = s.pixels() ? long(s.frames) * s.frame_size * s.frame_size : 0;
   std::vector<uint8_t> frames(size_t(n * fsz));
-  std::vector<float> obs(size_t(n) * pool.obs_dim()), act(size_t(n) * A);
-  pool.reset(s.pixels() ? frames.data() : nullptr, obs.data());
-  Rng rng(Rng::derive(o.seed, 0x5eed));
+  std::vector<float> obs(size_t(n) * pool.obs_dim()), actions(size_t(n) * A), obs_scratch;
+  uint8_t* const frames_out = s.pixels() ? frames.data() : nullptr;
+  pool.reset(frames_out, obs.data());
+  Rng rng(Rng::derive(o.seed, o.action_stream));
 
   EvalResult res;
   // One video frame every `every` env steps of dt seconds.
@@ -83,9 +80,8 @@ EvalResult evaluate(PpoPolicy& policy, const EvalOptions& o) {
 
   int remaining = o.episodes;
   while (remaining > 0) {
-    policy.act(n, obs.data(), s.pixels() ? frames.data() : nullptr, o.deterministic, rng,
-               act.data());
-    pool.step(act.data(), s.pixels() ? frames.data() : nullptr, obs.data());
+    act(actor, n, obs.data(), frames_out, o.deterministic, rng, actions.data(), obs_scratch);
+    pool.step(actions.data(), frames_out, obs.data());
     ++step0;
     for (int i = 0; i < n; ++i) {
       if (!pool.done(i)) continue;
@@ -104,6 +100,16 @@ EvalResult evaluate(PpoPolicy& policy, const EvalOptions& o) {
     res.lengths.insert(res.lengths.end(), lens[size_t(i)].begin(), lens[size_t(i)].end());
   }
   return res;
+}
+
+}  // namespace
+
+EvalResult evaluate(const Actor& actor, const EvalOptions& o) {
+  return run_episodes(actor, o, nullptr);
+}
+
+EvalResult evaluate(PpoPolicy& policy, const EvalOptions& o) {
+  return run_episodes(policy.actor(), o, &policy);
 }
 
 GrayVideo side_by_side(const uint8_t* left, int nl, const uint8_t* right, int nr, int size,

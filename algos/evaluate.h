@@ -1,5 +1,6 @@
-// Policy evaluation: roll a checkpoint's policy out for a number of whole episodes on a fresh
-// env pool and collect returns and lengths (optionally the frames of the first episode).
+// Policy evaluation: roll a policy out for a number of whole episodes on a fresh env pool and
+// collect returns and lengths (optionally the frames of the first episode). One loop serves
+// `relmimic eval` (a checkpoint) and the periodic evaluation of a training run (its live network).
 #pragma once
 
 #include <cstdint>
@@ -12,9 +13,10 @@ namespace relmimic::algos {
 
 struct EvalOptions {
   int episodes = 10;
-  bool deterministic = false;  // mean action instead of a sample
-  uint64_t seed = 1;           // env reset noise and action sampling
-  int num_envs = 8;            // envs stepped together (episodes are split among them)
+  bool deterministic = false;       // mean action instead of a sample
+  uint64_t seed = 1;                // env reset noise
+  uint64_t action_stream = 0x5eed;  // action samples: Rng::derive(seed, action_stream)
+  int num_envs = 8;                 // envs stepped together (episodes are split among them)
   int threads = 1;
   // > 0: render env 0's first episode from its track camera at this size, at about video_fps
   // frames per second of simulated time (the terminal state is lost to the auto-reset).
@@ -32,6 +34,12 @@ struct EvalResult {
   double std_return() const;  // population std
 };
 
+// The episodes of an actor (a cpu network) on a pool of min(episodes, num_envs) envs made by
+// pool_config from its settings: its env, time limit (env.max_episode_steps) and, for a pixel
+// policy, its frame stacks. Env i plays its share of the episodes (the first episodes % n envs one
+// more), so the split does not favour short episodes; actions as in act().
+EvalResult evaluate(const Actor& actor, const EvalOptions& o);
+// A checkpoint's policy, which must fit its env first (PpoPolicy::check_env).
 EvalResult evaluate(PpoPolicy& policy, const EvalOptions& o);
 
 // Two gray videos [n, size, size] next to each other, each under a caption (white 5x7 text on

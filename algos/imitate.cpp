@@ -10,6 +10,7 @@
 #include <limits>
 #include <numeric>
 
+#include "algos/evaluate.h"
 #include "algos/train_ops.h"
 #include "engine/device_ops.h"
 #include "engine/profile.h"
@@ -571,11 +572,17 @@ double ImitationTrainer::evaluate_now(ImitationStats& st) {
   // Both modes start from the same initial states.
   const uint64_t seed =
       Rng::derive(Rng::derive(uint64_t(s_.ppo.seed), kEvalStream), uint64_t(iteration()));
+  EvalOptions o;
+  o.episodes = s_.eval_episodes;
+  o.num_envs = s_.eval_envs;
+  o.threads = s_.ppo.env_threads;
+  o.seed = seed;
+  o.action_stream = 1;  // imitation runs' own stream of evaluation actions
+  const Actor actor{eval_policy(), s_.ppo, s_.states ? ppo_->obs_rms() : nullptr};
   // Runs one mode into its window; returns this evaluation's mean, sets the window's mean/std.
   auto run = [&](bool deterministic, EvalWindow& w, double& mean, double& sd) {
-    const std::vector<double> rets =
-        evaluate_agent(eval_policy(), s_.ppo, s_.eval_episodes, s_.eval_envs, seed, deterministic,
-                       s_.states ? ppo_->obs_rms() : nullptr);
+    o.deterministic = deterministic;
+    const std::vector<double> rets = evaluate(actor, o).returns;
     w.returns.insert(w.returns.end(), rets.begin(), rets.end());
     w.total += long(rets.size());
     const size_t keep = size_t(s_.eval_window);
@@ -595,72 +602,6 @@ double ImitationTrainer::evaluate_now(ImitationStats& st) {
   st.eval_std = s_.eval_deterministic ? st.eval_det_std : st.eval_stoch_std;
   st.eval_seconds = seconds_since(t0);
   return now;
-}
-
-std::vector<double> evaluate_agent(AgentNet<float>& policy, const PpoSettings& s, int episodes,
-                                   int envs, uint64_t seed, bool deterministic,
-                                   const RunningMeanStd* obs_rms) {
-  RM_CHECK(episodes >= 1 && envs >= 1, "evaluate_agent: episodes and envs must be >= 1, got ",
-           episodes, " and ", envs);
-  const int n = std::min(episodes, envs);
-  RM_CHECK(n <= policy.config().max_batch, "evaluate_agent: ", n,
-           " envs exceed the policy's max batch ", policy.config().max_batch);
-  env::PoolConfig pc;
-  pc.task = s.task;
-  pc.num_envs = n;
-  pc.num_threads = std::min(s.env_threads, n);
-  pc.seed = seed;
-  pc.render = s.pixels();
-  pc.frame_stack = s.frames;
-  pc.render_config.width = pc.render_config.height = s.frame_size;
-  env::TaskConfig tc = env::TaskConfig::defaults(s.task);
-  tc.max_episode_steps = s.max_episode_steps;
-  if (!s.pixels()) pc.task_config = tc;  // the run's time limit
-  env::EnvPool pool(pc);
-  const int A = pool.action_dim(), D = pool.obs_dim();
-  const long per = s.pixels() ? long(s.frames) * s.frame_size * s.frame_size : 0;
-  std::vector<uint8_t> frames(size_t(n * per));
-  std::vector<float> act(size_t(n) * A), obs(size_t(n) * D), obs_in(obs.size());
-  pool.reset(s.pixels() ? frames.data() : nullptr, obs.data());
-  Rng rng(Rng::derive(seed, 1));
-
-  // Env i plays quota[i] episodes, so the split does not favour short episodes.
-  std::vector<int> quota(size_t(n), episodes / n), done(size_t(n), 0);
-  for (int i = 0; i < episodes % n; ++i) ++quota[size_t(i)];
-  std::vector<std::vector<double>> rets(static_cast<size_t>(n));
-  const float c = float(s.action_clip);
-  int remaining = episodes;
-  while (remaining > 0) {
-    Tensor ob;
-    if (s.pixels()) {
-      ob = Tensor::view(frames.data(), {n, s.frames, s.frame_size, s.frame_size}, DType::u8);
-    } else {
-      if (obs_rms)
-        obs_rms->normalize(obs.data(), obs_in.data(), n, s.obs_clip);
-      else
-        obs_in = obs;
-      ob = Tensor::view(obs_in.data(), {n, D}, DType::f32);
-    }
-    const float* mean = policy.forward(ob).data<float>();
-    const float* log_std = policy.log_std();
-    for (int b = 0; b < n; ++b)
-      for (int j = 0; j < A; ++j) {
-        const size_t i = size_t(b) * A + j;
-        float a = mean[i];
-        if (!deterministic) a += std::exp(log_std[j]) * float(rng.normal());
-        act[i] = std::clamp(a, -c, c);
-      }
-    pool.step(act.data(), s.pixels() ? frames.data() : nullptr, obs.data());
-    for (int i = 0; i < n; ++i) {
-      if (!pool.done(i) || done[size_t(i)] >= quota[size_t(i)]) continue;
-      rets[size_t(i)].push_back(pool.episode_returns()[i]);
-      ++done[size_t(i)];
-      --remaining;
-    }
-  }
-  std::vector<double> out;
-  for (const auto& r : rets) out.insert(out.end(), r.begin(), r.end());
-  return out;
 }
 
 }  // namespace relmimic::algos

@@ -230,13 +230,4 @@ class ImitationTrainer {
   double best_eval_ = -std::numeric_limits<double>::infinity();
 };
 
-// Whole episodes of a policy on a fresh pool: a pixel policy on a rendering pool (task, frames
-// and frame size of s), a state policy on raw observations normalised by obs_rms (when given,
-// with s.obs_clip) on a physics-only pool. Env i of `envs` plays its share of the episodes;
-// actions are sampled (or the mean) and clipped like in training. Returns the episodes' env
-// returns.
-std::vector<double> evaluate_agent(AgentNet<float>& policy, const PpoSettings& s, int episodes,
-                                   int envs, uint64_t seed, bool deterministic,
-                                   const RunningMeanStd* obs_rms = nullptr);
-
 }  // namespace relmimic::algos

@@ -45,17 +45,7 @@ PpoTrainer::PpoTrainer(const Config& cfg)
       s_(ppo_settings(cfg)),
       sample_rng_(Rng::derive(uint64_t(s_.seed), 201)),
       shuffle_rng_(Rng::derive(uint64_t(s_.seed), 202)) {
-  env::PoolConfig pc;
-  pc.task = s_.task;
-  pc.num_envs = s_.num_envs;
-  pc.num_threads = s_.env_threads;
-  env::TaskConfig tc = env::TaskConfig::defaults(s_.task);
-  tc.max_episode_steps = s_.max_episode_steps;
-  pc.task_config = tc;
-  pc.seed = Rng::derive(uint64_t(s_.seed), 200);
-  pc.render = s_.pixels();
-  pc.frame_stack = s_.frames;
-  pc.render_config.width = pc.render_config.height = s_.frame_size;
+  env::PoolConfig pc = pool_config(s_, s_.num_envs, Rng::derive(uint64_t(s_.seed), 200));
   // A CUDA run fails here, before any env or network is built, when the device is not usable.
   ops::check_device(s_.device, "config run.device");
   if (s_.device.is_cuda() && !s_.upload_frames) pc.frame_mode = env::FrameMode::Cuda;

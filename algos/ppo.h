@@ -22,6 +22,7 @@
 // so a device run follows the CPU run up to float rounding. Checkpoints are the same files.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -84,6 +85,11 @@ PpoSettings ppo_settings(const Config& cfg);
 // The networks a PPO run builds for its settings: obs_dim / actions of the task.
 AgentConfig policy_config(const PpoSettings& s, int obs_dim, int actions);
 AgentConfig value_config(const PpoSettings& s, int obs_dim);
+
+// The env pool a run's policy acts in: num_envs envs of s.task on s.env_threads threads, seeded
+// by `seed`, with the run's time limit (env.max_episode_steps); a pixel run renders stacks of
+// s.frames frames of s.frame_size x s.frame_size.
+env::PoolConfig pool_config(const PpoSettings& s, int num_envs, uint64_t seed);
 
 // ---------------------------------------------------------------------------------------------
 // The two minibatch losses on a network, with their gradients (templated so tests can check
@@ -255,6 +261,22 @@ class PpoTrainer {
   LossScratch<float> scratch_;
 };
 
+// A policy network as it acts outside training (evaluation, recording): the settings of its run
+// (env, frames, clips) and, for a state policy trained with ppo.obs_norm, the normaliser of its
+// observations (null: none; pixel policies ignore it). A checkpoint (PpoPolicy::actor) and a live
+// trainer's network both give one.
+struct Actor {
+  AgentNet<float>& net;
+  const PpoSettings& settings;
+  const RunningMeanStd* obs_rms = nullptr;
+};
+
+// obs_raw [B, obs_dim] (state policies; normalised into obs_scratch, which grows as needed) or
+// frames [B, k, H, W] (pixel policies); writes the env actions [B, A]: the mean (deterministic) or
+// mean + exp(log_std) * N(0, 1) from rng, clipped to [-action_clip, action_clip].
+void act(const Actor& actor, int batch, const float* obs_raw, const uint8_t* frames,
+         bool deterministic, Rng& rng, float* actions, std::vector<float>& obs_scratch);
+
 // The networks and normaliser of a checkpoint, for evaluation and recording: acts from raw
 // observations (state or frames) exactly as the trained policy saw them.
 class PpoPolicy {
@@ -268,6 +290,7 @@ class PpoPolicy {
   // env actions [B, A]: the mean (deterministic) or a sample from rng, clipped to the range.
   void act(int batch, const float* obs_raw, const uint8_t* frames, bool deterministic, Rng& rng,
            float* actions);
+  Actor actor() { return {*pi_, s_, obs_rms_.get()}; }
   int obs_dim() const { return obs_dim_; }
   int action_dim() const { return act_dim_; }
   // Throws one line naming both sizes when the policy does not fit the pool's env: observation

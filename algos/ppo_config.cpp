@@ -192,4 +192,19 @@ AgentConfig value_config(const PpoSettings& s, int obs_dim) {
   return a;
 }
 
+env::PoolConfig pool_config(const PpoSettings& s, int num_envs, uint64_t seed) {
+  env::PoolConfig pc;
+  pc.task = s.task;
+  pc.num_envs = num_envs;
+  pc.num_threads = s.env_threads;
+  env::TaskConfig tc = env::TaskConfig::defaults(s.task);
+  tc.max_episode_steps = s.max_episode_steps;
+  pc.task_config = tc;
+  pc.seed = seed;
+  pc.render = s.pixels();
+  pc.frame_stack = s.frames;
+  pc.render_config.width = pc.render_config.height = s.frame_size;
+  return pc;
+}
+
 }  // namespace relmimic::algos

@@ -261,33 +261,42 @@ void PpoPolicy::check_env(const env::EnvPool& pool) const {
              pool.height(), "x", pool.width());
 }
 
-void PpoPolicy::act(int batch, const float* obs_raw, const uint8_t* frames, bool deterministic,
-                    Rng& rng, float* actions) {
+void act(const Actor& actor, int batch, const float* obs_raw, const uint8_t* frames,
+         bool deterministic, Rng& rng, float* actions, std::vector<float>& obs_scratch) {
+  RM_CHECK(!actor.net.device().is_cuda(), "act: the policy network must be on the cpu");
+  const PpoSettings& s = actor.settings;
+  const int A = actor.net.outputs();
   Tensor ob;
-  if (s_.pixels()) {
-    RM_CHECK(frames, "PpoPolicy::act: a pixel policy needs frames");
-    ob = Tensor::view(const_cast<uint8_t*>(frames),
-                      {batch, s_.frames, s_.frame_size, s_.frame_size}, DType::u8);
+  if (s.pixels()) {
+    RM_CHECK(frames, "act: a pixel policy needs frames");
+    ob = Tensor::view(const_cast<uint8_t*>(frames), {batch, s.frames, s.frame_size, s.frame_size},
+                      DType::u8);
   } else {
-    RM_CHECK(obs_raw, "PpoPolicy::act: a state policy needs observations");
-    RM_CHECK(size_t(batch) * obs_dim_ <= obs_.size(), "PpoPolicy::act: batch ", batch,
-             " exceeds the policy's max_batch");
-    if (obs_rms_)
-      obs_rms_->normalize(obs_raw, obs_.data(), batch, s_.obs_clip);
+    RM_CHECK(obs_raw, "act: a state policy needs observations");
+    const int D = actor.net.config().obs_dim;
+    const size_t n = size_t(batch) * size_t(D);
+    if (obs_scratch.size() < n) obs_scratch.resize(n);
+    if (actor.obs_rms)
+      actor.obs_rms->normalize(obs_raw, obs_scratch.data(), batch, s.obs_clip);
     else
-      std::copy(obs_raw, obs_raw + size_t(batch) * obs_dim_, obs_.data());
-    ob = Tensor::view(obs_.data(), {batch, obs_dim_}, DType::f32);
+      std::copy(obs_raw, obs_raw + n, obs_scratch.data());
+    ob = Tensor::view(obs_scratch.data(), {batch, D}, DType::f32);
   }
-  const float* mean = pi_->forward(ob).data<float>();
-  const float* log_std = pi_->log_std();
-  const float c = float(s_.action_clip);
+  const float* mean = actor.net.forward(ob).data<float>();
+  const float* log_std = actor.net.log_std();
+  const float c = float(s.action_clip);
   for (int b = 0; b < batch; ++b)
-    for (int j = 0; j < act_dim_; ++j) {
-      const size_t i = size_t(b) * act_dim_ + j;
+    for (int j = 0; j < A; ++j) {
+      const size_t i = size_t(b) * A + j;
       float a = mean[i];
       if (!deterministic) a += std::exp(log_std[j]) * float(rng.normal());
       actions[i] = std::clamp(a, -c, c);
     }
+}
+
+void PpoPolicy::act(int batch, const float* obs_raw, const uint8_t* frames, bool deterministic,
+                    Rng& rng, float* actions) {
+  algos::act(actor(), batch, obs_raw, frames, deterministic, rng, actions, obs_);
 }
 
 }  // namespace relmimic::algos

@@ -26,11 +26,8 @@ RecordResult record_demos(const RecordOptions& o) {
            " frames; record at that size");
   RM_CHECK(!o.frames || (size >= 16 && size <= 512),
            "record: frame size must be in [16, 512], got ", size);
-  env::PoolConfig pc;
-  pc.task = s.task;
-  pc.num_envs = 1;
-  pc.num_threads = 1;
-  pc.seed = o.seed;
+  env::PoolConfig pc = pool_config(s, 1, o.seed);
+  pc.task_config.reset();  // demonstrations run to the task's own time limit
   pc.render = o.frames;
   pc.frame_stack = s.pixels() ? s.frames : 1;
   pc.render_config.width = pc.render_config.height = size;

@@ -87,6 +87,10 @@ std::string Args::usage() const {
   return os.str();
 }
 
+bool Args::given(const std::string& name) const {
+  return std::find(given_.begin(), given_.end(), name) != given_.end();
+}
+
 bool Args::parse(int argc, char** argv) {
   try {
     for (int i = 0; i < argc; ++i) {

@@ -36,6 +36,7 @@ class Args {
   std::string usage() const;
   // Names of the flags given explicitly on the command line.
   const std::vector<std::string>& given() const { return given_; }
+  bool given(const std::string& name) const;
 
  private:
   struct Opt {

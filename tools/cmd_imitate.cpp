@@ -14,23 +14,22 @@
 #include "kernels/common.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
+#include "tools/run_options.h"
 
 namespace relmimic::cli {
 
 int cmd_imitate(int argc, char** argv) {
-  std::string env_name = "hopper", demos, variant = "rm-l-l", name, runs = "runs", config_file, out,
-              obs;
-  std::vector<std::string> sets, positional;
-  long steps = 0, seed = -1, stop_after = 0;
-  int frames = 0, envs = 0;
-  bool resume = false, force = false, quiet = false, print_config = false;
+  RunFlags f;
+  std::string demos, variant = "rm-l-l", obs;
+  std::vector<std::string> positional;
+  int frames = 0;
   Args a("imitate",
          "imitates an expert's videos: PPO from pixels on the reward of a discriminator trained "
          "against the demonstrations (Relational Mimic, Algorithm 1; no env reward is used, it is "
          "logged). Run under `mpirun -np L` for L learners with averaged gradients. Writes "
          "runs/<name>/config.json, progress.csv and checkpoints/.");
   a.positional("key=value", positional, "setting overrides, like --set (e.g. ppo.epochs=4)");
-  a.add("--env", env_name, "hopper or walker2d");
+  a.add("--env", f.env_name, "hopper or walker2d");
   a.add("--demos", demos,
         "HDF5 video demonstrations of the env (relmimic record); with --resume: where the run's "
         "demonstrations are now (their SHA-256 must match)");
@@ -43,44 +42,29 @@ int cmd_imitate(int argc, char** argv) {
   a.add("--frames", frames,
         "frames k stacked per state, 4 or 8 (0: the config's, 4; any other k: net.frames=k); with "
         "--obs state: observations per window, any k >= 2");
-  a.add("--seed", seed, "seed (-1: the config's, 0); learner r uses seed + 1e6 (r + 1)");
-  a.add("--steps", steps,
+  a.add("--seed", f.seed, "seed (-1: the config's, 0); learner r uses seed + 1e6 (r + 1)");
+  a.add("--steps", f.steps,
         "env steps per learner, ppo.total_steps (0: the config's); may extend a "
         "resumed run");
-  a.add("--envs", envs, "env.num_envs per learner (0: the config's)");
-  a.add("--config", config_file, "JSON file of settings (see --print-config for every key)");
-  a.add("--set", sets, "override one setting, key=value");
-  a.add("--name", name,
-        "run name: runs/<name> (default <env>-<variant>-k<frames>-s<seed>; from states "
-        "<env>-state-k<frames>-s<seed>)");
-  a.add("--runs", runs, "folder holding the run folders");
-  a.add("--out", out,
-        "also write the final checkpoint here; an existing file is replaced only with --force");
-  a.add("--stop-after", stop_after, "checkpoint and stop after this many iterations (0: run on)");
-  a.flag("--resume", resume, "continue runs/<name> from its latest checkpoint, every learner");
-  a.flag("--force", force,
-         "start afresh even if runs/<name> holds a run (its files are moved into "
-         "runs/<name>/previous-<date>-<time>/), and replace an existing --out file");
-  a.flag("--quiet", quiet, "no progress bar");
-  a.flag("--print-config", print_config, "print the effective config as JSON and exit");
+  a.add("--envs", f.envs, "env.num_envs per learner (0: the config's)");
+  f.add_config(a, "override one setting, key=value");
+  f.add_folder(a,
+               "run name: runs/<name> (default <env>-<variant>-k<frames>-s<seed>; from states "
+               "<env>-state-k<frames>-s<seed>)");
+  f.add_control(a,
+                "also write the final checkpoint here; an existing file is replaced only with "
+                "--force",
+                "continue runs/<name> from its latest checkpoint, every learner");
   if (!a.parse(argc, argv)) return a.exit_code();
 
   Comm& comm = Comm::world();
   const bool root = comm.is_root();
-  auto given = [&](const char* flag) {
-    return std::find(a.given().begin(), a.given().end(), flag) != a.given().end();
-  };
   auto usage = [&](const std::string& m) {
     if (root)
       std::fprintf(stderr, "relmimic imitate: %s (see relmimic imitate --help)\n", m.c_str());
     return 2;
   };
-  if (resume && force)
-    return usage("--resume continues a run, --force replaces it: give one of them");
-  if (steps < 0) return usage("--steps must be > 0 (or 0: the config's)");
-  if (envs < 0) return usage("--envs must be > 0 (or 0: the config's)");
-  if (seed < -1) return usage("--seed must be >= 0 (or -1: the config's)");
-  if (stop_after < 0) return usage("--stop-after must be >= 0");
+  if (const std::string e = f.error(); !e.empty()) return usage(e);
   if (obs == "state") {
     if (frames != 0 && frames < 2)
       return usage("--frames with --obs state must be >= 2 observations per window, got " +
@@ -92,8 +76,8 @@ int cmd_imitate(int argc, char** argv) {
   for (const std::string& p : positional)
     if (p.find('=') == std::string::npos)
       return usage("unexpected argument '" + p + "' (settings are key=value)");
-  sets.insert(sets.end(), positional.begin(), positional.end());
-  for (const std::string& s : sets)
+  f.sets.insert(f.sets.end(), positional.begin(), positional.end());
+  for (const std::string& s : f.sets)
     for (const std::string& k : algos::variant_keys())
       if (s.rfind(k + "=", 0) == 0)
         return usage(k +
@@ -106,18 +90,19 @@ int cmd_imitate(int argc, char** argv) {
   auto apply_flags = [&](Config& c) {
     if (!obs.empty()) c.set("imitate.obs", json::Value(obs), "--obs");
     if (frames > 0) c.set("net.frames", json::Value(frames), "--frames");
-    if (seed >= 0) c.set("seed", json::Value(seed), "--seed");
-    if (envs > 0) c.set("env.num_envs", json::Value(envs), "--envs");
-    c.apply_overrides(sets);
+    if (f.seed >= 0) c.set("seed", json::Value(f.seed), "--seed");
+    if (f.envs > 0) c.set("env.num_envs", json::Value(f.envs), "--envs");
+    c.apply_overrides(f.sets);
     algos::apply_variant(c);
   };
   // The settings these flags make (with --config) for a new run.
   auto fresh_config = [&] {
     Config cfg;
     algos::declare_imitation(cfg);
-    if (!config_file.empty()) cfg.load_file(config_file);
-    if (given("--env") || config_file.empty()) cfg.set("env.name", json::Value(env_name), "--env");
-    if (given("--variant") || config_file.empty())
+    if (!f.config_file.empty()) cfg.load_file(f.config_file);
+    if (a.given("--env") || f.config_file.empty())
+      cfg.set("env.name", json::Value(f.env_name), "--env");
+    if (a.given("--variant") || f.config_file.empty())
       cfg.set("variant", json::Value(variant), "--variant");
     if (!demos.empty()) cfg.set("demos", json::Value(demos), "--demos");
     apply_flags(cfg);
@@ -125,53 +110,41 @@ int cmd_imitate(int argc, char** argv) {
   };
   // Default name <env>-<variant, or "state">-k<frames>-s<seed> from those settings, so the same
   // command plus --resume finds the run.
-  const bool named = !name.empty();
-  if (!named) {
+  if (f.name.empty()) {
     const Config c = fresh_config();
     const bool states = c.get<std::string>("imitate.obs") == "state";
-    name = c.get<std::string>("env.name") + "-" +
-           (states ? std::string("state") : c.get<std::string>("variant")) + "-k" +
-           std::to_string(c.get<long>("net.frames")) + "-s" + std::to_string(c.get<long>("seed"));
+    f.name = c.get<std::string>("env.name") + "-" +
+             (states ? std::string("state") : c.get<std::string>("variant")) + "-k" +
+             std::to_string(c.get<long>("net.frames")) + "-s" + std::to_string(c.get<long>("seed"));
   }
-  const std::string run_dir = (std::filesystem::path(runs) / name).string();
+  const std::string run_dir = (std::filesystem::path(f.runs) / f.name).string();
 
   Config cfg;
-  if (resume) {
+  if (f.resume) {
     cfg = algos::imitation_resume_config(run_dir);
-    if (steps > 0) cfg.set("ppo.total_steps", json::Value(steps), "--steps");
+    if (f.steps > 0) cfg.set("ppo.total_steps", json::Value(f.steps), "--steps");
     // Settings given again must be the run's own, so the same command plus --resume continues
     // it; the demonstrations are checked by their SHA-256 instead.
     Config again = cfg;
-    if (!config_file.empty()) again.load_file(config_file);
-    if (given("--env")) again.set("env.name", json::Value(env_name), "--env");
-    if (given("--variant")) again.set("variant", json::Value(variant), "--variant");
+    if (!f.config_file.empty()) again.load_file(f.config_file);
+    if (a.given("--env")) again.set("env.name", json::Value(f.env_name), "--env");
+    if (a.given("--variant")) again.set("variant", json::Value(variant), "--variant");
     apply_flags(again);
-    if (steps > 0) again.set("ppo.total_steps", json::Value(steps), "--steps");
-    const std::string changed = changed_setting(cfg, again, {"demos", "demos_sha256"});
-    if (!changed.empty())
-      return usage(
-          "--resume continues with the run's saved config, which this command would "
-          "change: " +
-          changed);
+    if (f.steps > 0) again.set("ppo.total_steps", json::Value(f.steps), "--steps");
+    if (const std::string e = resume_error(cfg, again, {"demos", "demos_sha256"}); !e.empty())
+      return usage(e);
     // The same demonstrations in another place (checked against the run's SHA-256).
     if (!demos.empty()) cfg.set("demos", json::Value(demos), "--demos");
   } else {
     cfg = fresh_config();
   }
-  if (steps > 0) cfg.set("ppo.total_steps", json::Value(steps), "--steps");
-  if (print_config) {  // also without --demos, to show every key
+  if (f.steps > 0) cfg.set("ppo.total_steps", json::Value(f.steps), "--steps");
+  if (f.print_config) {  // also without --demos, to show every key
     if (root) std::printf("%s\n", cfg.dump().c_str());
     return 0;
   }
   const algos::ImitationSettings s = algos::imitation_settings(cfg);  // before any file is made
 
-  algos::RunOptions o;
-  o.run_dir = run_dir;
-  o.resume = resume;
-  o.overwrite = force;
-  o.out = out;
-  o.stop_after = stop_after;
-  o.progress = !quiet;
   // Printed once the demonstrations are validated, so a refused run says one line only.
   auto started = [&](algos::ImitationTrainer&) {
     if (!root) return;
@@ -181,17 +154,17 @@ int cmd_imitate(int argc, char** argv) {
                  env::task_name(s.ppo.task),
                  s.states ? "from states" : algos::variant_name(s.variant), s.ppo.frames,
                  comm.size(), s.ppo.total_steps, s.ppo.iterations(), s.ppo.rollout_steps,
-                 s.ppo.num_envs, s.demos.c_str(), run_dir.c_str(), resume ? " (resumed)" : "");
+                 s.ppo.num_envs, s.demos.c_str(), run_dir.c_str(), f.resume ? " (resumed)" : "");
   };
-  const algos::ImitationResult r = algos::train_imitation(cfg, o, comm, started);
+  const algos::ImitationResult r =
+      algos::train_imitation(cfg, f.run_options(run_dir), comm, started);
   if (root) {
     std::printf(
         "%s: %ld iterations, %ld steps per learner, train return %.1f, eval return %.1f, "
         "%s wall%s\n",
         run_dir.c_str(), r.iterations, r.timesteps, r.train_return, r.eval_return,
         algos::human_duration(r.wall_seconds).c_str(), r.finished ? "" : " (stopped)");
-    std::printf("checkpoint: %s\n", r.checkpoint.c_str());
-    if (r.finished && !out.empty()) std::printf("wrote %s\n", out.c_str());
+    print_checkpoints(r.checkpoint, r.finished, f.out);
   }
   return 0;
 }
