@@ -63,7 +63,7 @@ Phases run_iterations(benchmark::State& state, algos::ImitationTrainer& t, doubl
   for (auto _ : state) {
     const algos::ImitationStats st = t.iterate();
     p.env += st.ppo.env_seconds;
-    p.fwd += st.ppo.rollout_seconds - st.ppo.env_seconds - st.reward_seconds - st.disc_seconds;
+    p.fwd += st.ppo.rollout_seconds - st.ppo.env_seconds;
     p.reward += st.reward_seconds;
     p.disc += st.disc_seconds;
     p.ppo += st.ppo.update_seconds;

@@ -145,11 +145,9 @@ RewardNet<T>::RewardNet(const RewardConfig& c)
     r1_.emplace(build_, "reward.relational1", sn_relational<T>(c3_.out_shape(1), c.embed[0]), rng_);
     r2_.emplace(build_, "reward.relational2", sn_relational<T>(c4_.out_shape(1), c.embed[1]), rng_);
   }
-  v_ = arena_.tensor<T>({c.max_batch, c.frames, c.height, c.width});
-  dlogit_ = arena_.tensor<T>({c.max_batch, 1});
-  dt_logit_ = arena_.tensor<T>({c.max_batch, 1});
-  for (auto* h : {&host_logit_, &host_dy_, &host_dty_, &host_tl_})
-    h->assign(static_cast<size_t>(c.max_batch), T(0));
+  this->init_penalty(c.penalty_on, c.max_batch,
+                     arena_.tensor<T>({c.max_batch, c.frames, c.height, c.width}),
+                     arena_.tensor<T>({c.max_batch, 1}), arena_.tensor<T>({c.max_batch, 1}));
   params_.finalize(c.device);
   buffers_.finalize(c.device);
 }
@@ -211,16 +209,29 @@ void RewardNet<T>::backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) {
   c1_.backward_jvp(g.dx, g.dt_x);
 }
 
+// ---------------------------------------------------------------- DiscriminatorNet
+
+template <class T>
+void DiscriminatorNet<T>::init_penalty(PenaltyOn on, int max_batch, Tensor v, Tensor dlogit,
+                                       Tensor dt_logit) {
+  penalty_on_ = on;
+  v_ = std::move(v);
+  dlogit_ = std::move(dlogit);
+  dt_logit_ = std::move(dt_logit);
+  for (auto* h : {&host_logit_, &host_dy_, &host_dty_, &host_tl_})
+    h->assign(static_cast<size_t>(max_batch), T(0));
+}
+
 // With f the penalised score (engine/penalty.h), g_b = f'(logit_b) grad_x logit_b and
 // v = dP/dg (held fixed),
 //   dP/dtheta = d/dtheta <v, g> = d/dtheta [ f'(logit) (J v) ]
 //             = f''(logit) (J v) dlogit/dtheta + f'(logit) d(J v)/dtheta,
 // i.e. backward_jvp(dy = f'' * t_logit, dt_y = f') after t_logit = jvp(v).
 template <class T>
-double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
-                                      double* logit_grad_norm) {
+double DiscriminatorNet<T>::gradient_penalty(const Tensor& x_hat, double lambda,
+                                             bool accumulate_grad, double* logit_grad_norm) {
   profile::ScopedRange range("D gradient penalty");
-  const Device dev = cfg_.device;
+  const Device dev = device();
   Tensor logit = forward_float(x_hat);
   const int B = int(x_hat.dim(0));
   const long per = x_hat.numel() / B;
@@ -230,7 +241,7 @@ double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool a
   const size_t bytes = size_t(B) * sizeof(T);
   ops::copy_to_host(dev, l.data(), logit.raw(), bytes);
   for (int b = 0; b < B; ++b)
-    ds[size_t(b)] = T(penalty_factors(cfg_.penalty_on, double(l[size_t(b)])).d1);
+    ds[size_t(b)] = T(penalty_factors(penalty_on_, double(l[size_t(b)])).d1);
   ops::copy_from_host(dev, dlogit_.raw(), ds.data(), bytes);
   // grad_x f without leaving parameter gradients behind.
   set_param_grads(false);
@@ -255,9 +266,9 @@ double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool a
       n2 = ops::sum_squares(dev, per, gb);
     const double n = std::sqrt(n2);
     penalty += (n - 1) * (n - 1);
-    // ||grad_x logit|| = ||g_b|| / f'(logit) (f' = 1 on the logit).
-    const double d1 = double(ds[size_t(b)]);
-    logit_norm += n > 0 ? n / d1 : 0.0;
+    // ||grad_x logit|| = ||g_b|| / |f'(logit)|
+    const double d1 = std::abs(double(ds[size_t(b)]));
+    logit_norm += n > 0 && d1 > 0 ? n / d1 : 0.0;
     // dP/dg_b = (2 lambda / B) (||g_b|| - 1) g_b / ||g_b||  (0 at g_b = 0, a subgradient).
     const double c = n > 0 ? 2.0 * lambda / B * (n - 1) / n : 0.0;
     if (dev.is_cpu()) {
@@ -276,7 +287,7 @@ double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool a
   std::vector<T>& dty = host_dty_;
   ops::copy_to_host(dev, tl.data(), t_logit.raw(), bytes);
   for (int b = 0; b < B; ++b) {
-    const PenaltyFactors f = penalty_factors(cfg_.penalty_on, double(l[size_t(b)]));
+    const PenaltyFactors f = penalty_factors(penalty_on_, double(l[size_t(b)]));
     ds[size_t(b)] = T(f.d2 * double(tl[size_t(b)]));
     dty[size_t(b)] = T(f.d1);
   }
@@ -285,6 +296,9 @@ double RewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool a
   backward_jvp(rows(dlogit_, B, {B, 1}), rows(dt_logit_, B, {B, 1}));
   return penalty;
 }
+
+template class DiscriminatorNet<float>;
+template class DiscriminatorNet<double>;
 
 template <class T>
 void RewardNet<T>::set_training(bool t) {

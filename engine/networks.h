@@ -126,11 +126,14 @@ class DiscriminatorNet {
   virtual Tensor forward_float(const Tensor& x) = 0;
   // dlogit [B, 1]: accumulates parameter gradients, returns d/dx of the standardized input.
   virtual Tensor backward(const Tensor& dlogit) = 0;
-  // lambda * mean_b (||grad_x f(x_hat_b)|| - 1)^2 for standardized interpolates x_hat; with
-  // accumulate_grad, adds its exact parameter gradient. logit_grad_norm (optional) receives
-  // mean_b ||grad_x logit(x_hat_b)||_2 from the same pass.
-  virtual double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
-                                  double* logit_grad_norm = nullptr) = 0;
+  // P = lambda * mean_b (||grad_x f(logit(x_hat_b))||_2 - 1)^2 for standardized interpolates
+  // x_hat [B, ...], f the identity (penalty on the logit) or sigmoid (on D; engine/penalty.h).
+  // With accumulate_grad, adds dP/dtheta (exact, through jvp + backward_jvp) to the parameter
+  // gradients; the pass that computes grad_x f leaves none. logit_grad_norm (optional) receives
+  // mean_b ||grad_x logit(x_hat_b)||_2, the steepness of the logit, from the same pass (on
+  // prob: grad_x logit_b = grad_x D_b / D'(logit_b)). The same for every network.
+  double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
+                          double* logit_grad_norm = nullptr);
   // Training: one power iteration of every spectral norm per forward; evaluation: u frozen.
   virtual void set_training(bool t) = 0;
   virtual ParamSet<T>& parameters() = 0;
@@ -139,6 +142,21 @@ class DiscriminatorNet {
   virtual long params() const = 0;
   virtual long flops() const = 0;
   virtual long attention_flops() const { return 0; }
+
+ protected:
+  // The penalty's passes: t_logit [B, 1] = J t_x (input Jacobian of the logit, at the last
+  // forward_float), and the parameter gradient of <dlogit, logit> + <dt_logit, t_logit>.
+  virtual Tensor jvp(const Tensor& t_x) = 0;
+  virtual void backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) = 0;
+  virtual void set_param_grads(bool on) = 0;  // off: backward() leaves no parameter gradient
+  // A network's constructor hands over the penalty's scratch on its device: v [max_batch, ...]
+  // (the input's shape), dlogit and dt_logit [max_batch, 1].
+  void init_penalty(PenaltyOn on, int max_batch, Tensor v, Tensor dlogit, Tensor dt_logit);
+
+ private:
+  PenaltyOn penalty_on_ = PenaltyOn::logit;
+  Tensor v_, dlogit_, dt_logit_;  // dP/dg, and the per-sample factors' device copies
+  std::vector<T> host_logit_, host_dy_, host_dty_, host_tl_;  // [max_batch] on the host
 };
 
 struct RewardConfig {
@@ -169,15 +187,6 @@ class RewardNet : public DiscriminatorNet<T> {
   // dlogit [B, 1]: accumulates parameter gradients, returns d/dx of the standardized input.
   Tensor backward(const Tensor& dlogit) override;
 
-  // P = lambda * mean_b (||grad_x f(logit(x_hat_b))||_2 - 1)^2 for standardized interpolates
-  // x_hat T [B, k, H, W], f the identity (config penalty_on = logit) or sigmoid (prob). With
-  // accumulate_grad, adds dP/dtheta (exact, through jvp + backward_jvp) to the parameter
-  // gradients; the pass that computes grad_x f leaves none.
-  // logit_grad_norm (optional): receives mean_b ||grad_x logit(x_hat_b)||_2, the steepness of
-  // the logit, from the same pass (on prob: grad_x logit_b = grad_x D_b / D'(logit_b)).
-  double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
-                          double* logit_grad_norm = nullptr) override;
-
   // Training: one power iteration per forward; evaluation: u frozen.
   void set_training(bool t) override;
   ParamSet<T>& parameters() override { return params_; }
@@ -190,11 +199,12 @@ class RewardNet : public DiscriminatorNet<T> {
   long attention_flops() const override;
   int conv_layers() const;
 
- private:
-  void set_param_grads(bool on);
-  Tensor jvp(const Tensor& t_x);
-  void backward_jvp(const Tensor& dlogit, const Tensor& dt_logit);
+ protected:
+  void set_param_grads(bool on) override;
+  Tensor jvp(const Tensor& t_x) override;
+  void backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) override;
 
+ private:
   RewardConfig cfg_;
   ParamSet<T> params_, buffers_;
   Arena arena_;
@@ -214,10 +224,8 @@ class RewardNet : public DiscriminatorNet<T> {
   Conv2d<T> c5_;
   Activation<T> a5_;
   Linear<T> fc_;
-  Tensor v_, dlogit_, dt_logit_;  // penalty scratch: dP/dg [B, k, H, W], [B, 1], [B, 1]
   // Host copies of the penalty's per-sample scalars [max_batch]: logits, the two derivatives
   // sent back, and the logit tangent (penalty_factors of each logit, engine/penalty.h).
-  std::vector<T> host_logit_, host_dy_, host_dty_, host_tl_;
 };
 
 struct StateRewardConfig {
@@ -252,8 +260,6 @@ class StateRewardNet : public DiscriminatorNet<T> {
   // Standardized windows T [B, k, D] -> logit [B, 1].
   Tensor forward_float(const Tensor& x) override;
   Tensor backward(const Tensor& dlogit) override;
-  double gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
-                          double* logit_grad_norm = nullptr) override;
   void set_training(bool t) override;
   ParamSet<T>& parameters() override { return params_; }
   ParamSet<T>& buffers() override { return buffers_; }
@@ -265,11 +271,12 @@ class StateRewardNet : public DiscriminatorNet<T> {
   void standardize(const Tensor& windows, T* x) const;
   const StateRewardConfig& config() const { return cfg_; }
 
- private:
-  void set_param_grads(bool on);
-  Tensor jvp(const Tensor& t_x);
-  void backward_jvp(const Tensor& dlogit, const Tensor& dt_logit);
+ protected:
+  void set_param_grads(bool on) override;
+  Tensor jvp(const Tensor& t_x) override;
+  void backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) override;
 
+ private:
   StateRewardConfig cfg_;
   long in_;  // k * D
   ParamSet<T> params_, buffers_;
@@ -279,8 +286,7 @@ class StateRewardNet : public DiscriminatorNet<T> {
   int mean_slot_ = -1, std_slot_ = -1;  // buffers [D]
   std::vector<std::unique_ptr<Linear<T>>> linears_;
   std::vector<std::unique_ptr<Activation<T>>> acts_;  // after each linear but the last
-  Tensor x_, v_, dlogit_, dt_logit_;                  // [max_batch, k, D] x2, [max_batch, 1] x2
-  std::vector<T> host_logit_;                         // [max_batch] the penalty's logits
+  Tensor x_;                                          // [max_batch, k, D] standardized windows
 };
 
 extern template class AgentNet<float>;

@@ -53,10 +53,9 @@ StateRewardNet<T>::StateRewardNet(const StateRewardConfig& c)
     buffers_.value(std_slot_)[j] = c.obs_std.empty() ? T(1) : T(c.obs_std[size_t(j)]);
   }
   x_ = arena_.tensor<T>({c.max_batch, c.frames, c.obs_dim});
-  v_ = arena_.tensor<T>({c.max_batch, c.frames, c.obs_dim});
-  dlogit_ = arena_.tensor<T>({c.max_batch, 1});
-  dt_logit_ = arena_.tensor<T>({c.max_batch, 1});
-  host_logit_.assign(static_cast<size_t>(c.max_batch), T(0));
+  this->init_penalty(c.penalty_on, c.max_batch,
+                     arena_.tensor<T>({c.max_batch, c.frames, c.obs_dim}),
+                     arena_.tensor<T>({c.max_batch, 1}), arena_.tensor<T>({c.max_batch, 1}));
   params_.finalize(c.device);
   buffers_.finalize(c.device);
 }
@@ -116,68 +115,6 @@ void StateRewardNet<T>::backward_jvp(const Tensor& dlogit, const Tensor& dt_logi
     g = acts_[i]->backward_jvp(g.dx, g.dt_x);
     g = linears_[i]->backward_jvp(g.dx, g.dt_x);
   }
-}
-
-// With f the penalised output (penalty_factors gives f', f'' at the logit),
-// g_b = f'(l_b) grad_x l_b and v = dP/dg (held fixed):
-//   dP/dtheta = d/dtheta [ f'(l) (J v) ] = f''(l) (J v) dl/dtheta + f'(l) d(J v)/dtheta,
-// i.e. backward_jvp(dy = f'' * t_l, dt_y = f') after t_l = jvp(v). On the logit: (0, 1).
-template <class T>
-double StateRewardNet<T>::gradient_penalty(const Tensor& x_hat, double lambda, bool accumulate_grad,
-                                           double* logit_grad_norm) {
-  profile::ScopedRange range("D gradient penalty");
-  Tensor logit = forward_float(x_hat);
-  const int B = int(x_hat.dim(0));
-  const long per = in_;
-  const T* l = logit.data<T>();
-  T* d1 = dlogit_.template data<T>();
-  for (int b = 0; b < B; ++b) {
-    host_logit_[size_t(b)] = l[b];
-    d1[b] = T(penalty_factors(cfg_.penalty_on, double(l[b])).d1);
-  }
-  // grad_x f without leaving parameter gradients behind.
-  set_param_grads(false);
-  Tensor g;
-  try {
-    g = backward(rows(dlogit_, B, {B, 1}));
-  } catch (...) {
-    set_param_grads(true);
-    throw;
-  }
-  set_param_grads(true);
-
-  const T* gp = g.data<T>();
-  T* v = v_.template data<T>();
-  double penalty = 0, logit_norm = 0;
-  for (int b = 0; b < B; ++b) {
-    const T* gb = gp + b * per;
-    double n2 = 0;
-    for (long i = 0; i < per; ++i) n2 += double(gb[i]) * double(gb[i]);
-    const double n = std::sqrt(n2);
-    penalty += (n - 1) * (n - 1);
-    // ||grad_x logit|| = ||g_b|| / |f'(logit)|
-    const double d1 =
-        std::abs(double(penalty_factors(cfg_.penalty_on, double(host_logit_[size_t(b)])).d1));
-    logit_norm += n > 0 && d1 > 0 ? n / d1 : 0.0;
-    // dP/dg_b = (2 lambda / B) (||g_b|| - 1) g_b / ||g_b||  (0 at g_b = 0, a subgradient).
-    const double c = n > 0 ? 2.0 * lambda / B * (n - 1) / n : 0.0;
-    for (long i = 0; i < per; ++i) v[b * per + i] = T(c * double(gb[i]));
-  }
-  penalty *= lambda / B;
-  if (logit_grad_norm) *logit_grad_norm = logit_norm / B;
-  if (!accumulate_grad) return penalty;
-
-  Tensor t_logit = jvp(rows(v_, B, x_hat.shape()));
-  const T* tl = t_logit.data<T>();
-  T* dy = dlogit_.template data<T>();
-  T* dty = dt_logit_.template data<T>();
-  for (int b = 0; b < B; ++b) {
-    const PenaltyFactors pd = penalty_factors(cfg_.penalty_on, double(host_logit_[size_t(b)]));
-    dy[b] = T(pd.d2 * double(tl[b]));
-    dty[b] = T(pd.d1);
-  }
-  backward_jvp(rows(dlogit_, B, {B, 1}), rows(dt_logit_, B, {B, 1}));
-  return penalty;
 }
 
 template <class T>

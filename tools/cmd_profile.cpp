@@ -161,7 +161,7 @@ int cmd_profile(int argc, char** argv) {
       if (i < warmup) continue;
       const double env = st.ppo.env_seconds;
       phases[0].seconds += env;
-      phases[1].seconds += st.ppo.rollout_seconds - env - st.reward_seconds - st.disc_seconds;
+      phases[1].seconds += st.ppo.rollout_seconds - env;
       phases[2].seconds += st.reward_seconds;
       phases[3].seconds += st.disc_seconds;
       phases[4].seconds += st.ppo.update_seconds;
