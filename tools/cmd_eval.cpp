@@ -7,7 +7,8 @@
 
 #include "algos/evaluate.h"
 #include "engine/json.h"
-#include "env/media.h"
+#include "report/media.h"
+#include "report/side_by_side.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 
@@ -117,7 +118,7 @@ int cmd_eval(int argc, char** argv) {
     // Browsers show GIF delays below 2 cs as 10 cs: 2 is the shortest that plays as written.
     const int delay = std::max(2, r.video_delay_cs);
     if (beside.empty()) {
-      env::write_gif(gif, r.video.data(), r.video_frames, gif_size, gif_size, delay);
+      report::write_gif(gif, r.video.data(), r.video_frames, gif_size, gif_size, delay);
       std::fprintf(as_json ? stderr : stdout, "wrote %s: %d frames\n", gif.c_str(), r.video_frames);
     } else {
       algos::PpoPolicy other(beside, 1);
@@ -131,9 +132,9 @@ int cmd_eval(int argc, char** argv) {
       char left[64], right[96];
       std::snprintf(left, sizeof left, "agent %.0f", r.returns.front());
       std::snprintf(right, sizeof right, "%s %.0f", beside_label.c_str(), rb.returns.front());
-      const algos::GrayVideo v = algos::side_by_side(
+      const report::GrayVideo v = report::side_by_side(
           r.video.data(), r.video_frames, rb.video.data(), rb.video_frames, gif_size, left, right);
-      env::write_gif(gif, v.frames.data(), v.n, v.height, v.width, delay);
+      report::write_gif(gif, v.frames.data(), v.n, v.height, v.width, delay);
       std::fprintf(as_json ? stderr : stdout,
                    "wrote %s: %d frames, agent (return %.1f) left, %s (return %.1f) right\n",
                    gif.c_str(), v.n, r.returns.front(), beside_label.c_str(), rb.returns.front());

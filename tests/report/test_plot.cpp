@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "algos/curves.h"
-#include "algos/plot.h"
+#include "report/curves.h"
+#include "report/plot.h"
 #include "engine/json.h"
-#include "env/media.h"
+#include "report/media.h"
 #include "tests/test_util.h"
 
-namespace relmimic::algos {
+namespace relmimic::report {
 namespace {
 
 using Result = relmimic::testing::CommandResult;
@@ -231,7 +231,7 @@ TEST(Plot, WritesADecodablePng) {
   c.series.push_back({"baseline (2)", {0, 5e5, 1e6}, {10, 200, 300}, {}, {}});
   const std::string path = (d.path / "curves.png").string();
   write_chart_png(path, c, 640, 400);
-  const env::Image img = env::read_png(path);
+  const Image img = read_png(path);
   ASSERT_EQ(img.width, 640);
   ASSERT_EQ(img.height, 400);
   ASSERT_EQ(img.channels, 3);
@@ -343,7 +343,7 @@ TEST(Plot, PanelsShareOnePng) {
   }
   const std::string path = (d.path / "panels.png").string();
   write_panels_png(path, charts, 2, 320, 240);
-  const env::Image img = env::read_png(path);
+  const Image img = read_png(path);
   EXPECT_EQ(img.width, 640);
   EXPECT_EQ(img.height, 480);
   // Each panel is the chart rendered alone; the empty fourth slot stays white.
@@ -364,7 +364,7 @@ TEST(Plot, CommandWritesTheDiagnostics) {
   const Result r = run("plot " + (d.path / "run").string() + " --out " + out);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("diagnostics.png"), std::string::npos) << r.out;
-  const env::Image img = env::read_png((fs::path(out) / "diagnostics.png").string());
+  const Image img = read_png((fs::path(out) / "diagnostics.png").string());
   EXPECT_EQ(img.width, 2 * 640);  // two panels of 2/3 x 3/5 of the 960 x 600 charts per row
   EXPECT_EQ(img.height, 4 * 360);
 }
@@ -395,7 +395,7 @@ TEST(Plot, CommandEndToEnd) {
   EXPECT_EQ(v[1].at("ccdf_area").as_number(), 200.0);
   EXPECT_EQ(v[1].at("final_mean").as_number(), 40.0);
   for (const char* f : {"learning_curves.png", "ccdf.png"}) {
-    const env::Image img = env::read_png((fs::path(out) / f).string());
+    const Image img = read_png((fs::path(out) / f).string());
     EXPECT_EQ(img.width, 960);
     EXPECT_EQ(img.height, 600);
   }
@@ -414,4 +414,4 @@ TEST(Plot, CommandEndToEnd) {
 }
 
 }  // namespace
-}  // namespace relmimic::algos
+}  // namespace relmimic::report
