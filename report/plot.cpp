@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <limits>
 
-#include "report/media.h"
 #include "kernels/common.h"
+#include "report/media.h"
 
 namespace relmimic::report {
 

@@ -24,9 +24,7 @@ int cmd_render(int argc, char** argv) {
          "renders one env under uniform random actions in [-1, 1] from its track camera: the\n"
          "reset frame and one frame per step (N+1 frames), laid out on a grid in a PNG, and\n"
          "optionally as an animated GIF");
-  a.add("--env", env_name, "hopper or walker2d");
-  a.add("--seed", seed, "seeds the actions and the env's reset noise");
-  a.add("--steps", steps, "number of env steps N");
+  add_random_env_flags(a, env_name, seed, steps);
   a.add("--out", out, "output PNG (required)");
   a.add("--gif", gif, "also write the frames as an animated GIF here");
   a.add("--size", size, "frame width and height in pixels");

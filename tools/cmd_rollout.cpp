@@ -25,9 +25,7 @@ int cmd_rollout(int argc, char** argv) {
       "after an episode ends the next row is the reset state), action [N, A] (float32), reward\n"
       "[N], terminated [N], truncated [N] (uint8); attributes env, frame_skip, dt, seed, steps.\n"
       "The env's reset noise uses the stream EnvPool gives env 0 for the same seed.");
-  a.add("--env", env_name, "hopper or walker2d");
-  a.add("--seed", seed, "seeds the actions and the env's reset noise");
-  a.add("--steps", steps, "number of env steps N");
+  add_random_env_flags(a, env_name, seed, steps);
   a.add("--out", out, "output HDF5 file (required)");
   if (!a.parse(argc, argv)) return a.exit_code();
   if (out.empty()) return usage_error("rollout", "--out is required");

@@ -9,8 +9,16 @@
 #include "engine/rng.h"
 #include "env/locomotion.h"
 #include "kernels/common.h"
+#include "tools/cli.h"
 
 namespace relmimic::cli {
+
+// The flags both commands take, in this order: --env, --seed, --steps.
+inline void add_random_env_flags(Args& a, std::string& env_name, long& seed, long& steps) {
+  a.add("--env", env_name, "hopper or walker2d");
+  a.add("--seed", seed, "seeds the actions and the env's reset noise");
+  a.add("--steps", steps, "number of env steps N");
+}
 
 // The env's reset noise comes from the stream an EnvPool with this seed gives env 0, so a
 // rollout and a one-env pool fed the same actions follow the same states.

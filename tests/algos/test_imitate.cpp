@@ -16,11 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "report/curves.h"
 #include "algos/imitate_run.h"
 #include "algos/probe.h"
 #include "engine/checkpoint.h"
 #include "kernels/common.h"
+#include "report/curves.h"
 #include "tests/algos/imitate_test_util.h"
 #include "tests/test_util.h"
 
@@ -186,7 +186,7 @@ TEST(Imitation, FewIterationRunLogsFiniteValues) {
   // Random Hopper episodes end within the first 64 steps: the training return is logged.
   EXPECT_TRUE(std::isfinite(t.column("train_return")[2]));
   // `relmimic plot` groups runs by config.json's variant and reads eval_return.
-  const algos::RunData run = algos::load_run(dir.string());
+  const report::RunData run = report::load_run(dir.string());
   EXPECT_EQ(run.variant, "rm-l-l");
   EXPECT_EQ(run.y.size(), 3u);
   EXPECT_TRUE(fs::exists(dir / "checkpoints" / "final.h5"));

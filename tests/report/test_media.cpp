@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "engine/rng.h"
-#include "report/media.h"
 #include "kernels/common.h"
+#include "report/media.h"
 
 using namespace relmimic;
 using namespace relmimic::report;
@@ -199,8 +199,8 @@ TEST(Media, GifFramesRoundTripUpToTableResets) {
     int h, w;
     std::vector<uint8_t> px;
   };
-  std::vector<Frame> inputs = {{1, 1, {7}}, {1, 2, {1, 1}}, {100, 100, {}}, {50, 100, {}},
-                               {400, 500, {}}};
+  std::vector<Frame> inputs = {
+      {1, 1, {7}}, {1, 2, {1, 1}}, {100, 100, {}}, {50, 100, {}}, {400, 500, {}}};
   inputs[2].px.assign(10000, 42);
   for (int i = 0; i < 5000; ++i) inputs[3].px.push_back(uint8_t(i / 40));
   for (int i = 0; i < 200000; ++i) inputs[4].px.push_back(uint8_t(rng.below(256)));

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "engine/h5.h"
-#include "report/media.h"
 #include "env/pool.h"
+#include "report/media.h"
 #include "tests/test_util.h"
 
 using namespace relmimic;
