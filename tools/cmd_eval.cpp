@@ -55,10 +55,7 @@ int cmd_eval(int argc, char** argv) {
         "with its mean as when demonstrations are recorded, plays to the right in the GIF");
   a.add("--beside-label", beside_label, "caption of the --beside video");
   if (!a.parse(argc, argv)) return a.exit_code();
-  auto usage = [](const std::string& m) {
-    std::fprintf(stderr, "relmimic eval: %s (see relmimic eval --help)\n", m.c_str());
-    return 2;
-  };
+  auto usage = [](const std::string& m) { return usage_error("eval", m); };
   if (checkpoint.empty()) return usage("--checkpoint is required");
   if (episodes < 1 || episodes > 100000) return usage("--episodes must be in [1, 100000]");
   if (envs < 1 || envs > 1024) return usage("--envs must be in [1, 1024]");
