@@ -42,15 +42,4 @@ EvalResult evaluate(const Actor& actor, const EvalOptions& o);
 // A checkpoint's policy, which must fit its env first (PpoPolicy::check_env).
 EvalResult evaluate(PpoPolicy& policy, const EvalOptions& o);
 
-// Two gray videos [n, size, size] next to each other, each under a caption (white 5x7 text on
-// black; scale 2 from size 96 up when both captions fit), 4 black pixels apart. Frame i shows frame
-// min(i, n - 1) of each video: the shorter one holds its last frame. Result [max(nl, nr), H, W]
-// with H = size + caption height, W = 2 size + 4; nl, nr >= 1.
-struct GrayVideo {
-  std::vector<uint8_t> frames;
-  int n = 0, height = 0, width = 0;
-};
-GrayVideo side_by_side(const uint8_t* left, int nl, const uint8_t* right, int nr, int size,
-                       const std::string& left_caption, const std::string& right_caption);
-
 }  // namespace relmimic::algos

@@ -2,24 +2,12 @@
 
 #include <cstring>
 
+#include "engine/cuda_branch.h"
 #include "kernels/device.h"
 #include "kernels/gather.h"
 #include "kernels/reduce.h"
 
 namespace relmimic::algos::train_ops {
-
-namespace {
-[[noreturn, maybe_unused]] void no_cuda_backend(const char* what) {
-  RM_FAIL(what, " on a CUDA device: relmimic was built without the CUDA backend");
-}
-}  // namespace
-
-// The CUDA branch of an op; in a build without the backend the call is not even compiled.
-#ifdef RELMIMIC_WITH_CUDA
-#define RM_CUDA(what, call) call
-#else
-#define RM_CUDA(what, call) no_cuda_backend(what)
-#endif
 
 void gather_rows(Device dev, long rows, long row_bytes, const int32_t* index, const void* src,
                  void* dst) {

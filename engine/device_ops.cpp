@@ -3,6 +3,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "engine/cuda_branch.h"
 #include "kernels/device.h"
 #include "kernels/image.h"
 #include "kernels/linear.h"
@@ -11,19 +12,6 @@
 #include "kernels/spectral_norm.h"
 
 namespace relmimic::ops {
-
-namespace {
-[[noreturn, maybe_unused]] void no_cuda_backend() {
-  RM_FAIL("a CUDA operation was requested, but relmimic was built without the CUDA backend");
-}
-}  // namespace
-
-// The CUDA branch of an op; in a build without the backend the call is not even compiled.
-#ifdef RELMIMIC_WITH_CUDA
-#define RM_CUDA(call) (call)
-#else
-#define RM_CUDA(call) no_cuda_backend()
-#endif
 
 void check_device(Device dev, std::string_view who) {
   if (dev.is_cpu()) return;
@@ -47,21 +35,22 @@ void check_on(const Tensor& t, Device dev, std::string_view who, const char* wha
 template <class T>
 void activation_forward(Device dev, kernels::Act a, long n, const T* x, T* y, T slope) {
   if (dev.is_cpu()) return kernels::activation_forward_cpu(a, n, x, y, slope);
-  RM_CUDA(kernels::activation_forward_cuda(a, n, x, y, slope));
+  RM_CUDA("activation_forward", kernels::activation_forward_cuda(a, n, x, y, slope));
 }
 
 template <class T>
 void activation_backward(Device dev, kernels::Act a, long n, const T* x, const T* y, const T* dy,
                          T* dx, T slope) {
   if (dev.is_cpu()) return kernels::activation_backward_cpu(a, n, x, y, dy, dx, slope);
-  RM_CUDA(kernels::activation_backward_cuda(a, n, x, y, dy, dx, slope));
+  RM_CUDA("activation_backward", kernels::activation_backward_cuda(a, n, x, y, dy, dx, slope));
 }
 
 template <class T>
 void activation_second_order(Device dev, kernels::Act a, long n, const T* x, const T* y,
                              const T* t_x, const T* dt_y, T* dx, T slope) {
   if (dev.is_cpu()) return kernels::activation_second_order_cpu(a, n, x, y, t_x, dt_y, dx, slope);
-  RM_CUDA(kernels::activation_second_order_cuda(a, n, x, y, t_x, dt_y, dx, slope));
+  RM_CUDA("activation_second_order",
+          kernels::activation_second_order_cuda(a, n, x, y, t_x, dt_y, dx, slope));
 }
 
 template <class T>
@@ -82,7 +71,7 @@ void conv2d_forward(Device dev, const kernels::Conv2dDims& d, const T* x, const 
                     T* y) {
   if (dev.is_cpu()) return kernels::conv2d_forward_cpu(d, x, w, b, y);
   if constexpr (std::is_same_v<T, float>)
-    RM_CUDA(kernels::conv2d_forward_cuda(d, x, w, b, y));
+    RM_CUDA("conv2d_forward", kernels::conv2d_forward_cuda(d, x, w, b, y));
   else
     require_float_conv<T>("conv2d_forward");
 }
@@ -92,7 +81,7 @@ void conv2d_backward_input(Device dev, const kernels::Conv2dDims& d, const T* dy
                            T* dx) {
   if (dev.is_cpu()) return kernels::conv2d_backward_input_cpu(d, dy, w, dx);
   if constexpr (std::is_same_v<T, float>)
-    RM_CUDA(kernels::conv2d_backward_input_cuda(d, dy, w, dx));
+    RM_CUDA("conv2d_backward_input", kernels::conv2d_backward_input_cuda(d, dy, w, dx));
   else
     require_float_conv<T>("conv2d_backward_input");
 }
@@ -102,7 +91,7 @@ void conv2d_backward_weight(Device dev, const kernels::Conv2dDims& d, const T* x
                             T* dw, T* db) {
   if (dev.is_cpu()) return kernels::conv2d_backward_weight_cpu(d, x, dy, dw, db);
   if constexpr (std::is_same_v<T, float>)
-    RM_CUDA(kernels::conv2d_backward_weight_cuda(d, x, dy, dw, db));
+    RM_CUDA("conv2d_backward_weight", kernels::conv2d_backward_weight_cuda(d, x, dy, dw, db));
   else
     require_float_conv<T>("conv2d_backward_weight");
 }
@@ -110,27 +99,28 @@ void conv2d_backward_weight(Device dev, const kernels::Conv2dDims& d, const T* x
 template <class T>
 void linear_forward(Device dev, int M, int N, int K, const T* x, const T* w, const T* b, T* y) {
   if (dev.is_cpu()) return kernels::linear_forward_cpu(M, N, K, x, w, b, y);
-  RM_CUDA(kernels::linear_forward_cuda(M, N, K, x, w, b, y));
+  RM_CUDA("linear_forward", kernels::linear_forward_cuda(M, N, K, x, w, b, y));
 }
 
 template <class T>
 void linear_backward_input(Device dev, int M, int N, int K, const T* dy, const T* w, T* dx) {
   if (dev.is_cpu()) return kernels::linear_backward_input_cpu(M, N, K, dy, w, dx);
-  RM_CUDA(kernels::linear_backward_input_cuda(M, N, K, dy, w, dx));
+  RM_CUDA("linear_backward_input", kernels::linear_backward_input_cuda(M, N, K, dy, w, dx));
 }
 
 template <class T>
 void linear_backward_weight(Device dev, int M, int N, int K, const T* x, const T* dy, T* dw,
                             T* db) {
   if (dev.is_cpu()) return kernels::linear_backward_weight_cpu(M, N, K, x, dy, dw, db);
-  RM_CUDA(kernels::linear_backward_weight_cuda(M, N, K, x, dy, dw, db));
+  RM_CUDA("linear_backward_weight", kernels::linear_backward_weight_cuda(M, N, K, x, dy, dw, db));
 }
 
 template <class T>
 void layernorm_forward(Device dev, int M, int D, const T* x, const T* gamma, const T* beta, T eps,
                        T* y, T* mean, T* rstd) {
   if (dev.is_cpu()) return kernels::layernorm_forward_cpu(M, D, x, gamma, beta, eps, y, mean, rstd);
-  RM_CUDA(kernels::layernorm_forward_cuda(M, D, x, gamma, beta, eps, y, mean, rstd));
+  RM_CUDA("layernorm_forward",
+          kernels::layernorm_forward_cuda(M, D, x, gamma, beta, eps, y, mean, rstd));
 }
 
 template <class T>
@@ -138,26 +128,27 @@ void layernorm_backward(Device dev, int M, int D, const T* x, const T* gamma, co
                         const T* rstd, const T* dy, T* dx, T* dgamma, T* dbeta) {
   if (dev.is_cpu())
     return kernels::layernorm_backward_cpu(M, D, x, gamma, mean, rstd, dy, dx, dgamma, dbeta);
-  RM_CUDA(kernels::layernorm_backward_cuda(M, D, x, gamma, mean, rstd, dy, dx, dgamma, dbeta));
+  RM_CUDA("layernorm_backward",
+          kernels::layernorm_backward_cuda(M, D, x, gamma, mean, rstd, dy, dx, dgamma, dbeta));
 }
 
 template <class T>
 void pool3d_forward(Device dev, const kernels::Pool3dDims& d, const T* x, T* y, int32_t* argmax) {
   if (dev.is_cpu()) return kernels::pool3d_forward_cpu(d, x, y, argmax);
-  RM_CUDA(kernels::pool3d_forward_cuda(d, x, y, argmax));
+  RM_CUDA("pool3d_forward", kernels::pool3d_forward_cuda(d, x, y, argmax));
 }
 
 template <class T>
 void pool3d_backward(Device dev, const kernels::Pool3dDims& d, const T* dy, const int32_t* argmax,
                      T* dx) {
   if (dev.is_cpu()) return kernels::pool3d_backward_cpu(d, dy, argmax, dx);
-  RM_CUDA(kernels::pool3d_backward_cuda(d, dy, argmax, dx));
+  RM_CUDA("pool3d_backward", kernels::pool3d_backward_cuda(d, dy, argmax, dx));
 }
 
 template <class T>
 void standardize(Device dev, long n, const uint8_t* x, T* y, T scale) {
   if (dev.is_cuda()) {
-    RM_CUDA(kernels::standardize_cuda(n, x, y, scale));
+    RM_CUDA("standardize", kernels::standardize_cuda(n, x, y, scale));
     return;
   }
 #pragma omp parallel for simd if (n > 65536)
@@ -168,7 +159,8 @@ template <class T>
 void attention_forward(Device dev, kernels::AttentionPath path, const kernels::AttentionDims& d,
                        const T* theta, const T* phi, const T* g, T* y, T* lse, T* attn) {
   if (dev.is_cpu()) return kernels::attention_forward_cpu(d, theta, phi, g, y, attn);
-  RM_CUDA(kernels::attention_forward_cuda(path, d, theta, phi, g, y, lse, attn));
+  RM_CUDA("attention_forward",
+          kernels::attention_forward_cuda(path, d, theta, phi, g, y, lse, attn));
 }
 
 template <class T>
@@ -177,15 +169,15 @@ void attention_backward(Device dev, kernels::AttentionPath path, const kernels::
                         const T* attn, const T* dy, T* dtheta, T* dphi, T* dg, T* work) {
   if (dev.is_cpu())
     return kernels::attention_backward_cpu(d, theta, phi, g, attn, dy, dtheta, dphi, dg);
-  RM_CUDA(kernels::attention_backward_cuda(path, d, theta, phi, g, y, lse, attn, dy, dtheta, dphi,
-                                           dg, work));
+  RM_CUDA("attention_backward", kernels::attention_backward_cuda(path, d, theta, phi, g, y, lse,
+                                                                 attn, dy, dtheta, dphi, dg, work));
 }
 
 template <class T>
 void attention_probs(Device dev, kernels::AttentionPath path, const kernels::AttentionDims& d,
                      const T* theta, const T* phi, const T* lse, T* attn) {
   if (dev.is_cpu() || path == kernels::AttentionPath::Unfused) return;
-  RM_CUDA(kernels::attention_probs_cuda(d, theta, phi, lse, attn));
+  RM_CUDA("attention_probs", kernels::attention_probs_cuda(d, theta, phi, lse, attn));
 }
 
 template <class T>
@@ -194,8 +186,8 @@ void attention_jvp(Device dev, const kernels::AttentionDims& d, const T* theta, 
                    T* t_y, T* s_dot, T* work) {
   if (dev.is_cpu())
     return kernels::attention_jvp_cpu(d, theta, phi, g, attn, t_theta, t_phi, t_g, t_y, s_dot);
-  RM_CUDA(
-      kernels::attention_jvp_cuda(d, theta, phi, g, attn, t_theta, t_phi, t_g, t_y, s_dot, work));
+  RM_CUDA("attention_jvp", kernels::attention_jvp_cuda(d, theta, phi, g, attn, t_theta, t_phi, t_g,
+                                                       t_y, s_dot, work));
 }
 
 template <class T>
@@ -207,22 +199,25 @@ void attention_backward_jvp(Device dev, const kernels::AttentionDims& d, const T
   if (dev.is_cpu())
     return kernels::attention_backward_jvp_cpu(d, theta, phi, g, attn, t_theta, t_phi, t_g, s_dot,
                                                dy, dt_y, dtheta, dphi, dg, dt_theta, dt_phi, dt_g);
-  RM_CUDA(kernels::attention_backward_jvp_cuda(d, theta, phi, g, attn, t_theta, t_phi, t_g, s_dot,
-                                               dy, dt_y, dtheta, dphi, dg, dt_theta, dt_phi, dt_g,
-                                               work));
+  RM_CUDA("attention_backward_jvp", kernels::attention_backward_jvp_cuda(
+                                        d, theta, phi, g, attn, t_theta, t_phi, t_g, s_dot, dy,
+                                        dt_y, dtheta, dphi, dg, dt_theta, dt_phi, dt_g, work));
 }
 
 template <class T>
 void spectral_norm_normalize_cuda(int rows, int cols, const T* w, T* u, T* v, bool training,
                                   double* sigma, T* w_sn) {
-  RM_CUDA(kernels::spectral_norm_power_iteration_cuda(rows, cols, w, u, v, training, sigma));
-  RM_CUDA(kernels::spectral_norm_apply_cuda(long(rows) * cols, w, sigma, w_sn));
+  RM_CUDA("spectral_norm_power_iteration",
+          kernels::spectral_norm_power_iteration_cuda(rows, cols, w, u, v, training, sigma));
+  RM_CUDA("spectral_norm_apply",
+          kernels::spectral_norm_apply_cuda(long(rows) * cols, w, sigma, w_sn));
 }
 
 template <class T>
 void spectral_norm_backward_cuda(int rows, int cols, const T* dw_sn, const T* w_sn, const T* u,
                                  const T* v, const double* sigma, T* dw) {
-  RM_CUDA(kernels::spectral_norm_backward_cuda(rows, cols, dw_sn, w_sn, u, v, sigma, dw));
+  RM_CUDA("spectral_norm_backward",
+          kernels::spectral_norm_backward_cuda(rows, cols, dw_sn, w_sn, u, v, sigma, dw));
 }
 
 template <class T>
@@ -238,7 +233,7 @@ void copy(Device dev, long n, const T* src, T* dst) {
 template <class T>
 void axpy(Device dev, long n, T a, const T* x, T* y) {
   if (dev.is_cpu()) return kernels::axpy_cpu(n, a, x, y);
-  RM_CUDA(kernels::axpy_cuda(n, a, x, y));
+  RM_CUDA("axpy", kernels::axpy_cuda(n, a, x, y));
 }
 
 template <class T>
@@ -269,24 +264,20 @@ void add4(Device dev, long n, const T* a, const T* b, const T* c, const T* d, T*
 template <class T>
 void scale(Device dev, long n, T a, T* x) {
   if (dev.is_cpu()) return kernels::scale_cpu(n, a, x);
-  RM_CUDA(kernels::scale_cuda(n, a, x));
+  RM_CUDA("scale", kernels::scale_cuda(n, a, x));
 }
 
 template <class T>
 double sum_squares(Device dev, long n, const T* x) {
   if (dev.is_cpu()) return kernels::sum_squares_cpu(n, x);
-#ifdef RELMIMIC_WITH_CUDA
-  return kernels::sum_squares_cuda(n, x);
-#else
-  no_cuda_backend();
-#endif
+  RM_CUDA("sum_squares", return kernels::sum_squares_cuda(n, x));
 }
 
 template <class T>
 void adam_step(Device dev, long n, T* param, const T* grad, T* m, T* v,
                const kernels::AdamParams& p) {
   if (dev.is_cpu()) return kernels::adam_step_cpu(n, param, grad, m, v, p);
-  RM_CUDA(kernels::adam_step_cuda(n, param, grad, m, v, p));
+  RM_CUDA("adam_step", kernels::adam_step_cuda(n, param, grad, m, v, p));
 }
 
 void copy_to_host(Device dev, void* host, const void* src, size_t bytes) {

@@ -1,9 +1,11 @@
-// SHA-256 (FIPS 180-4): identifies the expert checkpoint a demonstration file was recorded from.
+// SHA-256 (FIPS 180-4, through OpenSSL's libcrypto): identifies the expert checkpoint a
+// demonstration file was recorded from, and the demonstration file an imitation run trains on.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -12,6 +14,9 @@ namespace relmimic {
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
   void update(const void* data, size_t n);
   // The 32-byte digest; the object is finished afterwards (update/digest again throw).
   std::array<uint8_t, 32> digest();
@@ -19,11 +24,8 @@ class Sha256 {
   std::string hex_digest();
 
  private:
-  void block(const uint8_t* p);  // one 64-byte block into the state
-  std::array<uint32_t, 8> h_;
-  std::array<uint8_t, 64> buf_{};
-  size_t buf_len_ = 0;
-  uint64_t total_ = 0;  // bytes hashed so far
+  struct Context;  // OpenSSL's EVP_MD_CTX
+  std::unique_ptr<Context> ctx_;
   bool done_ = false;
 };
 

@@ -132,6 +132,12 @@ bool Args::parse(int argc, char** argv) {
   return true;
 }
 
+int usage_error(const std::string& command, const std::string& msg) {
+  std::fprintf(stderr, "relmimic %s: %s (see relmimic %s --help)\n", command.c_str(), msg.c_str(),
+               command.c_str());
+  return 2;
+}
+
 std::string changed_setting(const Config& saved, const Config& given,
                             const std::vector<std::string>& ignore) {
   auto text = [](const Config& c, const std::string& k) -> std::string {

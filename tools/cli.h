@@ -52,6 +52,10 @@ class Args {
   int exit_code_ = 0;
 };
 
+// Prints "relmimic <command>: <msg> (see relmimic <command> --help)" to stderr and returns 2,
+// the exit code of a bad command line.
+int usage_error(const std::string& command, const std::string& msg);
+
 // For --resume: `given` is the run's saved config with the settings given on the command line
 // applied again. Returns "" when they leave it as it is (the same command plus --resume
 // continues a run), else "<key> is <saved value> in the run, <given value> here" for the first

@@ -7,7 +7,8 @@
 
 #include "algos/evaluate.h"
 #include "engine/json.h"
-#include "env/media.h"
+#include "report/media.h"
+#include "report/side_by_side.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 
@@ -54,10 +55,7 @@ int cmd_eval(int argc, char** argv) {
         "with its mean as when demonstrations are recorded, plays to the right in the GIF");
   a.add("--beside-label", beside_label, "caption of the --beside video");
   if (!a.parse(argc, argv)) return a.exit_code();
-  auto usage = [](const std::string& m) {
-    std::fprintf(stderr, "relmimic eval: %s (see relmimic eval --help)\n", m.c_str());
-    return 2;
-  };
+  auto usage = [](const std::string& m) { return usage_error("eval", m); };
   if (checkpoint.empty()) return usage("--checkpoint is required");
   if (episodes < 1 || episodes > 100000) return usage("--episodes must be in [1, 100000]");
   if (envs < 1 || envs > 1024) return usage("--envs must be in [1, 1024]");
@@ -117,7 +115,7 @@ int cmd_eval(int argc, char** argv) {
     // Browsers show GIF delays below 2 cs as 10 cs: 2 is the shortest that plays as written.
     const int delay = std::max(2, r.video_delay_cs);
     if (beside.empty()) {
-      env::write_gif(gif, r.video.data(), r.video_frames, gif_size, gif_size, delay);
+      report::write_gif(gif, r.video.data(), r.video_frames, gif_size, gif_size, delay);
       std::fprintf(as_json ? stderr : stdout, "wrote %s: %d frames\n", gif.c_str(), r.video_frames);
     } else {
       algos::PpoPolicy other(beside, 1);
@@ -131,9 +129,9 @@ int cmd_eval(int argc, char** argv) {
       char left[64], right[96];
       std::snprintf(left, sizeof left, "agent %.0f", r.returns.front());
       std::snprintf(right, sizeof right, "%s %.0f", beside_label.c_str(), rb.returns.front());
-      const algos::GrayVideo v = algos::side_by_side(
+      const report::GrayVideo v = report::side_by_side(
           r.video.data(), r.video_frames, rb.video.data(), rb.video_frames, gif_size, left, right);
-      env::write_gif(gif, v.frames.data(), v.n, v.height, v.width, delay);
+      report::write_gif(gif, v.frames.data(), v.n, v.height, v.width, delay);
       std::fprintf(as_json ? stderr : stdout,
                    "wrote %s: %d frames, agent (return %.1f) left, %s (return %.1f) right\n",
                    gif.c_str(), v.n, r.returns.front(), beside_label.c_str(), rb.returns.front());

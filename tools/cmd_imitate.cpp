@@ -59,11 +59,7 @@ int cmd_imitate(int argc, char** argv) {
 
   Comm& comm = Comm::world();
   const bool root = comm.is_root();
-  auto usage = [&](const std::string& m) {
-    if (root)
-      std::fprintf(stderr, "relmimic imitate: %s (see relmimic imitate --help)\n", m.c_str());
-    return 2;
-  };
+  auto usage = [&](const std::string& m) { return root ? usage_error("imitate", m) : 2; };
   if (const std::string e = f.error(); !e.empty()) return usage(e);
   if (obs == "state") {
     if (frames != 0 && frames < 2)

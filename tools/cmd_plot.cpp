@@ -1,17 +1,15 @@
-// relmimic plot: learning curves (mean +- std over seeds) and the CCDF of pooled evaluation
-// returns for a set of runs grouped by variant, plus the paper's table row per variant (area
-// under the CCDF = sum of the pooled returns), and the diagnostics figure of the runs' training
-// signals (algos::diagnostics_charts), one line per run.
+// relmimic plot: the figures of report::write_figures for a set of runs grouped by variant
+// (learning curves, CCDF, diagnostics; with --csv the plotted numbers too), plus the paper's
+// table row per variant (area under the CCDF = sum of the pooled returns).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <string>
 #include <vector>
 
-#include "algos/curves.h"
-#include "algos/plot.h"
 #include "engine/json.h"
+#include "report/curves.h"
+#include "report/figures.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 
@@ -32,17 +30,13 @@ std::string grouped(double v) {
   return out;
 }
 
-std::string title_of(const std::string& prefix, const std::string& what) {
-  return prefix.empty() ? what : prefix + ": " + what;
-}
-
 }  // namespace
 
 int cmd_plot(int argc, char** argv) {
   std::vector<std::string> dirs;
-  algos::CurveOptions opt;
-  std::string out = "plots", title;
-  int points = 100, width = 960, height = 600;
+  report::FigureOptions fig;
+  report::CurveOptions& opt = fig.curves;
+  std::string out = "plots";
   bool json_out = false;
   Args a("plot",
          "learning curves (mean +- std over seeds) and the CCDF of evaluation returns, with the "
@@ -53,67 +47,30 @@ int cmd_plot(int argc, char** argv) {
   a.add("--metric", opt.metric, "progress.csv column plotted and pooled for the CCDF");
   a.add("--x", opt.x, "progress.csv column for the x axis");
   a.add("--group-by", opt.group_by, "config.json key naming the variant ('dir': folder name)");
-  a.add("--points", points, "grid points of the interpolated learning curves");
-  a.add("--title", title, "text put before each chart's title (e.g. 'Hopper k=4')");
-  a.add("--width", width, "image width in pixels");
-  a.add("--height", height, "image height in pixels");
+  a.add("--points", fig.points, "grid points of the interpolated learning curves");
+  a.add("--title", fig.title, "text put before each chart's title (e.g. 'Hopper k=4')");
+  a.add("--width", fig.width, "image width in pixels");
+  a.add("--height", fig.height, "image height in pixels");
+  a.flag("--csv", fig.csv,
+         "also write the plotted numbers next to the images: learning_curves.csv (variant, x, "
+         "mean, std, runs), ccdf.csv (variant, return, ccdf) and areas.csv (the table)");
   a.flag("--json", json_out, "print the table as JSON");
   if (!a.parse(argc, argv)) return a.exit_code();
   RM_CHECK(!dirs.empty(), "no run folders given (usage: relmimic plot runs/a runs/b ...)");
+  if (fig.csv && out.empty())
+    return usage_error("plot", "--csv writes next to the images: give an --out folder");
 
-  std::vector<algos::RunData> runs;
-  for (const std::string& d : dirs) runs.push_back(algos::load_run(d, opt));
-  const std::vector<algos::VariantGroup> groups = algos::group_runs(std::move(runs));
-
+  std::vector<report::RunData> runs;
+  for (const std::string& d : dirs) runs.push_back(report::load_run(d, opt));
+  const std::vector<report::VariantGroup> groups = report::group_runs(std::move(runs));
   std::vector<std::string> written;
-  if (!out.empty()) {
-    algos::Chart curves{
-        title_of(title, opt.metric + " (mean +- std over seeds)"), opt.x, opt.metric, {}};
-    algos::Chart tails{title_of(title, "CCDF of " + opt.metric), opt.metric, "1 - CDF", {}};
-    for (const algos::VariantGroup& g : groups) {
-      const std::string label = g.name + " (" + std::to_string(g.runs.size()) + ")";
-      const algos::Envelope e = algos::learning_curve(g, points);
-      algos::Series s{label, e.x, e.mean, {}, {}};
-      for (size_t i = 0; i < e.x.size(); ++i) {
-        s.lo.push_back(e.mean[i] - e.std[i]);
-        s.hi.push_back(e.mean[i] + e.std[i]);
-      }
-      curves.series.push_back(std::move(s));
-      const algos::Ccdf c = algos::ccdf(algos::pooled_returns(g));
-      tails.series.push_back({label, c.x, c.p, {}, {}});
-    }
-    std::filesystem::create_directories(out);
-    const std::string pc = (std::filesystem::path(out) / "learning_curves.png").string();
-    const std::string pt = (std::filesystem::path(out) / "ccdf.png").string();
-    algos::write_chart_png(pc, curves, width, height);
-    algos::write_chart_png(pt, tails, width, height);
-    written = {pc, pt};
+  if (!out.empty()) written = report::write_figures(out, dirs, groups, fig);
 
-    // The diagnostics: whichever of their columns the runs' progress.csv files have.
-    std::vector<std::pair<std::string, algos::CsvTable>> tables;
-    for (const std::string& d : dirs) {
-      const std::filesystem::path p(d);
-      const bool file = std::filesystem::is_regular_file(p);
-      std::filesystem::path folder = file ? p.parent_path() : p;
-      if (folder.filename().empty()) folder = folder.parent_path();
-      tables.emplace_back(folder.filename().string(),
-                          algos::read_csv((file ? p : p / "progress.csv").string()));
-    }
-    std::vector<algos::Chart> panels = algos::diagnostics_charts(tables, opt.x);
-    for (algos::Chart& c : panels) c.title = title_of(title, c.title);
-    if (!panels.empty()) {
-      const std::string pd = (std::filesystem::path(out) / "diagnostics.png").string();
-      algos::write_panels_png(pd, panels, 2, std::max(width * 2 / 3, 320),
-                              std::max(height * 3 / 5, 240));
-      written.push_back(pd);
-    }
-  }
-
-  std::vector<algos::VariantSummary> rows;
-  for (const algos::VariantGroup& g : groups) rows.push_back(algos::summarize(g));
+  std::vector<report::VariantSummary> rows;
+  for (const report::VariantGroup& g : groups) rows.push_back(report::summarize(g));
   if (json_out) {
     json::Value doc = json::Value::object(), arr = json::Value::array();
-    for (const algos::VariantSummary& r : rows) {
+    for (const report::VariantSummary& r : rows) {
       json::Value o = json::Value::object();
       o.set("variant", r.name);
       o.set("seeds", r.seeds);
@@ -133,7 +90,7 @@ int cmd_plot(int argc, char** argv) {
   }
   std::printf("%-20s %6s %8s %24s %16s\n", "variant", "seeds", "returns", "final (mean +- std)",
               "area under CCDF");
-  for (const algos::VariantSummary& r : rows) {
+  for (const report::VariantSummary& r : rows) {
     char fin[64];
     std::snprintf(fin, sizeof fin, "%.1f +- %.1f", r.final_mean, r.final_std);
     std::printf("%-20s %6d %8ld %24s %16s\n", r.name.c_str(), r.seeds, r.returns, fin,

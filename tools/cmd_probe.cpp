@@ -39,10 +39,7 @@ int cmd_probe(int argc, char** argv) {
   a.add("--seed", seed, "seeds the windows drawn and the shuffled orders");
   a.add("--csv", csv, "also write the table as CSV to this file ('-': print CSV instead)");
   if (!a.parse(argc, argv)) return a.exit_code();
-  auto usage = [](const std::string& m) {
-    std::fprintf(stderr, "relmimic probe: %s (see relmimic probe --help)\n", m.c_str());
-    return 2;
-  };
+  auto usage = [](const std::string& m) { return usage_error("probe", m); };
   if (o.checkpoint.empty()) return usage("--checkpoint is required");
   if (o.demos.empty()) return usage("--demos is required");
   if (o.windows < 1 || o.windows > 1000000) return usage("--windows must be in [1, 1000000]");

@@ -31,10 +31,7 @@ int cmd_record(int argc, char** argv) {
   a.flag("--no-frames", no_frames,
          "render nothing: observations, qpos and qvel only (for imitate --obs state; fast)");
   if (!a.parse(argc, argv)) return a.exit_code();
-  auto usage = [](const std::string& m) {
-    std::fprintf(stderr, "relmimic record: %s (see relmimic record --help)\n", m.c_str());
-    return 2;
-  };
+  auto usage = [](const std::string& m) { return usage_error("record", m); };
   if (expert.empty()) return usage("--expert is required");
   if (out.empty()) return usage("--out is required");
   if (episodes < 1 || episodes > 10000) return usage("--episodes must be in [1, 10000]");

@@ -40,10 +40,7 @@ int run_ppo_command(const char* command, const char* summary, algos::PpoPreset p
                 "continue runs/<name> from its latest checkpoint");
   if (!a.parse(argc, argv)) return a.exit_code();
 
-  auto usage = [&](const std::string& m) {
-    std::fprintf(stderr, "relmimic %s: %s (see relmimic %s --help)\n", command, m.c_str(), command);
-    return 2;
-  };
+  auto usage = [&](const std::string& m) { return usage_error(command, m); };
   if (const std::string e = f.error(); !e.empty()) return usage(e);
   if (frames != 0 && frames != 4 && frames != 8)
     return usage("--frames must be 4 or 8, got " + std::to_string(frames) +

@@ -16,11 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "algos/curves.h"
 #include "algos/imitate_run.h"
 #include "algos/probe.h"
 #include "engine/checkpoint.h"
 #include "kernels/common.h"
+#include "report/curves.h"
 #include "tests/algos/imitate_test_util.h"
 #include "tests/test_util.h"
 
@@ -172,7 +172,7 @@ TEST(Imitation, FewIterationRunLogsFiniteValues) {
   ASSERT_TRUE(r.finished);
   EXPECT_EQ(r.iterations, 3);
   EXPECT_EQ(r.timesteps, 192);
-  const algos::CsvTable t = algos::read_csv((dir / "progress.csv").string());
+  const report::CsvTable t = report::read_csv((dir / "progress.csv").string());
   ASSERT_EQ(t.rows(), 3);
   for (const char* c :
        {"disc_loss", "disc_expert_loss", "disc_agent_loss", "disc_penalty", "disc_expert_acc",
@@ -186,7 +186,7 @@ TEST(Imitation, FewIterationRunLogsFiniteValues) {
   // Random Hopper episodes end within the first 64 steps: the training return is logged.
   EXPECT_TRUE(std::isfinite(t.column("train_return")[2]));
   // `relmimic plot` groups runs by config.json's variant and reads eval_return.
-  const algos::RunData run = algos::load_run(dir.string());
+  const report::RunData run = report::load_run(dir.string());
   EXPECT_EQ(run.variant, "rm-l-l");
   EXPECT_EQ(run.y.size(), 3u);
   EXPECT_TRUE(fs::exists(dir / "checkpoints" / "final.h5"));
@@ -413,7 +413,7 @@ TEST(Imitation, TheLastIterationIsEvaluated) {
   Config c = tiny_imitation(demos(), 3);
   c.apply_override("eval.every=10");
   ASSERT_TRUE(algos::train_imitation(c, options(dir)).finished);
-  const algos::CsvTable t = algos::read_csv((dir / "progress.csv").string());
+  const report::CsvTable t = report::read_csv((dir / "progress.csv").string());
   ASSERT_EQ(t.rows(), 3);
   const std::vector<double>& ev = t.column("eval_det_return");
   EXPECT_TRUE(std::isnan(ev[0]) && std::isnan(ev[1]));
@@ -424,7 +424,7 @@ TEST(Imitation, TheLastIterationIsEvaluated) {
 TEST(Imitation, DiagnosticsAreLoggedAndBestCheckpointIsKept) {
   const fs::path dir = temp_dir("best");
   ASSERT_TRUE(algos::train_imitation(tiny_imitation(demos(), 3), options(dir)).finished);
-  const algos::CsvTable t = algos::read_csv((dir / "progress.csv").string());
+  const report::CsvTable t = report::read_csv((dir / "progress.csv").string());
   ASSERT_EQ(t.rows(), 3);
   for (const char* c : {"reward_std", "train_velocity", "eval_det_return", "eval_det_std",
                         "eval_stoch_return", "eval_stoch_std", "best_eval_return",
@@ -570,7 +570,7 @@ TEST(StateImitation, ShortRunMovesForwardFarAboveARandomPolicy) {
   const algos::ImitationResult r =
       algos::train_imitation(state_imitation(state_demos(), 16), options(dir));
   ASSERT_TRUE(r.finished);
-  const algos::CsvTable t = algos::read_csv((dir / "progress.csv").string());
+  const report::CsvTable t = report::read_csv((dir / "progress.csv").string());
   ASSERT_EQ(t.rows(), 16);
   const double ret = t.column("train_return")[15], len = t.column("train_length")[15];
   // A random policy: return ~16-20 over ~20 steps, i.e. ~1 per step (the alive bonus). The
@@ -690,7 +690,7 @@ uint64_t fnv1a(const void* data, size_t n, uint64_t h = 1469598103934665603ull) 
 void expect_golden(const char* name, const Config& cfg, const std::vector<Golden>& want) {
   const fs::path dir = temp_dir(std::string("golden_") + name);
   ASSERT_TRUE(algos::train_imitation(cfg, options(dir)).finished);
-  const algos::CsvTable t = algos::read_csv((dir / "progress.csv").string());
+  const report::CsvTable t = report::read_csv((dir / "progress.csv").string());
   if (std::getenv("RELMIMIC_GOLDEN_PRINT")) {
     const auto bytes = state_bytes((dir / "checkpoints" / "final.h5").string());
     uint64_t rows = 0;

@@ -51,6 +51,12 @@ TEST(DeviceNets, BuildingOnCudaWithoutADeviceFailsNamingTheNetwork) {
   expect_error([&] { RewardNet<float> net(r); }, {"reward network", "cannot build on cuda:1"});
 #ifndef RELMIMIC_WITH_CUDA
   expect_error([&] { ops::check_device(Device::cuda(), "x"); }, {"without the CUDA backend"});
+  // An op reached on a CUDA device names itself, like the trainers' ops (RM_CUDA).
+  float x1[1] = {1.f}, y1[1] = {0.f};
+  expect_error([&] { ops::axpy(Device::cuda(), 1, 1.f, x1, y1); },
+               {"axpy on a CUDA device", "without the CUDA backend"});
+  expect_error([&] { ops::sum_squares(Device::cuda(), 1, x1); },
+               {"sum_squares on a CUDA device", "without the CUDA backend"});
 #else
   expect_error([&] { ops::check_device(Device::cuda(), "x"); }, {"no usable CUDA device"});
 #endif

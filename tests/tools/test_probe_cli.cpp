@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "algos/curves.h"
+#include "report/curves.h"
 #include "tests/algos/imitate_test_util.h"
 #include "tests/algos/probe_test_util.h"
 #include "tests/test_util.h"
@@ -64,7 +64,7 @@ TEST(ProbeCommand, PrintsOneRowPerKindOfWindowAndItsCsv) {
     numbers += l.substr(l.find(',') + 1) + "\n";
   }
   EXPECT_EQ(kinds, (std::vector<std::string>{"windows_kind", "expert", "newest", "shuffled"}));
-  const algos::CsvTable csv = algos::parse_csv(numbers, "probe output");
+  const report::CsvTable csv = report::parse_csv(numbers, "probe output");
   ASSERT_EQ(csv.rows(), 3);
   for (double n : csv.column("windows")) EXPECT_EQ(n, 40);
   for (double v : csv.column("mean_d")) EXPECT_TRUE(v > 0 && v < 1);

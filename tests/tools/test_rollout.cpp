@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "engine/h5.h"
-#include "env/media.h"
 #include "env/pool.h"
+#include "report/media.h"
 #include "tests/test_util.h"
 
 using namespace relmimic;
@@ -131,7 +131,7 @@ TEST(RenderCommand, WritesPngStripAndGif) {
   const std::string png = temp_path("frames.png"), gif = temp_path("frames.gif");
   Result r = run("render --env hopper --seed 2 --steps 3 --size 32 --out " + png + " --gif " + gif);
   ASSERT_EQ(r.code, 0) << r.output;
-  env::Image img = env::read_png(png);
+  report::Image img = report::read_png(png);
   EXPECT_EQ(img.channels, 1);
   EXPECT_EQ(img.height, 32);
   EXPECT_EQ(img.width, 4 * 32 + 3 * 2);  // reset frame + 3 steps, 2-pixel gaps
@@ -144,7 +144,7 @@ TEST(RenderCommand, WritesPngStripAndGif) {
 
   // Many frames make a grid; --rgb writes colour.
   ASSERT_EQ(run("render --env walker2d --steps 11 --size 16 --rgb --out " + png).code, 0);
-  img = env::read_png(png);
+  img = report::read_png(png);
   EXPECT_EQ(img.channels, 3);
   EXPECT_EQ(img.width, 10 * 16 + 9 * 2);  // 12 frames: rows of 10
   EXPECT_EQ(img.height, 2 * 16 + 2);

@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "algos/plot.h"
+#include "report/plot.h"
 
-namespace relmimic::algos {
+namespace relmimic::report {
 
 // A numeric CSV: a header of unique names, then rows of numbers. Empty cells and "nan" read as
 // NaN. Errors name "<path>:<line>".
@@ -94,4 +94,4 @@ VariantSummary summarize(const VariantGroup& g);
 std::vector<Chart> diagnostics_charts(const std::vector<std::pair<std::string, CsvTable>>& runs,
                                       const std::string& x = "timesteps");
 
-}  // namespace relmimic::algos
+}  // namespace relmimic::report

@@ -1,7 +1,8 @@
-// PNG through libpng; GIF89a written here (header, gray palette, NETSCAPE loop block, one
-// graphic-control + image block per frame, LZW data in 255-byte sub-blocks, trailer).
-#include "env/media.h"
+// PNG through libpng; GIF89a through giflib (gray palette, NETSCAPE loop block, one
+// graphic-control extension + image per frame, streamed to a temp file renamed on close).
+#include "report/media.h"
 
+#include <gif_lib.h>
 #include <png.h>
 
 #include <algorithm>
@@ -13,7 +14,7 @@
 
 #include "kernels/common.h"
 
-namespace relmimic::env {
+namespace relmimic::report {
 
 namespace {
 
@@ -163,69 +164,21 @@ Image tile_images(const uint8_t* images, int n, int height, int width, int chann
   return out;
 }
 
-// --- GIF -------------------------------------------------------------------------------------
+// --- GIF (giflib) ----------------------------------------------------------------------------
 
-std::vector<uint8_t> gif_lzw_encode(const uint8_t* indices, long n) {
-  constexpr int kMinBits = 8;
-  constexpr int kClear = 1 << kMinBits, kEoi = kClear + 1, kFirst = kClear + 2;
-  // Like giflib, stop adding at 4095 and emit a clear code: decoders then never see a full table.
-  constexpr int kMaxCode = 4095;
-  std::vector<uint8_t> out;
-  uint32_t acc = 0;  // bit accumulator, LSB first
-  int nacc = 0, bits = kMinBits + 1, next = kFirst;
-  auto emit = [&](int code) {
-    acc |= uint32_t(code) << nacc;
-    nacc += bits;
-    while (nacc >= 8) {
-      out.push_back(uint8_t(acc & 0xFF));
-      acc >>= 8;
-      nacc -= 8;
-    }
-  };
-  // child[prefix * 256 + byte] = code of the string prefix+byte (0 = none); the codes made since
-  // the last clear are remembered so a clear resets only their entries.
-  std::vector<uint16_t> child(size_t(kMaxCode + 1) * 256, 0);
-  std::vector<uint32_t> made;
-  made.reserve(kMaxCode);
-  auto clear_table = [&] {
-    for (uint32_t slot : made) child[slot] = 0;
-    made.clear();
-    next = kFirst;
-  };
-  // Emits `code` then grows the code width the way a decoder does: a decoder that has read this
-  // code holds `next` entries and widens when that reaches 2^bits.
-  auto emit_and_widen = [&](int code) {
-    emit(code);
-    if (next >= (1 << bits) && bits < 12) ++bits;
-  };
+namespace {
 
-  emit(kClear);
-  if (n > 0) {
-    int prefix = indices[0];
-    for (long i = 1; i < n; ++i) {
-      const uint8_t c = indices[i];
-      const uint32_t slot = uint32_t(prefix) * 256 + c;
-      if (child[slot]) {
-        prefix = child[slot];
-        continue;
-      }
-      emit_and_widen(prefix);
-      if (next < kMaxCode) {
-        child[slot] = uint16_t(next++);
-        made.push_back(slot);
-      } else {
-        emit(kClear);
-        clear_table();
-        bits = kMinBits + 1;
-      }
-      prefix = c;
-    }
-    emit_and_widen(prefix);
-  }
-  emit(kEoi);
-  if (nacc > 0) out.push_back(uint8_t(acc & 0xFF));
-  return out;
+// giflib writes through this callback into the writer's temp file.
+int gif_write_fn(GifFileType* gif, const GifByteType* bytes, int n) {
+  return int(std::fwrite(bytes, 1, size_t(n), static_cast<FILE*>(gif->UserData)));
 }
+
+const char* gif_error_text(int code) {
+  const char* s = GifErrorString(code);
+  return s ? s : "unknown giflib error";
+}
+
+}  // namespace
 
 GifWriter::GifWriter(const std::string& path, int height, int width, int delay_cs, int loop)
     : path_(path), tmp_(path + ".tmp"), height_(height), width_(width), delay_cs_(delay_cs) {
@@ -235,75 +188,76 @@ GifWriter::GifWriter(const std::string& path, int height, int width, int delay_c
            delay_cs);
   RM_CHECK(loop >= 0 && loop <= 65535, "GifWriter: loop count must be in [0, 65535], got ", loop);
   f_ = open_or_throw(tmp_, "wb");
-  std::vector<uint8_t> h = {'G', 'I', 'F', '8', '9', 'a'};
-  auto u16 = [&h](int v) {
-    h.push_back(uint8_t(v & 0xFF));
-    h.push_back(uint8_t(v >> 8));
-  };
-  u16(width);
-  u16(height);
-  // Global colour table present, 8-bit colour resolution, 2^(7+1) = 256 entries.
-  h.insert(h.end(), {0xF7, 0, 0});
-  for (int i = 0; i < 256; ++i) h.insert(h.end(), {uint8_t(i), uint8_t(i), uint8_t(i)});
-  // NETSCAPE2.0 application extension: loop count.
-  h.insert(h.end(), {0x21, 0xFF, 11, 'N', 'E', 'T', 'S', 'C', 'A', 'P', 'E', '2', '.', '0', 3, 1});
-  u16(loop);
-  h.push_back(0);
-  put(h.data(), h.size());
+  int err = 0;
+  gif_ = EGifOpen(f_, gif_write_fn, &err);
+  if (!gif_) fail(gif_error_text(err));
+  EGifSetGifVersion(gif_, true);  // GIF89a: the loop block and the frame delays need it
+  GifColorType gray[256];
+  for (int i = 0; i < 256; ++i) gray[i] = {GifByteType(i), GifByteType(i), GifByteType(i)};
+  ColorMapObject* palette = GifMakeMapObject(256, gray);
+  // Global colour table of 256 entries, 8-bit colour resolution, background index 0.
+  bool ok = palette && EGifPutScreenDesc(gif_, width, height, 8, 0, palette) == GIF_OK;
+  GifFreeMapObject(palette);
+  // NETSCAPE2.0 application extension: sub-block 1 holds the loop count.
+  const GifByteType loop_block[3] = {1, GifByteType(loop & 0xFF), GifByteType(loop >> 8)};
+  ok = ok && EGifPutExtensionLeader(gif_, APPLICATION_EXT_FUNC_CODE) == GIF_OK &&
+       EGifPutExtensionBlock(gif_, 11, "NETSCAPE2.0") == GIF_OK &&
+       EGifPutExtensionBlock(gif_, 3, loop_block) == GIF_OK &&
+       EGifPutExtensionTrailer(gif_) == GIF_OK && !std::ferror(f_);
+  if (!ok) fail(gif_error_text(gif_->Error));
+  row_.resize(size_t(width));
 }
 
 GifWriter::~GifWriter() {
-  if (!f_) return;
+  if (!gif_) return;
   try {
     close();
   } catch (const std::exception&) {
   }
 }
 
-void GifWriter::put(const void* p, size_t n) {
-  RM_CHECK(f_, "GifWriter: '", path_, "' is already closed");
-  RM_CHECK(std::fwrite(p, 1, n, f_) == n, "GifWriter: write error on '", tmp_, "'");
+void GifWriter::fail(const std::string& why) {
+  if (gif_) EGifCloseFile(gif_, nullptr);
+  gif_ = nullptr;
+  if (f_) std::fclose(f_);
+  f_ = nullptr;
+  std::remove(tmp_.c_str());
+  RM_FAIL("GifWriter: cannot write '", path_, "': ", why);
 }
 
 void GifWriter::add_frame(const uint8_t* gray) {
-  std::vector<uint8_t> b;
-  auto u16 = [&b](int v) {
-    b.push_back(uint8_t(v & 0xFF));
-    b.push_back(uint8_t(v >> 8));
-  };
+  RM_CHECK(gif_, "GifWriter: '", path_, "' is already closed");
   // Graphic control extension: disposal 1 (keep), no transparency, the frame delay.
-  b.insert(b.end(), {0x21, 0xF9, 4, 0x04});
-  u16(delay_cs_);
-  b.insert(b.end(), {0, 0});
+  GraphicsControlBlock gcb{};
+  gcb.DisposalMode = DISPOSE_DO_NOT;
+  gcb.DelayTime = delay_cs_;
+  gcb.TransparentColor = NO_TRANSPARENT_COLOR;
+  GifByteType ext[4];
+  const int ext_len = int(EGifGCBToExtension(&gcb, ext));
   // Image descriptor: the whole canvas, no local colour table, not interlaced.
-  b.push_back(0x2C);
-  u16(0);
-  u16(0);
-  u16(width_);
-  u16(height_);
-  b.push_back(0);
-  b.push_back(8);  // LZW minimum code size
-  std::vector<uint8_t> lzw = gif_lzw_encode(gray, long(height_) * width_);
-  for (size_t i = 0; i < lzw.size(); i += 255) {
-    size_t len = std::min<size_t>(255, lzw.size() - i);
-    b.push_back(uint8_t(len));
-    b.insert(b.end(), lzw.begin() + long(i), lzw.begin() + long(i + len));
+  bool ok = EGifPutExtension(gif_, GRAPHICS_EXT_FUNC_CODE, ext_len, ext) == GIF_OK &&
+            EGifPutImageDesc(gif_, 0, 0, width_, height_, false, nullptr) == GIF_OK;
+  // giflib masks the pixels of the line it is given in place: hand it a copy.
+  for (int y = 0; ok && y < height_; ++y) {
+    std::copy_n(gray + size_t(y) * size_t(width_), width_, row_.begin());
+    ok = EGifPutLine(gif_, row_.data(), width_) == GIF_OK;
   }
-  b.push_back(0);  // block terminator
-  put(b.data(), b.size());
+  if (!ok || std::ferror(f_))
+    fail("frame " + std::to_string(frames_) + ": " +
+         (ok ? std::string("write error") : gif_error_text(gif_->Error)));
   ++frames_;
 }
 
 void GifWriter::close() {
-  RM_CHECK(f_, "GifWriter: '", path_, "' is already closed");
-  const uint8_t trailer = 0x3B;
-  bool ok = std::fwrite(&trailer, 1, 1, f_) == 1;
-  ok = (std::fclose(f_) == 0) && ok;
+  RM_CHECK(gif_, "GifWriter: '", path_, "' is already closed");
+  int err = 0;
+  const bool closed = EGifCloseFile(gif_, &err) == GIF_OK;  // the trailer; frees gif_
+  gif_ = nullptr;
+  if (!closed) fail(gif_error_text(err));
+  const bool ok = !std::ferror(f_);
+  const bool shut = std::fclose(f_) == 0;
   f_ = nullptr;
-  if (!ok) {
-    std::remove(tmp_.c_str());
-    RM_FAIL("GifWriter: write error on '", tmp_, "'");
-  }
+  if (!ok || !shut) fail("write error on '" + tmp_ + "'");
   rename_or_throw(tmp_, path_);
 }
 
@@ -315,4 +269,4 @@ void write_gif(const std::string& path, const uint8_t* frames, int n, int height
   g.close();
 }
 
-}  // namespace relmimic::env
+}  // namespace relmimic::report

@@ -1,6 +1,6 @@
 // relmimic plot: CSV parsing and its errors, grouping runs by variant, learning-curve envelopes,
 // CCDF points and area on hand examples, the rasteriser (font, lines, ticks), the PNG written
-// (decoded back), and the command end to end.
+// (decoded back), the plotted series as CSV, and the command end to end.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,16 +9,18 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
-#include "algos/curves.h"
-#include "algos/plot.h"
 #include "engine/json.h"
-#include "env/media.h"
+#include "report/curves.h"
+#include "report/figures.h"
+#include "report/media.h"
+#include "report/plot.h"
 #include "tests/test_util.h"
 
-namespace relmimic::algos {
+namespace relmimic::report {
 namespace {
 
 using Result = relmimic::testing::CommandResult;
@@ -231,7 +233,7 @@ TEST(Plot, WritesADecodablePng) {
   c.series.push_back({"baseline (2)", {0, 5e5, 1e6}, {10, 200, 300}, {}, {}});
   const std::string path = (d.path / "curves.png").string();
   write_chart_png(path, c, 640, 400);
-  const env::Image img = env::read_png(path);
+  const Image img = read_png(path);
   ASSERT_EQ(img.width, 640);
   ASSERT_EQ(img.height, 400);
   ASSERT_EQ(img.channels, 3);
@@ -343,7 +345,7 @@ TEST(Plot, PanelsShareOnePng) {
   }
   const std::string path = (d.path / "panels.png").string();
   write_panels_png(path, charts, 2, 320, 240);
-  const env::Image img = env::read_png(path);
+  const Image img = read_png(path);
   EXPECT_EQ(img.width, 640);
   EXPECT_EQ(img.height, 480);
   // Each panel is the chart rendered alone; the empty fourth slot stays white.
@@ -364,7 +366,7 @@ TEST(Plot, CommandWritesTheDiagnostics) {
   const Result r = run("plot " + (d.path / "run").string() + " --out " + out);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("diagnostics.png"), std::string::npos) << r.out;
-  const env::Image img = env::read_png((fs::path(out) / "diagnostics.png").string());
+  const Image img = read_png((fs::path(out) / "diagnostics.png").string());
   EXPECT_EQ(img.width, 2 * 640);  // two panels of 2/3 x 3/5 of the 960 x 600 charts per row
   EXPECT_EQ(img.height, 4 * 360);
 }
@@ -395,7 +397,7 @@ TEST(Plot, CommandEndToEnd) {
   EXPECT_EQ(v[1].at("ccdf_area").as_number(), 200.0);
   EXPECT_EQ(v[1].at("final_mean").as_number(), 40.0);
   for (const char* f : {"learning_curves.png", "ccdf.png"}) {
-    const env::Image img = env::read_png((fs::path(out) / f).string());
+    const Image img = read_png((fs::path(out) / f).string());
     EXPECT_EQ(img.width, 960);
     EXPECT_EQ(img.height, 600);
   }
@@ -413,5 +415,88 @@ TEST(Plot, CommandEndToEnd) {
   EXPECT_EQ(run("plot --out x").code, 1);
 }
 
+std::string read_text(const fs::path& p) {
+  std::ifstream f(p);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+// Two seeds of one variant: the CSV files hold exactly the numbers drawn.
+TEST(PlotCsv, WritesTheCurvesCcdfAndTableOfTwoRuns) {
+  TempDir d;
+  d.write("s0/progress.csv", "timesteps,eval_return\n0,0\n10,10\n20,20\n");
+  d.write("s0/config.json", R"({"variant": "rm-l-l"})");
+  d.write("s1/progress.csv", "timesteps,eval_return\n0,10\n5,\n20,30\n");
+  d.write("s1/config.json", R"({"variant": "rm-l-l"})");
+  const std::vector<std::string> dirs = {(d.path / "s0").string(), (d.path / "s1").string()};
+  std::vector<RunData> runs;
+  for (const std::string& dir : dirs) runs.push_back(load_run(dir));
+  FigureOptions o;
+  o.points = 3;
+  o.width = 480;
+  o.height = 320;
+  o.csv = true;
+  const fs::path out = d.path / "plots";
+  const std::vector<std::string> written = write_figures(out.string(), dirs, group_runs(runs), o);
+  std::vector<std::string> names;
+  for (const std::string& w : written) names.push_back(fs::path(w).filename().string());
+  // eval_return is one of the diagnostics' columns: diagnostics.png is there too.
+  EXPECT_EQ(names, (std::vector<std::string>{"learning_curves.png", "ccdf.png", "diagnostics.png",
+                                             "learning_curves.csv", "ccdf.csv", "areas.csv"}));
+  // Seed 1 is interpolated onto the grid 0, 10, 20: 10, 20, 30.
+  EXPECT_EQ(read_text(out / "learning_curves.csv"),
+            "variant,timesteps,mean,std,runs\n"
+            "rm-l-l,0,5,5,2\n"
+            "rm-l-l,10,15,5,2\n"
+            "rm-l-l,20,25,5,2\n");
+  // The pooled returns 0, 10, 20, 10, 30, sorted.
+  EXPECT_EQ(read_text(out / "ccdf.csv"),
+            "variant,eval_return,ccdf\n"
+            "rm-l-l,0,1\n"
+            "rm-l-l,10,0.75\n"
+            "rm-l-l,10,0.5\n"
+            "rm-l-l,20,0.25\n"
+            "rm-l-l,30,0\n");
+  EXPECT_EQ(read_text(out / "areas.csv"),
+            "variant,seeds,returns,final_mean,final_std,ccdf_area\n"
+            "rm-l-l,2,5,25,5,70\n");
+  // Without --csv only the images.
+  o.csv = false;
+  EXPECT_EQ(write_figures((d.path / "png").string(), dirs, group_runs(runs), o).size(), 3u);
+  EXPECT_FALSE(fs::exists(d.path / "png" / "areas.csv"));
+}
+
+TEST(PlotCsv, FieldsAndNumbers) {
+  EXPECT_EQ(csv_field("rm-l-nl"), "rm-l-nl");
+  EXPECT_EQ(csv_field("lr=1e-3, k=4"), "\"lr=1e-3, k=4\"");
+  EXPECT_EQ(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(csv_number(0.1), "0.1");
+  EXPECT_EQ(csv_number(2048), "2048");
+  EXPECT_EQ(csv_number(-1.5e-7), "-1.5e-07");
+  EXPECT_EQ(csv_number(1.0 / 3.0), "0.3333333333333333");
+}
+
+TEST(PlotCsv, CommandWritesTheFilesAndDocumentsTheFlag) {
+  TempDir d;
+  d.write("a/progress.csv", "timesteps,eval_return\n0,1\n10,2\n");
+  d.write("b/progress.csv", "timesteps,eval_return\n0,3\n10,4\n");
+  const std::string runs = (d.path / "a").string() + " " + (d.path / "b").string();
+  const std::string out = (d.path / "plots").string();
+  const Result r = run("plot " + runs + " --out " + out + " --csv --group-by dir");
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* f : {"learning_curves.csv", "ccdf.csv", "areas.csv"}) {
+    EXPECT_NE(r.out.find(f), std::string::npos) << r.out;
+    EXPECT_TRUE(fs::exists(fs::path(out) / f)) << f;
+  }
+  EXPECT_EQ(read_text(fs::path(out) / "areas.csv"),
+            "variant,seeds,returns,final_mean,final_std,ccdf_area\n"
+            "a,1,2,2,0,3\n"
+            "b,1,2,4,0,7\n");
+  const Result help = run("plot --help");
+  EXPECT_NE(help.out.find("--csv"), std::string::npos) << help.out;
+  const Result no_out = run("plot " + runs + " --csv --out ''");
+  EXPECT_EQ(no_out.code, 2);
+  EXPECT_NE(no_out.out.find("--csv writes next to the images"), std::string::npos) << no_out.out;
+}
+
 }  // namespace
-}  // namespace relmimic::algos
+}  // namespace relmimic::report

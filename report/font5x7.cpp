@@ -1,8 +1,8 @@
 // The plots' 5x7 bitmap font: printable ASCII, one glyph per line, 7 rows top-down, bit 4 the
 // leftmost pixel (e.g. 'A' = .###. #...# #...# ##### #...# #...# #...#).
-#include "algos/plot.h"
+#include "report/plot.h"
 
-namespace relmimic::algos {
+namespace relmimic::report {
 
 namespace {
 
@@ -111,4 +111,4 @@ const uint8_t* glyph(char c) {
   return kFont[(i >= 32 && i <= 126 ? i : '?') - 32];
 }
 
-}  // namespace relmimic::algos
+}  // namespace relmimic::report

@@ -1,4 +1,4 @@
-#include "algos/curves.h"
+#include "report/curves.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,7 +13,7 @@
 #include "engine/json.h"
 #include "kernels/common.h"
 
-namespace relmimic::algos {
+namespace relmimic::report {
 
 namespace fs = std::filesystem;
 
@@ -330,4 +330,4 @@ VariantSummary summarize(const VariantGroup& g) {
   return s;
 }
 
-}  // namespace relmimic::algos
+}  // namespace relmimic::report

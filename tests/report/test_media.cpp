@@ -1,5 +1,5 @@
-// PNG round trips through libpng; GIF files parsed block by block and decoded with a reference
-// LZW decoder written here (independently of the encoder's table layout).
+// PNG round trips through libpng; GIF files (written by giflib) parsed block by block and decoded
+// with a reference LZW decoder written here.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,11 +11,11 @@
 #include <vector>
 
 #include "engine/rng.h"
-#include "env/media.h"
 #include "kernels/common.h"
+#include "report/media.h"
 
 using namespace relmimic;
-using namespace relmimic::env;
+using namespace relmimic::report;
 
 namespace {
 
@@ -191,22 +191,32 @@ TEST(Media, TileImagesLaysOutAGrid) {
   EXPECT_THROW(tile_images(imgs.data(), 0, 2, 3, 1, 3, 1, 0), Error);
 }
 
-TEST(Media, LzwRoundTripsUpToTableResets) {
+TEST(Media, GifFramesRoundTripUpToTableResets) {
   Rng rng(3);
-  // Constant, short, smooth and incompressible inputs; the random one fills the 4096-code table
+  // Tiny, constant, smooth and incompressible frames; the random one fills the 4096-code table
   // many times over.
-  std::vector<std::vector<uint8_t>> inputs = {{}, {7}, {1, 1}, std::vector<uint8_t>(10000, 42)};
-  std::vector<uint8_t> smooth(5000), noise(200000);
-  for (size_t i = 0; i < smooth.size(); ++i) smooth[i] = uint8_t(i / 40);
-  for (uint8_t& v : noise) v = uint8_t(rng.below(256));
-  inputs.push_back(smooth);
-  inputs.push_back(noise);
-  for (const auto& in : inputs) {
-    std::vector<uint8_t> enc = gif_lzw_encode(in.data(), long(in.size()));
-    EXPECT_EQ(lzw_decode(enc, 8), in) << "input of " << in.size() << " bytes";
+  struct Frame {
+    int h, w;
+    std::vector<uint8_t> px;
+  };
+  std::vector<Frame> inputs = {
+      {1, 1, {7}}, {1, 2, {1, 1}}, {100, 100, {}}, {50, 100, {}}, {400, 500, {}}};
+  inputs[2].px.assign(10000, 42);
+  for (int i = 0; i < 5000; ++i) inputs[3].px.push_back(uint8_t(i / 40));
+  for (int i = 0; i < 200000; ++i) inputs[4].px.push_back(uint8_t(rng.below(256)));
+  std::vector<size_t> sizes;
+  for (const Frame& in : inputs) {
+    const std::string path = temp_path("frame.gif");
+    write_gif(path, in.px.data(), 1, in.h, in.w, 4);
+    const std::vector<uint8_t> bytes = read_bytes(path);
+    sizes.push_back(bytes.size());
+    const Gif g = parse_gif(bytes);
+    ASSERT_EQ(g.frames.size(), 1u);
+    EXPECT_EQ(g.frames[0], in.px) << "frame of " << in.px.size() << " bytes";
+    std::remove(path.c_str());
   }
-  // Runs compress: 10000 equal bytes take far fewer than 10000 bytes.
-  EXPECT_LT(gif_lzw_encode(inputs[3].data(), 10000).size(), 400u);
+  // Runs compress: 10000 equal bytes take far fewer than 10000 bytes (with the 768-byte palette).
+  EXPECT_LT(sizes[2], 1200u);
 }
 
 TEST(Media, GifHasHeaderFramesDelaysLoopAndTrailer) {

@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "algos/evaluate.h"
+#include "report/side_by_side.h"
 #include "tests/test_util.h"
 
-namespace relmimic::algos {
+namespace relmimic::report {
 namespace {
 
 // n frames of size x size; frame i is filled with base + i.
@@ -73,4 +73,4 @@ TEST(SideBySide, RejectsEmptyVideos) {
 }
 
 }  // namespace
-}  // namespace relmimic::algos
+}  // namespace relmimic::report

@@ -1,14 +1,14 @@
-#include "algos/plot.h"
+#include "report/plot.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 
-#include "env/media.h"
 #include "kernels/common.h"
+#include "report/media.h"
 
-namespace relmimic::algos {
+namespace relmimic::report {
 
 // ---------------------------------------------------------------- Canvas
 
@@ -290,7 +290,7 @@ Canvas render_chart(const Chart& chart, int width, int height) {
 
 void write_chart_png(const std::string& path, const Chart& chart, int width, int height) {
   const Canvas cv = render_chart(chart, width, height);
-  env::write_png(path, cv.pixels().data(), cv.height(), cv.width(), 3);
+  write_png(path, cv.pixels().data(), cv.height(), cv.width(), 3);
 }
 
 void write_panels_png(const std::string& path, const std::vector<Chart>& charts, int columns,
@@ -303,7 +303,7 @@ void write_panels_png(const std::string& path, const std::vector<Chart>& charts,
   for (size_t i = 0; i < charts.size(); ++i)
     all.paste(render_chart(charts[i], panel_width, panel_height), int(i) % cols * panel_width,
               int(i) / cols * panel_height);
-  env::write_png(path, all.pixels().data(), all.height(), all.width(), 3);
+  write_png(path, all.pixels().data(), all.height(), all.width(), 3);
 }
 
-}  // namespace relmimic::algos
+}  // namespace relmimic::report

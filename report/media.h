@@ -1,4 +1,4 @@
-// Images and videos on disk: PNG (libpng) and animated GIF (our own LZW encoder, gray palette).
+// Images and videos on disk: PNG (libpng) and animated GIF (giflib, gray palette).
 // Pixels are uint8, rows top-down; gray is [H, W], RGB is [H, W, 3].
 #pragma once
 
@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
-namespace relmimic::env {
+struct GifFileType;  // giflib
+
+namespace relmimic::report {
 
 // channels: 1 (gray) or 3 (RGB). Written to <path>.tmp and renamed, so a crash leaves no
 // half-written file behind.
@@ -26,7 +28,8 @@ Image tile_images(const uint8_t* images, int n, int height, int width, int chann
                   int gap, uint8_t gap_value);
 
 // Animated GIF89a with a 256-level gray palette, one frame at a time (nothing buffered but
-// the current frame's codes). delay_cs: time per frame in 1/100 s; loop: 0 = forever.
+// one row of the current frame). delay_cs: time per frame in 1/100 s; loop: 0 = forever. Written
+// to <path>.tmp and renamed by close(); an error removes the temp file.
 class GifWriter {
  public:
   GifWriter(const std::string& path, int height, int width, int delay_cs, int loop = 0);
@@ -39,9 +42,11 @@ class GifWriter {
   int frames() const { return frames_; }
 
  private:
-  void put(const void* p, size_t n);
+  [[noreturn]] void fail(const std::string& why);  // drops the temp file, throws
   std::string path_, tmp_;
   FILE* f_ = nullptr;
+  GifFileType* gif_ = nullptr;
+  std::vector<uint8_t> row_;
   int height_, width_, delay_cs_, frames_ = 0;
 };
 
@@ -49,8 +54,4 @@ class GifWriter {
 void write_gif(const std::string& path, const uint8_t* frames, int n, int height, int width,
                int delay_cs, int loop = 0);
 
-// LZW-compresses 8-bit indices the way GIF stores them (min code size 8, variable 9..12-bit
-// codes, LSB first, clear code first and whenever the code table fills). Exposed for tests.
-std::vector<uint8_t> gif_lzw_encode(const uint8_t* indices, long n);
-
-}  // namespace relmimic::env
+}  // namespace relmimic::report

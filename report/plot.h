@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace relmimic::algos {
+namespace relmimic::report {
 
 struct Rgb {
   uint8_t r = 0, g = 0, b = 0;
@@ -82,4 +82,4 @@ void write_chart_png(const std::string& path, const Chart& chart, int width = 96
 void write_panels_png(const std::string& path, const std::vector<Chart>& charts, int columns = 2,
                       int panel_width = 640, int panel_height = 360);
 
-}  // namespace relmimic::algos
+}  // namespace relmimic::report
