@@ -222,15 +222,10 @@ ImitationResult train_imitation(const Config& run_cfg, const RunOptions& o, Comm
       bar->update(p.timesteps, buf);
     }
   }
-  if (bar) bar->finish();
-  res.iterations = trainer.iteration();
-  res.timesteps = trainer.timesteps();
-  res.finished = trainer.finished();
-  res.wall_seconds = wall();
-  if (res.finished) {
-    res.checkpoint = save_final_checkpoints(
-        dir, o.out, root, [&](const std::string& path) { trainer.save(path, res.wall_seconds); });
-  }
+  const double seconds = wall();
+  end_run(
+      trainer, bar.get(), seconds, dir, o.out, root,
+      [&](const std::string& path) { trainer.save(path, seconds); }, res);
   return res;
 }
 

@@ -119,4 +119,19 @@ std::string save_final_checkpoints(const std::filesystem::path& run_dir, const s
   return final_path;
 }
 
+// The end of a run's loop: the progress bar closed, the trainer's counters into res, and on a
+// finished run the final checkpoints (save_final_checkpoints; res.checkpoint names the run
+// folder's).
+template <class Trainer, class Result, class Save>
+void end_run(Trainer& trainer, ProgressBar* bar, double wall_seconds,
+             const std::filesystem::path& run_dir, const std::string& out, bool make_dirs,
+             Save&& save, Result& res) {
+  if (bar) bar->finish();
+  res.iterations = trainer.iteration();
+  res.timesteps = trainer.timesteps();
+  res.finished = trainer.finished();
+  res.wall_seconds = wall_seconds;
+  if (res.finished) res.checkpoint = save_final_checkpoints(run_dir, out, make_dirs, save);
+}
+
 }  // namespace relmimic::algos

@@ -125,16 +125,10 @@ RunResult train_ppo(const Config& cfg, const RunOptions& o) {
       bar->update(st.timesteps, buf);
     }
   }
-  if (bar) bar->finish();
-  res.iterations = trainer.iteration();
-  res.timesteps = trainer.timesteps();
-  res.finished = trainer.finished();
-  res.wall_seconds = wall();
-  if (res.finished) {
-    res.checkpoint = save_final_checkpoints(dir, o.out, true, [&](const std::string& path) {
-      write_checkpoint(trainer, path, res.wall_seconds);
-    });
-  }
+  const double seconds = wall();
+  end_run(
+      trainer, bar.get(), seconds, dir, o.out, true,
+      [&](const std::string& path) { write_checkpoint(trainer, path, seconds); }, res);
   return res;
 }
 

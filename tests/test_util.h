@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 namespace relmimic::testing {
 
@@ -23,6 +24,14 @@ std::string error_of(F&& f) {
     return e.what();
   }
   return "";
+}
+
+// The lines of a text file (e.g. a run's progress.csv).
+inline std::vector<std::string> file_lines(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::vector<std::string> v;
+  for (std::string l; std::getline(in, l);) v.push_back(l);
+  return v;
 }
 
 // A path in the system's temporary folder, named after the test that uses it and unique to this

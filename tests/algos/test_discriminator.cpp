@@ -25,6 +25,14 @@ using algos::UpdateStats;
 using testing::rel_error;
 using testing::sigmoid;
 
+// Moves the spectral norms' u off their random start the way updates do, then keeps them
+// (evaluation mode), so finite differences see a fixed function.
+void settle_power_iteration(Discriminator<double>& d, const Tensor& window) {
+  d.net().set_training(true);
+  for (int i = 0; i < 3; ++i) d.net().forward(window.slice(0, 1));
+  d.net().set_training(false);
+}
+
 class DiscGradTest : public ::testing::TestWithParam<bool> {};
 
 // L(theta) with u frozen and eps fixed is a deterministic function: compute_loss's gradient
@@ -36,12 +44,9 @@ TEST_P(DiscGradTest, LossGradientMatchesFiniteDifferences) {
   Discriminator<double> d(c);
   Rng rng(11);
   testing::spread_biases(d, rng);
-  // Move u off its random start the way updates do, then keep it.
   Tensor expert = testing::random_windows(4, c, rng);
   Tensor agent = testing::random_windows(4, c, rng);
-  d.net().set_training(true);
-  for (int i = 0; i < 3; ++i) d.net().forward(expert.slice(0, 1));
-  d.net().set_training(false);
+  settle_power_iteration(d, expert);
   const std::vector<double> eps = {0.15, 0.8, 0.5, 0.35};
 
   const UpdateStats st = d.compute_loss(expert, agent, eps.data(), true);
@@ -112,9 +117,7 @@ TEST(Discriminator, StateLossGradientMatchesFiniteDifferencesAndChunking) {
   testing::spread_biases(d, rng, 0.5);
   Tensor expert = random_obs_windows(4, rng);
   Tensor agent = random_obs_windows(4, rng);
-  d.net().set_training(true);
-  for (int i = 0; i < 3; ++i) d.net().forward(expert.slice(0, 1));
-  d.net().set_training(false);
+  settle_power_iteration(d, expert);
   const std::vector<double> eps = {0.15, 0.8, 0.5, 0.35};
   const UpdateStats st = d.compute_loss(expert, agent, eps.data(), true);
   EXPECT_GT(st.expert_loss, 0.0);

@@ -143,10 +143,7 @@ std::vector<uint8_t> state_bytes(const std::string& path) {
 }
 
 std::vector<std::string> lines(const fs::path& p) {
-  std::ifstream in(p);
-  std::vector<std::string> v;
-  for (std::string l; std::getline(in, l);) v.push_back(l);
-  return v;
+  return testing::file_lines(p);
 }
 
 // A progress row without its timing columns (env_seconds onwards).
@@ -193,30 +190,36 @@ TEST(Imitation, FewIterationRunLogsFiniteValues) {
   fs::remove_all(dir);
 }
 
-TEST(Imitation, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
-  const fs::path a = temp_dir("whole"), b = temp_dir("split");
-  const Config cfg = tiny_imitation(demos(), 4, "rm-l-nl");
+// Runs cfg whole into a and, stopped after one iteration (not on a checkpoint_every boundary)
+// and resumed, into b; expects the same parameters, Adam moments and progress rows (timings left
+// out), iterations + 1 rows each.
+void expect_resume_is_exact(const Config& cfg, const fs::path& a, const fs::path& b,
+                            size_t iterations) {
   ASSERT_TRUE(algos::train_imitation(cfg, options(a)).finished);
-
   algos::RunOptions first = options(b);
-  first.stop_after = 1;  // not on a checkpoint_every boundary
+  first.stop_after = 1;
   EXPECT_FALSE(algos::train_imitation(cfg, first).finished);
   algos::RunOptions second = options(b);
   second.resume = true;
   const algos::ImitationResult rest =
       algos::train_imitation(algos::imitation_resume_config(b.string()), second);
   ASSERT_TRUE(rest.finished);
-  EXPECT_EQ(rest.iterations, 4);
-
+  EXPECT_EQ(rest.iterations, long(iterations));
   const auto want = state_bytes((a / "checkpoints" / "final.h5").string());
   const auto got = state_bytes((b / "checkpoints" / "final.h5").string());
   ASSERT_EQ(want.size(), got.size());
   EXPECT_TRUE(want == got) << "resumed parameters differ from the uninterrupted run's";
   const auto la = lines(a / "progress.csv"), lb = lines(b / "progress.csv");
-  ASSERT_EQ(la.size(), 5u);
+  ASSERT_EQ(la.size(), iterations + 1);
   ASSERT_EQ(lb.size(), la.size());
   for (size_t i = 0; i < la.size(); ++i)
     EXPECT_EQ(deterministic_part(la[i]), deterministic_part(lb[i])) << "progress row " << i;
+}
+
+TEST(Imitation, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
+  const fs::path a = temp_dir("whole"), b = temp_dir("split");
+  const Config cfg = tiny_imitation(demos(), 4, "rm-l-nl");
+  expect_resume_is_exact(cfg, a, b, 4);
   // The checkpoint is also a PPO checkpoint: evaluation and recording read its policy.
   algos::PpoPolicy pol((a / "checkpoints" / "final.h5").string(), 1);
   EXPECT_EQ(pol.settings().arch, Arch::local);
@@ -278,18 +281,9 @@ TEST(Imitation, NormalisedRewardIsDsRewardOverItsReturnStd) {
 TEST(Imitation, ResumedRunWithNormalisedRewardIsBitIdentical) {
   const fs::path a = temp_dir("norm_whole"), b = temp_dir("norm_split");
   const Config cfg = with_reward_norm(tiny_imitation(demos(), 3));
-  ASSERT_TRUE(algos::train_imitation(cfg, options(a)).finished);
-  algos::RunOptions first = options(b);
-  first.stop_after = 1;
-  EXPECT_FALSE(algos::train_imitation(cfg, first).finished);
-  algos::RunOptions second = options(b);
-  second.resume = true;
-  ASSERT_TRUE(algos::train_imitation(algos::imitation_resume_config(b.string()), second).finished);
-
+  expect_resume_is_exact(cfg, a, b, 3);
   const std::string fa = (a / "checkpoints" / "final.h5").string();
   const std::string fb = (b / "checkpoints" / "final.h5").string();
-  EXPECT_TRUE(state_bytes(fa) == state_bytes(fb))
-      << "resumed parameters differ from the uninterrupted run's";
   const h5::File ha = h5::File::open(fa), hb = h5::File::open(fb);
   for (const std::string d :
        {"imitate_reward_norm/mean", "imitate_reward_norm/var", "imitate_reward_norm/running"}) {
@@ -297,11 +291,6 @@ TEST(Imitation, ResumedRunWithNormalisedRewardIsBitIdentical) {
     ASSERT_EQ(ta.nbytes(), tb.nbytes()) << d;
     EXPECT_EQ(std::memcmp(ta.raw(), tb.raw(), ta.nbytes()), 0) << d;
   }
-  const auto la = lines(a / "progress.csv"), lb = lines(b / "progress.csv");
-  ASSERT_EQ(la.size(), 4u);
-  ASSERT_EQ(lb.size(), la.size());
-  for (size_t i = 0; i < la.size(); ++i)
-    EXPECT_EQ(deterministic_part(la[i]), deterministic_part(lb[i])) << "progress row " << i;
 
   // A checkpoint of a run without the normaliser cannot resume one with it.
   {
@@ -346,16 +335,18 @@ TEST(Imitation, VariantsChooseTheRelationalModules) {
   EXPECT_EQ(base.disc().net().attention_flops(), 0);
 }
 
+// Expects imitation_settings to refuse c with `override_` applied, naming `key`.
+void refused(Config c, const std::string& override_, const std::string& key) {
+  c.apply_override(override_);
+  try {
+    algos::imitation_settings(c);
+    ADD_FAILURE() << override_ << " should be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+  }
+}
+
 TEST(Imitation, BadSettingsAreRefusedByName) {
-  auto refused = [](Config c, const std::string& override_, const std::string& key) {
-    c.apply_override(override_);
-    try {
-      algos::imitation_settings(c);
-      ADD_FAILURE() << override_ << " should be refused";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
-    }
-  };
   const Config c = tiny_imitation(demos(), 1);
   refused(c, "net.arch=nonlocal", "net.arch");
   refused(c, "net.value_arch=nonlocal", "net.value_arch");
@@ -584,25 +575,7 @@ TEST(StateImitation, ShortRunMovesForwardFarAboveARandomPolicy) {
 
 TEST(StateImitation, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
   const fs::path a = temp_dir("state_whole"), b = temp_dir("state_split");
-  const Config cfg = tiny_state_imitation(4);
-  ASSERT_TRUE(algos::train_imitation(cfg, options(a)).finished);
-  algos::RunOptions first = options(b);
-  first.stop_after = 1;  // not on a checkpoint_every boundary
-  EXPECT_FALSE(algos::train_imitation(cfg, first).finished);
-  algos::RunOptions second = options(b);
-  second.resume = true;
-  const algos::ImitationResult rest =
-      algos::train_imitation(algos::imitation_resume_config(b.string()), second);
-  ASSERT_TRUE(rest.finished);
-  const auto want = state_bytes((a / "checkpoints" / "final.h5").string());
-  const auto got = state_bytes((b / "checkpoints" / "final.h5").string());
-  ASSERT_EQ(want.size(), got.size());
-  EXPECT_TRUE(want == got) << "resumed parameters differ from the uninterrupted run's";
-  const auto la = lines(a / "progress.csv"), lb = lines(b / "progress.csv");
-  ASSERT_EQ(la.size(), 5u);
-  ASSERT_EQ(lb.size(), la.size());
-  for (size_t i = 0; i < la.size(); ++i)
-    EXPECT_EQ(deterministic_part(la[i]), deterministic_part(lb[i])) << "progress row " << i;
+  expect_resume_is_exact(tiny_state_imitation(4), a, b, 4);
   // The checkpoint keeps the discriminator's input moments and the agent's windows, and is a
   // PPO checkpoint of an mlp policy.
   const h5::File f = h5::File::open((a / "checkpoints" / "final.h5").string());
@@ -637,15 +610,6 @@ TEST(StateImitation, DemonstrationsAndSettingsThatDoNotFitAreRefused) {
   m = message(tiny_imitation(state_demos(), 1));
   EXPECT_NE(m.find("holds no frames"), std::string::npos) << m;
 
-  auto refused = [](Config cfg, const std::string& override_, const std::string& key) {
-    cfg.apply_override(override_);
-    try {
-      algos::imitation_settings(cfg);
-      ADD_FAILURE() << override_ << " should be refused";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
-    }
-  };
   const Config s = tiny_state_imitation(1);
   refused(s, "net.arch=local", "net.arch");
   refused(s, "ppo.obs_norm=false", "ppo.obs_norm");

@@ -22,6 +22,7 @@
 #include "engine/checkpoint.h"
 #include "engine/files.h"
 #include "kernels/common.h"
+#include "tests/test_util.h"
 
 namespace relmimic {
 namespace {
@@ -80,10 +81,7 @@ std::vector<uint8_t> state_bytes(const std::string& path) {
 }
 
 std::vector<std::string> lines(const fs::path& p) {
-  std::ifstream in(p);
-  std::vector<std::string> v;
-  for (std::string l; std::getline(in, l);) v.push_back(l);
-  return v;
+  return testing::file_lines(p);
 }
 
 // The columns of a progress row that do not depend on timing (all but fps and wall_seconds).

@@ -32,5 +32,5 @@ sources+=("$root"/kernels/*_cpu.cpp "$root"/engine/*.cpp "$root/tests/gpu/emulat
 newest=$(ls -t "$root"/kernels/*.h "$root"/kernels/*.cuh "$root"/engine/*.h "$root"/tests/gpu/*.h \
   "$root"/tests/*.h "$emu"/*.h | head -1)
 emu_link "$work/test_networks_emulated" "$newest" -lgtest -lgtest_main -lopenblas \
-  -lpthread $hdf5_lib
+  -lpthread $hdf5_lib -lcrypto
 "$work/test_networks_emulated" --gtest_filter='CudaNetworks.*' "$@"

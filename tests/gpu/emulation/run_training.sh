@@ -38,5 +38,5 @@ sources+=("$root"/kernels/*_cpu.cpp "$root"/engine/*.cpp "${env_sources[@]}" "$r
 newest=$(ls -t "$root"/kernels/*.h "$root"/kernels/*.cuh "$root"/engine/*.h "$root"/env/*.h \
   "$root"/algos/*.h "$root"/tests/gpu/*.h "$root"/tests/*.h "$root"/tests/algos/*.h "$emu"/*.h | head -1)
 emu_link "$work/test_training_emulated" "$newest" -lgtest -lgtest_main -lopenblas \
-  -lpthread $hdf5_lib -lmujoco -lEGL -lpng
+  -lpthread $hdf5_lib -lmujoco -lEGL -lpng -lcrypto
 "$work/test_training_emulated" --gtest_filter='CudaGather.*:CudaTraining.*' "$@"
