@@ -2,9 +2,10 @@
 // discriminator from video demonstrations; no env reward is used for training (it is logged).
 //
 // One iteration (ImitationTrainer::iterate), per learner:
-//   rollout   T steps of N rendering envs with the policy; per sample the stacked state after
-//             the step, s^k_{t+1}, is kept (on a done step the finished episode's last stack,
-//             EnvPool::final_frames, not the reset frames).
+// (docs/architecture.md follows it call by call)
+//   rollout   T steps of N rendering envs with the policy (PpoTrainer::collect); the rollout's
+//             rows hold each sample's stacked state after the step, s^k_{t+1} (on a done step
+//             the finished episode's last stack, EnvPool::final_frames, not the reset frames).
 //   reward    r = -log(1 - D(s^k_{t+1}) + 1e-8) for the whole rollout, D frozen, before GAE;
 //             with imitate.reward_norm = return_std divided by the running std of its discounted
 //             return (ReturnNormalizer, per learner, in the checkpoint) and clipped to
@@ -41,10 +42,12 @@
 // from rank 0's parameters, and averages the gradients of the policy, the value and the
 // discriminator across learners before every Adam step, so the parameters stay identical.
 //
-// Device (run.device=cuda): the PPO part runs on the GPU (algos/ppo.h), the demonstrations are
-// uploaded once and expert windows are gathered there from positions drawn on the host (the
-// CPU path's stream), the agent's s^k_{t+1} windows stay there, and the discriminator's reward,
-// losses and updates run there; only the rewards [T*N] come to the host for the rollout buffer.
+// Device: one code path on the run's device (run.device). The demonstrations' rows are there
+// (uploaded once on a GPU) and expert windows are gathered there from positions drawn on the
+// host (one stream for every device); agent windows are gathered from the rollout's rows; D's
+// reward is written into the rollout's rewards there, and its losses and updates run there. The
+// rewards come to the host once per iteration for the logged statistics (and, with
+// imitate.reward_norm, are scaled there and go back).
 // Several learners average their device gradients through Comm's device backend
 // (install_device_comm: NCCL, each rank on its local GPU).
 #pragma once

@@ -3,20 +3,23 @@
 // frames). Every hyper-parameter is a Config value (declare_ppo), so a run folder's config.json
 // replays the run and a checkpoint rebuilds its networks.
 //
-// One iteration (PpoTrainer::iterate):
-//   rollout   T steps of N envs; a ~ N(mu(s), sigma), clipped to [-c, c] for the env only;
-//             obs normalised by running mean/std (updated as they arrive), rewards optionally
+// One iteration (PpoTrainer::iterate = collect() then learn(); a trainer built on PPO, such as
+// imitation, puts its own steps between the two):
+//   collect   T steps of N envs into the Rollout; a ~ N(mu(s), sigma), clipped to [-c, c] for
+//             the env only; obs normalised by running mean/std (updated as they arrive), rewards optionally
 //             scaled by the running std of the discounted return; truncated episodes store
 //             V(final observation) as their bootstrap.
-//   GAE       A = sum (gamma lambda)^l delta; returns = A + V(s)  (kernels::gae_cpu)
-//   update    `epochs` passes over shuffled minibatches: policy  L = clipped surrogate - c_H H,
+//   learn     GAE: A = sum (gamma lambda)^l delta; returns = A + V(s) (kernels::gae_cpu), on the
+//             rollout's rewards (whatever wrote them); then `epochs` passes over shuffled minibatches: policy  L = clipped surrogate - c_H H,
 //             value  L = c_V * clipped squared error; each network has its own Adam and its
 //             own gradient-norm clip; learning rates decay linearly to 0 over the run.
 //
-// Device (run.device=cuda, pixel agents): the networks, the rollout storage (frames, actions,
+// Device: one code path. The networks, the rollout storage (observation rows, actions,
 // log-probs, values, rewards, dones, advantages, returns), action sampling, GAE, the losses,
-// minibatch gathering, clipping and Adam run on the GPU; the env pool keeps its frame stacks
-// there (FrameMode::Cuda, or host frames uploaded after each step with run.device_frames=upload).
+// minibatch gathering, clipping and Adam run on the run's device (run.device: the cpu, or a GPU
+// for pixel agents) through the dispatch helpers (engine/device_ops.h, algos/train_ops.h); on a
+// GPU the env pool renders into device memory (FrameMode::Cuda), or host frames are copied into
+// the rollout's rows after each step (run.device_frames=upload).
 // Only the sampled actions go to the host for env.step, and rewards and dones come back to the
 // device once per rollout. The random streams are the CPU path's (noise is drawn on the host),
 // so a device run follows the CPU run up to float rounding. Checkpoints are the same files.
