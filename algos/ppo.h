@@ -6,11 +6,12 @@
 // One iteration (PpoTrainer::iterate = collect() then learn(); a trainer built on PPO, such as
 // imitation, puts its own steps between the two):
 //   collect   T steps of N envs into the Rollout; a ~ N(mu(s), sigma), clipped to [-c, c] for
-//             the env only; obs normalised by running mean/std (updated as they arrive), rewards optionally
-//             scaled by the running std of the discounted return; truncated episodes store
-//             V(final observation) as their bootstrap.
+//             the env only; obs normalised by running mean/std (updated as they arrive),
+//             rewards optionally scaled by the running std of the discounted return; truncated
+//             episodes store V(final observation) as their bootstrap.
 //   learn     GAE: A = sum (gamma lambda)^l delta; returns = A + V(s) (kernels::gae_cpu), on the
-//             rollout's rewards (whatever wrote them); then `epochs` passes over shuffled minibatches: policy  L = clipped surrogate - c_H H,
+//             rollout's rewards (whatever wrote them); then `epochs` passes over shuffled
+//             minibatches: policy  L = clipped surrogate - c_H H,
 //             value  L = c_V * clipped squared error; each network has its own Adam and its
 //             own gradient-norm clip; learning rates decay linearly to 0 over the run.
 //
