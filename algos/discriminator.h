@@ -166,7 +166,7 @@ class Discriminator {
   std::vector<T> eps_;      // [B] interpolation weights of the current update
   std::vector<T> chunk_;    // [max_batch] logits / rewards scratch
   Tensor dlogit_, x_hat_;   // [max_batch, 1], [max_batch, k, H, W]
-  Tensor d_eps_;  // on a CUDA device: [max_batch] eps of a chunk
+  Tensor d_eps_;            // on a CUDA device: [max_batch] eps of a chunk
 };
 
 extern template class Discriminator<float>;

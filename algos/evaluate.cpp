@@ -1,9 +1,14 @@
 #include "algos/evaluate.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <memory>
+#include <numeric>
+#include <string>
+#include <utility>
 
+#include "engine/h5.h"
 #include "env/pool.h"
 #include "env/renderer.h"
 #include "kernels/common.h"
@@ -109,6 +114,130 @@ EvalResult evaluate(const Actor& actor, const EvalOptions& o) {
 
 EvalResult evaluate(PpoPolicy& policy, const EvalOptions& o) {
   return run_episodes(policy.actor(), o, &policy);
+}
+
+AgentNet<float>& cpu_policy(AgentNet<float>& net, std::unique_ptr<AgentNet<float>>& copy) {
+  if (net.device().is_cpu()) return net;
+  if (!copy) {
+    AgentConfig c = net.config();
+    c.device = Device::cpu();
+    copy = std::make_unique<AgentNet<float>>(c);
+  }
+  copy->parameters().copy_values_from(net.parameters());
+  if (net.buffers().size() > 0) copy->buffers().copy_values_from(net.buffers());
+  return *copy;
+}
+
+// ---------------------------------------------------------------- periodic evaluation
+
+void declare_eval(Config& c) {
+  c.add("eval.every", 10, "iterations between evaluations (rank 0; 0: never)");
+  c.add("eval.episodes", 10, "episodes per evaluation");
+  c.add("eval.window", 100, "evaluation episodes averaged for the logged eval_return");
+  c.add("eval.envs", 10, "envs stepped together during an evaluation");
+  c.add("eval.modes", "both",
+        "both | deterministic | stochastic: evaluate the policy's mean, sampled actions, or "
+        "both side by side (same initial states)");
+}
+
+EvalSettings eval_settings(const Config& c, int max_envs) {
+  EvalSettings s;
+  s.every = c.get<int>("eval.every");
+  s.episodes = c.get<int>("eval.episodes");
+  s.window = c.get<int>("eval.window");
+  s.envs = c.get<int>("eval.envs");
+  const std::string modes = c.get<std::string>("eval.modes");
+  RM_CHECK(modes == "both" || modes == "deterministic" || modes == "stochastic",
+           "config eval.modes must be both, deterministic or stochastic, got '", modes, "'");
+  s.deterministic = modes != "stochastic";
+  s.stochastic = modes != "deterministic";
+  auto check = [](bool ok, const char* key, const char* want, int got) {
+    RM_CHECK(ok, "config ", key, " must be ", want, ", got ", got);
+  };
+  check(s.every >= 0, "eval.every", ">= 0", s.every);
+  check(s.episodes >= 1, "eval.episodes", ">= 1", s.episodes);
+  check(s.window >= 1, "eval.window", ">= 1", s.window);
+  check(s.envs >= 1 && s.envs <= max_envs, "eval.envs", "in [1, max(env.num_envs, ppo.minibatch)]",
+        s.envs);
+  return s;
+}
+
+namespace {
+constexpr uint64_t kEvalStream = 400;  // Rng::derive stream of the evaluation pools' seeds
+constexpr const char* kModes[2] = {"deterministic", "stochastic"};
+}  // namespace
+
+PeriodicEvaluation::PeriodicEvaluation(const EvalSettings& s, uint64_t run_seed,
+                                       uint64_t action_stream)
+    : s_(s), seed_(Rng::derive(run_seed, kEvalStream)), action_stream_(action_stream) {}
+
+bool PeriodicEvaluation::due(long iteration, long iterations) const {
+  // Also at the last iteration, so a run shorter than eval.every iterations has an evaluation.
+  return s_.every > 0 && (iteration % s_.every == 0 || iteration == iterations);
+}
+
+PeriodicEvaluation::Result PeriodicEvaluation::run(const Actor& actor, long iteration,
+                                                   int threads) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Result r;
+  EvalOptions o;
+  o.episodes = s_.episodes;
+  o.num_envs = s_.envs;
+  o.threads = threads;
+  // A fresh pool per evaluation, seeded by the iteration: nothing to checkpoint but the windows.
+  o.seed = Rng::derive(seed_, uint64_t(iteration));
+  o.action_stream = action_stream_;
+  // One mode into its window; returns this evaluation's mean, sets the window's mean / std.
+  auto mode = [&](bool deterministic, Window& w, double& mean, double& sd) {
+    o.deterministic = deterministic;
+    const std::vector<double> rets = evaluate(actor, o).returns;
+    w.returns.insert(w.returns.end(), rets.begin(), rets.end());
+    w.total += long(rets.size());
+    const size_t keep = size_t(s_.window);
+    if (w.returns.size() > keep)
+      w.returns.erase(w.returns.begin(), w.returns.begin() + ptrdiff_t(w.returns.size() - keep));
+    double m = 0, m2 = 0;
+    for (double x : w.returns) m += x, m2 += x * x;
+    const double n = double(w.returns.size());
+    mean = m / n;
+    sd = std::sqrt(std::max(0.0, m2 / n - mean * mean));
+    return std::accumulate(rets.begin(), rets.end(), 0.0) / double(rets.size());
+  };
+  if (s_.stochastic) r.now = mode(false, stoch_, r.stoch_return, r.stoch_std);
+  if (s_.deterministic) r.now = mode(true, det_, r.det_return, r.det_std);
+  r.ret = s_.deterministic ? r.det_return : r.stoch_return;
+  r.std = s_.deterministic ? r.det_std : r.stoch_std;
+  if (r.now > best_) best_ = r.now;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+void PeriodicEvaluation::save(h5::File& f) const {
+  const Window* windows[2] = {&det_, &stoch_};
+  for (int i = 0; i < 2; ++i) {
+    const std::string mode = kModes[i];
+    f.set_attr("/", "eval_total_" + mode, windows[i]->total);
+    f.set_attr("/", "eval_window_" + mode, long(windows[i]->returns.size()));
+    if (!windows[i]->returns.empty()) f.write("eval/" + mode, windows[i]->returns);
+  }
+  f.set_attr("/", "best_eval_return", best_);
+}
+
+void PeriodicEvaluation::load(const h5::File& f) {
+  Window* windows[2] = {&det_, &stoch_};
+  for (int i = 0; i < 2; ++i) {
+    const std::string mode = kModes[i];
+    Window& w = *windows[i];
+    w = Window{};
+    // A checkpoint from before the evaluation modes carries no windows: they start empty.
+    if (!f.has_attr("/", "eval_total_" + mode)) continue;
+    w.total = f.attr_long("/", "eval_total_" + mode);
+    if (f.attr_long("/", "eval_window_" + mode) > 0) {
+      const Tensor t = f.read("eval/" + mode);
+      w.returns.assign(t.data<double>(), t.data<double>() + t.numel());
+    }
+  }
+  best_ = f.has_attr("/", "best_eval_return") ? f.attr_double("/", "best_eval_return") : -INFINITY;
 }
 
 }  // namespace relmimic::algos

@@ -3,11 +3,18 @@
 // `relmimic eval` (a checkpoint) and the periodic evaluation of a training run (its live network).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "algos/ppo.h"
+#include "engine/config.h"
+
+namespace relmimic::h5 {
+class File;
+}  // namespace relmimic::h5
 
 namespace relmimic::algos {
 
@@ -41,5 +48,62 @@ struct EvalResult {
 EvalResult evaluate(const Actor& actor, const EvalOptions& o);
 // A checkpoint's policy, which must fit its env first (PpoPolicy::check_env).
 EvalResult evaluate(PpoPolicy& policy, const EvalOptions& o);
+
+// The network an evaluation can run: net itself on the cpu, else a cpu copy of its current
+// parameters and buffers kept in `copy` (evaluation renders to the host).
+AgentNet<float>& cpu_policy(AgentNet<float>& net, std::unique_ptr<AgentNet<float>>& copy);
+
+// ---------------------------------------------------------------------------------------------
+// The periodic evaluation of a training run (imitate, rl, expert).
+
+// eval.*: declared for every training run by declare_ppo.
+struct EvalSettings {
+  int every = 10, episodes = 10, window = 100, envs = 10;
+  bool deterministic = true, stochastic = true;  // eval.modes
+};
+void declare_eval(Config& c);
+// Reads and validates eval.* (messages name the key); eval.envs at most max_envs (the policy's
+// largest batch).
+EvalSettings eval_settings(const Config& c, int max_envs);
+
+// Every eval.every iterations and at the last one: eval.episodes whole episodes per mode of
+// eval.modes (deterministic: the policy's mean; stochastic: sampled actions; from the same
+// initial states) on a fresh pool seeded by the iteration. Each mode's logged value is the mean
+// and std of its last eval.window episodes; best() is the best deterministic evaluation mean so
+// far (the stochastic one without that mode). Its state goes into the run's checkpoints.
+class PeriodicEvaluation {
+ public:
+  struct Window {
+    std::vector<double> returns;  // the last eval.window evaluation episodes
+    long total = 0;               // evaluation episodes so far
+  };
+  struct Result {
+    // eval_return/eval_std: the deterministic mode's when evaluated, else the stochastic one's;
+    // NaN for a mode not in eval.modes.
+    double ret = NAN, std = NAN, det_return = NAN, det_std = NAN, stoch_return = NAN,
+           stoch_std = NAN;
+    double now = NAN;  // this evaluation's mean of the mode best() follows
+    double seconds = 0;
+  };
+  // run_seed: the run's seed (the pools' seeds derive from it and the iteration); action_stream:
+  // the sampled actions' stream (EvalOptions::action_stream).
+  PeriodicEvaluation(const EvalSettings& s, uint64_t run_seed, uint64_t action_stream);
+  bool due(long iteration, long iterations) const;
+  // Evaluates actor at this iteration; updates the windows and best().
+  Result run(const Actor& actor, long iteration, int threads);
+  double best() const { return best_; }
+  void set_best(double b) { best_ = b; }
+  long total() const { return (s_.deterministic ? det_ : stoch_).total; }
+  // /eval/<mode> [n], /@eval_total_<mode>, /@eval_window_<mode> (mode deterministic or
+  // stochastic), /@best_eval_return. A checkpoint without them (older runs) loads empty windows.
+  void save(h5::File& f) const;
+  void load(const h5::File& f);
+
+ private:
+  EvalSettings s_;
+  uint64_t seed_, action_stream_;
+  Window det_, stoch_;
+  double best_ = -INFINITY;
+};
 
 }  // namespace relmimic::algos

@@ -44,7 +44,6 @@ void add_stats(UpdateStats& sum, const UpdateStats& u, double w) {
 
 // Stream ids of Rng::derive for the learner's own streams (PpoTrainer uses 100-202).
 constexpr uint64_t kDiscStream = 300, kExpertStream = 301, kShuffleStream = 302;
-constexpr uint64_t kEvalStream = 400;
 // Floor of the demonstrations' per-feature std that standardizes D's observation windows.
 constexpr double kMinObsStd = 1e-2;
 }  // namespace
@@ -104,13 +103,6 @@ void declare_imitation(Config& c) {
         "none | return_std: divide D's reward by the running std of its discounted return "
         "(VecNormalize-style, per learner)");
   c.add("imitate.reward_clip", 10.0, "clip D's normalised reward to +-this (return_std only)");
-  c.add("eval.every", 10, "iterations between evaluations (rank 0; 0: never)");
-  c.add("eval.episodes", 10, "episodes per evaluation");
-  c.add("eval.window", 100, "evaluation episodes averaged for the logged eval_return");
-  c.add("eval.envs", 10, "envs stepped together during an evaluation");
-  c.add("eval.modes", "both",
-        "both | deterministic | stochastic: evaluate the policy's mean, sampled actions, or "
-        "both side by side (same initial states)");
   c.add("eval.deterministic", false, "replaced by eval.modes (kept so older configs load)");
   apply_variant(c);
 }
@@ -157,15 +149,7 @@ ImitationSettings imitation_settings(const Config& c) {
            "config imitate.reward_norm must be none or return_std, got '", reward_norm, "'");
   s.reward_norm = reward_norm == "return_std";
   s.reward_clip = c.get<double>("imitate.reward_clip");
-  s.eval_every = c.get<int>("eval.every");
-  s.eval_episodes = c.get<int>("eval.episodes");
-  s.eval_window = c.get<int>("eval.window");
-  s.eval_envs = c.get<int>("eval.envs");
-  const std::string modes = c.get<std::string>("eval.modes");
-  RM_CHECK(modes == "both" || modes == "deterministic" || modes == "stochastic",
-           "config eval.modes must be both, deterministic or stochastic, got '", modes, "'");
-  s.eval_deterministic = modes != "stochastic";
-  s.eval_stochastic = modes != "deterministic";
+  s.eval = eval_settings(c, std::max(s.ppo.num_envs, s.ppo.minibatch));
   RM_CHECK(!c.get<bool>("eval.deterministic"),
            "config eval.deterministic is replaced by eval.modes (deterministic, stochastic or "
            "both)");
@@ -201,11 +185,6 @@ ImitationSettings imitation_settings(const Config& c) {
   check(s.reward_clip > 0, "imitate.reward_clip", "> 0", s.reward_clip);
   check(s.disc_minibatch >= 1 && s.disc_minibatch <= s.ppo.batch(), "imitate.disc_minibatch",
         "in [1, rollout_steps * num_envs]", s.disc_minibatch);
-  check(s.eval_every >= 0, "eval.every", ">= 0", s.eval_every);
-  check(s.eval_episodes >= 1, "eval.episodes", ">= 1", s.eval_episodes);
-  check(s.eval_window >= 1, "eval.window", ">= 1", s.eval_window);
-  check(s.eval_envs >= 1 && s.eval_envs <= std::max(s.ppo.num_envs, s.ppo.minibatch), "eval.envs",
-        "in [1, max(env.num_envs, ppo.minibatch)]", s.eval_envs);
   return s;
 }
 
@@ -272,6 +251,8 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
   disc_ = std::make_unique<Discriminator<float>>(s_.disc);
   expert_rng_ = Rng(Rng::derive(uint64_t(learner_seed_), kExpertStream));
   shuffle_rng_ = Rng(Rng::derive(uint64_t(learner_seed_), kShuffleStream));
+  // Rank 0 evaluates; its sampled actions have the imitation runs' own stream (1).
+  eval_ = std::make_unique<PeriodicEvaluation>(s_.eval, uint64_t(s_.ppo.seed), 1);
 
   const long B = s_.ppo.batch();
   const int k = s_.ppo.frames, M = s_.disc_minibatch;
@@ -535,73 +516,29 @@ void ImitationTrainer::average_statistics(ImitationStats& st) {
 void ImitationTrainer::evaluate_if_due(ImitationStats& st) {
   st.eval_return = st.eval_std = st.eval_det_return = st.eval_det_std = st.eval_stoch_return =
       st.eval_stoch_std = NAN;
-  // Every eval.every iterations and at the last one, so a run shorter than eval.every iterations
-  // still has an evaluation to plot.
-  if (s_.eval_every > 0 &&
-      (iteration() % s_.eval_every == 0 || iteration() == s_.ppo.iterations())) {
-    double best[2] = {0, best_eval_};  // new best?, best so far: rank 0's, to every learner
+  if (eval_->due(iteration(), s_.ppo.iterations())) {
+    double best[2] = {0, eval_->best()};  // new best?, best so far: rank 0's, to every learner
     if (comm_.is_root()) {
-      const double m = evaluate_now(st);
-      if (m > best_eval_) best[0] = 1, best[1] = m;
+      const double before = eval_->best();
+      const Actor actor{cpu_policy(ppo_->policy(), eval_policy_), s_.ppo,
+                        s_.states ? ppo_->obs_rms() : nullptr};
+      const PeriodicEvaluation::Result r = eval_->run(actor, iteration(), s_.ppo.env_threads);
+      st.eval_return = r.ret;
+      st.eval_std = r.std;
+      st.eval_det_return = r.det_return;
+      st.eval_det_std = r.det_std;
+      st.eval_stoch_return = r.stoch_return;
+      st.eval_stoch_std = r.stoch_std;
+      st.eval_seconds = r.seconds;
+      if (eval_->best() > before) best[0] = 1;
+      best[1] = eval_->best();
     }
     comm_.broadcast(best, 2);
     st.new_best = best[0] > 0;
-    best_eval_ = best[1];
+    eval_->set_best(best[1]);
   }
-  st.best_eval_return = best_eval_;
-  st.eval_total = (s_.eval_deterministic ? eval_det_ : eval_stoch_).total;
-}
-
-AgentNet<float>& ImitationTrainer::eval_policy() {
-  AgentNet<float>& pi = ppo_->policy();
-  if (pi.device().is_cpu()) return pi;
-  // Evaluation renders to the host: a cpu copy of the current parameters acts there.
-  if (!eval_policy_) {
-    AgentConfig c = pi.config();
-    c.device = Device::cpu();
-    eval_policy_ = std::make_unique<AgentNet<float>>(c);
-  }
-  eval_policy_->parameters().copy_values_from(pi.parameters());
-  if (pi.buffers().size() > 0) eval_policy_->buffers().copy_values_from(pi.buffers());
-  return *eval_policy_;
-}
-
-double ImitationTrainer::evaluate_now(ImitationStats& st) {
-  const auto t0 = std::chrono::steady_clock::now();
-  // A fresh pool per evaluation, seeded by the iteration: nothing to checkpoint but the windows.
-  // Both modes start from the same initial states.
-  const uint64_t seed =
-      Rng::derive(Rng::derive(uint64_t(s_.ppo.seed), kEvalStream), uint64_t(iteration()));
-  EvalOptions o;
-  o.episodes = s_.eval_episodes;
-  o.num_envs = s_.eval_envs;
-  o.threads = s_.ppo.env_threads;
-  o.seed = seed;
-  o.action_stream = 1;  // imitation runs' own stream of evaluation actions
-  const Actor actor{eval_policy(), s_.ppo, s_.states ? ppo_->obs_rms() : nullptr};
-  // Runs one mode into its window; returns this evaluation's mean, sets the window's mean/std.
-  auto run = [&](bool deterministic, EvalWindow& w, double& mean, double& sd) {
-    o.deterministic = deterministic;
-    const std::vector<double> rets = evaluate(actor, o).returns;
-    w.returns.insert(w.returns.end(), rets.begin(), rets.end());
-    w.total += long(rets.size());
-    const size_t keep = size_t(s_.eval_window);
-    if (w.returns.size() > keep)
-      w.returns.erase(w.returns.begin(), w.returns.begin() + ptrdiff_t(w.returns.size() - keep));
-    double m = 0, m2 = 0;
-    for (double r : w.returns) m += r, m2 += r * r;
-    const double n = double(w.returns.size());
-    mean = m / n;
-    sd = std::sqrt(std::max(0.0, m2 / n - mean * mean));
-    return std::accumulate(rets.begin(), rets.end(), 0.0) / double(rets.size());
-  };
-  double now = NAN;
-  if (s_.eval_stochastic) now = run(false, eval_stoch_, st.eval_stoch_return, st.eval_stoch_std);
-  if (s_.eval_deterministic) now = run(true, eval_det_, st.eval_det_return, st.eval_det_std);
-  st.eval_return = s_.eval_deterministic ? st.eval_det_return : st.eval_stoch_return;
-  st.eval_std = s_.eval_deterministic ? st.eval_det_std : st.eval_stoch_std;
-  st.eval_seconds = seconds_since(t0);
-  return now;
+  st.best_eval_return = eval_->best();
+  st.eval_total = eval_->total();
 }
 
 }  // namespace relmimic::algos

@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "algos/discriminator.h"
+#include "algos/evaluate.h"
 #include "algos/ppo.h"
 #include "engine/comm.h"
 #include "engine/config.h"
@@ -97,8 +98,7 @@ struct ImitationSettings {
   // its discounted return, then clipped to +-reward_clip).
   bool reward_norm = false;
   double reward_clip = 10;
-  int eval_every = 10, eval_episodes = 10, eval_window = 100, eval_envs = 10;
-  bool eval_deterministic = true, eval_stochastic = true;  // eval.modes
+  EvalSettings eval;
 };
 
 // Reads and validates (messages name the key); checks that the variant's keys agree.
@@ -170,7 +170,7 @@ class ImitationTrainer {
   // imitate.reward_norm = return_std), [T*N] (host).
   const std::vector<float>& rewards() const { return rewards_; }
   // The best evaluation mean so far (see ImitationStats::new_best; -inf before any), every rank.
-  double best_eval_return() const { return best_eval_; }
+  double best_eval_return() const { return eval_->best(); }
   // The D reward's return normaliser (imitate.reward_norm = return_std), else null.
   const ReturnNormalizer* reward_normalizer() const { return reward_norm_.get(); }
   // count expert windows [count, k, H, W] (states: [count, k, D]) drawn as the D update draws
@@ -191,14 +191,10 @@ class ImitationTrainer {
   // dst rows = source rows index_host_[0, count) of row_bytes each (on the run's device).
   Tensor gather(const Tensor& source, long row_bytes, long count, Tensor& dst);
   Tensor windows(const Tensor& rows, long count) const;  // a [count, k, ...] view
-  void reset_obs_windows();        // every env's window: its current observation k times
-  void build_state_windows();      // states: the rollout's windows of k raw observations
-  AgentNet<float>& eval_policy();  // the policy, or its cpu copy when it trains on a GPU
-  void sync_parameters();          // rank 0's parameters and buffers to every learner
+  void reset_obs_windows();    // every env's window: its current observation k times
+  void build_state_windows();  // states: the rollout's windows of k raw observations
+  void sync_parameters();      // rank 0's parameters and buffers to every learner
   void average(float* grads, long n);
-  // Rank 0: the eval.modes evaluations into st; returns this evaluation's mean return of the
-  // mode best.h5 follows (deterministic when evaluated).
-  double evaluate_now(ImitationStats& st);
   void save_learner(const std::string& path) const;  // this learner's own state
   void load_learner(CheckpointReader& r);
 
@@ -224,13 +220,8 @@ class ImitationTrainer {
   std::vector<float> rewards_;
   double reward_sq_ = 0;                           // mean squared D reward over the rollout
   std::unique_ptr<ReturnNormalizer> reward_norm_;  // imitate.reward_norm = return_std
-  std::unique_ptr<AgentNet<float>> eval_policy_;
-  struct EvalWindow {
-    std::vector<double> returns;  // rank 0: the last eval.window evaluation episodes
-    long total = 0;
-  };
-  EvalWindow eval_det_, eval_stoch_;
-  double best_eval_ = -std::numeric_limits<double>::infinity();
+  std::unique_ptr<AgentNet<float>> eval_policy_;   // the policy's cpu copy (a run on a GPU)
+  std::unique_ptr<PeriodicEvaluation> eval_;       // evaluates on rank 0; best() on every rank
 };
 
 }  // namespace relmimic::algos

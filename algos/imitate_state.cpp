@@ -56,9 +56,6 @@ void write_bytes(const std::string& path, const uint8_t* data, long n) {
   RM_CHECK(f.good(), "cannot write ", path);
 }
 
-constexpr const char* kDet = "deterministic";
-constexpr const char* kStoch = "stochastic";
-
 std::string learner_path(int r) {
   return "learners/" + std::to_string(r);
 }
@@ -161,13 +158,7 @@ void ImitationTrainer::save(const std::string& path, double wall_seconds) {
     w.add_rng("disc_shuffle", shuffle_rng_);
     h5::File& f = w.file();
     save_obs_windows(f, obs_stack_, s_.ppo.num_envs);
-    for (const auto& [mode, win] :
-         {std::pair<const char*, const EvalWindow*>{kDet, &eval_det_}, {kStoch, &eval_stoch_}}) {
-      f.set_attr("/", std::string("eval_total_") + mode, win->total);
-      f.set_attr("/", std::string("eval_window_") + mode, long(win->returns.size()));
-      if (!win->returns.empty()) f.write(std::string("eval/") + mode, win->returns);
-    }
-    f.set_attr("/", "best_eval_return", best_eval_);
+    eval_->save(f);
     if (reward_norm_) save_reward_norm(f, *reward_norm_);
     for (int r = 1; r < size; ++r) {
       std::vector<uint8_t>& img = images[size_t(r)];
@@ -193,21 +184,7 @@ void ImitationTrainer::load(const std::string& path) {
   r.load_rng("disc_shuffle", shuffle_rng_);
   if (reward_norm_) load_reward_norm(f, *reward_norm_);
   if (comm_.is_root()) load_obs_windows(f, obs_stack_);
-  for (const auto& [mode, win] :
-       {std::pair<const char*, EvalWindow*>{kDet, &eval_det_}, {kStoch, &eval_stoch_}}) {
-    const std::string total = std::string("eval_total_") + mode;
-    const std::string window = std::string("eval_window_") + mode;
-    *win = EvalWindow{};
-    // A checkpoint from before the evaluation modes carries no windows: they start empty.
-    if (!f.has_attr("/", total)) continue;
-    win->total = f.attr_long("/", total);
-    if (f.attr_long("/", window) > 0) {
-      const Tensor t = f.read(std::string("eval/") + mode);
-      win->returns.assign(t.data<double>(), t.data<double>() + t.numel());
-    }
-  }
-  best_eval_ = f.has_attr("/", "best_eval_return") ? f.attr_double("/", "best_eval_return")
-                                                   : -std::numeric_limits<double>::infinity();
+  eval_->load(f);
   if (!comm_.is_root()) {
     const std::string p = learner_path(comm_.rank());
     RM_CHECK(f.exists(p), path, ": no state for learner ", comm_.rank());

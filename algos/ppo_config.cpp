@@ -1,6 +1,7 @@
 // PPO settings: declarations with the two presets' defaults, validation, network configs.
 #include <cmath>
 
+#include "algos/evaluate.h"
 #include "algos/ppo.h"
 #include "kernels/common.h"
 
@@ -56,6 +57,7 @@ void declare_ppo(Config& c, PpoPreset preset) {
   c.add("run.device_frames", "interop",
         "run.device=cuda: frames reach the GPU by CUDA-GL interop (interop; NVIDIA EGL) or are "
         "read back and uploaded after each step (upload; any renderer)");
+  declare_eval(c);
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "algos/evaluate.h"
 #include "algos/logger.h"
 #include "engine/checkpoint.h"
 #include "engine/device_ops.h"
@@ -38,12 +39,21 @@ const std::vector<std::string> kColumns = {"iteration",
                                            "value_grad_norm",
                                            "lr",
                                            "epochs",
+                                           "eval_return",
+                                           "eval_std",
+                                           "eval_det_return",
+                                           "eval_stoch_return",
+                                           "eval_episodes",
+                                           "best_eval_return",
+                                           "eval_seconds",
                                            "fps",
                                            "wall_seconds"};
 
-void write_checkpoint(const PpoTrainer& t, const std::string& path, double wall_seconds) {
+void write_checkpoint(const PpoTrainer& t, const PeriodicEvaluation& e, const std::string& path,
+                      double wall_seconds) {
   CheckpointWriter w(path);
   t.save(w);
+  e.save(w.file());
   w.file().set_attr("/", "wall_seconds", wall_seconds);
   w.commit();
 }
@@ -81,10 +91,16 @@ RunResult train_ppo(const Config& cfg, const RunOptions& o) {
   if (settings.threads > 0) omp_set_num_threads(settings.threads);
   PpoTrainer trainer(cfg);
   const PpoSettings& s = trainer.settings();
+  // Evaluations with the training runs' own stream of sampled actions (1), as imitate's.
+  PeriodicEvaluation eval(eval_settings(cfg, std::max(s.num_envs, s.minibatch)), uint64_t(s.seed),
+                          1);
+  std::unique_ptr<AgentNet<float>> cpu_copy;  // the policy's, for a run on a GPU
+  const std::string best = (dir / "checkpoints" / "best.h5").string();
   double wall_before = 0;  // wall time of earlier segments of this run
   if (o.resume) {
     CheckpointReader r(latest);
     trainer.load(r);
+    eval.load(r.file());
     if (r.file().has_attr("/", "wall_seconds"))
       wall_before = r.file().attr_double("/", "wall_seconds");
   }
@@ -108,27 +124,57 @@ RunResult train_ppo(const Config& cfg, const RunOptions& o) {
     const IterationStats st = checked_iteration([&] { return trainer.iterate(); },
                                                 trainer.iteration() + 1, res.checkpoint, bar.get());
     ++done_here;
-    log.row({double(st.iteration), double(st.timesteps), double(st.episodes), st.mean_return,
-             st.std_return, st.mean_length, st.policy_loss, st.value_loss, st.entropy, st.approx_kl,
-             st.clip_fraction, st.value_clip_fraction, st.explained_variance, st.policy_grad_norm,
-             st.value_grad_norm, st.lr, double(st.epochs_run), st.fps, wall()});
+    PeriodicEvaluation::Result ev;  // NaN: not evaluated this iteration
+    const double best_before = eval.best();
+    if (eval.due(st.iteration, s.iterations()))
+      ev = eval.run(Actor{cpu_policy(trainer.policy(), cpu_copy), s, trainer.obs_rms()},
+                    st.iteration, s.env_threads);
+    log.row({double(st.iteration),
+             double(st.timesteps),
+             double(st.episodes),
+             st.mean_return,
+             st.std_return,
+             st.mean_length,
+             st.policy_loss,
+             st.value_loss,
+             st.entropy,
+             st.approx_kl,
+             st.clip_fraction,
+             st.value_clip_fraction,
+             st.explained_variance,
+             st.policy_grad_norm,
+             st.value_grad_norm,
+             st.lr,
+             double(st.epochs_run),
+             ev.ret,
+             ev.std,
+             ev.det_return,
+             ev.stoch_return,
+             double(eval.total()),
+             eval.best(),
+             ev.seconds,
+             st.fps,
+             wall()});
     res.mean_return = st.mean_return;
+    if (std::isfinite(ev.ret)) res.eval_return = ev.ret;
+    if (eval.best() > best_before) write_checkpoint(trainer, eval, best, wall());
     const bool last = trainer.finished() || (o.stop_after > 0 && done_here >= o.stop_after);
     if (last || st.iteration % s.checkpoint_every == 0) {
-      write_checkpoint(trainer, latest, wall());
+      write_checkpoint(trainer, eval, latest, wall());
       res.checkpoint = latest;
     }
     if (bar) {
       char buf[160];
-      std::snprintf(buf, sizeof(buf), "it %ld return %.1f len %.0f kl %.4f fps %.0f", st.iteration,
-                    st.mean_return, st.mean_length, st.approx_kl, st.fps);
+      std::snprintf(buf, sizeof(buf), "it %ld return %.1f len %.0f eval %.1f kl %.4f fps %.0f",
+                    st.iteration, st.mean_return, st.mean_length, res.eval_return, st.approx_kl,
+                    st.fps);
       bar->update(st.timesteps, buf);
     }
   }
   const double seconds = wall();
   end_run(
       trainer, bar.get(), seconds, dir, o.out, true,
-      [&](const std::string& path) { write_checkpoint(trainer, path, seconds); }, res);
+      [&](const std::string& path) { write_checkpoint(trainer, eval, path, seconds); }, res);
   return res;
 }
 

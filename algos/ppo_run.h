@@ -4,6 +4,7 @@
 // exactly as if the run had not stopped.
 #pragma once
 
+#include <cmath>
 #include <string>
 
 #include "algos/ppo.h"
@@ -24,7 +25,8 @@ struct RunResult {
   long iterations = 0, timesteps = 0;
   bool finished = false;  // reached ppo.total_steps (false when stop_after ended it)
   double mean_return = 0, wall_seconds = 0;  // wall time of all segments of the run
-  std::string checkpoint;                    // the last checkpoint written
+  double eval_return = NAN;  // the last periodic evaluation's (eval.*; NaN when none yet)
+  std::string checkpoint;    // the last checkpoint written
 };
 
 // The config of a run folder's checkpoint (for --resume): declared like a new run, then set

@@ -22,6 +22,7 @@
 #include "engine/checkpoint.h"
 #include "engine/files.h"
 #include "kernels/common.h"
+#include "report/curves.h"
 #include "tests/test_util.h"
 
 namespace relmimic {
@@ -43,7 +44,8 @@ Config small_config(const std::string& task = "hopper") {
   algos::declare_ppo(c, algos::PpoPreset::expert);
   c.apply_overrides({"env.name=" + task, "env.num_envs=2", "ppo.rollout_steps=64",
                      "ppo.minibatch=32", "ppo.epochs=2", "ppo.total_steps=768",
-                     "run.checkpoint_every=2", "seed=5"});
+                     "run.checkpoint_every=2", "seed=5", "eval.every=2", "eval.episodes=2",
+                     "eval.envs=2", "eval.window=3"});
   return c;
 }
 
@@ -84,10 +86,11 @@ std::vector<std::string> lines(const fs::path& p) {
   return testing::file_lines(p);
 }
 
-// The columns of a progress row that do not depend on timing (all but fps and wall_seconds).
+// The columns of a progress row that do not depend on timing (all but eval_seconds, fps and
+// wall_seconds).
 std::string deterministic_part(const std::string& row) {
   std::string s = row;
-  for (int k = 0; k < 2; ++k) s = s.substr(0, s.rfind(','));
+  for (int k = 0; k < 3; ++k) s = s.substr(0, s.rfind(','));
   return s;
 }
 
@@ -135,6 +138,29 @@ TEST(PpoRun, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
   fs::remove_all(a);
   fs::remove_all(b);
   fs::remove_all(c);
+}
+
+// rl and expert evaluate like imitate (algos/evaluate.h): every eval.every iterations and at the
+// last, both modes, a window of the last eval.window episodes, and best.h5 at a new best.
+TEST(PpoRun, EvaluatesPeriodicallyAndKeepsTheBestCheckpoint) {
+  const fs::path a = temp_dir("eval");
+  Config cfg = small_config();
+  cfg.apply_override("ppo.total_steps=640");  // 5 iterations: evaluated at 2, 4 and 5
+  const algos::RunResult r = algos::train_ppo(cfg, options(a));
+  ASSERT_TRUE(r.finished);
+  const report::CsvTable t = report::read_csv((a / "progress.csv").string());
+  const std::vector<double> det = t.column("eval_det_return"), sto = t.column("eval_stoch_return");
+  const std::vector<double> n = t.column("eval_episodes"), best = t.column("best_eval_return");
+  for (int i = 0; i < 5; ++i) {
+    const bool due = i == 1 || i == 3 || i == 4;
+    EXPECT_EQ(std::isfinite(det[size_t(i)]), due) << "row " << i;
+    EXPECT_EQ(std::isfinite(sto[size_t(i)]), due) << "row " << i;
+  }
+  EXPECT_EQ(n[4], 6);  // 3 evaluations of 2 deterministic episodes
+  EXPECT_TRUE(std::isfinite(best[4]) && best[4] >= best[1]);
+  EXPECT_NEAR(r.eval_return, t.column("eval_return")[4], 1e-5 * r.eval_return);  // 7 digits
+  EXPECT_TRUE(fs::exists(a / "checkpoints" / "best.h5"));
+  fs::remove_all(a);
 }
 
 TEST(PpoRun, ResumingWithADifferentSeedChangesTheResult) {
