@@ -101,10 +101,10 @@ env::PoolConfig pool_config(const PpoSettings& s, int num_envs, uint64_t seed);
 
 template <class T>
 struct LossScratch {
-  std::vector<T> logp, dlogp, dmean, dlog_std, dv;
-  // A network on a CUDA device: the same buffers there, ones [A] (the entropy term's gradient)
+  // On the network's device: log-probs and their gradient [B], the mean's and the log-std's
+  // gradients [B, A] and [A], ones [A] (the entropy term's gradient), the value's gradient [B];
   // and a host copy of the log-std (for the entropy).
-  Tensor d_logp, d_dlogp, d_dmean, d_dlog_std, d_ones, d_dv;
+  Tensor logp, dlogp, dmean, dlog_std, ones, dv;
   std::vector<T> h_log_std;
 };
 

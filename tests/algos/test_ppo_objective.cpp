@@ -50,7 +50,7 @@ TEST(PpoObjective, PolicyGradientMatchesFiniteDifferences) {
   algos::policy_objective(pi, ob, act.data(), adv.data(), adv.data(), 0.2, 0.0, false, s);
   const double offsets[4] = {0.05, -0.05, 0.5, -0.5};
   std::vector<double> logp_old(kBatch);
-  for (int i = 0; i < kBatch; ++i) logp_old[size_t(i)] = s.logp[size_t(i)] - offsets[i % 4];
+  for (int i = 0; i < kBatch; ++i) logp_old[size_t(i)] = s.logp.data<double>()[i] - offsets[i % 4];
 
   const double ent = 0.3;
   pi.parameters().zero_grad();
@@ -82,7 +82,7 @@ TEST(PpoObjective, ClippedSamplesGiveNoPolicyGradient) {
   LossScratch<double> s;
   algos::policy_objective(pi, ob, act.data(), adv.data(), adv.data(), 0.2, 0.0, false, s);
   std::vector<double> logp_old(kBatch);
-  for (int i = 0; i < kBatch; ++i) logp_old[size_t(i)] = s.logp[size_t(i)] - 0.5;
+  for (int i = 0; i < kBatch; ++i) logp_old[size_t(i)] = s.logp.data<double>()[i] - 0.5;
   pi.parameters().zero_grad();
   algos::policy_objective(pi, ob, act.data(), logp_old.data(), adv.data(), 0.2, 0.0, true, s);
   const auto& ps = pi.parameters();
