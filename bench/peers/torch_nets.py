@@ -31,7 +31,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import re
 import statistics
 import sys
@@ -41,6 +40,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
+
+from compare import cpu_model  # bench/peers/compare.py, next to this file
 
 FRAMES, SIZE, ACTIONS = 4, 84, 3
 GAIN = math.sqrt(2.0)
@@ -260,63 +261,33 @@ def score_case(relational, batch, chunk=128):
     return step, net
 
 
+# Our benchmark families in their order: program, family, variants (name, first argument of the
+# factory), batches, samples per batch element (an update takes B expert + B agent windows), and
+# factory(argument, batch) -> (step, net).
+# fmt: off
+FAMILIES = [
+    ("bench_networks", "BM_Agent", (("local", "local"), ("nonlocal", "nonlocal")),
+     (1, 32, 128), 1, agent_case),
+    ("bench_networks", "BM_Reward", (("reward", True), ("reward_baseline", False)),
+     (1, 32, 128), 1, reward_case),
+    ("bench_networks", "BM_RewardPenalty", (("reward", True), ("reward_baseline", False)),
+     (32,), 1, penalty_case),
+    ("bench_discriminator", "BM_Update", (("relational", True), ("baseline", False)),
+     (32, 128), 2, update_case),
+    ("bench_discriminator", "BM_Reward", (("relational", True), ("baseline", False)),
+     (256,), 1, score_case),
+]
+# fmt: on
+
+
 def cases():
     """(program, name, batch, samples per iteration, factory) in our benchmarks' order."""
-    out = []
-    for arch in ("local", "nonlocal"):
-        for b in (1, 32, 128):
-            out.append(
-                (
-                    "bench_networks",
-                    f"BM_Agent/{arch}/{b}",
-                    b,
-                    b,
-                    lambda a=arch, b=b: agent_case(a, b),
-                )
-            )
-    for name, rel in (("reward", True), ("reward_baseline", False)):
-        for b in (1, 32, 128):
-            out.append(
-                (
-                    "bench_networks",
-                    f"BM_Reward/{name}/{b}",
-                    b,
-                    b,
-                    lambda r=rel, b=b: reward_case(r, b),
-                )
-            )
-    for name, rel in (("reward", True), ("reward_baseline", False)):
-        out.append(
-            (
-                "bench_networks",
-                f"BM_RewardPenalty/{name}/32",
-                32,
-                32,
-                lambda r=rel: penalty_case(r, 32),
-            )
-        )
-    for name, rel in (("relational", True), ("baseline", False)):
-        for b in (32, 128):
-            out.append(
-                (
-                    "bench_discriminator",
-                    f"BM_Update/{name}/{b}",
-                    b,
-                    2 * b,
-                    lambda r=rel, b=b: update_case(r, b),
-                )
-            )
-    for name, rel in (("relational", True), ("baseline", False)):
-        out.append(
-            (
-                "bench_discriminator",
-                f"BM_Reward/{name}/256",
-                256,
-                256,
-                lambda r=rel: score_case(r, 256),
-            )
-        )
-    return out
+    return [
+        (program, f"{family}/{name}/{b}", b, per * b, lambda f=factory, a=arg, b=b: f(a, b))
+        for program, family, variants, batches, per, factory in FAMILIES
+        for name, arg in variants
+        for b in batches
+    ]
 
 
 def measure(step, repetitions, min_time, warmup):
@@ -334,17 +305,6 @@ def measure(step, repetitions, min_time, warmup):
             step()
         reps.append((time.perf_counter() - t) / iters)
     return reps, iters
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main():
