@@ -44,11 +44,30 @@ struct Cell {
   long frames = 0, seed = 0;
 };
 
-// Where a cell's run stands, from its folder.
+// An integer setting a cell's run was started with (its config.json); -1 when unreadable.
+long saved_setting(const Cell& c, const std::string& command, const std::string& key) {
+  try {
+    Config cfg;
+    if (command == "imitate")
+      algos::declare_imitation(cfg);
+    else
+      algos::declare_ppo(cfg, algos::PpoPreset::pixels);
+    cfg.load_file((fs::path(c.dir) / "config.json").string());
+    return cfg.get<long>(key);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// Where a cell's run stands, from its folder. A finished run resumes when `steps` (> 0) extends
+// it past its ppo.total_steps.
 enum class State { fresh, resume, restart, finished };
-State state_of(const Cell& c) {
+State state_of(const Cell& c, const std::string& command, long steps) {
   const fs::path d(c.dir);
-  if (fs::exists(d / "checkpoints" / "final.h5")) return State::finished;
+  if (fs::exists(d / "checkpoints" / "final.h5")) {
+    const long total = steps > 0 ? saved_setting(c, command, "ppo.total_steps") : -1;
+    return total >= 0 && total < steps ? State::resume : State::finished;
+  }
   if (fs::exists(d / "checkpoints" / "latest.h5")) return State::resume;
   if (fs::exists(d / "progress.csv") || fs::exists(d / "config.json")) return State::restart;
   return State::fresh;
@@ -103,22 +122,6 @@ std::string shell_line(const std::vector<std::string>& words) {
     line += shell_quote(w);
   }
   return line;
-}
-
-// The run.threads a run was started with (its config.json), so that a resumed cell is given its
-// own value again whatever --threads says now; -1 when unreadable.
-int saved_threads(const Cell& c, const std::string& command) {
-  try {
-    Config cfg;
-    if (command == "imitate")
-      algos::declare_imitation(cfg);
-    else
-      algos::declare_ppo(cfg, algos::PpoPreset::pixels);
-    cfg.load_file((fs::path(c.dir) / "config.json").string());
-    return cfg.get<int>("run.threads");
-  } catch (const std::exception&) {
-    return -1;
-  }
 }
 
 std::string elapsed(std::chrono::steady_clock::time_point since) {
@@ -332,21 +335,22 @@ int cmd_sweep(int argc, char** argv) {
     w.push_back("--quiet");
     return w;
   };
-  // A started cell continues with its own run.threads.
   auto resume_words = [&](const Cell& c) {
-    const int saved = saved_threads(c, command);
-    std::vector<std::string> w = words(c, saved >= 0 ? saved : threads);
+    // A started cell continues with its own run.threads, whatever --threads says now.
+    const long saved = saved_setting(c, command, "run.threads");
+    std::vector<std::string> w = words(c, saved >= 0 ? int(saved) : threads);
     w.push_back("--resume");
     return w;
   };
 
   if (dry_run) {
-    std::printf("%s grid %s: %zu cells\n", command.c_str(), grid_dir.c_str(), cells.size());
-    for (const Cell& c : cells) std::printf("%-9s %s\n", state_name(state_of(c)), c.dir.c_str());
+    std::printf("%s grid %s: %zu cell(s)\n", command.c_str(), grid_dir.c_str(), cells.size());
+    for (const Cell& c : cells)
+      std::printf("%-9s %s\n", state_name(state_of(c, command, steps)), c.dir.c_str());
   }
   if (print)
     for (const Cell& c : cells) {
-      const State st = state_of(c);
+      const State st = state_of(c, command, steps);
       std::vector<std::string> w =
           st == State::resume || st == State::finished ? resume_words(c) : words(c, threads);
       if (st == State::restart) w.push_back("--force");
@@ -393,7 +397,7 @@ int cmd_sweep(int argc, char** argv) {
   // --local: N children at a time, in grid order.
   const size_t n = cells.size();
   std::vector<State> states;
-  for (const Cell& c : cells) states.push_back(state_of(c));
+  for (const Cell& c : cells) states.push_back(state_of(c, command, steps));
   const long done_before = std::count(states.begin(), states.end(), State::finished);
   std::printf(
       "%s grid %s: %zu cells (%ld finished, %ld to resume), %d at a time, %d thread(s) "
@@ -463,8 +467,8 @@ int cmd_sweep(int argc, char** argv) {
     }
     std::fflush(stdout);
   }
-  std::printf("%s grid %s: %zu cells, %ld finished before, %zu ran, %zu failed\n", command.c_str(),
-              grid_dir.c_str(), n, done_before, ran, failed.size());
+  std::printf("%s grid %s: %zu cell(s), %ld finished before, %zu ran, %zu failed\n",
+              command.c_str(), grid_dir.c_str(), n, done_before, ran, failed.size());
   if (failed.empty()) return 0;
   for (size_t i : failed)
     std::fprintf(stderr, "relmimic sweep: cell %s failed: see %s\n", cells[i].name.c_str(),

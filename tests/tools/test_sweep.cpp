@@ -1,8 +1,9 @@
 // `relmimic sweep` as the user runs it: a tiny imitation grid (1 variant x 2 seeds) runs to the end
-// with --local 2 and `plot` draws it; the same command again skips the finished cells; a cell
-// stopped half-way is resumed and one stopped before its first checkpoint is started again; the
-// Slurm script and the --print lines hold each cell's command; bad input is refused with one
-// line, before any run folder exists.
+// with --local 2 and `plot` draws it; the same command again skips the finished cells, and with
+// more --steps extends them; a cell stopped half-way is resumed and one stopped before its first
+// checkpoint is started again; a failed cell is named with its log; the Slurm script and the
+// --print lines hold each cell's command; bad input is refused with one line, before any run
+// folder exists.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -85,7 +86,7 @@ TEST_F(Sweep, LocalGridRunsToTheEndThenSkipsItsFinishedCellsAndPlots) {
     EXPECT_TRUE(contains(log, "--set run.threads=1")) << log;
     EXPECT_TRUE(contains(log, "2 iterations")) << log;
   }
-  EXPECT_TRUE(contains(r.out, "2 cells, 0 finished before, 2 ran, 0 failed")) << r.out;
+  EXPECT_TRUE(contains(r.out, "2 cell(s), 0 finished before, 2 ran, 0 failed")) << r.out;
   const auto rows =
       relmimic::testing::file_lines(grid() / "hopper-baseline-k2-s0" / "progress.csv");
 
@@ -95,6 +96,13 @@ TEST_F(Sweep, LocalGridRunsToTheEndThenSkipsItsFinishedCellsAndPlots) {
   EXPECT_TRUE(contains(again.out, "[2/2] skip    hopper-baseline-k2-s1 (finished)")) << again.out;
   EXPECT_FALSE(contains(again.out, "start")) << again.out;
   EXPECT_EQ(relmimic::testing::file_lines(grid() / "hopper-baseline-k2-s0" / "progress.csv"), rows);
+
+  // More steps extend the finished runs: each resumes for one more iteration.
+  const Result longer = sweep("--local 2 --threads 1 --steps 192");
+  ASSERT_EQ(longer.code, 0) << longer.out << longer.err;
+  EXPECT_TRUE(contains(longer.out, "start   hopper-baseline-k2-s0 (resumed)")) << longer.out;
+  EXPECT_EQ(relmimic::testing::file_lines(grid() / "hopper-baseline-k2-s1" / "progress.csv").size(),
+            rows.size() + 1);
 
   // `plot` over the grid's folders groups the two seeds by the config's variant.
   const relmimic::testing::CommandResult p =
