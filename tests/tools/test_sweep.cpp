@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,6 +23,8 @@ namespace fs = std::filesystem;
 namespace {
 
 using Result = relmimic::testing::SplitResult;
+using relmimic::testing::file_text;
+using relmimic::testing::nonempty_lines;
 
 // Settings that make an imitation run tiny: 32x32 frames, k = 2, 2 envs x 32 steps, narrow D;
 // 128 steps are 2 iterations.
@@ -31,19 +32,6 @@ const char* kTiny =
     " --frames 2 --steps 128 net.frame_size=32 env.num_envs=2 ppo.rollout_steps=32 "
     "ppo.minibatch=32 ppo.epochs=1 imitate.disc_minibatch=32 disc.channels=4,8,8,8,8 "
     "disc.embed=2,2 eval.every=1 eval.episodes=1 eval.envs=1";
-
-std::vector<std::string> nonempty_lines(const std::string& s) {
-  std::vector<std::string> v;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);)
-    if (!l.empty()) v.push_back(l);
-  return v;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
 
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
@@ -81,7 +69,7 @@ TEST_F(Sweep, LocalGridRunsToTheEndThenSkipsItsFinishedCellsAndPlots) {
     EXPECT_TRUE(contains(r.out, std::string("start   ") + cell)) << r.out;
     EXPECT_TRUE(contains(r.out, std::string("done    ") + cell)) << r.out;
     // The cell's own log holds its command line and the run's summary.
-    const std::string log = slurp(grid() / cell / "sweep.log");
+    const std::string log = file_text(grid() / cell / "sweep.log");
     EXPECT_TRUE(contains(log, "imitate --runs " + grid().string() + " --name " + cell)) << log;
     EXPECT_TRUE(contains(log, "--set run.threads=1")) << log;
     EXPECT_TRUE(contains(log, "2 iterations")) << log;
@@ -168,14 +156,14 @@ TEST_F(Sweep, FailedCellIsNamedWithItsLogAndTheSweepExitsNonZero) {
   const std::string log = (grid() / "hopper-baseline-k2-s1" / "sweep.log").string();
   EXPECT_TRUE(contains(r.out, "FAILED  hopper-baseline-k2-s1 (exit ")) << r.out;
   EXPECT_TRUE(contains(r.err, "cell hopper-baseline-k2-s1 failed: see " + log)) << r.err;
-  EXPECT_TRUE(contains(slurp(log), "relmimic imitate: error:")) << slurp(log);
+  EXPECT_TRUE(contains(file_text(log), "relmimic imitate: error:")) << file_text(log);
 }
 
 TEST_F(Sweep, SlurmScriptAndPrintLinesHoldEachCellsCommand) {
   const fs::path script = root_ / "grid.sbatch";
   const Result r = sweep("--slurm " + script.string() + " --threads 2");
   ASSERT_EQ(r.code, 0) << r.err;
-  const std::string s = slurp(script);
+  const std::string s = file_text(script);
   EXPECT_TRUE(contains(s, "#SBATCH --array=0-1\n")) << s;
   EXPECT_TRUE(contains(s, "#SBATCH --cpus-per-task=2\n")) << s;
   EXPECT_TRUE(contains(s, "then \"$@\" --resume;")) << s;
