@@ -165,8 +165,7 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
 
 int cmd_sweep(int argc, char** argv) {
   std::string command = "imitate", runs = "runs", grid, config_file, slurm;
-  std::vector<std::string> envs_given, variants_given, seeds_given, frames_given, demos_given, sets,
-      positional;
+  std::vector<std::string> envs_given, variants_given, seeds_given, frames_given, demos_given, sets;
   long steps = 0;
   int local = 0, threads = 0, learners = 1;
   bool print = false, dry_run = false, force = false;
@@ -185,8 +184,7 @@ int cmd_sweep(int argc, char** argv) {
         "imitate (imitation from video demonstrations) or rl (PPO from pixels with the env "
         "reward: the pixel-RL ceiling)");
   a.add("--env", envs_given,
-        "env(s) of the grid, hopper or walker2d, comma-separated or "
-        "repeated (default: the config's)");
+        "envs, hopper or walker2d, comma-separated or repeated (default: the config's)");
   a.add("--variant", variants_given,
         "variants, comma-separated or repeated: imitate: baseline | rm-l-l | rm-l-nl | rm-nl-nl; "
         "rl: net.arch, nature | impala | local | nonlocal (default: the config's)");
@@ -224,7 +222,7 @@ int cmd_sweep(int argc, char** argv) {
   if (command != "imitate" && !rl)
     return usage("--command must be imitate or rl, got '" + command + "'");
   if (a.given("--local") && local < 1)
-    return usage("--local must be >= 1 cells at a time, got " + std::to_string(local));
+    return usage("--local must be >= 1 (cells at a time), got " + std::to_string(local));
   if (threads < 0) return usage("--threads must be >= 0, got " + std::to_string(threads));
   if (learners < 1) return usage("--learners must be >= 1, got " + std::to_string(learners));
   if (steps < 0) return usage("--steps must be > 0 (or 0: the config's)");
@@ -250,6 +248,11 @@ int cmd_sweep(int argc, char** argv) {
                                                      {"ppo.total_steps", "--steps"}};
     if (auto it = axes.find(key); it != axes.end() && !it->second.empty())
       return usage(key + " is set per cell by " + it->second + ": give it there");
+    const std::vector<std::string>& decided = algos::variant_keys();
+    if (!rl && std::find(decided.begin(), decided.end(), key) != decided.end())
+      return usage(key +
+                   " is decided by the variant and net.frames/net.frame_size: choose "
+                   "--variant instead");
   }
 
   // The settings every cell starts from: unknown keys and bad values are refused here, once.

@@ -226,6 +226,7 @@ TEST_F(Sweep, BadInputIsRefusedWithOneLine) {
   refused("--local 1 --variant rm-x" + d, "unknown variant 'rm-x'");
   refused("--local 1 --seed 0,x" + d, "--seed: expected an integer, got 'x'");
   refused("--local 1 net.frames=2" + d, "net.frames is set per cell by --frames");
+  refused("--local 1 --set net.arch=nonlocal" + d, "net.arch is decided by the variant");
   refused("--local 1 ppo.nope=2" + d, "unknown config key 'ppo.nope'");
   refused(d, "say what to do with the grid");
   refused("--command rl --print" + d, "--demos is for --command imitate");
