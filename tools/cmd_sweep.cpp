@@ -370,16 +370,24 @@ int cmd_sweep(int argc, char** argv) {
       << "#SBATCH --array=0-" << cells.size() - 1 << "\n"
       << "#SBATCH --ntasks=" << learners << "\n";
     if (threads > 0) s << "#SBATCH --cpus-per-task=" << threads << "\n";
-    s << "#SBATCH --output=" << (grid_dir / "slurm-%A_%a.log").string() << "\n"
-      << "set -euo pipefail\n"
+    s << "set -euo pipefail\n"
       << "cell() {  # cell RUN_FOLDER COMMAND...\n"
       << "  local dir=\"$1\"\n"
       << "  shift\n"
       << "  if [ -f \"$dir/checkpoints/final.h5\" ]; then echo \"$dir: finished\"; return 0; fi\n"
-      << "  if [ -f \"$dir/checkpoints/latest.h5\" ]; then \"$@\" --resume; return; fi\n"
-      << "  if [ -f \"$dir/progress.csv\" ] || [ -f \"$dir/config.json\" ]; then \"$@\" --force; "
-         "return; fi\n"
-      << "  \"$@\"\n"
+      << "  if [ ! -f \"$dir/checkpoints/latest.h5\" ] && [ -f \"$dir/progress.csv\" -o -f "
+         "\"$dir/config.json\" ]; then\n"
+      << "    # stopped before its first checkpoint: its files are set aside, it starts again\n"
+      << "    local aside=\"$dir/previous-$(date -u +%Y%m%d-%H%M%S)-$SLURM_ARRAY_JOB_ID\"\n"
+      << "    mkdir -p \"$aside\"\n"
+      << "    find \"$dir\" -mindepth 1 -maxdepth 1 ! -name 'previous-*' -exec mv -t \"$aside\" "
+         "{} +\n"
+      << "  fi\n"
+      << "  mkdir -p \"$dir\"\n"
+      << "  exec >> \"$dir/sweep.log\" 2>&1  # the cell's output, as with --local\n"
+      << "  echo \"# $(date -u '+%F %T UTC'): array task $SLURM_ARRAY_TASK_ID of job "
+         "$SLURM_ARRAY_JOB_ID\"\n"
+      << "  if [ -f \"$dir/checkpoints/latest.h5\" ]; then \"$@\" --resume; else \"$@\"; fi\n"
       << "}\n"
       << "case \"$SLURM_ARRAY_TASK_ID\" in\n";
     for (size_t i = 0; i < cells.size(); ++i)
@@ -387,7 +395,6 @@ int cmd_sweep(int argc, char** argv) {
         << shell_line(words(cells[i], threads)) << " ;;\n";
     s << "  *) echo \"no cell $SLURM_ARRAY_TASK_ID in this grid\" >&2; exit 2 ;;\n"
       << "esac\n";
-    fs::create_directories(grid_dir);
     std::ofstream f(slurm);
     RM_CHECK(f << s.str(), "cannot write ", slurm);
     f.close();

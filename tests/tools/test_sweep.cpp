@@ -37,6 +37,13 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
+// Whether a run folder holds a previous-* folder: a run's files set aside, not deleted.
+bool has_set_aside_files(const fs::path& run) {
+  for (const auto& e : fs::directory_iterator(run))
+    if (e.path().filename().string().rfind("previous-", 0) == 0) return true;
+  return false;
+}
+
 // Each test has its own folder (ctest runs the cases as parallel processes) with random
 // demonstrations of 32x32 frames.
 class Sweep : public ::testing::Test {
@@ -142,10 +149,7 @@ TEST_F(Sweep, CellStoppedHalfWayResumesAndOneStoppedBeforeItsFirstCheckpointStar
   EXPECT_EQ(rows[1].substr(0, 2), "1,");
   EXPECT_EQ(rows[2].substr(0, 2), "2,");
   // The stale files were set aside, not deleted.
-  bool aside = false;
-  for (const auto& e : fs::directory_iterator(s1))
-    aside |= e.path().filename().string().rfind("previous-", 0) == 0;
-  EXPECT_TRUE(aside);
+  EXPECT_TRUE(has_set_aside_files(s1));
 }
 
 TEST_F(Sweep, FailedCellIsNamedWithItsLogAndTheSweepExitsNonZero) {
@@ -166,7 +170,7 @@ TEST_F(Sweep, SlurmScriptAndPrintLinesHoldEachCellsCommand) {
   const std::string s = file_text(script);
   EXPECT_TRUE(contains(s, "#SBATCH --array=0-1\n")) << s;
   EXPECT_TRUE(contains(s, "#SBATCH --cpus-per-task=2\n")) << s;
-  EXPECT_TRUE(contains(s, "then \"$@\" --resume;")) << s;
+  EXPECT_TRUE(contains(s, "then \"$@\" --resume; else \"$@\"; fi")) << s;
   for (int seed : {0, 1}) {
     const std::string cell = "hopper-baseline-k2-s" + std::to_string(seed);
     EXPECT_TRUE(contains(s, "  " + std::to_string(seed) + ") cell " + (grid() / cell).string() +
@@ -193,6 +197,21 @@ TEST_F(Sweep, SlurmScriptAndPrintLinesHoldEachCellsCommand) {
     EXPECT_EQ(l.rfind(std::string("mpirun -np 3 ") + RELMIMIC_BINARY + " imitate ", 0), 0u) << l;
     EXPECT_FALSE(contains(l, "run.threads")) << l;  // --threads 0: the config's
   }
+  EXPECT_FALSE(fs::exists(grid() / "hopper-baseline-k2-s0"));
+
+  // Array task 1 as Slurm would run it: seed 1 stopped before its first checkpoint, so its files
+  // are set aside, it runs to the end into its sweep.log; run again, it is skipped.
+  const fs::path s1 = grid() / "hopper-baseline-k2-s1";
+  fs::create_directories(s1);
+  std::ofstream(s1 / "progress.csv") << "iteration\n";
+  const std::string task = "SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_JOB_ID=7 bash " + script.string() +
+                           " > " + (root_ / "task.out").string() + " 2>&1";
+  ASSERT_EQ(std::system(task.c_str()), 0) << file_text(root_ / "task.out");
+  EXPECT_TRUE(fs::exists(s1 / "checkpoints" / "final.h5")) << file_text(s1 / "sweep.log");
+  EXPECT_TRUE(contains(file_text(s1 / "sweep.log"), "array task 1 of job 7"));
+  EXPECT_TRUE(has_set_aside_files(s1));
+  ASSERT_EQ(std::system(task.c_str()), 0);
+  EXPECT_TRUE(contains(file_text(root_ / "task.out"), s1.string() + ": finished"));
   EXPECT_FALSE(fs::exists(grid() / "hopper-baseline-k2-s0"));
 
   // An rl grid: the variants are net.arch values, no demonstrations.
