@@ -410,7 +410,7 @@ int cmd_sweep(int argc, char** argv) {
   for (const Cell& c : cells) states.push_back(state_of(c, command, steps));
   const long done_before = std::count(states.begin(), states.end(), State::finished);
   std::printf(
-      "%s grid %s: %zu cells (%ld finished, %ld to resume), %d at a time, %d thread(s) "
+      "%s grid %s: %zu cell(s) (%ld finished, %ld to resume), %d at a time, %d thread(s) "
       "each\n",
       command.c_str(), grid_dir.c_str(), n, done_before,
       long(std::count(states.begin(), states.end(), State::resume)), local, threads);
