@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,21 @@ inline std::vector<std::string> file_lines(const std::filesystem::path& p) {
   std::ifstream in(p);
   std::vector<std::string> v;
   for (std::string l; std::getline(in, l);) v.push_back(l);
+  return v;
+}
+
+// A text file's contents ("" when it cannot be read).
+inline std::string file_text(const std::filesystem::path& p) {
+  std::ifstream f(p);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// The lines of a command's output that are not empty.
+inline std::vector<std::string> nonempty_lines(const std::string& s) {
+  std::vector<std::string> v;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) v.push_back(l);
   return v;
 }
 
@@ -72,11 +88,7 @@ inline SplitResult run_relmimic_split(const std::filesystem::path& dir, const st
   const std::string err = (dir / "stderr.txt").string();
   const std::string cmd = std::string(RELMIMIC_BINARY) + " " + args + " > " + out + " 2> " + err;
   const int status = std::system(cmd.c_str());
-  auto slurp = [](const std::string& p) {
-    std::ifstream f(p);
-    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  };
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, file_text(out), file_text(err)};
 }
 
 }  // namespace relmimic::testing

@@ -20,6 +20,7 @@ int cmd_record(int argc, char** argv);
 int cmd_imitate(int argc, char** argv);
 int cmd_profile(int argc, char** argv);
 int cmd_probe(int argc, char** argv);
+int cmd_sweep(int argc, char** argv);
 
 // The table, in the order `relmimic --help` lists them.
 inline constexpr Command kCommands[] = {
@@ -32,6 +33,8 @@ inline constexpr Command kCommands[] = {
     {"imitate", "imitate video demonstrations: Relational Mimic / GAIfO baseline (Algorithm 1)",
      cmd_imitate},
     {"eval", "roll out a checkpoint: return/length statistics, JSON, GIF", cmd_eval},
+    {"sweep", "run an experiment grid (envs x variants x k x seeds) here, or write it for Slurm",
+     cmd_sweep},
     {"plot", "learning curves (mean +- std over seeds) and CCDF of returns from runs", cmd_plot},
     {"probe", "score expert windows with a checkpoint's D, with and without their motion",
      cmd_probe},

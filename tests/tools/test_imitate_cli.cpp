@@ -39,13 +39,7 @@ Result run(const std::string& args) {
   return relmimic::testing::run_relmimic_split(root_dir(), args);
 }
 
-std::vector<std::string> nonempty_lines(const std::string& s) {
-  std::vector<std::string> v;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);)
-    if (!l.empty()) v.push_back(l);
-  return v;
-}
+using relmimic::testing::nonempty_lines;
 
 // The settings that make an imitation run tiny (32x32 frames, 2 envs x 32 steps, narrow D).
 const char* kTiny =
