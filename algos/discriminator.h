@@ -36,15 +36,11 @@
 #include <string>
 #include <vector>
 
+#include "engine/checkpoint_fwd.h"
 #include "engine/config.h"
 #include "engine/networks.h"
 #include "engine/optim.h"
 #include "engine/rng.h"
-
-namespace relmimic {
-class CheckpointWriter;
-class CheckpointReader;
-}  // namespace relmimic
 
 namespace relmimic::algos {
 

@@ -33,16 +33,12 @@
 #include <vector>
 
 #include "algos/running_norm.h"
+#include "engine/checkpoint_fwd.h"
 #include "engine/config.h"
 #include "engine/networks.h"
 #include "engine/optim.h"
 #include "env/pool.h"
 #include "kernels/ppo_loss.h"
-
-namespace relmimic {
-class CheckpointWriter;
-class CheckpointReader;
-}  // namespace relmimic
 
 namespace relmimic::algos {
 

@@ -73,17 +73,8 @@ State state_of(const Cell& c, const std::string& command, long steps) {
   return State::fresh;
 }
 const char* state_name(State s) {
-  switch (s) {
-    case State::fresh:
-      return "new";
-    case State::resume:
-      return "resume";
-    case State::restart:
-      return "restart";
-    case State::finished:
-      return "finished";
-  }
-  return "";
+  static const char* const kNames[] = {"new", "resume", "restart", "finished"};  // State's order
+  return kNames[int(s)];
 }
 
 // The values of a repeatable flag, each occurrence possibly a comma-separated list; repeats

@@ -17,9 +17,7 @@
 namespace relmimic {
 namespace {
 
-using testing::cast;
-using testing::close;
-using testing::DeviceBuffer;
+using testing::cast, testing::close, testing::DeviceBuffer;
 
 #ifdef RELMIMIC_WITH_CUDA
 

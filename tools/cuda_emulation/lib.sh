@@ -1,6 +1,18 @@
 # Shared steps of the emulation runners (tools/cuda_emulation/run.sh, tests/gpu/emulation/*.sh),
-# sourced after they set: root (repository), emu (this folder), work (build folder), flags
-# (compiler flags, array) and sources (array, filled by emu_kernels and the runner).
+# sourced after they set root (the repository); emu_start sets emu (this folder) and work (build
+# folder); the runner sets flags (compiler flags, array) and sources (array, filled by
+# emu_kernels and the runner).
+
+# emu_start DEFAULT_WORK [WORK]: after the runner set root (the repository): emu, work (WORK,
+# else $root/DEFAULT_WORK), HDF5's flags (hdf5_inc, hdf5_lib) and the work folders.
+emu_start() {
+  emu="$root/tools/cuda_emulation"
+  work=$(realpath -m "${2:-$root/$1}")
+  hdf5_inc=$(pkg-config --cflags-only-I hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
+  hdf5_lib=$(pkg-config --libs hdf5 2>/dev/null ||
+    echo "-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5")
+  emu_init
+}
 
 # The work folders and the emulated CUDA headers.
 emu_init() {

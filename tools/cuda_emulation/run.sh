@@ -9,11 +9,9 @@
 # Usage: tools/cuda_emulation/run.sh [work dir, default build-emulation] [gtest arguments...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-emu="$root/tools/cuda_emulation"
-work=$(realpath -m "${1:-$root/build-emulation}")
+source "$root/tools/cuda_emulation/lib.sh"
+emu_start build-emulation "${1:-}"
 shift || true
-source "$emu/lib.sh"
-emu_init
 flags=(-std=c++20 -O2 -fopenmp -w -I"$work/include" -I"$root" -DRELMIMIC_WITH_CUDA=1)
 
 # The kernels whose parity tests run here, and those tests. (Kernels built on wmma or cuDNN, and

@@ -11,13 +11,9 @@
 # Usage: tests/gpu/emulation/run_networks.sh [work dir, default build-emulation-nets] [gtest args]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
-emu="$root/tools/cuda_emulation"
-work=$(realpath -m "${1:-$root/build-emulation-nets}")
+source "$root/tools/cuda_emulation/lib.sh"
+emu_start build-emulation-nets "${1:-}"
 shift || true
-source "$emu/lib.sh"
-emu_init
-hdf5_inc=$(pkg-config --cflags-only-I hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
-hdf5_lib=$(pkg-config --libs hdf5 2>/dev/null || echo "-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5")
 flags=(-std=c++20 -O1 -fopenmp -w -I"$work/include" -I"$root" $hdf5_inc -DRELMIMIC_WITH_CUDA=1)
 
 kernels=(activation_cuda adam_cuda attention_cuda attention_unfused_cuda image_cuda reduce_cuda
