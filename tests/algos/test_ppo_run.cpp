@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "algos/imitate.h"
 #include "algos/logger.h"
 #include "algos/ppo.h"
 #include "algos/ppo_run.h"
@@ -239,6 +240,33 @@ TEST(PpoSettings, BadValuesAreRefusedByName) {
   algos::declare_ppo(px, algos::PpoPreset::pixels);
   px.apply_override("ppo.obs_norm=true");
   EXPECT_THROW(algos::ppo_settings(px), Error);
+}
+
+// configs/hopper-rl-quick.json: the pixel-RL ceiling at the main job's settings (the same frames,
+// envs, rollout and epochs as configs/hopper-quick.json), for `rl` and `sweep --command rl`.
+TEST(PpoSettings, ShippedRlConfigIsThePixelRunOfTheQuickSettings) {
+  Config rl;
+  algos::declare_ppo(rl, algos::PpoPreset::pixels);
+  rl.load_file(std::string(RELMIMIC_SOURCE_DIR) + "/configs/hopper-rl-quick.json");
+  const algos::PpoSettings s = algos::ppo_settings(rl);
+  EXPECT_TRUE(s.pixels());
+  EXPECT_EQ(s.arch, Arch::local);
+  Config im;
+  algos::declare_imitation(im);
+  im.load_file(std::string(RELMIMIC_SOURCE_DIR) + "/configs/hopper-quick.json");
+  im.set("demos", json::Value("demos.h5"));
+  algos::apply_variant(im);
+  const algos::PpoSettings q = algos::imitation_settings(im).ppo;
+  EXPECT_EQ(s.frames, q.frames);
+  EXPECT_EQ(s.frame_size, q.frame_size);
+  EXPECT_EQ(s.num_envs, q.num_envs);
+  EXPECT_EQ(s.rollout_steps, q.rollout_steps);
+  EXPECT_EQ(s.minibatch, q.minibatch);
+  EXPECT_EQ(s.epochs, q.epochs);
+  EXPECT_EQ(s.total_steps, q.total_steps);
+  EXPECT_EQ(rl.get<int>("eval.every"), im.get<int>("eval.every"));
+  EXPECT_EQ(rl.get<int>("eval.episodes"), im.get<int>("eval.episodes"));
+  EXPECT_EQ(rl.get<int>("eval.window"), im.get<int>("eval.window"));
 }
 
 TEST(CsvLog, KeepsTheCheckpointedRowsAndChecksTheHeader) {
