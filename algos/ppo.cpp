@@ -15,6 +15,10 @@
 namespace relmimic::algos {
 
 namespace {
+const uint8_t* bytes_of(const Tensor& t) {
+  return static_cast<const uint8_t*>(t.raw());
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -114,21 +118,25 @@ PpoTrainer::PpoTrainer(const Config& cfg)
 
 PpoTrainer::~PpoTrainer() = default;
 
-Tensor PpoTrainer::rows(long first, int count) const {
-  uint8_t* p = row(first);
+Tensor PpoTrainer::obs_view(void* p, int count) const {
   if (s_.pixels())
     return Tensor::view(p, {count, s_.frames, s_.frame_size, s_.frame_size}, DType::u8, s_.device);
   return Tensor::view(p, {count, obs_dim_}, DType::f32, s_.device);
+}
+
+void PpoTrainer::store_frames(long r, const uint8_t* src, size_t bytes) {
+  if (pool_->frame_mode() == env::FrameMode::Host)
+    ops::copy_from_host(s_.device, row(r), src, bytes);
+  else  // rendered into device memory (CUDA-GL interop)
+    train_ops::copy_bytes(s_.device, row(r), src, bytes);
 }
 
 void PpoTrainer::store_current(long first) {
   const int N = s_.num_envs;
   const size_t bytes = size_t(N) * size_t(r_.obs_bytes);
   if (s_.pixels()) {
-    if (pool_->frame_mode() == env::FrameMode::Host)
-      ops::copy_from_host(s_.device, row(first), frames_.data(), bytes);
-    else  // rendered into device memory (CUDA-GL interop)
-      train_ops::copy_bytes(s_.device, row(first), pool_->frames_device().raw(), bytes);
+    const bool host = pool_->frame_mode() == env::FrameMode::Host;
+    store_frames(first, host ? frames_.data() : bytes_of(pool_->frames_device()), bytes);
     return;
   }
   std::copy(obs_raw_.begin(), obs_raw_.end(), r_.raw_obs.begin() + first * obs_dim_);
@@ -152,12 +160,10 @@ long PpoTrainer::store_final(int n) {
   }
   const size_t per = size_t(r_.obs_bytes);
   if (s_.pixels()) {
-    if (pool_->frame_mode() == env::FrameMode::Host)
-      ops::copy_from_host(s_.device, row(r), pool_->final_frames(n), per);
-    else
-      train_ops::copy_bytes(
-          s_.device, row(r),
-          static_cast<const uint8_t*>(pool_->final_frames_device().raw()) + size_t(n) * per, per);
+    const bool host = pool_->frame_mode() == env::FrameMode::Host;
+    store_frames(
+        r, host ? pool_->final_frames(n) : bytes_of(pool_->final_frames_device()) + size_t(n) * per,
+        per);
     return r;
   }
   const float* raw = pool_->final_obs(n);
@@ -399,9 +405,7 @@ PpoTrainer::Minibatch PpoTrainer::gather_minibatch(long start, int b) {
   for (int j = 0; j < 4; ++j)
     train_ops::gather_rows(d, b, long(sizeof(float)), idx, src[j]->raw(), sc + size_t(j) * M);
   Minibatch mb;
-  mb.obs = s_.pixels() ? Tensor::view(r_.mb_obs.raw(), {b, s_.frames, s_.frame_size, s_.frame_size},
-                                      DType::u8, d)
-                       : Tensor::view(r_.mb_obs.raw(), {b, obs_dim_}, DType::f32, d);
+  mb.obs = obs_view(r_.mb_obs.raw(), b);
   mb.actions = r_.mb_actions.data<float>();
   mb.logp = sc;
   mb.advantages = sc + M;

@@ -224,7 +224,11 @@ class PpoTrainer {
     const float *actions, *logp, *advantages, *returns, *values;
   };
   uint8_t* row(long r) const { return static_cast<uint8_t*>(r_.obs.raw()) + r * r_.obs_bytes; }
-  Tensor rows(long first, int count) const;  // a [count, ...] view of observation rows
+  // A [count, k, H, W] u8 (state agents: [count, obs_dim] f32) view at p on the device.
+  Tensor obs_view(void* p, int count) const;
+  Tensor rows(long first, int count) const { return obs_view(row(first), count); }
+  // bytes of frames from the pool (host memory, or device memory with interop) into row r on.
+  void store_frames(long r, const uint8_t* src, size_t bytes);
   // Rows [first, first + N): the envs' current observations (normalised state agents).
   void store_current(long first);
   // The next final row: env n's finished episode's last observation; returns its index.
