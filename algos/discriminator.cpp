@@ -302,7 +302,7 @@ void Discriminator<T>::bce_term(const Tensor& frames, double label, bool accumul
     for (int i = 0; i < c; ++i) mean_d += sigmoid(double(l[i])) / B;
     if (accumulate_grad) {
       ops::scale(dev, c, T(w), d);
-      net_->backward(dlogit_.slice(0, c));
+      net_->backward_params(dlogit_.slice(0, c));
     }
   }
 }

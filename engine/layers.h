@@ -105,6 +105,8 @@ class Conv2d {
   const SpectralNorm<T>* spectral_norm() const { return sn_ ? &*sn_ : nullptr; }
   void set_training(bool t) { training_ = t; }
   void set_param_grads(bool on) { param_grads_ = on; }
+  // off: backward and backward_jvp skip the input gradients (when nothing reads them).
+  void set_input_grads(bool on) { input_grads_ = on; }
 
  private:
   const T* weight();  // W, or W_sn under spectral norm
@@ -120,7 +122,7 @@ class Conv2d {
   int w_ = -1, b_ = -1;
   std::optional<SpectralNorm<T>> sn_;
   Tensor x_, t_x_, y_, t_y_, dx_, dt_x_, w_sn_, dw_sn_;
-  bool training_ = true, param_grads_ = true;
+  bool training_ = true, param_grads_ = true, input_grads_ = true;
 };
 
 // Fully connected: x [B, in] -> y [B, out]; optional spectral norm.
@@ -144,6 +146,8 @@ class Linear {
   const SpectralNorm<T>* spectral_norm() const { return sn_ ? &*sn_ : nullptr; }
   void set_training(bool t) { training_ = t; }
   void set_param_grads(bool on) { param_grads_ = on; }
+  // off: backward and backward_jvp skip the input gradients (when nothing reads them).
+  void set_input_grads(bool on) { input_grads_ = on; }
 
  private:
   const T* weight();
@@ -157,7 +161,7 @@ class Linear {
   int w_ = -1, b_ = -1;
   std::optional<SpectralNorm<T>> sn_;
   Tensor x_, t_x_, y_, t_y_, dx_, dt_x_, w_sn_, dw_sn_;
-  bool training_ = true, param_grads_ = true;
+  bool training_ = true, param_grads_ = true, input_grads_ = true;
 };
 
 // LayerNorm over the features of [B, D] with gain and bias.

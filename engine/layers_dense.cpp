@@ -96,7 +96,7 @@ Tensor Conv2d<T>::backward(const Tensor& dy) {
   const int B = int(x_.dim(0));
   expect(dy, out_shape(B), dtype_of<T>(), dev_, name_, "backward: dy");
   if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), nullptr, nullptr);
-  if (!o_.need_dx) return {};
+  if (!o_.need_dx || !input_grads_) return {};
   ops::conv2d_backward_input(dev_, dims(B), dy.data<T>(), weight(), dx_.template data<T>());
   return rows(dx_, B, x_.shape());
 }
@@ -120,7 +120,7 @@ DualGrad Conv2d<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) {
   expect(dy, out_shape(B), dtype_of<T>(), dev_, name_, "backward_jvp: dy");
   expect(dt_y, out_shape(B), dtype_of<T>(), dev_, name_, "backward_jvp: dt_y");
   if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), t_x_.data<T>(), dt_y.data<T>());
-  if (!o_.need_dx) return {};
+  if (!o_.need_dx || !input_grads_) return {};
   const kernels::Conv2dDims d = dims(B);
   ops::conv2d_backward_input(dev_, d, dy.data<T>(), weight(), dx_.template data<T>());
   ops::conv2d_backward_input(dev_, d, dt_y.data<T>(), weight(), dt_x_.template data<T>());
@@ -207,7 +207,7 @@ Tensor Linear<T>::backward(const Tensor& dy) {
   const int B = int(x_.dim(0));
   expect(dy, {B, o_.out}, dtype_of<T>(), dev_, name_, "backward: dy");
   if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), nullptr, nullptr);
-  if (!o_.need_dx) return {};
+  if (!o_.need_dx || !input_grads_) return {};
   ops::linear_backward_input(dev_, B, o_.out, o_.in, dy.data<T>(), weight(),
                              dx_.template data<T>());
   return rows(dx_, B, x_.shape());
@@ -232,7 +232,7 @@ DualGrad Linear<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) {
   expect(dy, {B, o_.out}, dtype_of<T>(), dev_, name_, "backward_jvp: dy");
   expect(dt_y, {B, o_.out}, dtype_of<T>(), dev_, name_, "backward_jvp: dt_y");
   if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), t_x_.data<T>(), dt_y.data<T>());
-  if (!o_.need_dx) return {};
+  if (!o_.need_dx || !input_grads_) return {};
   ops::linear_backward_input(dev_, B, o_.out, o_.in, dy.data<T>(), weight(),
                              dx_.template data<T>());
   ops::linear_backward_input(dev_, B, o_.out, o_.in, dt_y.data<T>(), weight(),

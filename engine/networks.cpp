@@ -293,8 +293,28 @@ double DiscriminatorNet<T>::gradient_penalty(const Tensor& x_hat, double lambda,
   }
   ops::copy_from_host(dev, dlogit_.raw(), ds.data(), bytes);
   ops::copy_from_host(dev, dt_logit_.raw(), dty.data(), bytes);
-  backward_jvp(rows(dlogit_, B, {B, 1}), rows(dt_logit_, B, {B, 1}));
+  // Only the parameter gradients: x_hat is data.
+  set_input_grads(false);
+  try {
+    backward_jvp(rows(dlogit_, B, {B, 1}), rows(dt_logit_, B, {B, 1}));
+  } catch (...) {
+    set_input_grads(true);
+    throw;
+  }
+  set_input_grads(true);
   return penalty;
+}
+
+template <class T>
+void DiscriminatorNet<T>::backward_params(const Tensor& dlogit) {
+  set_input_grads(false);
+  try {
+    backward(dlogit);
+  } catch (...) {
+    set_input_grads(true);
+    throw;
+  }
+  set_input_grads(true);
 }
 
 template class DiscriminatorNet<float>;
@@ -306,6 +326,11 @@ void RewardNet<T>::set_training(bool t) {
   fc_.set_training(t);
   if (r1_) r1_->set_training(t);
   if (r2_) r2_->set_training(t);
+}
+
+template <class T>
+void RewardNet<T>::set_input_grads(bool on) {
+  c1_.set_input_grads(on);
 }
 
 template <class T>

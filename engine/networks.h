@@ -126,6 +126,8 @@ class DiscriminatorNet {
   virtual Tensor forward_float(const Tensor& x) = 0;
   // dlogit [B, 1]: accumulates parameter gradients, returns d/dx of the standardized input.
   virtual Tensor backward(const Tensor& dlogit) = 0;
+  // backward() for the parameter gradients alone: the first layer skips d/dx (a BCE step).
+  void backward_params(const Tensor& dlogit);
   // P = lambda * mean_b (||grad_x f(logit(x_hat_b))||_2 - 1)^2 for standardized interpolates
   // x_hat [B, ...], f the identity (penalty on the logit) or sigmoid (on D; engine/penalty.h).
   // With accumulate_grad, adds dP/dtheta (exact, through jvp + backward_jvp) to the parameter
@@ -149,6 +151,8 @@ class DiscriminatorNet {
   virtual Tensor jvp(const Tensor& t_x) = 0;
   virtual void backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) = 0;
   virtual void set_param_grads(bool on) = 0;  // off: backward() leaves no parameter gradient
+  // off: the first layer's backward passes skip the input gradient (nothing reads it).
+  virtual void set_input_grads(bool on) = 0;
   // A network's constructor hands over the penalty's scratch on its device: v [max_batch, ...]
   // (the input's shape), dlogit and dt_logit [max_batch, 1].
   void init_penalty(PenaltyOn on, int max_batch, Tensor v, Tensor dlogit, Tensor dt_logit);
@@ -201,6 +205,7 @@ class RewardNet : public DiscriminatorNet<T> {
 
  protected:
   void set_param_grads(bool on) override;
+  void set_input_grads(bool on) override;
   Tensor jvp(const Tensor& t_x) override;
   void backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) override;
 
@@ -273,6 +278,7 @@ class StateRewardNet : public DiscriminatorNet<T> {
 
  protected:
   void set_param_grads(bool on) override;
+  void set_input_grads(bool on) override;
   Tensor jvp(const Tensor& t_x) override;
   void backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) override;
 

@@ -123,6 +123,11 @@ void StateRewardNet<T>::set_training(bool t) {
 }
 
 template <class T>
+void StateRewardNet<T>::set_input_grads(bool on) {
+  linears_.front()->set_input_grads(on);
+}
+
+template <class T>
 void StateRewardNet<T>::set_param_grads(bool on) {
   for (auto& l : linears_) l->set_param_grads(on);
 }

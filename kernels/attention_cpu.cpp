@@ -13,11 +13,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <initializer_list>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/attention.h"
 #include "kernels/common.h"
+#include "kernels/fast_exp.h"
 #include "kernels/gemm.h"
 
 namespace relmimic::kernels {
@@ -68,18 +71,62 @@ T* scratch(int slot, long n) {
   return b.data();
 }
 
-// s [n, n] -> softmax of every row, in place. Subtracting the row max keeps exp() <= 1.
+// Row reductions in an order fixed by n alone: one vector of 64 bytes accumulates lanes
+// j mod L, then the lanes and the tail in order. (An `omp simd reduction` may peel to align its
+// loads, so its order, and a sample's bits, would follow the row's address, i.e. its place in
+// the batch; the plain loop is not vectorised at all without -ffast-math.)
+template <class T>
+struct Vec64;
+template <>
+struct Vec64<float> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct Vec64<double> {
+  typedef double type __attribute__((vector_size(64)));
+};
+
+template <class T>
+typename Vec64<T>::type load64(const T* p) {
+  typename Vec64<T>::type v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// sum_j x[j] * y[j], or sum_j x[j] without y.
+template <class T>
+T row_sum(int n, const T* x, const T* y = nullptr) {
+  constexpr int L = 64 / sizeof(T);
+  typename Vec64<T>::type acc = {};
+  int j = 0;
+  if (y) {
+    for (; j + L <= n; j += L) acc += load64(x + j) * load64(y + j);
+  } else {
+    for (; j + L <= n; j += L) acc += load64(x + j);
+  }
+  T s = 0;
+  for (int l = 0; l < L; ++l) s += acc[l];
+  for (; j < n; ++j) s += y ? x[j] * y[j] : x[j];
+  return s;
+}
+
+// s [n, n] -> softmax of every row, in place. Subtracting the row max keeps exp() <= 1. In
+// float the exponentials are exp_nonpositive's, vectorised.
 template <class T>
 void softmax_rows(int n, T* s) {
   for (int i = 0; i < n; ++i) {
     T* row = s + long(i) * n;
-    const T m = *std::max_element(row, row + n);
-    T sum = 0;
-    for (int j = 0; j < n; ++j) {
-      row[j] = std::exp(row[j] - m);
-      sum += row[j];
+    T m = row[0];
+#pragma omp simd reduction(max : m)
+    for (int j = 1; j < n; ++j) m = m > row[j] ? m : row[j];
+    if constexpr (std::is_same_v<T, float>) {
+#pragma omp simd
+      for (int j = 0; j < n; ++j) row[j] = exp_nonpositive(row[j] - m);
+    } else {
+      for (int j = 0; j < n; ++j) row[j] = std::exp(row[j] - m);
     }
-    const T inv = T(1) / sum;  // sum >= 1: the max element contributes exp(0)
+    const T inv = T(1) / row_sum(n, row);  // the sum is >= 1: exp(0) is in it
+#pragma omp simd
     for (int j = 0; j < n; ++j) row[j] *= inv;
   }
 }
@@ -91,8 +138,8 @@ void softmax_jacobian_rows(int n, const T* a, T* v) {
   for (int i = 0; i < n; ++i) {
     const T* ar = a + long(i) * n;
     T* vr = v + long(i) * n;
-    T r = 0;
-    for (int j = 0; j < n; ++j) r += ar[j] * vr[j];
+    const T r = row_sum(n, ar, vr);
+#pragma omp simd
     for (int j = 0; j < n; ++j) vr[j] = ar[j] * (vr[j] - r);
   }
 }

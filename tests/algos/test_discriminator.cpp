@@ -2,6 +2,7 @@
 // fixed), the terms on hand values, chunking, the frozen reward, settings and bad inputs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -277,7 +278,7 @@ TEST(Discriminator, TermsMatchTheirDefinitions) {
 }
 
 // reward() leaves u, the parameters and the gradients alone, and gives each window the same
-// value alone or in a batch larger than max_batch.
+// value (up to rounding) alone or in a batch larger than max_batch.
 TEST(Discriminator, RewardIsFrozenAndBatchIndependent) {
   testing::SerialScope serial;
   const DiscriminatorConfig c = testing::tiny_disc(true, 3);
@@ -292,9 +293,12 @@ TEST(Discriminator, RewardIsFrozenAndBatchIndependent) {
   EXPECT_EQ(testing::buffers_of(d), u0);
   EXPECT_EQ(testing::values_of(d), p0);
   for (float g : testing::grads_of(d)) ASSERT_EQ(g, 0.0f);
+  // Alone or in a chunk of 3, a sample gets the same reward up to rounding: the CPU convs put
+  // the samples of a chunk side by side in one GEMM, and OpenBLAS's kernels for a wider matrix
+  // may round a column differently.
   for (int b = 0; b < 7; ++b) {
     d.reward(s.slice(b, b + 1), one.data());
-    EXPECT_EQ(one[0], r[b]) << b;
+    EXPECT_NEAR(one[0], r[b], 1e-6f * std::max(1.0f, std::abs(r[b]))) << b;
   }
 }
 

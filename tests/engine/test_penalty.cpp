@@ -92,6 +92,33 @@ TEST_P(PenaltyTest, InputGradientPassLeavesNoParameterGradients) {
   EXPECT_LE(worst, 1e-12 * scale);
 }
 
+// backward_params (the BCE step) and the penalty's backward_jvp skip the first layer's input
+// gradient; the parameter gradients are backward()'s, and backward() still returns d/dx after.
+TEST_P(PenaltyTest, ParameterOnlyPassesMatchAndRestoreTheInputGradient) {
+  RewardNet<double> net(cfg());
+  Rng rng(54);
+  spread(net, rng);
+  net.set_training(false);
+  Tensor x = testing::random_tensor({3, 2, 16, 16}, rng, 0.0, 1.0);
+  Tensor dlogit = testing::random_tensor({3, 1}, rng);
+  ParamSet<double>& ps = net.parameters();
+  ps.zero_grad();
+  net.forward_float(x);
+  const Tensor dx = net.backward(dlogit);
+  const std::vector<double> dx_full(dx.data<double>(), dx.data<double>() + dx.numel());
+  const std::vector<double> full(ps.grads(), ps.grads() + ps.size());
+  ps.zero_grad();
+  net.forward_float(x);
+  net.backward_params(dlogit);
+  EXPECT_EQ(std::vector<double>(ps.grads(), ps.grads() + ps.size()), full);
+  net.gradient_penalty(x, 10.0, true);
+  net.forward_float(x);
+  const Tensor again = net.backward(dlogit);
+  ASSERT_TRUE(again.defined());
+  EXPECT_EQ(std::vector<double>(again.data<double>(), again.data<double>() + again.numel()),
+            dx_full);
+}
+
 INSTANTIATE_TEST_SUITE_P(RelationalAndTarget, PenaltyTest,
                          ::testing::Combine(::testing::Bool(),
                                             ::testing::Values(PenaltyOn::logit, PenaltyOn::prob)),

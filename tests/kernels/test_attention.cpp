@@ -2,12 +2,14 @@
 // finite differences in double, float against double, and saturated softmax rows.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "engine/rng.h"
 #include "kernels/attention.h"
 #include "kernels/common.h"
+#include "kernels/fast_exp.h"
 #include "tests/grad_check.h"
 
 namespace relmimic {
@@ -283,6 +285,61 @@ TEST(AttentionCpu, LargeLogitsStayFiniteDouble) {
 }
 TEST(AttentionCpu, LargeLogitsStayFiniteFloat) {
   check_large_logits<float>();
+}
+
+// The softmax's vectorised float exp against libm in double over its whole input range (x <= 0),
+// including the multiples of ln2, the points halfway between them and the clamp below -87.
+TEST(AttentionCpu, FastExpIsWithinTwoAndAHalfUlpOfExp) {
+  double worst = 0;
+  float worst_x = 0;
+  auto check = [&](float x) {
+    const double want = std::exp(double(std::max(x, -87.0f)));
+    const double err = std::abs(double(kernels::exp_nonpositive(x)) - want) / want;
+    if (err > worst) worst = err, worst_x = x;
+  };
+  for (int i = 0; i <= 2000000; ++i) check(-88.0f * float(i) / 2000000.0f);
+  for (int n = 0; n <= 125; ++n) {
+    const float x = -float(n) * 0.69314718f;
+    check(x);
+    check(std::nextafter(x, 0.0f));
+    check(x - 0.34657359f);
+  }
+  check(0.0f);
+  check(-0.0f);
+  check(-1e-30f);
+  EXPECT_LT(worst, 2.5e-7) << "at x = " << worst_x;
+  EXPECT_EQ(kernels::exp_nonpositive(0.0f), 1.0f);
+  EXPECT_GT(kernels::exp_nonpositive(-1000.0f), 0.0f);
+}
+
+// A sample's attention does not depend on where its rows sit in memory (its place in the batch):
+// the vectorised loops peel to align, and every sum runs in an order fixed by N alone.
+TEST(AttentionCpu, SampleResultsDoNotDependOnAlignment) {
+  for (auto [c, n] : {std::pair{2, 37}, std::pair{8, 100}}) {
+    Problem<float> p(1, c, n, 91 + c);
+    const Outputs<float> ref = run_all(p);
+    for (int off = 1; off < 16; off += 5) {
+      // The same problem at an offset of `off` floats from the start of every buffer.
+      auto shifted = [&](const std::vector<float>& v) {
+        std::vector<float> w(v.size() + off, 0.0f);
+        std::copy(v.begin(), v.end(), w.begin() + off);
+        return w;
+      };
+      const std::vector<float> th = shifted(p.theta), ph = shifted(p.phi), g = shifted(p.g),
+                               dy = shifted(p.w1);
+      std::vector<float> y(p.q() + off), attn(p.nn() + off), dth(p.q() + off), dph(p.q() + off),
+          dg(p.q() + off);
+      kernels::attention_forward_cpu(p.d, th.data() + off, ph.data() + off, g.data() + off,
+                                     y.data() + off, attn.data() + off);
+      kernels::attention_backward_cpu(p.d, th.data() + off, ph.data() + off, g.data() + off,
+                                      attn.data() + off, dy.data() + off, dth.data() + off,
+                                      dph.data() + off, dg.data() + off);
+      EXPECT_TRUE(std::equal(ref.y.begin(), ref.y.end(), y.begin() + off)) << off;
+      EXPECT_TRUE(std::equal(ref.attn.begin(), ref.attn.end(), attn.begin() + off)) << off;
+      EXPECT_TRUE(std::equal(ref.dtheta.begin(), ref.dtheta.end(), dth.begin() + off)) << off;
+      EXPECT_TRUE(std::equal(ref.dg.begin(), ref.dg.end(), dg.begin() + off)) << off;
+    }
+  }
 }
 
 TEST(AttentionCpu, RejectsBadArguments) {
