@@ -158,8 +158,8 @@ void conv2d_backward_weight_cuda(const Conv2dDims& d, const float* x, const floa
   const int chunk = igemm::weight_chunk(d, N, cuda_sm_count());
   igemm::ConvBackwardWeight op(d, x, dy, nullptr, db != nullptr, chunk);
   const int splits = op.splits();
-  op.partial =
-      static_cast<float*>(cuda_workspace(sizeof(float) * size_t(splits) * d.out_c * N, stream));
+  op.partial = static_cast<float*>(cuda_workspace(
+      WorkspaceUse::conv_split_k, sizeof(float) * size_t(splits) * d.out_c * N, stream));
   launch(op, op.M, op.N, splits, math, stream);
   const long total = long(d.out_c) * N;
   const unsigned blocks = unsigned(std::min<long>((total + 255) / 256, 4096));

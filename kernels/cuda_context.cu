@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <tuple>
 #include <utility>
 
 #include "kernels/cuda_check.h"
@@ -39,7 +40,7 @@ struct Workspace {
   size_t bytes = 0;
 };
 std::mutex g_workspace_mutex;
-std::map<std::pair<int, Stream>, Workspace> g_workspaces;
+std::map<std::tuple<int, Stream, WorkspaceUse>, Workspace> g_workspaces;
 
 }  // namespace
 
@@ -70,10 +71,10 @@ int cuda_sm_count() {
   return it->second;
 }
 
-void* cuda_workspace(size_t bytes, Stream stream) {
+void* cuda_workspace(WorkspaceUse use, size_t bytes, Stream stream) {
   const int device = current_device();
   std::lock_guard<std::mutex> lock(g_workspace_mutex);
-  Workspace& w = g_workspaces[{device, stream}];
+  Workspace& w = g_workspaces[{device, stream, use}];
   if (w.bytes < bytes) {
     // Grow geometrically so a slowly rising size does not reallocate every call.
     const size_t grown = std::max(bytes, w.bytes + w.bytes / 2);

@@ -14,7 +14,8 @@ namespace relmimic::kernels {
 namespace cuda_reduce {
 
 double* scratch(Stream stream) {
-  return static_cast<double*>(cuda_workspace(kScratchDoubles * sizeof(double), stream));
+  return static_cast<double*>(
+      cuda_workspace(WorkspaceUse::reduction, kScratchDoubles * sizeof(double), stream));
 }
 
 void fetch(double* host, int n, int offset, Stream stream) {

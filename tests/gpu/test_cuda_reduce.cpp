@@ -9,6 +9,9 @@
 
 #include "engine/rng.h"
 #include "kernels/common.h"
+#ifdef RELMIMIC_WITH_CUDA
+#include "kernels/cuda_context.h"
+#endif
 #include "kernels/reduce.h"
 #include "kernels/spectral_norm.h"
 #include "tests/gpu/close_check.h"
@@ -144,6 +147,19 @@ TEST(CudaSpectralNorm, MatchesCpuOnRewardNetWeights) {
       check_spectral_norm<float>(s, training, ++seed);
       check_spectral_norm<double>(s, training, ++seed);
     }
+}
+
+// The reductions keep results in their workspace between a kernel's write and the host's fetch;
+// a conv's split-K partials must neither overwrite them nor, by growing a shared buffer, free it.
+TEST(CudaWorkspace, EachUseHasItsOwnBuffer) {
+  RM_REQUIRE_GPU();
+  using kernels::WorkspaceUse;
+  void* r = kernels::cuda_workspace(WorkspaceUse::reduction, 4096, nullptr);
+  void* c = kernels::cuda_workspace(WorkspaceUse::conv_split_k, 4096, nullptr);
+  EXPECT_NE(r, c);
+  // The conv's buffer grows (and moves); the reduction's stays where its results are.
+  kernels::cuda_workspace(WorkspaceUse::conv_split_k, size_t(64) << 20, nullptr);
+  EXPECT_EQ(kernels::cuda_workspace(WorkspaceUse::reduction, 4096, nullptr), r);
 }
 
 #endif  // RELMIMIC_WITH_CUDA

@@ -1,7 +1,7 @@
 #!/bin/bash
-# Runs tests/gpu/test_cuda_networks.cpp without a GPU, on the host emulation of
-# tools/cuda_emulation (each CUDA thread a fiber; see its run.sh): the engine, built with
-# RELMIMIC_WITH_CUDA, drives whole networks through its CUDA paths. The activation, Adam,
+# Runs tests/gpu/test_cuda_networks.cpp (and the workspace test of test_cuda_reduce.cpp)
+# without a GPU, on the host emulation of tools/cuda_emulation (each CUDA thread a fiber; see
+# its run.sh): the engine, built with RELMIMIC_WITH_CUDA, drives whole networks through its CUDA paths. The activation, Adam,
 # attention (fused, unfused, second order), image, reduction and spectral-norm kernels run
 # emulated; conv, linear, LayerNorm and pool are served by the CPU references
 # (reference_kernels.cpp). It checks the engine's device wiring (buffers, scratch, dispatch,
@@ -23,10 +23,10 @@ emu_kernels "${kernels[@]}"
 # CUDA events (the profiling regions' clock) are not emulated: their refusing version stands in.
 emu_no_cuda kernels/cuda_event_none.cpp
 sources+=("$root"/kernels/*_cpu.cpp "$root"/engine/*.cpp "$root/tests/gpu/emulation/reference_kernels.cpp"
-  "$root/tests/gpu/test_cuda_networks.cpp")
+  "$root/tests/gpu/test_cuda_networks.cpp" "$root/tests/gpu/test_cuda_reduce.cpp")
 
 newest=$(ls -t "$root"/kernels/*.h "$root"/kernels/*.cuh "$root"/engine/*.h "$root"/tests/gpu/*.h \
   "$root"/tests/*.h "$emu"/*.h | head -1)
 emu_link "$work/test_networks_emulated" "$newest" -lgtest -lgtest_main -lopenblas \
   -lpthread $hdf5_lib -lcrypto
-"$work/test_networks_emulated" --gtest_filter='CudaNetworks.*' "$@"
+"$work/test_networks_emulated" --gtest_filter='CudaNetworks.*:CudaWorkspace.*' "$@"
