@@ -1,12 +1,12 @@
 #!/bin/bash
 # Runs tests/gpu/test_cuda_networks.cpp (and the workspace test of test_cuda_reduce.cpp)
 # without a GPU, on the host emulation of tools/cuda_emulation (each CUDA thread a fiber; see
-# its run.sh): the engine, built with RELMIMIC_WITH_CUDA, drives whole networks through its CUDA paths. The activation, Adam,
-# attention (fused, unfused, second order), image, reduction and spectral-norm kernels run
-# emulated; conv, linear, LayerNorm and pool are served by the CPU references
-# (reference_kernels.cpp). It checks the engine's device wiring (buffers, scratch, dispatch,
-# host copies), not the device's rounding or speed. About a minute on two cores after a
-# few minutes of compiling.
+# its run.sh): the engine, built with RELMIMIC_WITH_CUDA, drives whole networks through its
+# CUDA paths. The activation, Adam, attention (fused, unfused, second order), image, reduction
+# and spectral-norm kernels run emulated; conv, linear, LayerNorm and pool are served by the
+# CPU references (reference_kernels.cpp). It checks the engine's device wiring (buffers,
+# scratch, dispatch, host copies), not the device's rounding or speed. About a minute on two
+# cores after a few minutes of compiling.
 #
 # Usage: tests/gpu/emulation/run_networks.sh [work dir, default build-emulation-nets] [gtest args]
 set -euo pipefail
