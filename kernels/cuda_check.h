@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/common.h"
+#include "kernels/cuda_types.h"
 
 #define CUDA_CHECK(call)                                                       \
   do {                                                                         \
@@ -23,5 +24,16 @@
                                " failed: ", cublasGetStatusString(cublas_status_)); \
   } while (0)
 
-// After a kernel launch: launch-configuration errors surface here, not at the next call.
-#define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
+// After a kernel launch: launch-configuration errors surface here, not at the next call; with
+// RELMIMIC_CUDA_SYNC=1 (kernels/cuda_types.h) the kernel's own faults as well.
+#define CUDA_CHECK_LAUNCH()                                                                   \
+  do {                                                                                        \
+    CUDA_CHECK(cudaGetLastError());                                                           \
+    if (::relmimic::kernels::cuda_sync_launches()) {                                          \
+      cudaError_t cuda_sync_status_ = cudaDeviceSynchronize();                                \
+      if (cuda_sync_status_ != cudaSuccess)                                                   \
+        ::relmimic::detail::fail(__FILE__, __LINE__, "kernel launch",                         \
+                                 "CUDA kernel launched here failed (RELMIMIC_CUDA_SYNC=1): ", \
+                                 cudaGetErrorString(cuda_sync_status_));                      \
+    }                                                                                         \
+  } while (0)

@@ -19,4 +19,12 @@ inline const char* cuda_math_name(CudaMath m) {
   return m == CudaMath::TF32 ? "tf32" : "fp32";
 }
 
+// Debug switch RELMIMIC_CUDA_SYNC=1: every kernel launch waits for the device and checks, so an
+// asynchronous fault (an illegal address, a trap) is reported against the kernel that caused
+// it instead of the next CUDA call. Slow; for debugging. Read once from the environment; a
+// value other than 0 or 1 throws. set_cuda_sync_launches overrides it (tests, tools).
+bool parse_cuda_sync(const char* value);
+bool cuda_sync_launches();
+void set_cuda_sync_launches(bool on);
+
 }  // namespace relmimic::kernels

@@ -162,6 +162,22 @@ TEST(CudaWorkspace, EachUseHasItsOwnBuffer) {
   EXPECT_EQ(kernels::cuda_workspace(WorkspaceUse::reduction, 4096, nullptr), r);
 }
 
+// With RELMIMIC_CUDA_SYNC on, every launch waits for the device and checks; results are the
+// same.
+TEST(CudaSync, LaunchesWaitAndGiveTheSameResults) {
+  RM_REQUIRE_GPU();
+  Rng rng(12);
+  const long n = 4097;
+  const auto x = testing::random_vector<float>(n, rng);
+  DeviceBuffer<float> dx(x);
+  const double plain = kernels::sum_cuda(n, dx.get());
+  const bool before = kernels::cuda_sync_launches();
+  kernels::set_cuda_sync_launches(true);
+  const double synced = kernels::sum_cuda(n, dx.get());
+  kernels::set_cuda_sync_launches(before);
+  EXPECT_EQ(plain, synced);
+}
+
 #endif  // RELMIMIC_WITH_CUDA
 
 #ifdef RELMIMIC_WITH_CUDA

@@ -21,7 +21,7 @@ kernels=(attention_cuda attention_unfused_cuda image_cuda ppo_loss_cuda reduce_c
 tests=(test_cuda_attention test_cuda_image test_cuda_ppo_loss test_cuda_reduce)
 sources=()
 emu_kernels "${kernels[@]}"
-sources+=("$root"/kernels/*_cpu.cpp "$root/engine/rng.cpp")
+sources+=("$root"/kernels/*_cpu.cpp "$root"/kernels/*_common.cpp "$root/engine/rng.cpp")
 for t in "${tests[@]}"; do sources+=("$root/tests/gpu/$t.cpp"); done
 
 # Rebuild everything that is older than the newest header or emulation file.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs tests/gpu/test_cuda_networks.cpp (and the workspace test of test_cuda_reduce.cpp)
+# Runs tests/gpu/test_cuda_networks.cpp (and the workspace and sync tests of test_cuda_reduce.cpp)
 # without a GPU, on the host emulation of tools/cuda_emulation (each CUDA thread a fiber; see
 # its run.sh): the engine, built with RELMIMIC_WITH_CUDA, drives whole networks through its
 # CUDA paths. The activation, Adam, attention (fused, unfused, second order), image, reduction
@@ -22,11 +22,11 @@ sources=()
 emu_kernels "${kernels[@]}"
 # CUDA events (the profiling regions' clock) are not emulated: their refusing version stands in.
 emu_no_cuda kernels/cuda_event_none.cpp
-sources+=("$root"/kernels/*_cpu.cpp "$root"/engine/*.cpp "$root/tests/gpu/emulation/reference_kernels.cpp"
+sources+=("$root"/kernels/*_cpu.cpp "$root"/kernels/*_common.cpp "$root"/engine/*.cpp "$root/tests/gpu/emulation/reference_kernels.cpp"
   "$root/tests/gpu/test_cuda_networks.cpp" "$root/tests/gpu/test_cuda_reduce.cpp")
 
 newest=$(ls -t "$root"/kernels/*.h "$root"/kernels/*.cuh "$root"/engine/*.h "$root"/tests/gpu/*.h \
   "$root"/tests/*.h "$emu"/*.h | head -1)
 emu_link "$work/test_networks_emulated" "$newest" -lgtest -lgtest_main -lopenblas \
   -lpthread $hdf5_lib -lcrypto
-"$work/test_networks_emulated" --gtest_filter='CudaNetworks.*:CudaWorkspace.*' "$@"
+"$work/test_networks_emulated" --gtest_filter='CudaNetworks.*:CudaWorkspace.*:CudaSync.*' "$@"

@@ -28,7 +28,7 @@ env_sources=()
 for s in "$root"/env/*.cpp; do
   [ "$(basename "$s")" = frames_cuda_none.cpp ] || env_sources+=("$s")
 done
-sources+=("$root"/kernels/*_cpu.cpp "$root"/engine/*.cpp "${env_sources[@]}" "$root"/algos/*.cpp "$root/tests/gpu/emulation/reference_kernels.cpp"
+sources+=("$root"/kernels/*_cpu.cpp "$root"/kernels/*_common.cpp "$root"/engine/*.cpp "${env_sources[@]}" "$root"/algos/*.cpp "$root/tests/gpu/emulation/reference_kernels.cpp"
   "$root/tests/gpu/test_cuda_training.cpp")
 
 newest=$(ls -t "$root"/kernels/*.h "$root"/kernels/*.cuh "$root"/engine/*.h "$root"/env/*.h \
