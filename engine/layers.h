@@ -242,7 +242,8 @@ class RelationalBlock {
   long flops() const;            // the four 1x1 convs + residual add
   long attention_flops() const;  // theta^T phi and A g matmuls + softmax, per sample
   // [B, N, N] of the last forward (on CUDA's fused path it is computed from the saved
-  // log-sum-exp on the first call after a forward).
+  // log-sum-exp on the first call after a forward; a first-order fused block allocates its
+  // [max_batch, N, N] buffer on that first call, outside the arena).
   Tensor attention() const;
   // The CUDA attention implementation (Fused when C' allows it); the cpu ignores it.
   kernels::AttentionPath attention_path() const { return path_; }
@@ -262,7 +263,8 @@ class RelationalBlock {
   mutable bool attn_ready_ = false;  // attn_ holds A of the last forward
   // Views of the convs' outputs [B, C', H, W] (and their tangents) saved for the backward passes.
   Tensor th_, ph_, gg_, t_th_, t_ph_, t_gg_;
-  Tensor x_, y_, t_y_, attn_, s_dot_, att_out_, t_att_out_, dx_, dt_x_;
+  Tensor x_, y_, t_y_, s_dot_, att_out_, t_att_out_, dx_, dt_x_;
+  mutable Tensor attn_;  // A [max_batch, N, N]: see the constructor
   Tensor d_theta_, d_phi_, d_g_, dt_theta_, dt_phi_, dt_g_;
 };
 

@@ -48,7 +48,6 @@ RelationalBlock<T>::RelationalBlock(Build<T>& b, const std::string& name, const 
   ad_ = {1, e, n};
   y_ = b.arena.template tensor<T>({mb, c, h, w});
   dx_ = b.arena.template tensor<T>({mb, c, h, w});
-  attn_ = b.arena.template tensor<T>({mb, n, n});
   att_out_ = b.arena.template tensor<T>({mb, e, h, w});
   d_theta_ = b.arena.template tensor<T>({mb, e, h, w});
   d_phi_ = b.arena.template tensor<T>({mb, e, h, w});
@@ -63,6 +62,11 @@ RelationalBlock<T>::RelationalBlock(Build<T>& b, const std::string& name, const 
     const long work = b.second_order ? 3 : path_ == kernels::AttentionPath::Unfused ? 1 : 0;
     if (work > 0) work_ = b.arena.template tensor<T>({work * mb * n * n});
   }
+  // A [B, N, N] for the passes that read it: the CPU's, CUDA's unfused and second-order ones. A
+  // first-order block on the fused CUDA path keeps only the log-sum-exp; attention() makes A
+  // there if asked (800 MB at B = 1024, N = 441 that training never reads).
+  if (!(dev_.is_cuda() && path_ == kernels::AttentionPath::Fused && !b.second_order))
+    attn_ = b.arena.template tensor<T>({mb, n, n});
   if (b.second_order) {
     t_y_ = b.arena.template tensor<T>({mb, c, h, w});
     dt_x_ = b.arena.template tensor<T>({mb, c, h, w});
@@ -90,7 +94,7 @@ Tensor RelationalBlock<T>::forward(const Tensor& x) {
   const Shape es{B, o_.embed, o_.height, o_.width};
   profile::ScopedRange att_range("relational.attention");
   ops::attention_forward(dev_, path_, ad, th_.data<T>(), ph_.data<T>(), gg_.data<T>(),
-                         att_out_.template data<T>(), ptr<T>(lse_), attn_.template data<T>());
+                         att_out_.template data<T>(), ptr<T>(lse_), ptr<T>(attn_));
   attn_ready_ = dev_.is_cpu() || path_ == kernels::AttentionPath::Unfused;
   att_range.end();
   profile::ScopedRange output("relational.out + residual");
@@ -113,8 +117,8 @@ Tensor RelationalBlock<T>::backward(const Tensor& dy) {
   ad.batch = B;
   profile::ScopedRange att_range("relational.attention");
   ops::attention_backward(dev_, path_, ad, th_.data<T>(), ph_.data<T>(), gg_.data<T>(),
-                          att_out_.template data<T>(), ptr<T>(lse_), attn_.template data<T>(),
-                          da.data<T>(), d_theta_.template data<T>(), d_phi_.template data<T>(),
+                          att_out_.template data<T>(), ptr<T>(lse_), ptr<T>(attn_), da.data<T>(),
+                          d_theta_.template data<T>(), d_phi_.template data<T>(),
                           d_g_.template data<T>(), ptr<T>(work_));
   att_range.end();
   profile::ScopedRange projections("relational.theta/phi/g + residual");
@@ -187,6 +191,11 @@ DualGrad RelationalBlock<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) 
 
 template <class T>
 Tensor RelationalBlock<T>::attention() const {
+  if (!attn_.defined()) {
+    const int n = o_.height * o_.width;
+    attn_ = Tensor::zeros({max_batch_, n, n}, dtype_of<T>(), dev_);
+    attn_ready_ = false;
+  }
   if (!x_.defined()) return attn_;
   const int B = int(x_.dim(0));
   if (!attn_ready_) {

@@ -251,6 +251,41 @@ TEST(CudaNetworks, ActivationSecondOrderMatchesCpu) {
 }
 #endif
 
+// A first-order relational block on the fused CUDA path keeps no [B, N, N] matrix in its arena
+// (800 MB at B = 1024, N = 441); attention() still gives A, made from the log-sum-exp, equal to
+// the cpu block's.
+TEST(CudaNetworks, FusedFirstOrderBlockKeepsNoAttentionMatrix) {
+  RM_REQUIRE_GPU();
+  const int mb = 4, C = 16, H = 21, W = 21, N = H * W;
+  const RelationalBlock<float>::Options o{C, H, W, 2};
+  auto arena_bytes = [&](Device dev, bool second_order) {
+    ParamSet<float> ps, bufs;
+    Arena arena(dev);
+    Build<float> b{ps, bufs, arena, mb, second_order};
+    Rng rng(3);
+    RelationalBlock<float> rb(b, "rel", o, rng);
+    if (dev.is_cuda()) EXPECT_EQ(rb.attention_path(), kernels::AttentionPath::Fused);
+    return arena.used_bytes();
+  };
+  // The cpu block holds A; the fused one holds the log-sum-exp [B, N] instead (plus alignment).
+  const Device gpu = Device::cuda(0);
+  const size_t matrix = size_t(mb) * N * N * sizeof(float), lse = size_t(mb) * N * sizeof(float);
+  EXPECT_LE(arena_bytes(gpu, false) + matrix, arena_bytes(Device::cpu(), false) + lse + 4096);
+
+  ParamSet<float> ps_c, bufs_c, ps_g, bufs_g;
+  Arena arena_c(Device::cpu()), arena_g(gpu);
+  Build<float> bc{ps_c, bufs_c, arena_c, mb, false}, bg{ps_g, bufs_g, arena_g, mb, false};
+  Rng rc(5), rg(5);
+  RelationalBlock<float> cpu(bc, "rel", o, rc), dev(bg, "rel", o, rg);
+  // The same seed gave the same host values; finalize moves them to each device.
+  ps_c.finalize(Device::cpu()), bufs_c.finalize(Device::cpu());
+  ps_g.finalize(gpu), bufs_g.finalize(gpu);
+  const Tensor x = random_tensor<float>({3, C, H, W}, 9);
+  cpu.forward(x);
+  dev.forward(on(x, gpu));
+  EXPECT_TRUE(close(to_host<float>(dev.attention()), to_host<float>(cpu.attention()), 1e-5));
+}
+
 TEST(CudaNetworks, CheckpointsOfDeviceNetworksLoadOnEitherDevice) {
   RM_REQUIRE_GPU();
   RewardConfig c;
