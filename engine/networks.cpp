@@ -22,6 +22,20 @@ Device usable(Device d, std::string_view who) {
   ops::check_device(d, who);
   return d;
 }
+
+// Holds a layer switch (set_param_grads, set_input_grads) off for a scope and turns it back on
+// when the scope ends, by return or by exception.
+template <class Set>
+class SwitchedOff {
+ public:
+  explicit SwitchedOff(Set set) : set_(set) { set_(false); }
+  ~SwitchedOff() { set_(true); }
+  SwitchedOff(const SwitchedOff&) = delete;
+  SwitchedOff& operator=(const SwitchedOff&) = delete;
+
+ private:
+  Set set_;
+};
 }  // namespace
 
 // ---------------------------------------------------------------- AgentNet
@@ -244,15 +258,11 @@ double DiscriminatorNet<T>::gradient_penalty(const Tensor& x_hat, double lambda,
     ds[size_t(b)] = T(penalty_factors(penalty_on_, double(l[size_t(b)])).d1);
   ops::copy_from_host(dev, dlogit_.raw(), ds.data(), bytes);
   // grad_x f without leaving parameter gradients behind.
-  set_param_grads(false);
   Tensor g;
-  try {
+  {
+    SwitchedOff off([this](bool on) { set_param_grads(on); });
     g = backward(rows(dlogit_, B, {B, 1}));
-  } catch (...) {
-    set_param_grads(true);
-    throw;
   }
-  set_param_grads(true);
 
   const T* gp = g.data<T>();
   T* v = v_.template data<T>();
@@ -294,27 +304,15 @@ double DiscriminatorNet<T>::gradient_penalty(const Tensor& x_hat, double lambda,
   ops::copy_from_host(dev, dlogit_.raw(), ds.data(), bytes);
   ops::copy_from_host(dev, dt_logit_.raw(), dty.data(), bytes);
   // Only the parameter gradients: x_hat is data.
-  set_input_grads(false);
-  try {
-    backward_jvp(rows(dlogit_, B, {B, 1}), rows(dt_logit_, B, {B, 1}));
-  } catch (...) {
-    set_input_grads(true);
-    throw;
-  }
-  set_input_grads(true);
+  SwitchedOff off([this](bool on) { set_input_grads(on); });
+  backward_jvp(rows(dlogit_, B, {B, 1}), rows(dt_logit_, B, {B, 1}));
   return penalty;
 }
 
 template <class T>
 void DiscriminatorNet<T>::backward_params(const Tensor& dlogit) {
-  set_input_grads(false);
-  try {
-    backward(dlogit);
-  } catch (...) {
-    set_input_grads(true);
-    throw;
-  }
-  set_input_grads(true);
+  SwitchedOff off([this](bool on) { set_input_grads(on); });
+  backward(dlogit);
 }
 
 template class DiscriminatorNet<float>;
