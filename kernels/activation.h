@@ -1,6 +1,8 @@
 // Element-wise activations. backward uses x (ReLU, LeakyReLU) or y (Tanh, Sigmoid).
 #pragma once
 
+#include "kernels/cuda_types.h"
+
 namespace relmimic::kernels {
 
 enum class Act { Identity, ReLU, LeakyReLU, Tanh, Sigmoid };
@@ -24,13 +26,15 @@ void activation_second_order_cpu(Act a, long n, const T* x, const T* y, const T*
 }  // namespace relmimic::kernels
 
 namespace relmimic::kernels {
-// Device versions of activation_forward_cpu / activation_backward_cpu (same contracts).
+// Device versions of activation_forward_cpu / activation_backward_cpu (same contracts), queued on
+// `stream` like every other kernel.
 template <class T>
-void activation_forward_cuda(Act a, long n, const T* x, T* y, T slope);
+void activation_forward_cuda(Act a, long n, const T* x, T* y, T slope, Stream stream = nullptr);
 template <class T>
-void activation_backward_cuda(Act a, long n, const T* x, const T* y, const T* dy, T* dx, T slope);
+void activation_backward_cuda(Act a, long n, const T* x, const T* y, const T* dy, T* dx, T slope,
+                              Stream stream = nullptr);
 // activation_second_order_cpu on the device (a no-op for the piecewise-linear activations).
 template <class T>
 void activation_second_order_cuda(Act a, long n, const T* x, const T* y, const T* t_x,
-                                  const T* dt_y, T* dx, T slope);
+                                  const T* dt_y, T* dx, T slope, Stream stream = nullptr);
 }  // namespace relmimic::kernels

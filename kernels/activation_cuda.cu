@@ -74,22 +74,23 @@ unsigned blocks_for(long n) {
 }  // namespace
 
 template <class T>
-void activation_forward_cuda(Act a, long n, const T* x, T* y, T slope) {
+void activation_forward_cuda(Act a, long n, const T* x, T* y, T slope, Stream stream) {
   if (n <= 0) return;
-  forward_kernel<T><<<blocks_for(n), kThreads>>>(a, n, x, y, slope);
+  forward_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(a, n, x, y, slope);
   CUDA_CHECK_LAUNCH();
 }
 
 template <class T>
-void activation_backward_cuda(Act a, long n, const T* x, const T* y, const T* dy, T* dx, T slope) {
+void activation_backward_cuda(Act a, long n, const T* x, const T* y, const T* dy, T* dx, T slope,
+                              Stream stream) {
   if (n <= 0) return;
-  backward_kernel<T><<<blocks_for(n), kThreads>>>(a, n, x, y, dy, dx, slope);
+  backward_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(a, n, x, y, dy, dx, slope);
   CUDA_CHECK_LAUNCH();
 }
 
 template <class T>
 void activation_second_order_cuda(Act a, long n, const T* x, const T* y, const T* t_x,
-                                  const T* dt_y, T* dx, T slope) {
+                                  const T* dt_y, T* dx, T slope, Stream stream) {
   RM_CHECK(n >= 0, "activation_second_order_cuda: negative size ", n);
   if (n == 0 || a == Act::Identity || a == Act::ReLU || a == Act::LeakyReLU)
     return;  // f'' = 0 almost everywhere
@@ -97,15 +98,16 @@ void activation_second_order_cuda(Act a, long n, const T* x, const T* y, const T
            int(a));
   RM_CHECK(y && t_x && dt_y && dx, "activation_second_order_cuda(", act_name(a),
            "): null y, t_x, dt_y or dx");
-  second_order_kernel<T><<<blocks_for(n), kThreads>>>(a, n, y, t_x, dt_y, dx);
+  second_order_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(a, n, y, t_x, dt_y, dx);
   CUDA_CHECK_LAUNCH();
 }
 
 #define RELMIMIC_ACT_CUDA(T)                                                                       \
-  template void activation_forward_cuda<T>(Act, long, const T*, T*, T);                            \
-  template void activation_backward_cuda<T>(Act, long, const T*, const T*, const T*, T*, T);       \
+  template void activation_forward_cuda<T>(Act, long, const T*, T*, T, Stream);                    \
+  template void activation_backward_cuda<T>(Act, long, const T*, const T*, const T*, T*, T,        \
+                                            Stream);                                               \
   template void activation_second_order_cuda<T>(Act, long, const T*, const T*, const T*, const T*, \
-                                                T*, T);
+                                                T*, T, Stream);
 RELMIMIC_ACT_CUDA(float)
 RELMIMIC_ACT_CUDA(double)
 

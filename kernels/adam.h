@@ -1,6 +1,8 @@
 // Adam over a flat parameter buffer (one call for a whole network).
 #pragma once
 
+#include "kernels/cuda_types.h"
+
 namespace relmimic::kernels {
 
 struct AdamParams {
@@ -15,7 +17,8 @@ void adam_step_cpu(long n, T* param, const T* grad, T* m, T* v, const AdamParams
 }  // namespace relmimic::kernels
 
 namespace relmimic::kernels {
-// The same update on device memory (one launch over the flat buffer), on the default stream.
+// The same update on device memory (one launch over the flat buffer), queued on `stream`.
 template <class T>
-void adam_step_cuda(long n, T* param, const T* grad, T* m, T* v, const AdamParams& p);
+void adam_step_cuda(long n, T* param, const T* grad, T* m, T* v, const AdamParams& p,
+                    Stream stream = nullptr);
 }  // namespace relmimic::kernels

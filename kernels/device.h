@@ -4,6 +4,8 @@
 
 #include <cstddef>
 
+#include "kernels/cuda_types.h"
+
 namespace relmimic::kernels {
 
 // Number of usable CUDA devices; 0 without the backend, a driver or a device (never throws).
@@ -17,5 +19,11 @@ enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
 void cuda_memcpy(void* dst, const void* src, size_t bytes, CopyKind kind);
 void cuda_memset_zero(void* p, size_t bytes);
 void cuda_synchronize();
+
+// A stream of its own on the current device: non_blocking (cudaStreamNonBlocking) does not wait
+// for, and is not waited for by, the legacy default stream (nullptr) that the engine uses.
+Stream cuda_stream_create(bool non_blocking);
+void cuda_stream_destroy(Stream s);
+void cuda_stream_synchronize(Stream s);
 
 }  // namespace relmimic::kernels

@@ -60,4 +60,19 @@ void cuda_synchronize() {
   CUDA_CHECK(cudaDeviceSynchronize());
 }
 
+Stream cuda_stream_create(bool non_blocking) {
+  cudaStream_t s = nullptr;
+  CUDA_CHECK(
+      cudaStreamCreateWithFlags(&s, non_blocking ? cudaStreamNonBlocking : cudaStreamDefault));
+  return s;
+}
+
+void cuda_stream_destroy(Stream s) {
+  if (s) CUDA_CHECK(cudaStreamDestroy(s));
+}
+
+void cuda_stream_synchronize(Stream s) {
+  CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
 }  // namespace relmimic::kernels

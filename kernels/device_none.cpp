@@ -22,6 +22,11 @@ void cuda_memset_zero(void*, size_t) {
   RM_FAIL("CUDA memset requested, but relmimic was built without the CUDA backend");
 }
 void cuda_synchronize() {}
+Stream cuda_stream_create(bool) {
+  RM_FAIL("CUDA stream requested, but relmimic was built without the CUDA backend");
+}
+void cuda_stream_destroy(Stream) {}
+void cuda_stream_synchronize(Stream) {}
 
 }  // namespace relmimic::kernels
 #endif

@@ -89,6 +89,48 @@ TEST(CudaParity, ActivationsMatchCpu) {
   }
 }
 
+// Adam and the activations queue on the stream they are given, like every other kernel: here a
+// non-blocking one that the legacy default stream does not wait for. (Under the host emulation a
+// launch on another stream than its producer's stops the program as a stream hazard.)
+TEST(CudaParity, AdamAndActivationsRunOnTheirStream) {
+  REQUIRE_GPU();
+  Rng rng(4);
+  const long n = 5003;
+  auto x = testing::random_vector<float>(n, rng, -2, 2), dy = testing::random_vector<float>(n, rng);
+  auto p = testing::random_vector<float>(n, rng);
+  std::vector<float> y(static_cast<size_t>(n)), dx(static_cast<size_t>(n));
+  std::vector<float> m(static_cast<size_t>(n), 0.f), v(m);
+  Tensor dxs = to_device(x), ddy = to_device(dy), dp = to_device(p);
+  const auto a = kernels::Act::Tanh;
+  kernels::activation_forward_cpu(a, n, x.data(), y.data(), 0.f);
+  kernels::activation_backward_cpu(a, n, x.data(), y.data(), dy.data(), dx.data(), 0.f);
+  kernels::activation_second_order_cpu(a, n, x.data(), y.data(), dy.data(), x.data(), dx.data(),
+                                       0.f);
+  // Adam's gradient is the forward's output (well away from 0, where Adam's step is sensitive).
+  kernels::AdamParams hp;
+  kernels::adam_step_cpu(n, p.data(), y.data(), m.data(), v.data(), hp);
+
+  Tensor dyd = Tensor::zeros({n}, DType::f32, Device::cuda(0));
+  Tensor ddx = Tensor::zeros({n}, DType::f32, Device::cuda(0));
+  Tensor dm = Tensor::zeros({n}, DType::f32, Device::cuda(0));
+  Tensor dv = Tensor::zeros({n}, DType::f32, Device::cuda(0));
+  kernels::cuda_synchronize();
+  kernels::Stream s = kernels::cuda_stream_create(true);
+  kernels::activation_forward_cuda(a, n, dxs.data<float>(), dyd.data<float>(), 0.f, s);
+  kernels::activation_backward_cuda(a, n, dxs.data<float>(), dyd.data<float>(), ddy.data<float>(),
+                                    ddx.data<float>(), 0.f, s);
+  kernels::activation_second_order_cuda(a, n, dxs.data<float>(), dyd.data<float>(),
+                                        ddy.data<float>(), dxs.data<float>(), ddx.data<float>(),
+                                        0.f, s);
+  kernels::adam_step_cuda(n, dp.data<float>(), dyd.data<float>(), dm.data<float>(),
+                          dv.data<float>(), hp, s);
+  kernels::cuda_stream_synchronize(s);
+  kernels::cuda_stream_destroy(s);
+  EXPECT_LT(testing::rel_error(to_host<float>(dyd), y), 1e-6);
+  EXPECT_LT(testing::rel_error(to_host<float>(ddx), dx), 1e-5);
+  EXPECT_LT(testing::rel_error(to_host<float>(dp), p), 1e-6);
+}
+
 #else
 TEST(CudaParity, BuiltWithoutCuda) {
   GTEST_SKIP() << "relmimic was built without the CUDA backend (RELMIMIC_CUDA=OFF or no nvcc)";

@@ -169,9 +169,12 @@ TEST(CudaTraining, DiscriminatorLossRewardAndUpdateMatchCpu) {
   expect_close(lg.expert_d, lc.expert_d, 1e-4, "mean D(expert)");
   EXPECT_LT(norm_rel_error(dg.parameters().grads_to_host(), dc.parameters().grads_to_host()), 1e-3);
 
+  // reward() writes on D's device: a device buffer for the cuda one.
   std::vector<float> rc(static_cast<size_t>(B)), rg(static_cast<size_t>(B));
   dc.reward(ag_c, rc.data());
-  dg.reward(ag_g, rg.data());
+  Tensor rg_dev = Tensor::zeros({B}, DType::f32, gpu);
+  dg.reward(ag_g, rg_dev.data<float>());
+  ops::copy_to_host(gpu, rg.data(), rg_dev.raw(), sizeof(float) * rg.size());
   EXPECT_LT(norm_rel_error(rg, rc), 1e-4);
 
   const algos::UpdateStats uc = dc.update(ex_c, ag_c), ug = dg.update(ex_g, ag_g);

@@ -3,10 +3,9 @@
 # tools/cuda_emulation (each CUDA thread a fiber; see its run.sh): the PPO and imitation trainers,
 # built with RELMIMIC_WITH_CUDA, run their device paths end to end (rollout storage, sampling,
 # GAE, losses, gathers, discriminator, Adam) with frames rendered by EGL on the host and
-# uploaded (run.device_frames=upload). The training kernels (ppo_loss, gather, reduce, image,
-# Adam, activation, attention, spectral norm) run emulated; conv, linear, LayerNorm and pool are
-# served by the CPU references (reference_kernels.cpp). CUDA-GL interop cannot be emulated: the
-# interop test skips. It checks the trainers' device wiring, not the device's rounding or speed.
+# uploaded (run.device_frames=upload). Every kernel runs emulated (conv through the wmma
+# emulation, linear through the cuBLAS one). CUDA-GL interop cannot be emulated: the interop
+# test skips. It checks the trainers' device wiring, not the device's rounding or speed.
 #
 # Usage: tests/gpu/emulation/run_training.sh [work dir, default build-emulation-train] [gtest args]
 set -euo pipefail
@@ -14,11 +13,9 @@ root=$(cd "$(dirname "$0")/../../.." && pwd)
 source "$root/tools/cuda_emulation/lib.sh"
 emu_start build-emulation-train "${1:-}"
 shift || true
-flags=(-std=c++20 -O1 -fopenmp -w -I"$work/include" -I"$root" $hdf5_inc -DRELMIMIC_WITH_CUDA=1
-  -DRELMIMIC_ASSET_DIR="\"$root/env/assets\"")
 
-kernels=(activation_cuda adam_cuda attention_cuda attention_unfused_cuda image_cuda reduce_cuda
-  spectral_norm_cuda ppo_loss_cuda gather_cuda cuda_context device_cuda)
+kernels=(activation_cuda adam_cuda attention_cuda attention_unfused_cuda conv2d_cuda gemm_cuda
+  image_cuda linear_cuda norm_cuda pool3d_cuda reduce_cuda spectral_norm_cuda ppo_loss_cuda gather_cuda cuda_context device_cuda)
 sources=()
 emu_kernels "${kernels[@]}"
 # The interop writer and CUDA events are not emulated: their no-CUDA versions (which refuse)
@@ -28,11 +25,10 @@ env_sources=()
 for s in "$root"/env/*.cpp; do
   [ "$(basename "$s")" = frames_cuda_none.cpp ] || env_sources+=("$s")
 done
-sources+=("$root"/kernels/*_cpu.cpp "$root"/kernels/*_common.cpp "$root"/engine/*.cpp "${env_sources[@]}" "$root"/algos/*.cpp "$root/tests/gpu/emulation/reference_kernels.cpp"
+sources+=("$root"/kernels/*_cpu.cpp "$root"/kernels/*_common.cpp "$root"/engine/*.cpp "${env_sources[@]}" "$root"/algos/*.cpp
+  "$root/kernels/cudnn_baseline_none.cpp"
   "$root/tests/gpu/test_cuda_training.cpp")
 
-newest=$(ls -t "$root"/kernels/*.h "$root"/kernels/*.cuh "$root"/engine/*.h "$root"/env/*.h \
-  "$root"/algos/*.h "$root"/tests/gpu/*.h "$root"/tests/*.h "$root"/tests/algos/*.h "$emu"/*.h | head -1)
 emu_link "$work/test_training_emulated" "$newest" -lgtest -lgtest_main -lopenblas \
   -lpthread $hdf5_lib -lmujoco -lEGL -lpng -lcrypto
 "$work/test_training_emulated" --gtest_filter='CudaGather.*:CudaTraining.*' "$@"
