@@ -20,6 +20,19 @@ struct Conv2dDims {
 // Both backends check with it.
 void check_conv2d_dims(const Conv2dDims& d, const char* who);
 
+// The CPU backend of the float convolutions. OneDnn: oneDNN's JIT kernels for the passes and
+// shapes where they beat im2col + GEMM (conv2d_cpu.cpp says which), the reference elsewhere; the
+// default in builds with oneDNN (CMake RELMIMIC_ONEDNN). Reference: im2col + GEMM everywhere;
+// the only choice without oneDNN, and always for double. RELMIMIC_CPU_CONV=onednn|reference,
+// read at the first convolution, overrides the default; set_cpu_conv overrides both (throws for
+// OneDnn in a build without it).
+enum class CpuConv { Reference, OneDnn };
+bool cpu_conv_onednn_built();
+CpuConv parse_cpu_conv(const char* value);  // "onednn" | "reference"; throws otherwise
+CpuConv cpu_conv();
+void set_cpu_conv(CpuConv c);
+const char* cpu_conv_name(CpuConv c);
+
 // y = conv(x, w) + b. b may be nullptr (no bias: used by forward-mode tangents).
 template <class T>
 void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b, T* y);

@@ -5,18 +5,73 @@
 //   backward_input:  dcol[K, g*N] = W^T dY,  dx_b = col2im(dcol_b)
 //   backward_weight: dW[Cout, K] += dY col^T,  db[Cout] += sum_{b,n} dy_b
 // Single-sample groups of 1x1 stride-1 unpadded convs skip im2col: col is x_b itself.
+// In builds with oneDNN the float passes where its JIT kernels are faster go there instead
+// (on_onednn below; kernels/conv2d_onednn.cpp); this code stays the reference.
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/common.h"
 #include "kernels/conv2d.h"
 #include "kernels/gemm.h"
 #include "kernels/parallel_cpu.h"
+#ifdef RELMIMIC_WITH_ONEDNN
+#include "kernels/conv2d_onednn.h"
+#endif
 
 namespace relmimic::kernels {
+
+bool cpu_conv_onednn_built() {
+#ifdef RELMIMIC_WITH_ONEDNN
+  return true;
+#else
+  return false;
+#endif
+}
+
+const char* cpu_conv_name(CpuConv c) {
+  return c == CpuConv::OneDnn ? "onednn" : "reference";
+}
+
+CpuConv parse_cpu_conv(const char* value) {
+  const std::string v = value ? value : "";
+  RM_CHECK(v == "onednn" || v == "reference",
+           "RELMIMIC_CPU_CONV must be onednn or reference, got '", v, "'");
+  const CpuConv c = v == "onednn" ? CpuConv::OneDnn : CpuConv::Reference;
+  RM_CHECK(c == CpuConv::Reference || cpu_conv_onednn_built(),
+           "RELMIMIC_CPU_CONV=onednn: relmimic was built without oneDNN (Debian libdnnl-dev; CMake "
+           "RELMIMIC_ONEDNN)");
+  return c;
+}
+
+namespace {
+// -1: not chosen yet; else a CpuConv.
+std::atomic<int> g_cpu_conv{-1};
+}  // namespace
+
+CpuConv cpu_conv() {
+  int c = g_cpu_conv.load(std::memory_order_relaxed);
+  if (c < 0) {
+    const char* env = std::getenv("RELMIMIC_CPU_CONV");
+    const CpuConv chosen = env && *env               ? parse_cpu_conv(env)
+                           : cpu_conv_onednn_built() ? CpuConv::OneDnn
+                                                     : CpuConv::Reference;
+    c = int(chosen);
+    g_cpu_conv.store(c, std::memory_order_relaxed);
+  }
+  return CpuConv(c);
+}
+
+void set_cpu_conv(CpuConv c) {
+  RM_CHECK(c == CpuConv::Reference || cpu_conv_onednn_built(),
+           "set_cpu_conv(onednn): relmimic was built without oneDNN");
+  g_cpu_conv.store(int(c), std::memory_order_relaxed);
+}
 
 void check_conv2d_dims(const Conv2dDims& d, const char* who) {
   RM_CHECK(d.batch >= 1 && d.in_c >= 1 && d.in_h >= 1 && d.in_w >= 1 && d.out_c >= 1, who,
@@ -53,6 +108,21 @@ double conv_macs(const Conv2dDims& d) {
 
 bool is_pointwise(const Conv2dDims& d) {
   return d.kh == 1 && d.kw == 1 && d.stride == 1 && d.pad == 0;
+}
+
+// Where oneDNN runs a float pass (bench/results/cpu_conv_onednn.txt: 2 cores, AVX-512, batch 8
+// to 128, reorders included): the forward of every conv with a spatial kernel (the 5x5 and 4x4
+// stems 1.5-3.6x, the reward net's conv2-5 1.4-1.9x); the backward passes from 32 input channels
+// on (the reward net's conv2-5, 1.3-2x), since on the stems and the ResBlocks' small convs
+// im2col + GEMM is faster, 2-20x so for oneDNN's backward weights at batch 8. 1x1 convs stay
+// on GEMM in every pass.
+enum class Pass { forward, backward };
+template <class T>
+bool on_onednn(const Conv2dDims& d, Pass pass) {
+  if constexpr (!std::is_same_v<T, float>) return false;
+  if (d.kh == 1 && d.kw == 1) return false;
+  if (pass == Pass::backward && d.in_c < 32) return false;
+  return cpu_conv() == CpuConv::OneDnn;
 }
 
 // Output columns wo whose input column wo*s - p + kj lies inside [0, W): [lo, hi).
@@ -217,6 +287,10 @@ template <class T>
 void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b, T* y) {
   check_conv2d_dims(d, "conv2d_forward_cpu");
   RM_CHECK(x && w && y, "conv2d_forward_cpu: null x, w or y");
+#ifdef RELMIMIC_WITH_ONEDNN
+  if constexpr (std::is_same_v<T, float>)
+    if (on_onednn<T>(d, Pass::forward) && onednn::forward(d, x, w, b, y)) return;
+#endif
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const int threads = cpu_threads(conv_macs(d));
   const Groups gr(d, threads);
@@ -247,6 +321,10 @@ template <class T>
 void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* dx) {
   check_conv2d_dims(d, "conv2d_backward_input_cpu");
   RM_CHECK(dy && w && dx, "conv2d_backward_input_cpu: null dy, w or dx");
+#ifdef RELMIMIC_WITH_ONEDNN
+  if constexpr (std::is_same_v<T, float>)
+    if (on_onednn<T>(d, Pass::backward) && onednn::backward_input(d, dy, w, dx)) return;
+#endif
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const int threads = cpu_threads(conv_macs(d));
   const Groups gr(d, threads);
@@ -270,6 +348,10 @@ template <class T>
 void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T* dw, T* db) {
   check_conv2d_dims(d, "conv2d_backward_weight_cpu");
   RM_CHECK(x && dy && dw, "conv2d_backward_weight_cpu: null x, dy or dw");
+#ifdef RELMIMIC_WITH_ONEDNN
+  if constexpr (std::is_same_v<T, float>)
+    if (on_onednn<T>(d, Pass::backward) && onednn::backward_weight(d, x, dy, dw, db)) return;
+#endif
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const long wsize = long(C) * K;
   const int team = cpu_threads(conv_macs(d));

@@ -10,11 +10,17 @@
 namespace relmimic::testing::detail {
 inline std::atomic<bool> counting{false};
 inline std::atomic<long> allocations{0};
+inline std::atomic<long> largest{0};  // bytes of the largest counted allocation
 }  // namespace relmimic::testing::detail
 
 void* operator new(std::size_t n) {
-  if (relmimic::testing::detail::counting.load(std::memory_order_relaxed))
-    relmimic::testing::detail::allocations.fetch_add(1);
+  namespace d = relmimic::testing::detail;
+  if (d::counting.load(std::memory_order_relaxed)) {
+    d::allocations.fetch_add(1);
+    long seen = d::largest.load();
+    while (long(n) > seen && !d::largest.compare_exchange_weak(seen, long(n))) {
+    }
+  }
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
@@ -33,10 +39,16 @@ template <class F>
 long allocations_of(F f) {
   f();
   detail::allocations = 0;
+  detail::largest = 0;
   detail::counting = true;
   f();
   detail::counting = false;
   return detail::allocations.load();
+}
+
+// The largest heap allocation (bytes) of the last allocations_of's counted run.
+inline long largest_allocation() {
+  return detail::largest.load();
 }
 
 }  // namespace relmimic::testing

@@ -13,6 +13,7 @@
 #include "engine/profile.h"
 #include "env/demos.h"
 #include "kernels/common.h"
+#include "kernels/conv2d.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 
@@ -187,10 +188,12 @@ int cmd_profile(int argc, char** argv) {
   const long minibatches = s.ppo.epochs * ((B + s.ppo.minibatch - 1) / s.ppo.minibatch);
   std::printf(
       "%s %s, k=%d, %dx%d frames, %d envs x %d steps = %ld samples; %d D updates of "
-      "%d+%d windows; %ld PPO minibatches of %d; %d thread(s); mean of %d iteration(s)\n",
+      "%d+%d windows; %ld PPO minibatches of %d; %d thread(s); CPU convolutions %s; mean of %d "
+      "iteration(s)\n",
       env::task_name(s.ppo.task), algos::variant_name(s.variant), s.ppo.frames, s.ppo.frame_size,
       s.ppo.frame_size, s.ppo.num_envs, s.ppo.rollout_steps, B, disc_updates, s.disc_minibatch,
-      s.disc_minibatch, minibatches, s.ppo.minibatch, omp_get_max_threads(), iterations);
+      s.disc_minibatch, minibatches, s.ppo.minibatch, omp_get_max_threads(),
+      kernels::cpu_conv_name(kernels::cpu_conv()), iterations);
   std::printf("%-40s %12s %8s\n", "phase", "ms", "%");
   for (const Phase& p : phases)
     std::printf("%-40s %12.1f %7.1f%%\n", p.name, 1e3 * p.seconds, 100 * p.seconds / total);

@@ -1,19 +1,42 @@
 // Steady-state forward/backward (and the gradient penalty) allocate nothing on the heap: every
 // buffer comes from the network's arena, sized at construction. Counted by replacing the
-// global operator new for this test program (counting only while a test asks for it).
+// global operator new for this test program (counting only while a test asks for it). With
+// oneDNN's convolutions (builds with oneDNN) the library allocates its small per-call argument
+// bookkeeping; every buffer is still held between calls: no allocation exceeds that.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <string>
 
 #include "engine/networks.h"
+#include "kernels/conv2d.h"
 #include "tests/alloc_counter.h"
 
 namespace relmimic {
 namespace {
 
 using testing::allocations_of;
+
+// The largest allocation oneDNN's execution may make per call (its argument bookkeeping).
+constexpr long kMaxBookkeeping = 1024;
+
+// Runs f on each CPU conv backend: nothing allocated on the reference, no buffer-sized
+// allocation on oneDNN.
+template <class F>
+void expect_no_buffers_allocated(F f, const std::string& what) {
+  const kernels::CpuConv saved = kernels::cpu_conv();
+  kernels::set_cpu_conv(kernels::CpuConv::Reference);
+  EXPECT_EQ(allocations_of(f), 0) << what;
+  if (kernels::cpu_conv_onednn_built()) {
+    kernels::set_cpu_conv(kernels::CpuConv::OneDnn);
+    const long n = allocations_of(f);
+    EXPECT_LE(testing::largest_allocation(), kMaxBookkeeping)
+        << what << ": " << n << " allocations";
+  }
+  kernels::set_cpu_conv(saved);
+}
 
 Tensor frames(int b, int k, int h, int w) {
   Tensor t = Tensor::zeros({b, k, h, w}, DType::u8);
@@ -32,12 +55,12 @@ TEST(NoAllocation, AgentForwardBackward) {
     Tensor obs = frames(2, 4, 84, 84);
     Tensor dmean = Tensor::zeros({2, 2}, DType::f32);
     const float dls[2] = {0.5f, -0.5f};
-    EXPECT_EQ(allocations_of([&] {
-                net.forward(obs);
-                net.backward(dmean, dls);
-              }),
-              0)
-        << arch_name(a);
+    expect_no_buffers_allocated(
+        [&] {
+          net.forward(obs);
+          net.backward(dmean, dls);
+        },
+        arch_name(a));
   }
 }
 
@@ -47,14 +70,15 @@ TEST(NoAllocation, RewardForwardBackwardAndPenalty) {
   RewardNet<float> net(c);
   Tensor obs = frames(2, 4, 84, 84);
   Tensor dlogit = Tensor::zeros({2, 1}, DType::f32);
-  EXPECT_EQ(allocations_of([&] {
-              net.forward(obs);
-              net.backward(dlogit);
-            }),
-            0);
+  expect_no_buffers_allocated(
+      [&] {
+        net.forward(obs);
+        net.backward(dlogit);
+      },
+      "reward forward + backward");
   Tensor x = Tensor::zeros({2, 4, 84, 84}, DType::f32);
   for (long i = 0; i < x.numel(); ++i) x.data<float>()[i] = float(obs.data<uint8_t>()[i]) / 255;
-  EXPECT_EQ(allocations_of([&] { net.gradient_penalty(x, 10.0, true); }), 0);
+  expect_no_buffers_allocated([&] { net.gradient_penalty(x, 10.0, true); }, "gradient penalty");
 }
 
 }  // namespace

@@ -125,9 +125,24 @@ TEST_P(Conv2dSmall, BackwardMatchesFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dSmall, ::testing::Range(0, int(small_cases().size())));
 
+// The float convolutions' CPU backends: the reference, and oneDNN where it is built.
+std::vector<kernels::CpuConv> cpu_convs() {
+  std::vector<kernels::CpuConv> v{kernels::CpuConv::Reference};
+  if (kernels::cpu_conv_onednn_built()) v.push_back(kernels::CpuConv::OneDnn);
+  return v;
+}
+
+// Restores the process's CPU conv backend at the end of a test.
+struct CpuConvScope {
+  kernels::CpuConv saved = kernels::cpu_conv();
+  ~CpuConvScope() { kernels::set_cpu_conv(saved); }
+};
+
 // Every conv of the paper's networks (Non-local agent, reward net, Nature CNN, IMPALA), batch 2,
-// in float against the direct loop in double.
+// in float against the direct loop in double, on each CPU backend; backward_weight accumulates
+// (a second call doubles dw and db) and repeats bit for bit.
 TEST(Conv2d, NetworkShapesFloatMatchDirectLoop) {
+  CpuConvScope scope;
   const int k = 4;
   const std::vector<Conv2dDims> cases = {
       dims(2, k, 84, 84, 32, 5, 5, 2, 1),    // agent stem -> 41x41x32
@@ -143,26 +158,53 @@ TEST(Conv2d, NetworkShapesFloatMatchDirectLoop) {
       dims(2, 64, 9, 9, 64, 3, 3, 1, 0),     // Nature 3x3 -> 7x7
       dims(2, 16, 41, 41, 32, 3, 3, 1, 0),   // IMPALA 3x3 no pad
   };
-  for (const Conv2dDims& d : cases) {
-    SCOPED_TRACE(::testing::Message()
-                 << d.in_c << "x" << d.in_h << "x" << d.in_w << " -> " << d.out_c << " k" << d.kh
-                 << " s" << d.stride << " p" << d.pad);
-    Rng rng(7);
-    auto x = random_vector<float>(d.batch * d.in_size(), rng);
-    auto w = random_vector<float>(d.weight_size(), rng, -0.1, 0.1);
-    auto b = random_vector<float>(d.out_c, rng);
-    auto dy = random_vector<float>(d.batch * d.out_size(), rng);
-    std::vector<float> y(dy.size()), dx(x.size()), dw(w.size(), 0.f), db(b.size(), 0.f);
-    kernels::conv2d_forward_cpu(d, x.data(), w.data(), b.data(), y.data());
-    kernels::conv2d_backward_input_cpu(d, dy.data(), w.data(), dx.data());
-    kernels::conv2d_backward_weight_cpu(d, x.data(), dy.data(), dw.data(), db.data());
-    const Direct ref{d};
-    std::vector<double> rdx, rdw, rdb;
-    ref.backward(x.data(), w.data(), dy.data(), rdx, rdw, rdb);
-    EXPECT_LT(rel_error(y, ref.forward(x.data(), w.data(), b.data())), 1e-5);
-    EXPECT_LT(rel_error(dx, rdx), 1e-5);
-    EXPECT_LT(rel_error(dw, rdw), 1e-5);
-    EXPECT_LT(rel_error(db, rdb), 1e-5);
+  for (const kernels::CpuConv backend : cpu_convs())
+    for (const Conv2dDims& d : cases) {
+      kernels::set_cpu_conv(backend);
+      SCOPED_TRACE(::testing::Message() << kernels::cpu_conv_name(backend) << " " << d.in_c << "x"
+                                        << d.in_h << "x" << d.in_w << " -> " << d.out_c << " k"
+                                        << d.kh << " s" << d.stride << " p" << d.pad);
+      Rng rng(7);
+      auto x = random_vector<float>(d.batch * d.in_size(), rng);
+      auto w = random_vector<float>(d.weight_size(), rng, -0.1, 0.1);
+      auto b = random_vector<float>(d.out_c, rng);
+      auto dy = random_vector<float>(d.batch * d.out_size(), rng);
+      std::vector<float> y(dy.size()), dx(x.size()), dw(w.size(), 0.f), db(b.size(), 0.f);
+      kernels::conv2d_forward_cpu(d, x.data(), w.data(), b.data(), y.data());
+      kernels::conv2d_backward_input_cpu(d, dy.data(), w.data(), dx.data());
+      kernels::conv2d_backward_weight_cpu(d, x.data(), dy.data(), dw.data(), db.data());
+      const Direct ref{d};
+      std::vector<double> rdx, rdw, rdb;
+      ref.backward(x.data(), w.data(), dy.data(), rdx, rdw, rdb);
+      EXPECT_LT(rel_error(y, ref.forward(x.data(), w.data(), b.data())), 1e-5);
+      EXPECT_LT(rel_error(dx, rdx), 1e-5);
+      EXPECT_LT(rel_error(dw, rdw), 1e-5);
+      EXPECT_LT(rel_error(db, rdb), 1e-5);
+      std::vector<float> dw2(dw.size(), 0.f), db2(db.size(), 0.f);
+      kernels::conv2d_backward_weight_cpu(d, x.data(), dy.data(), dw2.data(), db2.data());
+      EXPECT_EQ(dw2, dw);
+      EXPECT_EQ(db2, db);
+      kernels::conv2d_backward_weight_cpu(d, x.data(), dy.data(), dw2.data(), db2.data());
+      for (auto& v : rdw) v *= 2;
+      for (auto& v : rdb) v *= 2;
+      EXPECT_LT(rel_error(dw2, rdw), 1e-5);
+      EXPECT_LT(rel_error(db2, rdb), 1e-5);
+      std::vector<float> y2(y.size());
+      kernels::conv2d_forward_cpu(d, x.data(), w.data(), b.data(), y2.data());
+      EXPECT_EQ(y2, y);
+    }
+}
+
+TEST(Conv2d, CpuBackendSwitchIsValidated) {
+  CpuConvScope scope;
+  EXPECT_EQ(kernels::parse_cpu_conv("reference"), kernels::CpuConv::Reference);
+  EXPECT_THROW(kernels::parse_cpu_conv("mkl"), Error);
+  EXPECT_THROW(kernels::parse_cpu_conv(""), Error);
+  if (kernels::cpu_conv_onednn_built()) {
+    EXPECT_EQ(kernels::parse_cpu_conv("onednn"), kernels::CpuConv::OneDnn);
+  } else {
+    EXPECT_THROW(kernels::parse_cpu_conv("onednn"), Error);
+    EXPECT_THROW(kernels::set_cpu_conv(kernels::CpuConv::OneDnn), Error);
   }
 }
 

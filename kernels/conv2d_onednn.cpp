@@ -1,0 +1,243 @@
+// oneDNN convolutions behind the conv2d_*_cpu<float> contracts (kernels/conv2d_onednn.h).
+// The user's tensors stay NCHW / OIHW; each primitive picks its own layout (format `any`, the
+// blocked nChw16c family on AVX-512) and the reorders to and from it run inside each call, so
+// the timings in bench/results include them. Weights change every step, so they are reordered
+// every call too.
+#include "kernels/conv2d_onednn.h"
+
+#include <map>
+#include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <tuple>
+#include <vector>
+
+#include "kernels/common.h"
+
+namespace relmimic::kernels::onednn {
+
+namespace {
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+enum class Pass { forward, backward_input, backward_weight };
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+// Runs p with a prepared argument array through the C API: the C++ API's execute copies its
+// argument map into a new vector on every call.
+void run(const dnnl::primitive& p, dnnl::stream& s, const std::vector<dnnl_exec_arg_t>& args) {
+  dnnl::error::wrap_c_api(dnnl_primitive_execute(p.get(), s.get(), int(args.size()), args.data()),
+                          "could not execute a oneDNN primitive");
+}
+
+// One buffer in the primitive's layout, fed from (or written back to) a user tensor in the
+// plain layout by a reorder, or the user tensor itself when the layouts agree.
+struct Staged {
+  memory user, prim;
+  dnnl::reorder to_prim, to_user;
+  std::vector<dnnl_exec_arg_t> in_args, out_args;
+  bool same = true;
+  void init(const memory::desc& user_md, const memory::desc& prim_md, bool in, bool out) {
+    user = memory(user_md, cpu_engine(), DNNL_MEMORY_NONE);
+    same = user_md == prim_md;
+    if (same) return;
+    prim = memory(prim_md, cpu_engine());
+    if (in) {
+      to_prim = dnnl::reorder(user, prim);
+      in_args = {{DNNL_ARG_FROM, user.get()}, {DNNL_ARG_TO, prim.get()}};
+    }
+    if (out) {
+      to_user = dnnl::reorder(prim, user);
+      out_args = {{DNNL_ARG_FROM, prim.get()}, {DNNL_ARG_TO, user.get()}};
+    }
+  }
+  // The memory the primitive reads or writes.
+  const memory& used() const { return same ? user : prim; }
+  // Points the user side at p and, for an input, reorders it into the primitive's layout.
+  void bind(const void* p, dnnl::stream& s, bool in) {
+    user.set_data_handle(const_cast<void*>(p));
+    if (!same && in) run(to_prim, s, in_args);
+  }
+  void write_back(dnnl::stream& s) {
+    if (!same) run(to_user, s, out_args);
+  }
+};
+
+struct Entry {
+  bool ok = false;  // false: oneDNN could not build this primitive; use the reference
+  dnnl::primitive prim;
+  Staged a, b, c;             // forward: x, w, y; backward_input: dy, w, dx; weight: x, dy, dw
+  memory bias;                // forward: b; backward_weight: db's staging (plain [Cout])
+  memory scratchpad;          // the primitive's scratch, owned here (none allocated per call)
+  std::vector<float> dw, db;  // backward_weight: the pass's own dW, db before they are added
+  std::vector<dnnl_exec_arg_t> args;
+  // The argument array: a, b and c under the given names, the bias if any, the scratchpad.
+  void set_args(const dnnl::primitive_desc_base& pd, int a_arg, int b_arg, int c_arg,
+                int bias_arg) {
+    scratchpad = memory(pd.scratchpad_desc(), cpu_engine());
+    args = {{a_arg, a.used().get()}, {b_arg, b.used().get()}, {c_arg, c.used().get()}};
+    if (bias) args.push_back({bias_arg, bias.get()});
+    args.push_back({DNNL_ARG_SCRATCHPAD, scratchpad.get()});
+  }
+};
+
+// The scratchpad is the caller's (Entry::scratchpad), so executing allocates none.
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+memory::desc plain(const memory::dims& dims, tag t) {
+  return memory::desc(dims, dt::f32, t);
+}
+memory::desc any(const memory::dims& dims) {
+  return memory::desc(dims, dt::f32, tag::any);
+}
+
+struct Shapes {
+  memory::dims src, wei, bia, dst, strides, pad_l, pad_r;
+  explicit Shapes(const Conv2dDims& d)
+      : src{d.batch, d.in_c, d.in_h, d.in_w},
+        wei{d.out_c, d.in_c, d.kh, d.kw},
+        bia{d.out_c},
+        dst{d.batch, d.out_c, d.out_h(), d.out_w()},
+        strides{d.stride, d.stride},
+        pad_l{d.pad, d.pad},
+        // The right padding that makes oneDNN's output size the floor formula's.
+        pad_r{(d.out_h() - 1) * d.stride + d.kh - d.in_h - d.pad,
+              (d.out_w() - 1) * d.stride + d.kw - d.in_w - d.pad} {}
+};
+
+dnnl::convolution_forward::primitive_desc forward_pd(const Shapes& s, bool bias) {
+  using F = dnnl::convolution_forward;
+  const auto alg = dnnl::algorithm::convolution_direct;
+  const auto prop = dnnl::prop_kind::forward_training;
+  return bias ? F::primitive_desc(F::desc(prop, alg, any(s.src), any(s.wei), any(s.bia), any(s.dst),
+                                          s.strides, s.pad_l, s.pad_r),
+                                  user_scratchpad(), cpu_engine())
+              : F::primitive_desc(F::desc(prop, alg, any(s.src), any(s.wei), any(s.dst), s.strides,
+                                          s.pad_l, s.pad_r),
+                                  user_scratchpad(), cpu_engine());
+}
+
+void build(Entry& e, const Conv2dDims& d, Pass pass, bool bias) {
+  const Shapes s(d);
+  const auto alg = dnnl::algorithm::convolution_direct;
+  const memory::desc src = plain(s.src, tag::nchw), wei = plain(s.wei, tag::oihw),
+                     dst = plain(s.dst, tag::nchw), bia = plain(s.bia, tag::x);
+  if (pass == Pass::forward) {
+    const auto pd = forward_pd(s, bias);
+    e.prim = dnnl::convolution_forward(pd);
+    e.a.init(src, pd.src_desc(), true, false);
+    e.b.init(wei, pd.weights_desc(), true, false);
+    e.c.init(dst, pd.dst_desc(), false, true);
+    if (bias) e.bias = memory(bia, cpu_engine(), DNNL_MEMORY_NONE);
+    e.set_args(pd, DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS);
+  } else if (pass == Pass::backward_input) {
+    using B = dnnl::convolution_backward_data;
+    const auto pd = B::primitive_desc(
+        B::desc(alg, any(s.src), any(s.wei), any(s.dst), s.strides, s.pad_l, s.pad_r),
+        user_scratchpad(), cpu_engine(), forward_pd(s, false));
+    e.prim = B(pd);
+    e.a.init(dst, pd.diff_dst_desc(), true, false);
+    e.b.init(wei, pd.weights_desc(), true, false);
+    e.c.init(src, pd.diff_src_desc(), false, true);
+    e.set_args(pd, DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC, 0);
+  } else {
+    using W = dnnl::convolution_backward_weights;
+    const auto pd = bias ? W::primitive_desc(W::desc(alg, any(s.src), any(s.wei), any(s.bia),
+                                                     any(s.dst), s.strides, s.pad_l, s.pad_r),
+                                             user_scratchpad(), cpu_engine(), forward_pd(s, true))
+                         : W::primitive_desc(W::desc(alg, any(s.src), any(s.wei), any(s.dst),
+                                                     s.strides, s.pad_l, s.pad_r),
+                                             user_scratchpad(), cpu_engine(), forward_pd(s, false));
+    e.prim = W(pd);
+    e.a.init(src, pd.src_desc(), true, false);
+    e.b.init(dst, pd.diff_dst_desc(), true, false);
+    e.c.init(wei, pd.diff_weights_desc(), false, true);
+    e.dw.resize(size_t(d.weight_size()));
+    if (bias) {
+      e.db.resize(size_t(d.out_c));
+      e.bias = memory(bia, cpu_engine(), e.db.data());
+    }
+    e.set_args(pd, DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS);
+  }
+  e.ok = true;
+}
+
+// This thread's primitive for (d, pass, bias), built on first use.
+Entry& entry(const Conv2dDims& d, Pass pass, bool bias) {
+  using Key = std::tuple<int, int, int, int, int, int, int, int, int, int, bool>;
+  thread_local std::map<Key, std::unique_ptr<Entry>> cache;
+  const Key key{d.batch, d.in_c,   d.in_h, d.in_w,    d.out_c, d.kh,
+                d.kw,    d.stride, d.pad,  int(pass), bias};
+  auto it = cache.find(key);
+  if (it != cache.end()) return *it->second;
+  auto e = std::make_unique<Entry>();
+  try {
+    build(*e, d, pass, bias);
+  } catch (const dnnl::error&) {
+    e = std::make_unique<Entry>();  // no primitive for this shape: the reference serves it
+  }
+  return *cache.emplace(key, std::move(e)).first->second;
+}
+
+dnnl::stream& cpu_stream() {
+  thread_local dnnl::stream s(cpu_engine());
+  return s;
+}
+
+}  // namespace
+
+bool forward(const Conv2dDims& d, const float* x, const float* w, const float* b, float* y) {
+  Entry& e = entry(d, Pass::forward, b != nullptr);
+  if (!e.ok) return false;
+  dnnl::stream& s = cpu_stream();
+  e.a.bind(x, s, true);
+  e.b.bind(w, s, true);
+  e.c.bind(y, s, false);
+  if (b) e.bias.set_data_handle(const_cast<float*>(b));
+  run(e.prim, s, e.args);
+  e.c.write_back(s);
+  s.wait();
+  return true;
+}
+
+bool backward_input(const Conv2dDims& d, const float* dy, const float* w, float* dx) {
+  Entry& e = entry(d, Pass::backward_input, false);
+  if (!e.ok) return false;
+  dnnl::stream& s = cpu_stream();
+  e.a.bind(dy, s, true);
+  e.b.bind(w, s, true);
+  e.c.bind(dx, s, false);
+  run(e.prim, s, e.args);
+  e.c.write_back(s);
+  s.wait();
+  return true;
+}
+
+bool backward_weight(const Conv2dDims& d, const float* x, const float* dy, float* dw, float* db) {
+  Entry& e = entry(d, Pass::backward_weight, db != nullptr);
+  if (!e.ok) return false;
+  dnnl::stream& s = cpu_stream();
+  e.a.bind(x, s, true);
+  e.b.bind(dy, s, true);
+  e.c.bind(e.dw.data(), s, false);
+  run(e.prim, s, e.args);
+  e.c.write_back(s);
+  s.wait();
+  // The contract accumulates; oneDNN overwrites.
+  const long n = d.weight_size();
+  for (long i = 0; i < n; ++i) dw[i] += e.dw[size_t(i)];
+  if (db)
+    for (int c = 0; c < d.out_c; ++c) db[c] += e.db[size_t(c)];
+  return true;
+}
+
+}  // namespace relmimic::kernels::onednn
