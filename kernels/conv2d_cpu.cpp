@@ -117,9 +117,7 @@ bool is_pointwise(const Conv2dDims& d) {
 // im2col + GEMM is faster, 2-20x so for oneDNN's backward weights at batch 8. 1x1 convs stay
 // on GEMM in every pass.
 enum class Pass { forward, backward };
-template <class T>
-bool on_onednn(const Conv2dDims& d, Pass pass) {
-  if constexpr (!std::is_same_v<T, float>) return false;
+[[maybe_unused]] bool on_onednn(const Conv2dDims& d, Pass pass) {
   if (d.kh == 1 && d.kw == 1) return false;
   if (pass == Pass::backward && d.in_c < 32) return false;
   return cpu_conv() == CpuConv::OneDnn;
@@ -289,7 +287,7 @@ void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b,
   RM_CHECK(x && w && y, "conv2d_forward_cpu: null x, w or y");
 #ifdef RELMIMIC_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>)
-    if (on_onednn<T>(d, Pass::forward) && onednn::forward(d, x, w, b, y)) return;
+    if (on_onednn(d, Pass::forward) && onednn::forward(d, x, w, b, y)) return;
 #endif
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const int threads = cpu_threads(conv_macs(d));
@@ -323,7 +321,7 @@ void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* 
   RM_CHECK(dy && w && dx, "conv2d_backward_input_cpu: null dy, w or dx");
 #ifdef RELMIMIC_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>)
-    if (on_onednn<T>(d, Pass::backward) && onednn::backward_input(d, dy, w, dx)) return;
+    if (on_onednn(d, Pass::backward) && onednn::backward_input(d, dy, w, dx)) return;
 #endif
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const int threads = cpu_threads(conv_macs(d));
@@ -350,7 +348,7 @@ void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T*
   RM_CHECK(x && dy && dw, "conv2d_backward_weight_cpu: null x, dy or dw");
 #ifdef RELMIMIC_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>)
-    if (on_onednn<T>(d, Pass::backward) && onednn::backward_weight(d, x, dy, dw, db)) return;
+    if (on_onednn(d, Pass::backward) && onednn::backward_weight(d, x, dy, dw, db)) return;
 #endif
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const long wsize = long(C) * K;

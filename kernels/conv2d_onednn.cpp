@@ -193,45 +193,39 @@ dnnl::stream& cpu_stream() {
   return s;
 }
 
+// One call of e: reorders the inputs a and b into the primitive's layouts, runs it, and
+// reorders its output into c.
+void execute(Entry& e, const void* a, const void* b, void* c) {
+  dnnl::stream& s = cpu_stream();
+  e.a.bind(a, s, true);
+  e.b.bind(b, s, true);
+  e.c.bind(c, s, false);
+  run(e.prim, s, e.args);
+  e.c.write_back(s);
+  s.wait();
+}
+
 }  // namespace
 
 bool forward(const Conv2dDims& d, const float* x, const float* w, const float* b, float* y) {
   Entry& e = entry(d, Pass::forward, b != nullptr);
   if (!e.ok) return false;
-  dnnl::stream& s = cpu_stream();
-  e.a.bind(x, s, true);
-  e.b.bind(w, s, true);
-  e.c.bind(y, s, false);
   if (b) e.bias.set_data_handle(const_cast<float*>(b));
-  run(e.prim, s, e.args);
-  e.c.write_back(s);
-  s.wait();
+  execute(e, x, w, y);
   return true;
 }
 
 bool backward_input(const Conv2dDims& d, const float* dy, const float* w, float* dx) {
   Entry& e = entry(d, Pass::backward_input, false);
   if (!e.ok) return false;
-  dnnl::stream& s = cpu_stream();
-  e.a.bind(dy, s, true);
-  e.b.bind(w, s, true);
-  e.c.bind(dx, s, false);
-  run(e.prim, s, e.args);
-  e.c.write_back(s);
-  s.wait();
+  execute(e, dy, w, dx);
   return true;
 }
 
 bool backward_weight(const Conv2dDims& d, const float* x, const float* dy, float* dw, float* db) {
   Entry& e = entry(d, Pass::backward_weight, db != nullptr);
   if (!e.ok) return false;
-  dnnl::stream& s = cpu_stream();
-  e.a.bind(x, s, true);
-  e.b.bind(dy, s, true);
-  e.c.bind(e.dw.data(), s, false);
-  run(e.prim, s, e.args);
-  e.c.write_back(s);
-  s.wait();
+  execute(e, x, dy, e.dw.data());
   // The contract accumulates; oneDNN overwrites.
   const long n = d.weight_size();
   for (long i = 0; i < n; ++i) dw[i] += e.dw[size_t(i)];

@@ -3,9 +3,14 @@
 // per test program.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <string>
+
+#include "tests/cpu_conv_backends.h"
 
 namespace relmimic::testing::detail {
 inline std::atomic<bool> counting{false};
@@ -49,6 +54,25 @@ long allocations_of(F f) {
 // The largest heap allocation (bytes) of the last allocations_of's counted run.
 inline long largest_allocation() {
   return detail::largest.load();
+}
+
+// The largest allocation oneDNN's primitive execution makes per call: its own argument
+// bookkeeping, inside the library (every buffer is held between calls).
+constexpr long kMaxOneDnnBookkeeping = 1024;
+
+// Runs f on each CPU conv backend: nothing allocated on the reference; on oneDNN nothing larger
+// than its per-call bookkeeping.
+template <class F>
+void expect_no_buffers_allocated(F f, const std::string& what) {
+  CpuConvScope scope;
+  for (const kernels::CpuConv backend : cpu_conv_backends()) {
+    kernels::set_cpu_conv(backend);
+    const long n = allocations_of(f);
+    if (backend == kernels::CpuConv::Reference)
+      EXPECT_EQ(n, 0) << what;
+    else
+      EXPECT_LE(largest_allocation(), kMaxOneDnnBookkeeping) << what << ": " << n << " allocations";
+  }
 }
 
 }  // namespace relmimic::testing

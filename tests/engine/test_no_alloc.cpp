@@ -5,38 +5,13 @@
 // bookkeeping; every buffer is still held between calls: no allocation exceeds that.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
-#include <string>
-
 #include "engine/networks.h"
-#include "kernels/conv2d.h"
 #include "tests/alloc_counter.h"
 
 namespace relmimic {
 namespace {
 
-using testing::allocations_of;
-
-// The largest allocation oneDNN's execution may make per call (its argument bookkeeping).
-constexpr long kMaxBookkeeping = 1024;
-
-// Runs f on each CPU conv backend: nothing allocated on the reference, no buffer-sized
-// allocation on oneDNN.
-template <class F>
-void expect_no_buffers_allocated(F f, const std::string& what) {
-  const kernels::CpuConv saved = kernels::cpu_conv();
-  kernels::set_cpu_conv(kernels::CpuConv::Reference);
-  EXPECT_EQ(allocations_of(f), 0) << what;
-  if (kernels::cpu_conv_onednn_built()) {
-    kernels::set_cpu_conv(kernels::CpuConv::OneDnn);
-    const long n = allocations_of(f);
-    EXPECT_LE(testing::largest_allocation(), kMaxBookkeeping)
-        << what << ": " << n << " allocations";
-  }
-  kernels::set_cpu_conv(saved);
-}
+using testing::expect_no_buffers_allocated;
 
 Tensor frames(int b, int k, int h, int w) {
   Tensor t = Tensor::zeros({b, k, h, w}, DType::u8);

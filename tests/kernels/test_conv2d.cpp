@@ -7,12 +7,15 @@
 
 #include "kernels/common.h"
 #include "kernels/conv2d.h"
+#include "tests/cpu_conv_backends.h"
 #include "tests/grad_check.h"
 
 namespace relmimic {
 namespace {
 
 using kernels::Conv2dDims;
+using testing::cpu_conv_backends;
+using testing::CpuConvScope;
 using testing::numeric_grad;
 using testing::random_vector;
 using testing::rel_error;
@@ -125,19 +128,6 @@ TEST_P(Conv2dSmall, BackwardMatchesFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dSmall, ::testing::Range(0, int(small_cases().size())));
 
-// The float convolutions' CPU backends: the reference, and oneDNN where it is built.
-std::vector<kernels::CpuConv> cpu_convs() {
-  std::vector<kernels::CpuConv> v{kernels::CpuConv::Reference};
-  if (kernels::cpu_conv_onednn_built()) v.push_back(kernels::CpuConv::OneDnn);
-  return v;
-}
-
-// Restores the process's CPU conv backend at the end of a test.
-struct CpuConvScope {
-  kernels::CpuConv saved = kernels::cpu_conv();
-  ~CpuConvScope() { kernels::set_cpu_conv(saved); }
-};
-
 // Every conv of the paper's networks (Non-local agent, reward net, Nature CNN, IMPALA), batch 2,
 // in float against the direct loop in double, on each CPU backend; backward_weight accumulates
 // (a second call doubles dw and db) and repeats bit for bit.
@@ -158,7 +148,7 @@ TEST(Conv2d, NetworkShapesFloatMatchDirectLoop) {
       dims(2, 64, 9, 9, 64, 3, 3, 1, 0),     // Nature 3x3 -> 7x7
       dims(2, 16, 41, 41, 32, 3, 3, 1, 0),   // IMPALA 3x3 no pad
   };
-  for (const kernels::CpuConv backend : cpu_convs())
+  for (const kernels::CpuConv backend : cpu_conv_backends())
     for (const Conv2dDims& d : cases) {
       kernels::set_cpu_conv(backend);
       SCOPED_TRACE(::testing::Message() << kernels::cpu_conv_name(backend) << " " << d.in_c << "x"
