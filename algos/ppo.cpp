@@ -195,14 +195,19 @@ IterationStats PpoTrainer::collect() {
   for (int t = 0; t < T; ++t) {
     const long base = long(t) * N;
     const Tensor ob = rows(base, N);
-    const float* mean = pi_->forward(ob).data<float>();  // [N, A]
-    for (float& z : noise_) z = float(sample_rng_.normal());
-    ops::copy_from_host(d, r_.noise.raw(), noise_.data(), sizeof(float) * noise_.size());
     float* act = r_.actions.data<float>() + base * A;
-    train_ops::gaussian_sample(d, N, A, mean, log_std, r_.noise.data<float>(), act);
-    train_ops::gaussian_log_prob(d, N, A, mean, log_std, act, r_.logp.data<float>() + base);
-    const float* v = vf_->forward(ob).data<float>();  // [N, 1]
-    train_ops::copy_bytes(d, r_.values.data<float>() + base, v, sizeof(float) * size_t(N));
+    overlapped(
+        [&] {
+          const float* mean = pi_->forward(ob).data<float>();  // [N, A]
+          for (float& z : noise_) z = float(sample_rng_.normal());
+          ops::copy_from_host(d, r_.noise.raw(), noise_.data(), sizeof(float) * noise_.size());
+          train_ops::gaussian_sample(d, N, A, mean, log_std, r_.noise.data<float>(), act);
+          train_ops::gaussian_log_prob(d, N, A, mean, log_std, act, r_.logp.data<float>() + base);
+        },
+        [&] {
+          const float* v = vf_->forward(ob).data<float>();  // [N, 1]
+          train_ops::copy_bytes(d, r_.values.data<float>() + base, v, sizeof(float) * size_t(N));
+        });
     // Only the actions cross to the host, for the envs.
     ops::copy_to_host(d, env_actions_.data(), act, sizeof(float) * env_actions_.size());
     for (float& a : env_actions_) a = std::clamp(a, -float(s_.action_clip), float(s_.action_clip));
@@ -358,18 +363,28 @@ void PpoTrainer::update(IterationStats& st) {
       const Minibatch mb = gather_minibatch(start, b);
       const Tensor& ob = mb.obs;
 
-      pi_->parameters().zero_grad();
-      const PolicyObjective po = policy_objective(*pi_, ob, mb.actions, mb.logp, mb.advantages,
-                                                  s_.clip, s_.entropy_coef, true, scratch_);
+      // The policy's and the value network's gradients are independent: on the CPU they are
+      // computed at the same time, one network per half of the threads (kernels/overlap.h).
+      // The learners' hook, clipping and Adam then run in the usual order.
+      PolicyObjective po;
+      kernels::ValueLossStats vo;
+      overlapped(
+          [&] {
+            pi_->parameters().zero_grad();
+            po = policy_objective(*pi_, ob, mb.actions, mb.logp, mb.advantages, s_.clip,
+                                  s_.entropy_coef, true, scratch_);
+          },
+          [&] {
+            vf_->parameters().zero_grad();
+            vo = value_objective(*vf_, ob, mb.returns, mb.values, s_.value_clip, s_.value_coef,
+                                 true, value_scratch_);
+          });
       RM_CHECK(std::isfinite(po.loss), "policy loss is ", po.loss, " at iteration ", iteration_ + 1,
                ", epoch ", epoch + 1, ": training diverged");
       if (grad_hook_) grad_hook_(pi_->parameters().grads(), pi_->parameters().size());
       st.policy_grad_norm += clip_grad_norm(pi_->parameters(), s_.max_grad_norm);
       pi_opt_->step();
 
-      vf_->parameters().zero_grad();
-      const kernels::ValueLossStats vo = value_objective(
-          *vf_, ob, mb.returns, mb.values, s_.value_clip, s_.value_coef, true, scratch_);
       RM_CHECK(std::isfinite(vo.loss), "value loss is ", vo.loss, " at iteration ", iteration_ + 1,
                ", epoch ", epoch + 1, ": training diverged");
       if (grad_hook_) grad_hook_(vf_->parameters().grads(), vf_->parameters().size());

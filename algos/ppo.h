@@ -38,6 +38,7 @@
 #include "engine/networks.h"
 #include "engine/optim.h"
 #include "env/pool.h"
+#include "kernels/overlap.h"
 #include "kernels/ppo_loss.h"
 
 namespace relmimic::algos {
@@ -71,6 +72,7 @@ struct PpoSettings {
   double obs_clip = 10, reward_clip = 10, action_clip = 1;
   // run
   int threads = 1, checkpoint_every = 10, log_window = 100;
+  bool overlap = true;         // run.overlap: policy and value gradients at once on the CPU
   Device device;               // run.device: cpu, or a CUDA device (pixel agents)
   bool upload_frames = false;  // run.device_frames=upload: host frames uploaded per step
 
@@ -262,7 +264,18 @@ class PpoTrainer {
   std::vector<long> perm_;
   std::vector<int32_t> perm32_;
   double velocity_sum_ = 0;  // x_velocity over the rollout's steps
-  LossScratch<float> scratch_;
+  LossScratch<float> scratch_, value_scratch_;
+  // a() and b() at the same time on a 2-thread CPU run with run.overlap (kernels/overlap.h),
+  // else one after the other.
+  template <class A, class B>
+  void overlapped(A&& a, B&& b) {
+    if (s_.overlap && s_.device.is_cpu()) {
+      kernels::cpu_overlap(a, b);
+    } else {
+      a();
+      b();
+    }
+  }
 };
 
 // A policy network as it acts outside training (evaluation, recording): the settings of its run

@@ -50,6 +50,9 @@ void declare_ppo(Config& c, PpoPreset preset) {
 
   c.add("run.threads", px ? 0 : 1,
         "compute threads of the CPU backend (0: OpenMP's default); small MLPs run fastest on 1");
+  c.add("run.overlap", true,
+        "CPU backend: compute the policy's and the value network's minibatch gradients at the "
+        "same time, each on half of the threads");
   c.add("run.checkpoint_every", 10, "iterations between checkpoints");
   c.add("run.log_window", 100, "episodes averaged for the logged return");
   c.add("run.device", "cpu",
@@ -106,6 +109,7 @@ PpoSettings ppo_settings(const Config& c) {
   s.reward_clip = c.get<double>("ppo.reward_clip");
   s.action_clip = c.get<double>("ppo.action_clip");
   s.threads = c.get<int>("run.threads");
+  s.overlap = c.get<bool>("run.overlap");
   s.checkpoint_every = c.get<int>("run.checkpoint_every");
   s.log_window = c.get<int>("run.log_window");
   const std::string device = c.get<std::string>("run.device");

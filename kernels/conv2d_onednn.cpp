@@ -5,6 +5,8 @@
 // every call too.
 #include "kernels/conv2d_onednn.h"
 
+#include <omp.h>
+
 #include <map>
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -171,12 +173,14 @@ void build(Entry& e, const Conv2dDims& d, Pass pass, bool bias) {
   e.ok = true;
 }
 
-// This thread's primitive for (d, pass, bias), built on first use.
+// This thread's primitive for (d, pass, bias) at its current OpenMP thread count, built on first
+// use. A primitive splits its work for the thread count it was made with, so a thread that runs
+// with fewer threads for a while (kernels::CpuOverlap) gets its own.
 Entry& entry(const Conv2dDims& d, Pass pass, bool bias) {
-  using Key = std::tuple<int, int, int, int, int, int, int, int, int, int, bool>;
+  using Key = std::tuple<int, int, int, int, int, int, int, int, int, int, bool, int>;
   thread_local std::map<Key, std::unique_ptr<Entry>> cache;
   const Key key{d.batch, d.in_c,   d.in_h, d.in_w,    d.out_c, d.kh,
-                d.kw,    d.stride, d.pad,  int(pass), bias};
+                d.kw,    d.stride, d.pad,  int(pass), bias,    omp_get_max_threads()};
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
   auto e = std::make_unique<Entry>();

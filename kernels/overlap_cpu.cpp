@@ -1,0 +1,47 @@
+#include <omp.h>
+
+#include <exception>
+
+#include "kernels/overlap.h"
+
+namespace relmimic::kernels {
+
+bool cpu_overlap_possible() {
+  return !omp_in_parallel() && omp_get_max_threads() == 2;
+}
+
+namespace detail {
+
+void cpu_overlap(OverlapJob a, OverlapJob b) {
+  std::exception_ptr errors[2];
+  auto run = [&](int side) {
+    const OverlapJob& job = side == 0 ? a : b;
+    try {
+      job.call(job.obj);
+    } catch (...) {
+      errors[side] = std::current_exception();
+    }
+  };
+  if (cpu_overlap_possible()) {
+#pragma omp parallel num_threads(2)
+    {
+      // Inside, each side sees one thread: the kernels' own parallel loops stay on it, and
+      // oneDNN builds its primitives for one thread (its cache is keyed by omp_get_max_threads()).
+      omp_set_num_threads(1);
+      if (omp_get_num_threads() == 2) {
+        run(omp_get_thread_num());
+      } else {  // the runtime gave one thread: both sides here
+        run(0);
+        run(1);
+      }
+    }
+  } else {
+    run(0);
+    run(1);
+  }
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+}  // namespace detail
+}  // namespace relmimic::kernels
