@@ -22,6 +22,7 @@
 #include "kernels/common.h"
 #include "kernels/fast_exp.h"
 #include "kernels/gemm.h"
+#include "kernels/parallel_cpu.h"
 
 namespace relmimic::kernels {
 
@@ -38,7 +39,8 @@ void check_attention_dims(const AttentionDims& d, const char* who) {
 
 namespace {
 
-// The batch loops own the cores: each OpenMP thread runs whole samples. OpenBLAS (pthread build)
+// The batch loops own the cores: each OpenMP thread runs whole samples (a batch of one runs
+// outside any region, and its GEMMs may split over the threads instead). OpenBLAS (pthread build)
 // would start its own pool inside every call as well and oversubscribe the cores (4x slower at
 // B=128, C'=8, N=441 on 2 cores), so BLAS runs single-threaded while a batch loop is parallel and
 // its thread count is restored afterwards.
@@ -177,15 +179,14 @@ void attention_forward_cpu(const AttentionDims& d, const T* theta, const T* phi,
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
   const BatchThreads threads(d.batch);
-#pragma omp parallel for schedule(static) if (threads.parallel())
-  for (int b = 0; b < d.batch; ++b) {
+  for_each_index(threads.parallel(), d.batch, [&](int b) {
     const T* th = theta + b * qs;
     const T* ph = phi + b * qs;
     T* a = attn + b * as;
     mul_tn(c, n, th, ph, T(0), a);                           // S = Th^T Ph         [N, N]
     softmax_rows(n, a);                                      // A = softmax_rows(S)
     mul_cn_nn(true, c, n, g + b * qs, a, T(0), y + b * qs);  // Y = G A^T  [C', N]
-  }
+  });
 }
 
 template <class T>
@@ -196,8 +197,7 @@ void attention_backward_cpu(const AttentionDims& d, const T* theta, const T* phi
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
   const BatchThreads threads(d.batch);
-#pragma omp parallel for schedule(static) if (threads.parallel())
-  for (int b = 0; b < d.batch; ++b) {
+  for_each_index(threads.parallel(), d.batch, [&](int b) {
     const T* a = attn + b * as;
     const T* dyb = dy + b * qs;
     T* ds = scratch<T>(0, as);
@@ -206,7 +206,7 @@ void attention_backward_cpu(const AttentionDims& d, const T* theta, const T* phi
     softmax_jacobian_rows(n, a, ds);                    // dS = A (.) (dA - rowsum(A (.) dA))
     mul_cn_nn(true, c, n, phi + b * qs, ds, T(0), dtheta + b * qs);   // dTh = Ph dS^T
     mul_cn_nn(false, c, n, theta + b * qs, ds, T(0), dphi + b * qs);  // dPh = Th dS
-  }
+  });
 }
 
 template <class T>
@@ -218,8 +218,7 @@ void attention_jvp_cpu(const AttentionDims& d, const T* theta, const T* phi, con
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
   const BatchThreads threads(d.batch);
-#pragma omp parallel for schedule(static) if (threads.parallel())
-  for (int b = 0; b < d.batch; ++b) {
+  for_each_index(threads.parallel(), d.batch, [&](int b) {
     const T* a = attn + b * as;
     T* sd = s_dot + b * as;
     T* ad = scratch<T>(0, as);
@@ -229,7 +228,7 @@ void attention_jvp_cpu(const AttentionDims& d, const T* theta, const T* phi, con
     softmax_jvp_rows(n, a, sd, ad);                          // A' = A (.) (S' - rowsum(A (.) S'))
     mul_cn_nn(true, c, n, g + b * qs, ad, T(0), ty);         // Y' = G A'^T
     mul_cn_nn(true, c, n, t_g + b * qs, a, T(1), ty);        //    + G' A^T
-  }
+  });
 }
 
 // Reverse mode through L(Y, Y') with dY = dL/dY and dY' = dL/dY':
@@ -251,8 +250,7 @@ void attention_backward_jvp_cpu(const AttentionDims& d, const T* theta, const T*
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
   const BatchThreads threads(d.batch);
-#pragma omp parallel for schedule(static) if (threads.parallel())
-  for (int b = 0; b < d.batch; ++b) {
+  for_each_index(threads.parallel(), d.batch, [&](int b) {
     const long o = b * qs;
     const T* a = attn + b * as;
     const T* sd = s_dot + b * as;
@@ -291,7 +289,7 @@ void attention_backward_jvp_cpu(const AttentionDims& d, const T* theta, const T*
     mul_cn_nn(false, c, n, t_theta + o, dad, T(1), dphi + o);  //     + Th' dS'
     mul_cn_nn(true, c, n, phi + o, dad, T(0), dt_theta + o);   // dTh' = Ph dS'^T
     mul_cn_nn(false, c, n, theta + o, dad, T(0), dt_phi + o);  // dPh' = Th dS'
-  }
+  });
 }
 
 #define RELMIMIC_INSTANTIATE_ATTENTION(T)                                                          \

@@ -292,11 +292,10 @@ void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b,
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const int threads = cpu_threads(conv_macs(d));
   const Groups gr(d, threads);
-  // One group per iteration; with a single group the region is inactive and the GEMM itself
-  // may use every thread.
+  // One group per iteration; a single group runs outside any region, so the GEMM itself may use
+  // every thread.
   const bool par = gr.count > 1 && threads > 1;
-#pragma omp parallel for schedule(static) if (par)
-  for (int i = 0; i < gr.count; ++i) {
+  for_each_index(par, gr.count, [&](int i) {
     const int s0 = gr.first(i), ns = gr.size(d, i);
     const long ld = long(ns) * N;
     const T* col = columns(d, x, s0, ns);
@@ -312,7 +311,7 @@ void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b,
         for (int n = 0; n < N; ++n) dst[n] = src[n] + bias;
       }
     }
-  }
+  });
 }
 
 template <class T>
@@ -327,19 +326,18 @@ void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* 
   const int threads = cpu_threads(conv_macs(d));
   const Groups gr(d, threads);
   const bool par = gr.count > 1 && threads > 1;
-#pragma omp parallel for schedule(static) if (par)
-  for (int i = 0; i < gr.count; ++i) {
+  for_each_index(par, gr.count, [&](int i) {
     const int s0 = gr.first(i), ns = gr.size(d, i);
     const long ld = long(ns) * N;
     const T* rows = gathered_rows(d, dy, s0, ns);
     if (ns == 1 && is_pointwise(d)) {
       gemm_cpu<T>(true, false, K, N, C, T(1), w, K, rows, N, T(0), dx + s0 * d.in_size(), N);
-      continue;
+      return;
     }
     T* dcol = scratch<T>(kCol, size_t(K) * size_t(ld));
     gemm_cpu<T>(true, false, K, int(ld), C, T(1), w, K, rows, int(ld), T(0), dcol, int(ld));
     for (int j = 0; j < ns; ++j) col2im(d, dcol + j * N, ld, dx + (s0 + j) * d.in_size());
-  }
+  });
 }
 
 template <class T>
