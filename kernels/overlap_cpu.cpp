@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "kernels/overlap.h"
+#include "kernels/parallel_cpu.h"
 
 namespace relmimic::kernels {
 
@@ -23,6 +24,9 @@ void cpu_overlap(OverlapJob a, OverlapJob b) {
     }
   };
   if (cpu_overlap_possible()) {
+    // Kernels inside the region run on one thread each and do not pin OpenBLAS themselves (not
+    // from inside a region): pin it here, or its own pool would split their GEMMs.
+    pin_blas_to_one_thread();
 #pragma omp parallel num_threads(2)
     {
       // Inside, each side sees one thread: the kernels' own parallel loops stay on it, and

@@ -88,14 +88,16 @@ TEST(PpoTrainer, OverlappedPolicyAndValueGradientsAreReproducibleAndMatchSequent
   const std::vector<float> one = pixel_parameters(false, 1, 2);
   ASSERT_EQ(a.size(), seq.size());
   EXPECT_EQ(a, b);
-  // Both sides on one thread each compute what one thread computes alone, bit for bit; the
-  // sequential 2-thread run differs from it, so this tells the overlap ran.
-  EXPECT_EQ(a, one);
-  EXPECT_NE(seq, one);
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i)
-    worst = std::max(worst, double(std::fabs(a[i] - seq[i])) / (1e-3 + std::fabs(seq[i])));
-  EXPECT_LT(worst, 1e-2);
+  // The networks really ran on one thread each: their rounding differs from the 2-thread run's.
+  EXPECT_NE(a, seq);
+  auto worst = [&](const std::vector<float>& ref) {
+    double w = 0;
+    for (size_t i = 0; i < a.size(); ++i)
+      w = std::max(w, double(std::fabs(a[i] - ref[i])) / (1e-3 + std::fabs(ref[i])));
+    return w;
+  };
+  EXPECT_LT(worst(seq), 1e-2);
+  EXPECT_LT(worst(one), 1e-2);
 }
 
 }  // namespace
