@@ -363,9 +363,9 @@ void PpoTrainer::update(IterationStats& st) {
       const Minibatch mb = gather_minibatch(start, b);
       const Tensor& ob = mb.obs;
 
-      // The policy's and the value network's gradients are independent: on the CPU they are
-      // computed at the same time, one network per half of the threads (kernels/overlap.h).
-      // The learners' hook, clipping and Adam then run in the usual order.
+      // The policy's and the value network's gradients are independent: on a 2-thread CPU run
+      // they are computed at the same time, one network per thread (kernels/overlap.h). The
+      // learners' hook, clipping and Adam then run in the usual order.
       PolicyObjective po;
       kernels::ValueLossStats vo;
       overlapped(
