@@ -8,8 +8,6 @@
 //   jvp           S' = Th'^T Ph + Th^T Ph', A' = A (.) (S' - rowsum(A (.) S')),
 //                 Y' = G A'^T + G' A^T
 //   backward_jvp  reverse mode through (Y, Y'), see attention_backward_jvp_cpu.
-#include <cblas.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -39,30 +37,13 @@ void check_attention_dims(const AttentionDims& d, const char* who) {
 
 namespace {
 
-// The batch loops own the cores: each OpenMP thread runs whole samples (a batch of one runs
-// outside any region, and its GEMMs may split over the threads instead). OpenBLAS (pthread build)
-// would start its own pool inside every call as well and oversubscribe the cores (4x slower at
-// B=128, C'=8, N=441 on 2 cores), so BLAS runs single-threaded while a batch loop is parallel and
-// its thread count is restored afterwards.
-class BatchThreads {
- public:
-  explicit BatchThreads(int batch) : parallel_(batch > 1 && omp_get_max_threads() > 1) {
-    if (parallel_) {
-      blas_threads_ = openblas_get_num_threads();
-      if (blas_threads_ > 1) openblas_set_num_threads(1);
-    }
-  }
-  ~BatchThreads() {
-    if (parallel_ && blas_threads_ > 1) openblas_set_num_threads(blas_threads_);
-  }
-  BatchThreads(const BatchThreads&) = delete;
-  BatchThreads& operator=(const BatchThreads&) = delete;
-  bool parallel() const { return parallel_; }
-
- private:
-  bool parallel_;
-  int blas_threads_ = 1;
-};
+// The batch loops own the cores: each OpenMP thread runs whole samples (a batch of one, or a call
+// inside a parallel region, runs on this thread, and a single sample's GEMMs may split over the
+// threads instead). cpu_threads() keeps OpenBLAS on one thread: its own pool inside every call
+// would oversubscribe the cores (4x slower at B=128, C'=8, N=441 on 2 cores).
+bool batch_parallel(int batch) {
+  return batch > 1 && cpu_threads(kParallelWork) > 1;
+}
 
 // Per-thread N x N work buffers; they grow to the largest N seen and are then reused.
 template <class T>
@@ -178,8 +159,7 @@ void attention_forward_cpu(const AttentionDims& d, const T* theta, const T* phi,
   check_ptrs("attention_forward_cpu", {theta, phi, g, y, attn});
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
-  const BatchThreads threads(d.batch);
-  for_each_index(threads.parallel(), d.batch, [&](int b) {
+  for_each_index(batch_parallel(d.batch), d.batch, [&](int b) {
     const T* th = theta + b * qs;
     const T* ph = phi + b * qs;
     T* a = attn + b * as;
@@ -196,8 +176,7 @@ void attention_backward_cpu(const AttentionDims& d, const T* theta, const T* phi
   check_ptrs("attention_backward_cpu", {theta, phi, g, attn, dy, dtheta, dphi, dg});
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
-  const BatchThreads threads(d.batch);
-  for_each_index(threads.parallel(), d.batch, [&](int b) {
+  for_each_index(batch_parallel(d.batch), d.batch, [&](int b) {
     const T* a = attn + b * as;
     const T* dyb = dy + b * qs;
     T* ds = scratch<T>(0, as);
@@ -217,8 +196,7 @@ void attention_jvp_cpu(const AttentionDims& d, const T* theta, const T* phi, con
   check_ptrs("attention_jvp_cpu", {theta, phi, g, attn, t_theta, t_phi, t_g, t_y, s_dot});
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
-  const BatchThreads threads(d.batch);
-  for_each_index(threads.parallel(), d.batch, [&](int b) {
+  for_each_index(batch_parallel(d.batch), d.batch, [&](int b) {
     const T* a = attn + b * as;
     T* sd = s_dot + b * as;
     T* ad = scratch<T>(0, as);
@@ -249,8 +227,7 @@ void attention_backward_jvp_cpu(const AttentionDims& d, const T* theta, const T*
                                             dt_y, dtheta, dphi, dg, dt_theta, dt_phi, dt_g});
   const int c = d.channels, n = d.positions;
   const long qs = d.qkv_size(), as = d.attn_size();
-  const BatchThreads threads(d.batch);
-  for_each_index(threads.parallel(), d.batch, [&](int b) {
+  for_each_index(batch_parallel(d.batch), d.batch, [&](int b) {
     const long o = b * qs;
     const T* a = attn + b * as;
     const T* sd = s_dot + b * as;

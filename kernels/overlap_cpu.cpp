@@ -7,8 +7,10 @@
 
 namespace relmimic::kernels {
 
+// Not inside any region, active or not: a region opened there would be a nested team (see
+// cpu_threads).
 bool cpu_overlap_possible() {
-  return !omp_in_parallel() && omp_get_max_threads() == 2;
+  return omp_get_level() == 0 && omp_get_max_threads() == 2;
 }
 
 namespace detail {
