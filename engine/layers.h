@@ -90,6 +90,11 @@ class Conv2d {
     int in_c, in_h, in_w, out_c, kernel, stride = 1, pad = 0;
     bool bias = true, spectral_norm = false, need_dx = true;
     double gain = 1.4142135623730951;  // orthogonal init gain (sqrt 2)
+    // CPU float only: x and dx (blocked_in), y and dy (blocked_out) are in oneDNN's blocked
+    // layout, not NCHW (kernels::Conv2dDims); the shapes stay [B, C, H, W]. For a chain of
+    // convolutions (with element-wise layers between them) that nothing else reads; the
+    // channels must be a multiple of kernels::cpu_conv_block().
+    bool blocked_in = false, blocked_out = false;
   };
   Conv2d(Build<T>& b, const std::string& name, const Options& o, Rng& rng);
   Tensor forward(const Tensor& x);
@@ -102,6 +107,7 @@ class Conv2d {
   long flops() const;
   int weight_slot() const { return w_; }
   int bias_slot() const { return b_; }
+  bool blocked_out() const { return d_.blocked_out; }
   const SpectralNorm<T>* spectral_norm() const { return sn_ ? &*sn_ : nullptr; }
   void set_training(bool t) { training_ = t; }
   void set_param_grads(bool on) { param_grads_ = on; }

@@ -3,6 +3,8 @@
 //   jvp          t_y = W t_x                      (parameters have zero tangent)
 //   backward     dx  = W^T dy,                    dW += dy x^T,             db += dy
 //   backward_jvp dx  = W^T dy,  dt_x = W^T dt_y,  dW += dy x^T + dt_y t_x^T, db += dy
+#include <type_traits>
+
 #include "engine/device_ops.h"
 #include "engine/layer_util.h"
 #include "engine/layers.h"
@@ -34,6 +36,16 @@ Conv2d<T>::Conv2d(Build<T>& b, const std::string& name, const Options& o, Rng& r
   RM_CHECK(ops::conv2d_supported<T>(dev_), name_, ": the CUDA conv kernels take float only; build ",
            dtype_name(dtype_of<T>()), " networks with convolutions on the cpu");
   d_ = {1, o.in_c, o.in_h, o.in_w, o.out_c, o.kernel, o.kernel, o.stride, o.pad};
+  if (o.blocked_in || o.blocked_out) {
+    const int block = kernels::cpu_conv_block();
+    RM_CHECK((dev_.is_cpu() && std::is_same_v<T, float> && block > 0), name_,
+             ": blocked activations need a float network on the cpu with oneDNN's convolutions");
+    RM_CHECK((!o.blocked_in || o.in_c % block == 0) && (!o.blocked_out || o.out_c % block == 0),
+             name_, ": blocked activations need channels that are multiples of ", block, " (in ",
+             o.in_c, ", out ", o.out_c, ")");
+    d_.blocked_in = o.blocked_in;
+    d_.blocked_out = o.blocked_out;
+  }
   const int fan_in = o.in_c * o.kernel * o.kernel;
   w_ = ps_.add(name + ".weight", {o.out_c, o.in_c, o.kernel, o.kernel});
   orthogonal_init(ps_.value(w_), o.out_c, fan_in, o.gain, rng);

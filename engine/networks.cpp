@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "engine/device_ops.h"
@@ -112,7 +113,8 @@ long AgentNet<T>::flops() const {
 
 namespace {
 template <class T>
-typename Conv2d<T>::Options sn_conv(const Shape& in, int out_c, int kernel, int stride) {
+typename Conv2d<T>::Options sn_conv(const Shape& in, int out_c, int kernel, int stride,
+                                    bool blocked_in = false, bool blocked_out = false) {
   typename Conv2d<T>::Options o{.in_c = int(in[1]),
                                 .in_h = int(in[2]),
                                 .in_w = int(in[3]),
@@ -121,7 +123,20 @@ typename Conv2d<T>::Options sn_conv(const Shape& in, int out_c, int kernel, int 
                                 .stride = stride,
                                 .pad = 1};
   o.spectral_norm = true;
+  o.blocked_in = blocked_in;
+  o.blocked_out = blocked_out;
   return o;
+}
+
+// Whether reward conv `from` (2, 3 or 4) hands its output to the next conv in oneDNN's blocked
+// layout (RewardConfig::cpu_blocked). Not conv1's output: its backward passes run im2col + GEMM
+// on NCHW (kernels/conv2d_cpu.cpp). Not into or out of a relational block, nor into the FC.
+template <class T>
+bool blocked_link(const RewardConfig& c, int from) {
+  if (!c.cpu_blocked || !c.device.is_cpu() || !std::is_same_v<T, float>) return false;
+  if (c.relational && from != 2) return false;
+  const int block = kernels::cpu_conv_block();
+  return block > 0 && c.channels[size_t(from - 1)] % block == 0;
 }
 
 template <class T>
@@ -144,13 +159,21 @@ RewardNet<T>::RewardNet(const RewardConfig& c)
       c1_(build_, "reward.conv1", sn_conv<T>({1, c.frames, c.height, c.width}, c.channels[0], 4, 2),
           rng_),
       a1_(build_, kernels::Act::LeakyReLU, c1_.out_shape(1).numel(), T(c.slope)),
-      c2_(build_, "reward.conv2", sn_conv<T>(c1_.out_shape(1), c.channels[1], 4, 2), rng_),
+      c2_(build_, "reward.conv2",
+          sn_conv<T>(c1_.out_shape(1), c.channels[1], 4, 2, false, blocked_link<T>(c, 2)), rng_),
       a2_(build_, kernels::Act::LeakyReLU, c2_.out_shape(1).numel(), T(c.slope)),
-      c3_(build_, "reward.conv3", sn_conv<T>(c2_.out_shape(1), c.channels[2], 3, 1), rng_),
+      c3_(build_, "reward.conv3",
+          sn_conv<T>(c2_.out_shape(1), c.channels[2], 3, 1, blocked_link<T>(c, 2),
+                     blocked_link<T>(c, 3)),
+          rng_),
       a3_(build_, kernels::Act::LeakyReLU, c3_.out_shape(1).numel(), T(c.slope)),
-      c4_(build_, "reward.conv4", sn_conv<T>(c3_.out_shape(1), c.channels[3], 4, 2), rng_),
+      c4_(build_, "reward.conv4",
+          sn_conv<T>(c3_.out_shape(1), c.channels[3], 4, 2, blocked_link<T>(c, 3),
+                     blocked_link<T>(c, 4)),
+          rng_),
       a4_(build_, kernels::Act::LeakyReLU, c4_.out_shape(1).numel(), T(c.slope)),
-      c5_(build_, "reward.conv5", sn_conv<T>(c4_.out_shape(1), c.channels[4], 4, 2), rng_),
+      c5_(build_, "reward.conv5",
+          sn_conv<T>(c4_.out_shape(1), c.channels[4], 4, 2, blocked_link<T>(c, 4), false), rng_),
       a5_(build_, kernels::Act::LeakyReLU, c5_.out_shape(1).numel(), T(c.slope)),
       fc_(build_, "reward.fc",
           {.in = int(c5_.out_shape(1).numel()), .out = 1, .spectral_norm = true}, rng_) {
@@ -337,6 +360,13 @@ void RewardNet<T>::set_param_grads(bool on) {
   fc_.set_param_grads(on);
   if (r1_) r1_->set_param_grads(on);
   if (r2_) r2_->set_param_grads(on);
+}
+
+template <class T>
+int RewardNet<T>::blocked_links() const {
+  int n = 0;
+  for (const Conv2d<T>* c : {&c2_, &c3_, &c4_}) n += c->blocked_out();
+  return n;
 }
 
 template <class T>

@@ -173,6 +173,11 @@ struct RewardConfig {
   int max_batch = 128;
   uint64_t seed = 0;
   Device device = Device::cpu();
+  // CPU float with oneDNN: conv2 -> conv3 (and conv3 -> conv4 -> conv5 in the baseline, which has
+  // no relational block between them) pass their activations in oneDNN's blocked layout, which
+  // skips the reorders to NCHW and back around each convolution (kernels::Conv2dDims). The
+  // same numbers either way; false keeps every activation NCHW.
+  bool cpu_blocked = true;
 };
 
 // Table 3: conv4x4/2 -> conv4x4/2 -> conv3x3/1 -> [RB] -> conv4x4/2 -> [RB] -> conv4x4/2 -> FC,
@@ -202,6 +207,8 @@ class RewardNet : public DiscriminatorNet<T> {
   long flops() const override;
   long attention_flops() const override;
   int conv_layers() const;
+  // How many conv -> conv hand-overs run in oneDNN's blocked layout (RewardConfig::cpu_blocked).
+  int blocked_links() const;
 
  protected:
   void set_param_grads(bool on) override;

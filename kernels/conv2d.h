@@ -9,6 +9,12 @@ namespace relmimic::kernels {
 struct Conv2dDims {
   int batch = 1, in_c = 1, in_h = 1, in_w = 1;
   int out_c = 1, kh = 1, kw = 1, stride = 1, pad = 0;
+  // CPU float only (kernels/conv2d_cpu.cpp): x and dx (blocked_in), y and dy (blocked_out) are in
+  // oneDNN's blocked activation layout nChw<B>c, B = cpu_conv_block(), instead of NCHW. The
+  // channels must be a multiple of B, so a blocked tensor has as many elements as the NCHW one
+  // and each sample's block stays contiguous; element-wise layers work on it unchanged. A
+  // chain of convolutions that passes blocked tensors skips oneDNN's reorders between them.
+  bool blocked_in = false, blocked_out = false;
   int out_h() const { return (in_h + 2 * pad - kh) / stride + 1; }
   int out_w() const { return (in_w + 2 * pad - kw) / stride + 1; }
   long in_size() const { return long(in_c) * in_h * in_w; }          // per sample
@@ -32,6 +38,16 @@ CpuConv parse_cpu_conv(const char* value);  // "onednn" | "reference"; throws ot
 CpuConv cpu_conv();
 void set_cpu_conv(CpuConv c);
 const char* cpu_conv_name(CpuConv c);
+
+// B of the blocked layout (16 on AVX-512, 8 on AVX2): what oneDNN's JIT convolutions use for
+// their activations on this CPU. 0 without oneDNN, when the reference convolutions are selected
+// (cpu_conv()), or when oneDNN uses no channel-blocked layout here: no blocked chains then.
+int cpu_conv_block();
+// Exact copies between NCHW and the blocked layout ([n, c, h, w], c a multiple of the block;
+// oneDNN's block on this CPU, also while the reference backend is selected). For tests and for
+// passes that run the reference on blocked tensors (NCHW copies in, the result copied back).
+void cpu_nchw_to_blocked(int n, int c, int h, int w, const float* src, float* dst);
+void cpu_blocked_to_nchw(int n, int c, int h, int w, const float* src, float* dst);
 
 // y = conv(x, w) + b. b may be nullptr (no bias: used by forward-mode tangents).
 template <class T>

@@ -73,6 +73,53 @@ void set_cpu_conv(CpuConv c) {
   g_cpu_conv.store(int(c), std::memory_order_relaxed);
 }
 
+int cpu_conv_block() {
+#ifdef RELMIMIC_WITH_ONEDNN
+  return cpu_conv() == CpuConv::OneDnn ? onednn::activation_block() : 0;
+#else
+  return 0;
+#endif
+}
+
+namespace {
+// Element (b, ch, i, j) of [n, c, h, w] sits at ((b * c/B + ch/B) * h + i) * w * B + j * B + ch % B
+// in nChw<B>c. Plain loops (no oneDNN reorder): the fallbacks below use them on the reference
+// path, which allocates nothing.
+template <bool kToBlocked>
+void copy_blocked(int n, int c, int h, int w, const float* src, float* dst, const char* who) {
+#ifdef RELMIMIC_WITH_ONEDNN
+  const int B = onednn::activation_block();
+#else
+  const int B = 0;
+#endif
+  RM_CHECK(B > 0, who,
+           ": no blocked activation layout (a build without oneDNN, or oneDNN uses "
+           "none on this CPU)");
+  RM_CHECK(n >= 0 && c % B == 0 && h >= 0 && w >= 0, who, ": ", c,
+           " channels are not a multiple of the block ", B);
+  const long hw = long(h) * w;
+  for (long b = 0; b < n; ++b)
+    for (int cb = 0; cb < c / B; ++cb)
+      for (long p = 0; p < hw; ++p)
+        for (int k = 0; k < B; ++k) {
+          const long plain = (b * c + long(cb) * B + k) * hw + p;
+          const long blocked = ((b * (c / B) + cb) * hw + p) * B + k;
+          if constexpr (kToBlocked)
+            dst[blocked] = src[plain];
+          else
+            dst[plain] = src[blocked];
+        }
+}
+}  // namespace
+
+void cpu_nchw_to_blocked(int n, int c, int h, int w, const float* src, float* dst) {
+  copy_blocked<true>(n, c, h, w, src, dst, "cpu_nchw_to_blocked");
+}
+
+void cpu_blocked_to_nchw(int n, int c, int h, int w, const float* src, float* dst) {
+  copy_blocked<false>(n, c, h, w, src, dst, "cpu_blocked_to_nchw");
+}
+
 void check_conv2d_dims(const Conv2dDims& d, const char* who) {
   RM_CHECK(d.batch >= 1 && d.in_c >= 1 && d.in_h >= 1 && d.in_w >= 1 && d.out_c >= 1, who,
            ": sizes must be positive (batch=", d.batch, " in_c=", d.in_c, " in_h=", d.in_h,
@@ -86,7 +133,7 @@ void check_conv2d_dims(const Conv2dDims& d, const char* who) {
 namespace {
 
 // Per-thread scratch that only grows, so steady-state calls allocate nothing.
-enum Slot { kCol = 0, kRows = 1, kPartial = 2, kSlots = 3 };
+enum Slot { kCol = 0, kRows = 1, kPartial = 2, kPlainIn = 3, kPlainOut = 4, kSlots = 5 };
 template <class T>
 T* scratch(Slot slot, size_t n) {
   thread_local std::vector<T> bufs[kSlots];
@@ -279,6 +326,45 @@ inline int chunk_begin(int count, int n, int t) {
   return int(long(count) * t / n);
 }
 
+// Whether a pass has blocked tensors (Conv2dDims::blocked_in / blocked_out); they exist only
+// for float in builds with oneDNN.
+template <class T>
+bool has_blocked(const Conv2dDims& d, const char* who) {
+  if (!d.blocked_in && !d.blocked_out) return false;
+  RM_CHECK((std::is_same_v<T, float> && cpu_conv_onednn_built()), who,
+           ": blocked activations are float tensors of builds with oneDNN");
+  return true;
+}
+
+#ifdef RELMIMIC_WITH_ONEDNN
+// The same dims with every tensor NCHW.
+Conv2dDims nchw(Conv2dDims d) {
+  d.blocked_in = d.blocked_out = false;
+  return d;
+}
+
+// An NCHW copy of the input-side (x, dx) or output-side (y, dy) tensor p in per-thread scratch,
+// or p itself when it is NCHW already. copy: fill it from p (an input of the pass).
+float* plain_side(const Conv2dDims& d, bool input_side, const float* p, bool copy) {
+  const bool blocked = input_side ? d.blocked_in : d.blocked_out;
+  if (!blocked) return const_cast<float*>(p);
+  const int c = input_side ? d.in_c : d.out_c, h = input_side ? d.in_h : d.out_h(),
+            w = input_side ? d.in_w : d.out_w();
+  float* buf = scratch<float>(input_side ? kPlainIn : kPlainOut, size_t(d.batch) * c * h * w);
+  if (copy) cpu_blocked_to_nchw(d.batch, c, h, w, p, buf);
+  return buf;
+}
+
+// Writes an NCHW result back into the blocked tensor p, if it is one.
+void to_side(const Conv2dDims& d, bool input_side, const float* plain, float* p) {
+  if (plain == p) return;
+  if (input_side)
+    cpu_nchw_to_blocked(d.batch, d.in_c, d.in_h, d.in_w, plain, p);
+  else
+    cpu_nchw_to_blocked(d.batch, d.out_c, d.out_h(), d.out_w(), plain, p);
+}
+#endif
+
 }  // namespace
 
 template <class T>
@@ -286,9 +372,16 @@ void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b,
   check_conv2d_dims(d, "conv2d_forward_cpu");
   RM_CHECK(x && w && y, "conv2d_forward_cpu: null x, w or y");
 #ifdef RELMIMIC_WITH_ONEDNN
-  if constexpr (std::is_same_v<T, float>)
+  if constexpr (std::is_same_v<T, float>) {
     if (on_onednn(d, Pass::forward) && onednn::forward(d, x, w, b, y)) return;
+    if (has_blocked<T>(d, "conv2d_forward_cpu")) {  // the reference, on NCHW copies
+      float* yp = plain_side(d, false, y, false);
+      conv2d_forward_cpu<float>(nchw(d), plain_side(d, true, x, true), w, b, yp);
+      return to_side(d, false, yp, y);
+    }
+  }
 #endif
+  has_blocked<T>(d, "conv2d_forward_cpu");
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const int threads = cpu_threads(conv_macs(d));
   const Groups gr(d, threads);
@@ -319,9 +412,16 @@ void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* 
   check_conv2d_dims(d, "conv2d_backward_input_cpu");
   RM_CHECK(dy && w && dx, "conv2d_backward_input_cpu: null dy, w or dx");
 #ifdef RELMIMIC_WITH_ONEDNN
-  if constexpr (std::is_same_v<T, float>)
+  if constexpr (std::is_same_v<T, float>) {
     if (on_onednn(d, Pass::backward) && onednn::backward_input(d, dy, w, dx)) return;
+    if (has_blocked<T>(d, "conv2d_backward_input_cpu")) {
+      float* dxp = plain_side(d, true, dx, false);
+      conv2d_backward_input_cpu<float>(nchw(d), plain_side(d, false, dy, true), w, dxp);
+      return to_side(d, true, dxp, dx);
+    }
+  }
 #endif
+  has_blocked<T>(d, "conv2d_backward_input_cpu");
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const int threads = cpu_threads(conv_macs(d));
   const Groups gr(d, threads);
@@ -345,9 +445,14 @@ void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T*
   check_conv2d_dims(d, "conv2d_backward_weight_cpu");
   RM_CHECK(x && dy && dw, "conv2d_backward_weight_cpu: null x, dy or dw");
 #ifdef RELMIMIC_WITH_ONEDNN
-  if constexpr (std::is_same_v<T, float>)
+  if constexpr (std::is_same_v<T, float>) {
     if (on_onednn(d, Pass::backward) && onednn::backward_weight(d, x, dy, dw, db)) return;
+    if (has_blocked<T>(d, "conv2d_backward_weight_cpu"))
+      return conv2d_backward_weight_cpu<float>(nchw(d), plain_side(d, true, x, true),
+                                               plain_side(d, false, dy, true), dw, db);
+  }
 #endif
+  has_blocked<T>(d, "conv2d_backward_weight_cpu");
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const long wsize = long(C) * K;
   const int team = cpu_threads(conv_macs(d));

@@ -122,6 +122,8 @@ void launch(const Op& op, int M, int max_n, int slices, CudaMath math, Stream st
 
 void check_dims(const Conv2dDims& d, const char* who) {
   check_conv2d_dims(d, who);
+  RM_CHECK(!d.blocked_in && !d.blocked_out, who,
+           ": the blocked activation layout is the CPU's (oneDNN); CUDA tensors are NCHW");
   // The kernels index with 32-bit integers (and FastDivmod needs dividends below 2^31).
   const long limit = 0x7fffffffL;
   RM_CHECK(d.batch * d.in_size() < limit && d.batch * d.out_size() < limit &&

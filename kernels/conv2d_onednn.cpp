@@ -1,8 +1,9 @@
 // oneDNN convolutions behind the conv2d_*_cpu<float> contracts (kernels/conv2d_onednn.h).
-// The user's tensors stay NCHW / OIHW; each primitive picks its own layout (format `any`, the
-// blocked nChw16c family on AVX-512) and the reorders to and from it run inside each call, so
-// the timings in bench/results include them. Weights change every step, so they are reordered
-// every call too.
+// The user's tensors are NCHW / OIHW, or, for activations flagged blocked in Conv2dDims, already
+// in oneDNN's blocked layout (nChw16c on AVX-512: activation_block()). Each primitive picks its
+// own layout (format `any`) and the reorders between the user's layout and it run inside each
+// call, so the timings in bench/results include them; a blocked tensor usually needs none.
+// Weights change every step, so they are reordered every call.
 #include "kernels/conv2d_onednn.h"
 
 #include <omp.h>
@@ -128,11 +129,25 @@ dnnl::convolution_forward::primitive_desc forward_pd(const Shapes& s, bool bias)
                                   user_scratchpad(), cpu_engine());
 }
 
+tag block_tag(int block) {
+  return block == 16 ? tag::nChw16c : tag::nChw8c;
+}
+
+// The user's layout of an activation: NCHW, or blocked.
+memory::desc activation(const memory::dims& dims, bool blocked) {
+  if (!blocked) return plain(dims, tag::nchw);
+  const int block = activation_block();
+  RM_CHECK(block > 0 && dims[1] % block == 0,
+           "oneDNN convolution: a blocked activation needs oneDNN's channel block (", block,
+           ") to divide its ", dims[1], " channels");
+  return plain(dims, block_tag(block));
+}
+
 void build(Entry& e, const Conv2dDims& d, Pass pass, bool bias) {
   const Shapes s(d);
   const auto alg = dnnl::algorithm::convolution_direct;
-  const memory::desc src = plain(s.src, tag::nchw), wei = plain(s.wei, tag::oihw),
-                     dst = plain(s.dst, tag::nchw), bia = plain(s.bia, tag::x);
+  const memory::desc src = activation(s.src, d.blocked_in), wei = plain(s.wei, tag::oihw),
+                     dst = activation(s.dst, d.blocked_out), bia = plain(s.bia, tag::x);
   if (pass == Pass::forward) {
     const auto pd = forward_pd(s, bias);
     e.prim = dnnl::convolution_forward(pd);
@@ -177,10 +192,11 @@ void build(Entry& e, const Conv2dDims& d, Pass pass, bool bias) {
 // use. A primitive splits its work for the thread count it was made with, so a thread that runs
 // with fewer threads for a while (kernels::CpuOverlap) gets its own.
 Entry& entry(const Conv2dDims& d, Pass pass, bool bias) {
-  using Key = std::tuple<int, int, int, int, int, int, int, int, int, int, bool, int>;
+  using Key = std::tuple<int, int, int, int, int, int, int, int, int, int, bool, int, bool, bool>;
   thread_local std::map<Key, std::unique_ptr<Entry>> cache;
-  const Key key{d.batch, d.in_c,   d.in_h, d.in_w,    d.out_c, d.kh,
-                d.kw,    d.stride, d.pad,  int(pass), bias,    omp_get_max_threads()};
+  const Key key{d.batch,      d.in_c,       d.in_h, d.in_w,    d.out_c, d.kh,
+                d.kw,         d.stride,     d.pad,  int(pass), bias,    omp_get_max_threads(),
+                d.blocked_in, d.blocked_out};
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
   auto e = std::make_unique<Entry>();
@@ -210,6 +226,23 @@ void execute(Entry& e, const void* a, const void* b, void* c) {
 }
 
 }  // namespace
+
+int activation_block() {
+  static const int block = [] {
+    try {
+      // conv3 of the reward net at 48x48 frames, batch 8: a shape oneDNN's JIT kernels serve.
+      const Shapes s(Conv2dDims{8, 64, 10, 10, 64, 3, 3, 1, 1});
+      const auto pd = forward_pd(s, true);
+      for (int b : {16, 8})
+        if (pd.src_desc() == plain(s.src, block_tag(b)) &&
+            pd.dst_desc() == plain(s.dst, block_tag(b)))
+          return b;
+    } catch (const dnnl::error&) {
+    }
+    return 0;
+  }();
+  return block;
+}
 
 bool forward(const Conv2dDims& d, const float* x, const float* w, const float* b, float* y) {
   Entry& e = entry(d, Pass::forward, b != nullptr);

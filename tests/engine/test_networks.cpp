@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "engine/networks.h"
+#include "kernels/conv2d.h"
+#include "tests/cpu_conv_backends.h"
 #include "tests/engine/layer_check.h"
 
 namespace relmimic {
@@ -118,6 +120,62 @@ TEST(Networks, FloatAndDoubleAgree) {
   RewardNet<double> rd(rc);
   const Tensor lf = rf.forward(obs), ld = rd.forward(obs);
   EXPECT_LE(rel_error(lf.data<float>(), ld.data<double>(), 2), 1e-4);
+}
+
+// RewardConfig::cpu_blocked: the float reward net on the CPU with oneDNN passes conv2 -> conv3
+// (and, in the baseline, conv3 -> conv4 -> conv5) in the blocked layout, and gives the same bits
+// as with every activation NCHW: logits, the input gradient, parameter gradients, and the
+// gradient penalty with its exact parameter gradient, at a batch below max_batch.
+TEST(Networks, RewardNetBlockedLayoutGivesTheSameBits) {
+  if (!kernels::cpu_conv_onednn_built())
+    GTEST_SKIP() << "built without oneDNN: every activation is NCHW";
+  testing::CpuConvScope scope;
+  kernels::set_cpu_conv(kernels::CpuConv::OneDnn);
+  if (kernels::cpu_conv_block() == 0)
+    GTEST_SKIP() << "oneDNN uses no channel-blocked activation layout on this CPU";
+  Rng rng(8);
+  const Tensor frames = random_frames({3, 4, 48, 48}, rng);
+  for (const bool relational : {false, true}) {
+    SCOPED_TRACE(relational ? "relational" : "baseline");
+    RewardConfig c;
+    c.height = c.width = 48;
+    c.relational = relational;
+    c.max_batch = 5;
+    c.seed = 4;
+    c.penalty_on = PenaltyOn::prob;
+    c.cpu_blocked = true;
+    RewardNet<float> blocked(c);
+    c.cpu_blocked = false;
+    RewardNet<float> plain(c);
+    EXPECT_EQ(blocked.blocked_links(), relational ? 1 : 3);
+    EXPECT_EQ(plain.blocked_links(), 0);
+    auto values = [](RewardNet<float>& n) {
+      const float* v = n.parameters().grads();
+      return std::vector<float>(v, v + n.parameters().size());
+    };
+    auto run = [&](RewardNet<float>& n, std::vector<float>& out) {
+      n.parameters().zero_grad();
+      const Tensor logit = n.forward(frames);
+      out.assign(logit.data<float>(), logit.data<float>() + logit.numel());
+      Tensor dl = Tensor::zeros({3, 1}, DType::f32);
+      for (int b = 0; b < 3; ++b) dl.data<float>()[b] = 0.5f - float(b);
+      const Tensor dx = n.backward(dl);
+      out.insert(out.end(), dx.data<float>(), dx.data<float>() + dx.numel());
+      const auto g = values(n);
+      out.insert(out.end(), g.begin(), g.end());
+      n.parameters().zero_grad();
+      Tensor x_hat = Tensor::zeros({3, 4, 48, 48}, DType::f32);
+      for (long i = 0; i < x_hat.numel(); ++i) x_hat.data<float>()[i] = float(i % 97) / 97.0f;
+      out.push_back(float(n.gradient_penalty(x_hat, 10.0, true, nullptr)));
+      const auto gp = values(n);
+      out.insert(out.end(), gp.begin(), gp.end());
+    };
+    std::vector<float> a, b;
+    run(blocked, a);
+    run(plain, b);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(a, b);
+  }
 }
 
 TEST(Networks, SameSeedSameParameters) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <utility>
 #include <vector>
 
 #include "kernels/common.h"
@@ -246,6 +247,99 @@ TEST(Conv2d, BackwardWeightAccumulatesAndIgnoresThreadCount) {
     EXPECT_LT(rel_error(dw_only, rdw), 1e-13) << threads << " threads, no bias";
   }
   omp_set_num_threads(saved);
+}
+
+// The blocked activation layout (Conv2dDims::blocked_in / blocked_out): element (b, c, h, w) of
+// nChw<B>c sits at ((b * C/B + c/B) * H + h) * W * B + w * B + c % B, the copies are exact, and
+// every pass gives the same bits as on NCHW tensors, on each backend (the reference runs on NCHW
+// copies), for the reward net's conv2-5 at both frame sizes and a 1x1 conv.
+TEST(Conv2d, BlockedLayoutsGiveTheSameBitsAsNchw) {
+  if (!kernels::cpu_conv_onednn_built())
+    GTEST_SKIP() << "built without oneDNN: no blocked activation layout";
+  CpuConvScope scope;
+  kernels::set_cpu_conv(kernels::CpuConv::OneDnn);
+  const int B = kernels::cpu_conv_block();
+  if (B == 0) GTEST_SKIP() << "oneDNN uses no channel-blocked activation layout on this CPU";
+
+  const int n = 3, c = 2 * B, h = 5, w = 7;
+  Rng rng(3);
+  auto src = random_vector<float>(long(n) * c * h * w, rng);
+  std::vector<float> blocked(src.size()), back(src.size());
+  kernels::cpu_nchw_to_blocked(n, c, h, w, src.data(), blocked.data());
+  kernels::cpu_blocked_to_nchw(n, c, h, w, blocked.data(), back.data());
+  EXPECT_EQ(back, src);
+  for (int b = 0; b < n; ++b)
+    for (int ch = 0; ch < c; ++ch)
+      for (int i = 0; i < h; ++i)
+        for (int j = 0; j < w; ++j)
+          ASSERT_EQ(blocked[size_t((((long(b) * (c / B) + ch / B) * h + i) * w + j) * B + ch % B)],
+                    src[size_t(((long(b) * c + ch) * h + i) * w + j)]);
+
+  auto to_blocked = [](int nb, int ch, int hh, int ww, const std::vector<float>& v) {
+    std::vector<float> out(v.size());
+    kernels::cpu_nchw_to_blocked(nb, ch, hh, ww, v.data(), out.data());
+    return out;
+  };
+  auto to_nchw = [](int nb, int ch, int hh, int ww, const std::vector<float>& v) {
+    std::vector<float> out(v.size());
+    kernels::cpu_blocked_to_nchw(nb, ch, hh, ww, v.data(), out.data());
+    return out;
+  };
+  const std::vector<Conv2dDims> cases = {
+      dims(3, 32, 24, 24, 64, 4, 4, 2, 1),   // reward conv2, 48x48 frames
+      dims(3, 64, 12, 12, 64, 3, 3, 1, 1),   // conv3
+      dims(3, 64, 12, 12, 128, 4, 4, 2, 1),  // conv4
+      dims(3, 128, 6, 6, 128, 4, 4, 2, 1),   // conv5
+      dims(2, 64, 21, 21, 64, 3, 3, 1, 1),   // conv3, 84x84 frames
+      dims(2, 32, 9, 9, 32, 1, 1, 1, 0),     // 1x1: the reference in every pass
+  };
+  for (const kernels::CpuConv backend : cpu_conv_backends())
+    for (const Conv2dDims& plain : cases)
+      for (const auto [bin, bout] : {std::pair{true, false}, {false, true}, {true, true}}) {
+        kernels::set_cpu_conv(backend);
+        SCOPED_TRACE(::testing::Message() << kernels::cpu_conv_name(backend) << " " << plain.in_c
+                                          << "x" << plain.in_h << " -> " << plain.out_c << " k"
+                                          << plain.kh << " blocked in " << bin << " out " << bout);
+        Conv2dDims d = plain;
+        d.blocked_in = bin;
+        d.blocked_out = bout;
+        const int oh = d.out_h(), ow = d.out_w();
+        Rng r(11);
+        auto x = random_vector<float>(d.batch * d.in_size(), r);
+        auto wt = random_vector<float>(d.weight_size(), r, -0.1, 0.1);
+        auto bias = random_vector<float>(d.out_c, r);
+        auto dy = random_vector<float>(d.batch * d.out_size(), r);
+        std::vector<float> y(dy.size()), dx(x.size()), dw(wt.size(), 0.5f), db(bias.size(), 0.5f);
+        kernels::conv2d_forward_cpu(plain, x.data(), wt.data(), bias.data(), y.data());
+        kernels::conv2d_backward_input_cpu(plain, dy.data(), wt.data(), dx.data());
+        kernels::conv2d_backward_weight_cpu(plain, x.data(), dy.data(), dw.data(), db.data());
+
+        const auto xb = bin ? to_blocked(d.batch, d.in_c, d.in_h, d.in_w, x) : x;
+        const auto dyb = bout ? to_blocked(d.batch, d.out_c, oh, ow, dy) : dy;
+        std::vector<float> yb(y.size()), dxb(dx.size()), dwb(wt.size(), 0.5f),
+            dbb(bias.size(), 0.5f);
+        kernels::conv2d_forward_cpu(d, xb.data(), wt.data(), bias.data(), yb.data());
+        kernels::conv2d_backward_input_cpu(d, dyb.data(), wt.data(), dxb.data());
+        kernels::conv2d_backward_weight_cpu(d, xb.data(), dyb.data(), dwb.data(), dbb.data());
+        EXPECT_EQ(bout ? to_nchw(d.batch, d.out_c, oh, ow, yb) : yb, y);
+        EXPECT_EQ(bin ? to_nchw(d.batch, d.in_c, d.in_h, d.in_w, dxb) : dxb, dx);
+        EXPECT_EQ(dwb, dw);
+        EXPECT_EQ(dbb, db);
+      }
+}
+
+TEST(Conv2d, BlockedLayoutsNeedFloatAndOneDnn) {
+  std::vector<double> buf(4096);
+  Conv2dDims d = dims(1, 16, 4, 4, 16, 3, 3, 1, 1);
+  d.blocked_out = true;
+  EXPECT_THROW(kernels::conv2d_forward_cpu<double>(d, buf.data(), buf.data(), nullptr, buf.data()),
+               Error);
+  if (!kernels::cpu_conv_onednn_built()) {
+    std::vector<float> f(4096);
+    EXPECT_THROW(kernels::conv2d_forward_cpu<float>(d, f.data(), f.data(), nullptr, f.data()),
+                 Error);
+    EXPECT_EQ(kernels::cpu_conv_block(), 0);
+  }
 }
 
 TEST(Conv2d, RejectsBadShapes) {
