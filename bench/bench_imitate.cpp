@@ -93,6 +93,7 @@ void BM_ImitationIteration(benchmark::State& state) {
   const int saved_threads = omp_get_max_threads();
   if (s.ppo.threads > 0) omp_set_num_threads(s.ppo.threads);
   algos::ImitationTrainer t(cfg);
+  t.iterate();  // warm-up: oneDNN builds (JIT-compiles) its primitives on first use
   const Phases p = run_iterations(state, t, double(s.ppo.batch()));
   // SPEC: 1024 samples; 1024 / 128 = 8 D updates per pass; 10 epochs of PPO.
   const double B = double(s.ppo.batch());
