@@ -88,6 +88,11 @@ void declare_imitation(Config& c) {
         "frames | state: imitate from rendered frames (Relational Mimic) or from the env's "
         "proprioceptive observations (mlp policy, value and discriminator; the variant's "
         "relational modules do not apply)");
+  c.add("imitate.disc_obs", "",
+        "empty (what imitate.obs says) | state: a diagnostic, D on windows of k proprioceptive "
+        "observations (the state runs' mlp D; demonstrations with observations) while the "
+        "policy and value still see frames: whether D's view of the frames or the pixel policy "
+        "holds imitation back");
   declare_ppo(c, PpoPreset::pixels);
   // The reward is D's, not the env's: no return-based scaling of it.
   c.set("ppo.reward_norm", json::Value(false), "imitation defaults");
@@ -138,6 +143,11 @@ ImitationSettings imitation_settings(const Config& c) {
   RM_CHECK(obs == "frames" || obs == "state", "config imitate.obs must be frames or state, got '",
            obs, "'");
   s.states = obs == "state";
+  const std::string disc_obs = c.get<std::string>("imitate.disc_obs");
+  RM_CHECK(disc_obs.empty() || disc_obs == obs || disc_obs == "state",
+           "config imitate.disc_obs must be empty, state, or imitate.obs (", obs, "), got '",
+           disc_obs, "'");
+  s.disc_states = s.states || disc_obs == "state";
   s.demos = c.get<std::string>("demos");
   s.ppo = ppo_settings(c);
   s.disc = discriminator_config(c, 0);
@@ -221,11 +231,11 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
            " learners they would stop at different epochs (set ppo.target_kl=0)");
   env::DemoExpect expect;
   expect.env = env::task_name(s_.ppo.task);
-  if (!s_.states) expect.frame_height = expect.frame_width = s_.ppo.frame_size;
+  if (!s_.disc_states) expect.frame_height = expect.frame_width = s_.ppo.frame_size;
   expect.frame_skip = env::TaskConfig::defaults(s_.ppo.task).frame_skip;
   expect.k = s_.ppo.frames;
-  expect.need_frames = !s_.states;
-  expect.need_obs = s_.states;
+  expect.need_frames = !s_.disc_states;
+  expect.need_obs = s_.disc_states;
   demos_ = std::make_unique<env::DemoSet>(s_.demos, expect);
 
   Config ppo_cfg = ppo_config_of(cfg_, learner_seed_);
@@ -239,7 +249,8 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
   s_.disc.seed = Rng::derive(uint64_t(learner_seed_), kDiscStream);
   s_.disc.device = dev_;
   const int D = ppo_->pool().obs_dim();
-  if (s_.states) {
+  if (s_.disc_states) {
+    if (!s_.states) ppo_->keep_raw_obs();  // a policy on frames: D's windows need the states
     RM_CHECK(demos_->obs_dim() == D, "demonstrations '", s_.demos, "': observations are ",
              demos_->obs_dim(), "-dimensional, this run's env has ", D);
     s_.disc.states = true;
@@ -256,9 +267,9 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
 
   const long B = s_.ppo.batch();
   const int k = s_.ppo.frames, M = s_.disc_minibatch;
-  per_ = s_.states ? long(k) * D * long(sizeof(float)) : ppo_->rollout().obs_bytes;
+  per_ = s_.disc_states ? long(k) * D * long(sizeof(float)) : ppo_->rollout().obs_bytes;
   // The demonstrations' rows on the run's device (on the cpu: the DemoSet's own).
-  const Tensor& rows = s_.states ? demos_->obs_rows() : demos_->frame_rows();
+  const Tensor& rows = s_.disc_states ? demos_->obs_rows() : demos_->frame_rows();
   demo_rows_ = rows;
   if (dev_.is_cuda()) {
     demo_rows_ = Tensor::zeros(rows.shape(), rows.dtype(), dev_);
@@ -270,7 +281,7 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
   expert_mb_ = Tensor::zeros({M, per_}, DType::u8, dev_);
   index_ = Tensor::zeros({long(std::max(scratch, M * k))}, DType::i32, dev_);
   index_host_.resize(size_t(index_.numel()));
-  if (s_.states) {
+  if (s_.disc_states) {
     state_windows_ = Tensor::zeros({B, per_}, DType::u8);
     obs_stack_.assign(size_t(s_.ppo.num_envs) * k * D, 0.f);
     reset_obs_windows();
@@ -305,7 +316,7 @@ void ImitationTrainer::reward_rollout(ImitationStats& st) {
   profile::ScopedRange range("D reward");
   const long B = s_.ppo.batch();
   Rollout& r = ppo_->rollout();
-  if (s_.states) build_state_windows();
+  if (s_.disc_states) build_state_windows();
   // D frozen for the whole rollout, in chunks of disc.max_batch windows.
   std::vector<int32_t> samples(size_t(s_.disc.max_batch));
   for (long b0 = 0; b0 < B; b0 += s_.disc.max_batch) {
@@ -364,7 +375,8 @@ void ImitationTrainer::update_discriminator(ImitationStats& st) {
 
 Tensor ImitationTrainer::windows(const Tensor& rows, long count) const {
   void* p = rows.raw();
-  if (s_.states) return Tensor::view(p, {count, s_.ppo.frames, s_.disc.obs_dim}, DType::f32, dev_);
+  if (s_.disc_states)
+    return Tensor::view(p, {count, s_.ppo.frames, s_.disc.obs_dim}, DType::f32, dev_);
   return Tensor::view(p, {count, s_.ppo.frames, s_.ppo.frame_size, s_.ppo.frame_size}, DType::u8,
                       dev_);
 }
@@ -380,8 +392,8 @@ Tensor ImitationTrainer::next_windows(const int32_t* samples, int c, Tensor& dst
   // States: the windows of raw observations build_state_windows() made, one per sample.
   const std::vector<int32_t>& next_row = ppo_->rollout().next_row;
   for (int j = 0; j < c; ++j)
-    index_host_[size_t(j)] = s_.states ? samples[j] : next_row[size_t(samples[j])];
-  const Tensor& source = s_.states ? state_windows_ : ppo_->rollout().obs;
+    index_host_[size_t(j)] = s_.disc_states ? samples[j] : next_row[size_t(samples[j])];
+  const Tensor& source = s_.disc_states ? state_windows_ : ppo_->rollout().obs;
   return windows(gather(source, per_, c, dst), c);
 }
 
@@ -389,9 +401,10 @@ Tensor ImitationTrainer::next_windows() {
   const long B = s_.ppo.batch();
   std::vector<int32_t> all(static_cast<size_t>(B));
   std::iota(all.begin(), all.end(), 0);
-  Tensor out = s_.states ? Tensor::zeros({B, s_.ppo.frames, s_.disc.obs_dim}, DType::f32, dev_)
-                         : Tensor::zeros({B, s_.ppo.frames, s_.ppo.frame_size, s_.ppo.frame_size},
-                                         DType::u8, dev_);
+  Tensor out = s_.disc_states
+                   ? Tensor::zeros({B, s_.ppo.frames, s_.disc.obs_dim}, DType::f32, dev_)
+                   : Tensor::zeros({B, s_.ppo.frames, s_.ppo.frame_size, s_.ppo.frame_size},
+                                   DType::u8, dev_);
   for (long b0 = 0; b0 < B; b0 += long(index_host_.size())) {
     const int c = int(std::min<long>(long(index_host_.size()), B - b0));
     Tensor part = out.slice(b0, b0 + c);

@@ -90,7 +90,8 @@ struct ImitationSettings {
   PpoSettings ppo;
   DiscriminatorConfig disc;  // seed: the learner's, set by the trainer
   Variant variant = Variant::rm_l_l;
-  bool states = false;  // imitate.obs = state
+  bool states = false;       // imitate.obs = state: policy, value and D on observations
+  bool disc_states = false;  // D on windows of k observations (imitate.obs or imitate.disc_obs)
   std::string demos;
   int disc_passes = 1, disc_minibatch = 128;
   int disc_updates = 0;  // cap on D updates per iteration (0: none)

@@ -84,7 +84,7 @@ PpoTrainer::PpoTrainer(const Config& cfg)
   r_.obs_bytes = s_.pixels() ? long(s_.frames) * s_.frame_size * s_.frame_size : long(obs_dim_) * 4;
   // Room for N final rows to start with; store_final() grows it when more episodes end.
   r_.obs = Tensor::zeros({(s_.rollout_steps + 2L) * N, r_.obs_bytes}, DType::u8, d);
-  if (!s_.pixels()) r_.raw_obs.assign(size_t(r_.obs.dim(0)) * obs_dim_, 0.f);
+  if (!s_.pixels()) keep_raw_obs();
   r_.next_row.assign(size_t(B), 0);
   r_.actions = Tensor::zeros({B, A}, DType::f32, d);
   for (Tensor* t :
@@ -118,6 +118,11 @@ PpoTrainer::PpoTrainer(const Config& cfg)
 
 PpoTrainer::~PpoTrainer() = default;
 
+void PpoTrainer::keep_raw_obs() {
+  keep_raw_obs_ = true;
+  r_.raw_obs.assign(size_t(r_.obs.dim(0)) * obs_dim_, 0.f);
+}
+
 Tensor PpoTrainer::obs_view(void* p, int count) const {
   if (s_.pixels())
     return Tensor::view(p, {count, s_.frames, s_.frame_size, s_.frame_size}, DType::u8, s_.device);
@@ -134,12 +139,13 @@ void PpoTrainer::store_frames(long r, const uint8_t* src, size_t bytes) {
 void PpoTrainer::store_current(long first) {
   const int N = s_.num_envs;
   const size_t bytes = size_t(N) * size_t(r_.obs_bytes);
+  if (keep_raw_obs_)
+    std::copy(obs_raw_.begin(), obs_raw_.end(), r_.raw_obs.begin() + first * obs_dim_);
   if (s_.pixels()) {
     const bool host = pool_->frame_mode() == env::FrameMode::Host;
     store_frames(first, host ? frames_.data() : bytes_of(pool_->frames_device()), bytes);
     return;
   }
-  std::copy(obs_raw_.begin(), obs_raw_.end(), r_.raw_obs.begin() + first * obs_dim_);
   if (obs_rms_)
     obs_rms_->normalize(obs_raw_.data(), obs_stage_.data(), N, s_.obs_clip);
   else
@@ -156,9 +162,11 @@ long PpoTrainer::store_final(int n) {
         DType::u8, s_.device);
     train_ops::copy_bytes(s_.device, grown.raw(), r_.obs.raw(), r_.obs.nbytes());
     r_.obs = grown;
-    if (!s_.pixels()) r_.raw_obs.resize(size_t(grown.dim(0)) * obs_dim_);
+    if (keep_raw_obs_) r_.raw_obs.resize(size_t(grown.dim(0)) * obs_dim_);
   }
   const size_t per = size_t(r_.obs_bytes);
+  const float* raw = pool_->final_obs(n);
+  if (keep_raw_obs_) std::copy_n(raw, obs_dim_, r_.raw_obs.begin() + r * obs_dim_);
   if (s_.pixels()) {
     const bool host = pool_->frame_mode() == env::FrameMode::Host;
     store_frames(
@@ -166,8 +174,6 @@ long PpoTrainer::store_final(int n) {
         per);
     return r;
   }
-  const float* raw = pool_->final_obs(n);
-  std::copy_n(raw, obs_dim_, r_.raw_obs.begin() + r * obs_dim_);
   if (obs_rms_)
     obs_rms_->normalize(raw, obs_stage_.data(), 1, s_.obs_clip);
   else

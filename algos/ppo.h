@@ -163,7 +163,8 @@ struct Rollout {
   // (after learn()) the returns.
   std::vector<float> host_rewards, host_values, host_next_values, host_returns;
   std::vector<uint8_t> host_terminated, host_truncated;
-  // State agents: the raw (unnormalised) observation of every row above, [rows, obs_dim].
+  // State agents, and pixel agents after PpoTrainer::keep_raw_obs(): the raw (unnormalised)
+  // observation of every row above, [rows, obs_dim].
   std::vector<float> raw_obs;
   // The minibatch of learn() and its gather order, on the device.
   Tensor perm;                // [T*N] i32: this epoch's shuffled sample order
@@ -217,6 +218,10 @@ class PpoTrainer {
   const RunningMeanStd* obs_rms() const { return obs_rms_.get(); }
   // [N, obs_dim] the raw observations the envs are in now (after the last step, reset or load).
   const float* raw_obs() const { return obs_raw_.data(); }
+  // Pixel agents: from the next collect() on, also keep each row's raw observation in
+  // Rollout::raw_obs (a discriminator on states next to a policy on frames). State agents always
+  // keep them.
+  void keep_raw_obs();
   env::EnvPool& pool() { return *pool_; }
 
  private:
@@ -254,6 +259,7 @@ class PpoTrainer {
 
   Rollout r_;
   GradientHook grad_hook_;
+  bool keep_raw_obs_ = false;           // Rollout::raw_obs filled (state agents, keep_raw_obs())
   std::vector<float> obs_raw_;          // [N, obs_dim] current raw observations
   std::vector<uint8_t> frames_;         // [N, k, H, W] current frames (host frame modes)
   std::vector<float> obs_stage_;        // [N, obs_dim] normalised observations on their way

@@ -104,8 +104,9 @@ std::vector<ProbeRow> probe_checkpoint(const ProbeOptions& o) {
   const std::string where = o.checkpoint + ":imitate_config";
   cfg.load_json(json::parse(r.string("imitate_config"), where), where);
   const PpoSettings ppo = ppo_settings(cfg);
-  RM_CHECK(cfg.get<std::string>("imitate.obs") == "frames", o.checkpoint,
-           ": imitates from states (imitate.obs=state); the probe scores frame windows only");
+  RM_CHECK(!imitation_settings(cfg).disc_states, o.checkpoint,
+           ": its discriminator scores states (imitate.obs or imitate.disc_obs = state); the "
+           "probe scores frame windows only");
 
   DiscriminatorConfig dc = discriminator_config(cfg, 0);
   dc.device = Device::cpu();

@@ -141,16 +141,19 @@ int cmd_imitate(int argc, char** argv) {
   }
   const algos::ImitationSettings s = algos::imitation_settings(cfg);  // before any file is made
 
+  const std::string what = s.states        ? std::string("from states")
+                           : s.disc_states ? std::string(algos::variant_name(s.variant)) +
+                                                 " policy and value, D on states"
+                                           : std::string(algos::variant_name(s.variant));
   // Printed once the demonstrations are validated, so a refused run says one line only.
   auto started = [&](algos::ImitationTrainer&) {
     if (!root) return;
     std::fprintf(stderr,
                  "relmimic imitate: %s %s (k=%d), %d learner(s), %ld steps per learner in %ld "
                  "iterations of %d x %d, demos %s, run %s%s\n",
-                 env::task_name(s.ppo.task),
-                 s.states ? "from states" : algos::variant_name(s.variant), s.ppo.frames,
-                 comm.size(), s.ppo.total_steps, s.ppo.iterations(), s.ppo.rollout_steps,
-                 s.ppo.num_envs, s.demos.c_str(), run_dir.c_str(), f.resume ? " (resumed)" : "");
+                 env::task_name(s.ppo.task), what.c_str(), s.ppo.frames, comm.size(),
+                 s.ppo.total_steps, s.ppo.iterations(), s.ppo.rollout_steps, s.ppo.num_envs,
+                 s.demos.c_str(), run_dir.c_str(), f.resume ? " (resumed)" : "");
   };
   const algos::ImitationResult r =
       algos::train_imitation(cfg, f.run_options(run_dir), comm, started);

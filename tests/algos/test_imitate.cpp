@@ -588,7 +588,54 @@ TEST(StateImitation, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
   po.checkpoint = (a / "checkpoints" / "final.h5").string();
   po.demos = state_demos();
   const std::string e = testing::error_of([&] { algos::probe_checkpoint(po); });
-  EXPECT_NE(e.find("imitates from states"), std::string::npos) << e;
+  EXPECT_NE(e.find("discriminator scores states"), std::string::npos) << e;
+  for (const fs::path& p : {a, b}) fs::remove_all(p);
+}
+
+// imitate.disc_obs=state: D on windows of k raw observations (the state runs' mlp D) while the
+// policy and value still see frames. The pixel trainer keeps every row's raw observation, D's
+// windows end on the observation of each sample's s_{t+1} row, the rewards are D's on them, and
+// a resumed run is bit-identical.
+TEST(StateImitation, DiscriminatorOnStatesBesideAPixelPolicy) {
+  Config c = tiny_imitation(state_demos(), 1);
+  c.apply_override("imitate.disc_obs=state");
+  algos::ImitationTrainer t(c);
+  const int k = 2, D = 11;
+  EXPECT_EQ(t.ppo().policy().config().arch, Arch::local);
+  EXPECT_TRUE(t.ppo().obs_rms() == nullptr);
+  EXPECT_TRUE(t.settings().disc_states);
+  EXPECT_FALSE(t.settings().states);
+  const auto frozen_d = frozen_copy(t);
+
+  t.iterate();
+  const algos::Rollout& buf = t.ppo().rollout();
+  const long B = t.settings().ppo.batch();
+  ASSERT_EQ(buf.obs_bytes, long(k) * 32 * 32);  // the policy's rows are frame stacks
+  ASSERT_GE(buf.raw_obs.size(), size_t(B) * D);
+  const Tensor next = t.next_windows();
+  ASSERT_EQ(next.shape(), (Shape{B, k, D}));
+  std::vector<float> want(static_cast<size_t>(B));
+  frozen_d->reward(next, want.data());
+  int dones = 0;
+  for (long i = 0; i < B; ++i) {
+    ASSERT_EQ(buf.rewards.data<float>()[i], want[size_t(i)]) << i;
+    const float* newest = next.data<float>() + (i * k + k - 1) * D;
+    const float* raw = buf.raw_obs.data() + size_t(buf.next_row[size_t(i)]) * D;
+    ASSERT_EQ(std::memcmp(newest, raw, D * sizeof(float)), 0) << i;
+    dones += buf.host_terminated[size_t(i)] || buf.host_truncated[size_t(i)];
+  }
+  EXPECT_GT(dones, 0) << "no episode ended inside the rollout; the final rows went untested";
+
+  refused(c, "imitate.disc_obs=pixels", "imitate.disc_obs");
+  const fs::path a = temp_dir("hybrid_whole"), b = temp_dir("hybrid_split");
+  Config three = tiny_imitation(state_demos(), 3);
+  three.apply_override("imitate.disc_obs=state");
+  expect_resume_is_exact(three, a, b, 3);
+  algos::ProbeOptions po;
+  po.checkpoint = (a / "checkpoints" / "final.h5").string();
+  po.demos = state_demos();
+  const std::string e = testing::error_of([&] { algos::probe_checkpoint(po); });
+  EXPECT_NE(e.find("discriminator scores states"), std::string::npos) << e;
   for (const fs::path& p : {a, b}) fs::remove_all(p);
 }
 
