@@ -87,14 +87,12 @@ namespace {
 // path, which allocates nothing.
 template <bool kToBlocked>
 void copy_blocked(int n, int c, int h, int w, const float* src, float* dst, const char* who) {
-#ifdef RELMIMIC_WITH_ONEDNN
-  const int B = onednn::activation_block();
+#ifndef RELMIMIC_WITH_ONEDNN
+  (void)n, (void)c, (void)h, (void)w, (void)src, (void)dst;
+  RM_FAIL(who, ": no blocked activation layout in a build without oneDNN");
 #else
-  const int B = 0;
-#endif
-  RM_CHECK(B > 0, who,
-           ": no blocked activation layout (a build without oneDNN, or oneDNN uses "
-           "none on this CPU)");
+  const int B = onednn::activation_block();
+  RM_CHECK(B > 0, who, ": no blocked activation layout (oneDNN uses none on this CPU)");
   RM_CHECK(n >= 0 && c % B == 0 && h >= 0 && w >= 0, who, ": ", c,
            " channels are not a multiple of the block ", B);
   const long hw = long(h) * w;
@@ -109,6 +107,7 @@ void copy_blocked(int n, int c, int h, int w, const float* src, float* dst, cons
           else
             dst[plain] = src[blocked];
         }
+#endif
 }
 }  // namespace
 
@@ -371,17 +370,18 @@ template <class T>
 void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b, T* y) {
   check_conv2d_dims(d, "conv2d_forward_cpu");
   RM_CHECK(x && w && y, "conv2d_forward_cpu: null x, w or y");
+  // Throws for blocked tensors where they cannot exist (double, builds without oneDNN).
+  [[maybe_unused]] const bool blocked = has_blocked<T>(d, "conv2d_forward_cpu");
 #ifdef RELMIMIC_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>) {
     if (on_onednn(d, Pass::forward) && onednn::forward(d, x, w, b, y)) return;
-    if (has_blocked<T>(d, "conv2d_forward_cpu")) {  // the reference, on NCHW copies
+    if (blocked) {  // the reference, on NCHW copies
       float* yp = plain_side(d, false, y, false);
       conv2d_forward_cpu<float>(nchw(d), plain_side(d, true, x, true), w, b, yp);
       return to_side(d, false, yp, y);
     }
   }
 #endif
-  has_blocked<T>(d, "conv2d_forward_cpu");
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const int threads = cpu_threads(conv_macs(d));
   const Groups gr(d, threads);
@@ -411,17 +411,18 @@ template <class T>
 void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* dx) {
   check_conv2d_dims(d, "conv2d_backward_input_cpu");
   RM_CHECK(dy && w && dx, "conv2d_backward_input_cpu: null dy, w or dx");
+  // Throws for blocked tensors where they cannot exist (double, builds without oneDNN).
+  [[maybe_unused]] const bool blocked = has_blocked<T>(d, "conv2d_backward_input_cpu");
 #ifdef RELMIMIC_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>) {
     if (on_onednn(d, Pass::backward) && onednn::backward_input(d, dy, w, dx)) return;
-    if (has_blocked<T>(d, "conv2d_backward_input_cpu")) {
+    if (blocked) {
       float* dxp = plain_side(d, true, dx, false);
       conv2d_backward_input_cpu<float>(nchw(d), plain_side(d, false, dy, true), w, dxp);
       return to_side(d, true, dxp, dx);
     }
   }
 #endif
-  has_blocked<T>(d, "conv2d_backward_input_cpu");
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const int threads = cpu_threads(conv_macs(d));
   const Groups gr(d, threads);
@@ -444,15 +445,16 @@ template <class T>
 void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T* dw, T* db) {
   check_conv2d_dims(d, "conv2d_backward_weight_cpu");
   RM_CHECK(x && dy && dw, "conv2d_backward_weight_cpu: null x, dy or dw");
+  // Throws for blocked tensors where they cannot exist (double, builds without oneDNN).
+  [[maybe_unused]] const bool blocked = has_blocked<T>(d, "conv2d_backward_weight_cpu");
 #ifdef RELMIMIC_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>) {
     if (on_onednn(d, Pass::backward) && onednn::backward_weight(d, x, dy, dw, db)) return;
-    if (has_blocked<T>(d, "conv2d_backward_weight_cpu"))
+    if (blocked)
       return conv2d_backward_weight_cpu<float>(nchw(d), plain_side(d, true, x, true),
                                                plain_side(d, false, dy, true), dw, db);
   }
 #endif
-  has_blocked<T>(d, "conv2d_backward_weight_cpu");
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const long wsize = long(C) * K;
   const int team = cpu_threads(conv_macs(d));

@@ -149,7 +149,7 @@ TEST(Networks, RewardNetBlockedLayoutGivesTheSameBits) {
     RewardNet<float> plain(c);
     EXPECT_EQ(blocked.blocked_links(), relational ? 1 : 3);
     EXPECT_EQ(plain.blocked_links(), 0);
-    auto values = [](RewardNet<float>& n) {
+    auto grads = [](RewardNet<float>& n) {
       const float* v = n.parameters().grads();
       return std::vector<float>(v, v + n.parameters().size());
     };
@@ -161,13 +161,13 @@ TEST(Networks, RewardNetBlockedLayoutGivesTheSameBits) {
       for (int b = 0; b < 3; ++b) dl.data<float>()[b] = 0.5f - float(b);
       const Tensor dx = n.backward(dl);
       out.insert(out.end(), dx.data<float>(), dx.data<float>() + dx.numel());
-      const auto g = values(n);
+      const auto g = grads(n);
       out.insert(out.end(), g.begin(), g.end());
       n.parameters().zero_grad();
       Tensor x_hat = Tensor::zeros({3, 4, 48, 48}, DType::f32);
       for (long i = 0; i < x_hat.numel(); ++i) x_hat.data<float>()[i] = float(i % 97) / 97.0f;
       out.push_back(float(n.gradient_penalty(x_hat, 10.0, true, nullptr)));
-      const auto gp = values(n);
+      const auto gp = grads(n);
       out.insert(out.end(), gp.begin(), gp.end());
     };
     std::vector<float> a, b;
