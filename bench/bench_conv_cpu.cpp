@@ -2,7 +2,7 @@
 // 84x84): im2col + GEMM (the reference) against oneDNN's JIT kernels (its own layouts, reorders
 // to and from NCHW included), float, the process's OpenMP threads. The rule in conv2d_cpu.cpp
 // (which passes go to oneDNN) comes from these numbers; bench/results/cpu_conv_onednn.txt.
-// Without oneDNN the onednn cases report an error.
+// Without oneDNN the onednn cases report an error. The agent's stem max-pool too (Pool/...).
 //   bench_conv_cpu --benchmark_filter='stem_48'
 #include <benchmark/benchmark.h>
 
@@ -12,6 +12,8 @@
 
 #include "engine/rng.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv_pool.h"
+#include "kernels/pool3d.h"
 #ifdef RELMIMIC_WITH_ONEDNN
 #include "kernels/conv2d_onednn.h"
 #endif
@@ -28,11 +30,12 @@ struct Shape {
 const std::vector<Shape>& shapes() {
   static const std::vector<Shape> v = {
       {"agent_stem_48", 4, 48, 32, 5, 2, 1},        {"agent_res_1x1_16to8_12", 16, 12, 8, 1, 1, 0},
-      {"agent_res_3x3_8to8_12", 8, 12, 8, 3, 1, 1}, {"reward_conv1_48", 4, 48, 32, 4, 2, 1},
-      {"reward_conv2_24", 32, 24, 64, 4, 2, 1},     {"reward_conv3_12", 64, 12, 64, 3, 1, 1},
-      {"reward_conv4_12", 64, 12, 128, 4, 2, 1},    {"reward_conv5_6", 128, 6, 128, 4, 2, 1},
-      {"agent_stem_84", 4, 84, 32, 5, 2, 1},        {"reward_conv2_42", 32, 42, 64, 4, 2, 1},
-      {"reward_conv3_21", 64, 21, 64, 3, 1, 1},     {"reward_conv4_21", 64, 21, 128, 4, 2, 1},
+      {"agent_res_3x3_8to8_12", 8, 12, 8, 3, 1, 1}, {"agent_res_3x3_4to4_12", 4, 12, 4, 3, 1, 1},
+      {"reward_conv1_48", 4, 48, 32, 4, 2, 1},      {"reward_conv2_24", 32, 24, 64, 4, 2, 1},
+      {"reward_conv3_12", 64, 12, 64, 3, 1, 1},     {"reward_conv4_12", 64, 12, 128, 4, 2, 1},
+      {"reward_conv5_6", 128, 6, 128, 4, 2, 1},     {"agent_stem_84", 4, 84, 32, 5, 2, 1},
+      {"reward_conv2_42", 32, 42, 64, 4, 2, 1},     {"reward_conv3_21", 64, 21, 64, 3, 1, 1},
+      {"reward_conv4_21", 64, 21, 128, 4, 2, 1},
   };
   return v;
 }
@@ -94,7 +97,84 @@ void BM_Conv(benchmark::State& state, Shape s, int batch, Pass pass, Impl impl) 
       2 * macs, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
+// The agent's stem max-pool (window (2, 3, 3), stride 2, padding (0, 1, 1)) after the 5x5/2
+// conv, through both CPU versions (kernels/pool3d.h; the rule picks the table below 32 outputs
+// per row).
+void BM_Pool(benchmark::State& state, int hw, int batch, bool table) {
+  relmimic::kernels::Pool3dDims d;
+  d.batch = batch, d.c = 32, d.h = hw, d.w = hw;
+  d.kc = 2, d.kh = 3, d.kw = 3, d.sc = 2, d.sh = 2, d.sw = 2, d.ph = 1, d.pw = 1;
+  relmimic::Rng rng(2);
+  std::vector<float> x(size_t(batch * d.in_size())), y(size_t(batch * d.out_size()));
+  std::vector<int32_t> arg(y.size());
+  for (float& e : x) e = float(rng.uniform(-1.0, 1.0));
+  for (auto _ : state) {
+    if (table)
+      relmimic::kernels::detail::pool3d_forward_table_cpu(d, x.data(), y.data(), arg.data());
+    else
+      relmimic::kernels::detail::pool3d_forward_rows_cpu(d, x.data(), y.data(), arg.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["outputs/s"] =
+      benchmark::Counter(double(y.size()), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The stem's weight gradient from the pool's output gradient (ReLU after the pool: about half
+// of it zero): the pool's backward scatter + im2col + GEMM (the reference, as the torso ran it
+// before), against kernels::conv2d_backward_weight_pooled_cpu.
+void BM_StemPooledWeightGrad(benchmark::State& state, int hw, int batch, bool pooled) {
+  const Conv2dDims d{batch, 4, hw, hw, 32, 5, 5, 2, 1};
+  relmimic::kernels::Pool3dDims p;
+  p.batch = batch, p.c = d.out_c, p.h = d.out_h(), p.w = d.out_w();
+  p.kc = 2, p.kh = 3, p.kw = 3, p.sc = 2, p.sh = 2, p.sw = 2, p.ph = 1, p.pw = 1;
+  relmimic::Rng rng(4);
+  auto fill = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float& e : v) e = float(rng.uniform(-1.0, 1.0));
+    return v;
+  };
+  auto x = fill(size_t(batch * d.in_size())), y = fill(size_t(batch * d.out_size()));
+  std::vector<float> py(size_t(batch * p.out_size())), dpool = fill(py.size());
+  std::vector<int32_t> arg(py.size());
+  relmimic::kernels::pool3d_forward_cpu(p, y.data(), py.data(), arg.data());
+  for (size_t i = 0; i < py.size(); ++i)
+    if (!(py[i] > 0)) dpool[i] = 0;
+  std::vector<float> dy(y.size()), dw(size_t(d.weight_size())), db(size_t(d.out_c));
+  const relmimic::kernels::CpuConv saved = relmimic::kernels::cpu_conv();
+  relmimic::kernels::set_cpu_conv(relmimic::kernels::CpuConv::Reference);
+  for (auto _ : state) {
+    if (pooled) {
+      relmimic::kernels::conv2d_backward_weight_pooled_cpu(d, x.data(), p, arg.data(), dpool.data(),
+                                                           dw.data(), db.data());
+    } else {
+      relmimic::kernels::pool3d_backward_cpu(p, dpool.data(), arg.data(), dy.data());
+      relmimic::kernels::conv2d_backward_weight_cpu(d, x.data(), dy.data(), dw.data(), db.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  relmimic::kernels::set_cpu_conv(saved);
+}
+
 const int registered = [] {
+  for (int hw : {48, 84})
+    for (int batch : {64, 128})
+      for (bool pooled : {false, true}) {
+        const std::string name = "StemPooledWeightGrad/" + std::to_string(hw) + "/b" +
+                                 std::to_string(batch) + (pooled ? "/pooled" : "/dense");
+        benchmark::RegisterBenchmark(name.c_str(), BM_StemPooledWeightGrad, hw, batch, pooled)
+            ->Unit(benchmark::kMillisecond)
+            ->MinTime(0.2);
+      }
+  // Stem outputs at 48x48 and 84x84 frames: 23x23 -> 12x12 and 41x41 -> 21x21.
+  for (int hw : {23, 41})
+    for (int batch : {8, 128})
+      for (bool table : {false, true}) {
+        const std::string name = "Pool/stem_" + std::to_string(hw) + "/b" + std::to_string(batch) +
+                                 (table ? "/table" : "/rows");
+        benchmark::RegisterBenchmark(name.c_str(), BM_Pool, hw, batch, table)
+            ->Unit(benchmark::kMillisecond)
+            ->MinTime(0.2);
+      }
   const char* passes[] = {"fwd", "bwd_input", "bwd_weight"};
   const char* impls[] = {"im2col_gemm", "onednn"};
   for (const Shape& s : shapes())

@@ -157,6 +157,20 @@ Tensor MaxPool3D<T>::backward(const Tensor& dy) {
   return rows(dx_, batch_, {batch_, d_.c, d_.h, d_.w});
 }
 
+template <class T>
+kernels::Pool3dDims MaxPool3D<T>::last_dims() const {
+  RM_CHECK(batch_ > 0, name_, ": no forward yet");
+  kernels::Pool3dDims d = d_;
+  d.batch = batch_;
+  return d;
+}
+
+template <class T>
+const int32_t* MaxPool3D<T>::last_argmax() const {
+  RM_CHECK(batch_ > 0, name_, ": no forward yet");
+  return argmax_.template data<int32_t>();
+}
+
 // ---------------------------------------------------------------- Standardize
 
 template <class T>

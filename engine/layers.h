@@ -82,6 +82,9 @@ class SpectralNorm {
   T sigma_ = T(1);
 };
 
+template <class T>
+class MaxPool3D;
+
 // 2-D convolution with bias, optional spectral norm on the weight.
 template <class T>
 class Conv2d {
@@ -99,6 +102,10 @@ class Conv2d {
   Conv2d(Build<T>& b, const std::string& name, const Options& o, Rng& rng);
   Tensor forward(const Tensor& x);
   Tensor backward(const Tensor& dy);
+  // backward(pool.backward(dpool)) for a max-pool on this layer's output. On the CPU, when no
+  // input gradient is needed, the weight gradients come straight from the pool's winners
+  // (kernels/conv_pool.h) without the dense output gradient; elsewhere it is that composition.
+  Tensor backward_through_pool(MaxPool3D<T>& pool, const Tensor& dpool);
   Tensor jvp(const Tensor& t_x);
   DualGrad backward_jvp(const Tensor& dy, const Tensor& dt_y);
 
@@ -220,6 +227,10 @@ class MaxPool3D {
   Tensor backward(const Tensor& dy);
   Shape out_shape(int batch) const { return {batch, d_.out_c(), d_.out_h(), d_.out_w()}; }
   long flops() const { return 0; }
+  // The last forward's dims (its batch) and winners [batch, out_size], for layers that use
+  // them directly (Conv2d::backward_through_pool).
+  kernels::Pool3dDims last_dims() const;
+  const int32_t* last_argmax() const;
 
  private:
   std::string name_;

@@ -9,6 +9,7 @@
 #include "engine/layer_util.h"
 #include "engine/layers.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv_pool.h"
 #include "kernels/linear.h"
 
 namespace relmimic {
@@ -111,6 +112,24 @@ Tensor Conv2d<T>::backward(const Tensor& dy) {
   if (!o_.need_dx || !input_grads_) return {};
   ops::conv2d_backward_input(dev_, dims(B), dy.data<T>(), weight(), dx_.template data<T>());
   return rows(dx_, B, x_.shape());
+}
+
+template <class T>
+Tensor Conv2d<T>::backward_through_pool(MaxPool3D<T>& pool, const Tensor& dpool) {
+  RM_CHECK(x_.defined(), name_, ": backward before forward");
+  const int B = int(x_.dim(0));
+  const kernels::Pool3dDims p = pool.last_dims();
+  const bool direct = dev_.is_cpu() && !sn_ && !d_.blocked_in && !d_.blocked_out &&
+                      d_.kw <= kernels::kPooledMaxKernelWidth && (!o_.need_dx || !input_grads_);
+  if (!direct) return backward(pool.backward(dpool));
+  RM_CHECK(p.batch == B && p.c == d_.out_c && p.h == d_.out_h() && p.w == d_.out_w(), name_,
+           ": backward_through_pool: the pool does not read this layer's output");
+  expect(dpool, pool.out_shape(B), dtype_of<T>(), dev_, name_, "backward_through_pool: dpool");
+  if (param_grads_)
+    kernels::conv2d_backward_weight_pooled_cpu(dims(B), x_.data<T>(), p, pool.last_argmax(),
+                                               dpool.data<T>(), ps_.grad(w_),
+                                               b_ >= 0 ? ps_.grad(b_) : nullptr);
+  return {};
 }
 
 template <class T>

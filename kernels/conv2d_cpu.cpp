@@ -160,12 +160,16 @@ bool is_pointwise(const Conv2dDims& d) {
 // to 128, reorders included): the forward of every conv with a spatial kernel (the 5x5 and 4x4
 // stems 1.5-3.6x, the reward net's conv2-5 1.4-1.9x); the backward passes from 32 input channels
 // on (the reward net's conv2-5, 1.3-2x), since on the stems and the ResBlocks' small convs
-// im2col + GEMM is faster, 2-20x so for oneDNN's backward weights at batch 8. 1x1 convs stay
-// on GEMM in every pass.
-enum class Pass { forward, backward };
+// im2col + GEMM is faster, 2-20x so for oneDNN's backward weights of the stems at batch 8; and
+// the backward weights of stride-1 spatial convs with fewer channels too (the agent ResBlocks'
+// 3x3 convs on 4 and 8 channels: 1.4-3.4x at batch 8 to 128 on 1 and 2 threads,
+// bench/results/cpu_agent_pool.txt), while their backward input stays on GEMM
+// (oneDNN's loses on 4 channels). 1x1 convs stay on GEMM in every pass.
+enum class Pass { forward, backward_input, backward_weight };
 [[maybe_unused]] bool on_onednn(const Conv2dDims& d, Pass pass) {
   if (d.kh == 1 && d.kw == 1) return false;
-  if (pass == Pass::backward && d.in_c < 32) return false;
+  if (pass != Pass::forward && d.in_c < 32 && !(pass == Pass::backward_weight && d.stride == 1))
+    return false;
   return cpu_conv() == CpuConv::OneDnn;
 }
 
@@ -415,7 +419,7 @@ void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* 
   [[maybe_unused]] const bool blocked = has_blocked<T>(d, "conv2d_backward_input_cpu");
 #ifdef RELMIMIC_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>) {
-    if (on_onednn(d, Pass::backward) && onednn::backward_input(d, dy, w, dx)) return;
+    if (on_onednn(d, Pass::backward_input) && onednn::backward_input(d, dy, w, dx)) return;
     if (blocked) {
       float* dxp = plain_side(d, true, dx, false);
       conv2d_backward_input_cpu<float>(nchw(d), plain_side(d, false, dy, true), w, dxp);
@@ -449,7 +453,7 @@ void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T*
   [[maybe_unused]] const bool blocked = has_blocked<T>(d, "conv2d_backward_weight_cpu");
 #ifdef RELMIMIC_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>) {
-    if (on_onednn(d, Pass::backward) && onednn::backward_weight(d, x, dy, dw, db)) return;
+    if (on_onednn(d, Pass::backward_weight) && onednn::backward_weight(d, x, dy, dw, db)) return;
     if (blocked)
       return conv2d_backward_weight_cpu<float>(nchw(d), plain_side(d, true, x, true),
                                                plain_side(d, false, dy, true), dw, db);

@@ -29,6 +29,17 @@ void check_pool3d_dims(const Pool3dDims& d, const char* who);
 template <class T>
 void pool3d_forward_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax);
 
+// Which CPU version pool3d_forward_cpu runs: output rows narrower than 32 go through a table of
+// window offsets that vectorises over the whole output plane (the agent's stem pool: 12 and 21
+// wide), wider rows and feature-only pools through row passes. Both give the same bits.
+bool pool3d_cpu_uses_table(const Pool3dDims& d);
+namespace detail {  // the two versions, unchecked; for the tests and benchmarks
+template <class T>
+void pool3d_forward_rows_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax);
+template <class T>
+void pool3d_forward_table_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax);
+}  // namespace detail
+
 // dx = scatter of dy to the winners; dx is overwritten (zero elsewhere).
 template <class T>
 void pool3d_backward_cpu(const Pool3dDims& d, const T* dy, const int32_t* argmax, T* dx);

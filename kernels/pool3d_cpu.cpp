@@ -1,6 +1,7 @@
 // MaxPool3D on the CPU: each output scans its (kc, kh, kw) window in (c, h, w) order, skipping
 // padding; a strictly larger value replaces the best, so the first maximum wins ties.
 #include <algorithm>
+#include <vector>
 
 #include "kernels/common.h"
 #include "kernels/parallel_cpu.h"
@@ -66,14 +67,15 @@ void max_row(const T* __restrict__ src, int32_t base, int lo, int hi, T* __restr
   for (int o = lo; o < hi; ++o) max_step(src[o * s], base + o * s, y[o], arg[o]);
 }
 
+// Output rows narrower than this go through the table version (bench_networks' pool cases).
+constexpr int kTableBelowWidth = 32;
+
 }  // namespace
 
+namespace detail {
+
 template <class T>
-void pool3d_forward_cpu(const Pool3dDims& dims, const T* x, T* y, int32_t* argmax) {
-  check_pool3d_dims(dims, "pool3d_forward_cpu");
-  RM_CHECK(x && y && argmax, "pool3d_forward_cpu: null x, y or argmax");
-  RM_CHECK(dims.in_size() <= INT32_MAX, "pool3d_forward_cpu: sample of ", dims.in_size(),
-           " elements overflows the int32 argmax");
+void pool3d_forward_rows_cpu(const Pool3dDims& dims, const T* x, T* y, int32_t* argmax) {
   // A feature-only pool sees each (h, w) plane as one long row: same flat indices, longer
   // vectors.
   Pool3dDims d = dims;
@@ -131,6 +133,94 @@ void pool3d_forward_cpu(const Pool3dDims& dims, const T* x, T* y, int32_t* argma
       }
     }
   }
+}
+
+// The whole (Ho, Wo) output plane of one output channel at a time through a table of in-plane
+// offsets: table[(i * kw + j) * P + o] is where output o's spatial window cell (i, j) lies in an
+// input plane (P = Ho * Wo). Each window cell is then one vectorised pass over all P outputs
+// (gathered loads) instead of Ho short passes. A padded cell's entry points at the window's
+// first real cell (rh.lo, rw.lo) of the same plane. Comparing a cell again changes nothing (it
+// is never strictly larger than the best that already saw it, and a NaN never is), and a padded
+// cell before that first real cell in (h, w) order is followed only by more such cells until
+// the real one, so every output still sees the same sequence of distinct cells as in the scan
+// order, and the results are those of the row version bit for bit.
+template <class T>
+void pool3d_forward_table_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax) {
+  const int Co = d.out_c(), Ho = d.out_h(), Wo = d.out_w(), P = Ho * Wo, K = d.kh * d.kw;
+  const int32_t plane = d.h * d.w;
+  // Built on the calling thread, read by the team; the buffers keep their capacity, so
+  // steady-state calls allocate nothing.
+  static thread_local std::vector<int32_t> table, first;
+  table.resize(size_t(K) * size_t(P));
+  first.resize(size_t(P));
+  for (int oh = 0; oh < Ho; ++oh) {
+    const Range rh = window(oh, d.sh, d.ph, d.kh, d.h);
+    for (int ow = 0; ow < Wo; ++ow) {
+      const Range rw = window(ow, d.sw, d.pw, d.kw, d.w);
+      const int o = oh * Wo + ow;
+      first[size_t(o)] = rh.lo * d.w + rw.lo;
+      for (int i = 0; i < d.kh; ++i)
+        for (int j = 0; j < d.kw; ++j) {
+          const int h = oh * d.sh - d.ph + i, w = ow * d.sw - d.pw + j;
+          const bool real = h >= 0 && h < d.h && w >= 0 && w < d.w;
+          table[size_t(i * d.kw + j) * size_t(P) + size_t(o)] =
+              real ? h * d.w + w : first[size_t(o)];
+        }
+    }
+  }
+  const int32_t* tab = table.data();
+  const int32_t* fst = first.data();
+  const double work = double(d.batch) * d.out_size() * d.kc * d.kh * d.kw;
+#pragma omp parallel for schedule(static) if (cpu_threads(work) > 1)
+  for (int b = 0; b < d.batch; ++b) {
+    const T* xb = x + b * d.in_size();
+    for (int oc = 0; oc < Co; ++oc) {
+      const Range rc = window(oc, d.sc, d.pc, d.kc, d.c);
+      const long o0 = (b * long(Co) + oc) * P;
+      T* __restrict__ yr = y + o0;
+      int32_t* __restrict__ ar = argmax + o0;
+      const int32_t c0 = rc.lo * plane;
+#pragma omp simd
+      for (int o = 0; o < P; ++o) {
+        ar[o] = c0 + fst[o];
+        yr[o] = xb[c0 + fst[o]];
+      }
+      for (int c = rc.lo; c < rc.hi; ++c) {
+        const int32_t cb = c * plane;
+        for (int k = 0; k < K; ++k) {
+          const int32_t* __restrict__ t = tab + size_t(k) * size_t(P);
+#pragma omp simd
+          for (int o = 0; o < P; ++o) {
+            const int32_t idx = cb + t[o];
+            max_step(xb[idx], idx, yr[o], ar[o]);
+          }
+        }
+      }
+    }
+  }
+}
+
+template void pool3d_forward_rows_cpu<float>(const Pool3dDims&, const float*, float*, int32_t*);
+template void pool3d_forward_rows_cpu<double>(const Pool3dDims&, const double*, double*, int32_t*);
+template void pool3d_forward_table_cpu<float>(const Pool3dDims&, const float*, float*, int32_t*);
+template void pool3d_forward_table_cpu<double>(const Pool3dDims&, const double*, double*, int32_t*);
+
+}  // namespace detail
+
+bool pool3d_cpu_uses_table(const Pool3dDims& d) {
+  const bool feature_only =
+      d.kh == 1 && d.kw == 1 && d.sh == 1 && d.sw == 1 && d.ph == 0 && d.pw == 0;
+  return !feature_only && d.out_w() < kTableBelowWidth;
+}
+
+template <class T>
+void pool3d_forward_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax) {
+  check_pool3d_dims(d, "pool3d_forward_cpu");
+  RM_CHECK(x && y && argmax, "pool3d_forward_cpu: null x, y or argmax");
+  RM_CHECK(d.in_size() <= INT32_MAX, "pool3d_forward_cpu: sample of ", d.in_size(),
+           " elements overflows the int32 argmax");
+  if (pool3d_cpu_uses_table(d)) return detail::pool3d_forward_table_cpu(d, x, y, argmax);
+  detail::pool3d_forward_rows_cpu(d, x, y, argmax);
 }
 
 template <class T>

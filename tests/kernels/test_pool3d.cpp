@@ -115,6 +115,43 @@ TEST_P(Pool3dCases, FloatAgreesWithDouble) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Pool3dCases, ::testing::Range(0, int(cases().size())));
 
+// The two CPU versions (row passes, and the table over the output plane that the rule picks for
+// narrow rows) give the same bits on inputs full of ties, with NaNs as first cells and elsewhere.
+template <class T>
+void expect_versions_agree(const Pool3dDims& d, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<T> x(size_t(d.batch * d.in_size()));
+  for (T& e : x) {
+    const double u = rng.uniform();
+    e = u < 0.08 ? std::numeric_limits<T>::quiet_NaN() : T(std::floor(rng.uniform(-2.0, 2.0)));
+  }
+  std::vector<T> yr(size_t(d.batch * d.out_size())), yt(yr.size(), T(7));
+  std::vector<int32_t> ar(yr.size()), at(yr.size(), -5);
+  kernels::detail::pool3d_forward_rows_cpu(d, x.data(), yr.data(), ar.data());
+  kernels::detail::pool3d_forward_table_cpu(d, x.data(), yt.data(), at.data());
+  EXPECT_EQ(ar, at);
+  for (size_t o = 0; o < yr.size(); ++o) {
+    ASSERT_EQ(std::isnan(yr[o]), std::isnan(yt[o])) << o;
+    if (!std::isnan(yr[o])) ASSERT_EQ(yr[o], yt[o]) << o;
+  }
+}
+
+TEST_P(Pool3dCases, TableVersionGivesTheRowVersionsBits) {
+  expect_versions_agree<float>(cases()[GetParam()], 90 + GetParam());
+  expect_versions_agree<double>(cases()[GetParam()], 120 + GetParam());
+}
+
+TEST(Pool3d, TableVersionOnTheAgentsStemPools) {
+  for (int hw : {23, 41}) {  // 48x48 and 84x84 frames
+    const Pool3dDims d = dims(3, 32, hw, hw, 2, 3, 3, 2, 2, 2, 0, 1, 1);
+    EXPECT_TRUE(kernels::pool3d_cpu_uses_table(d));
+    expect_versions_agree<float>(d, 150 + hw);
+  }
+  // Feature-only pools and wide rows keep the row passes.
+  EXPECT_FALSE(kernels::pool3d_cpu_uses_table(dims(2, 16, 21, 21, 2, 1, 1, 2, 1, 1, 0, 0, 0)));
+  EXPECT_FALSE(kernels::pool3d_cpu_uses_table(dims(1, 2, 3, 80, 1, 3, 3, 1, 1, 1, 0, 1, 1)));
+}
+
 // Equal values: the first cell in (c, h, w) order wins, so a tie across channels goes to the
 // lower channel even when the other cell comes first in (h, w).
 TEST(Pool3d, TiesGoToTheFirstMaximumInScanOrder) {
