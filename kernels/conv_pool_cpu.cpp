@@ -138,9 +138,11 @@ void accumulate_by_channel(const Conv2dDims& d, const T* x, const Pool3dDims& p,
       const int end = count[size_t(co)];
       if (begin == end) continue;
       T* ac = acc + long(co) * R * kWide;
+      // The wide patches' sum in registers (the clipped ones go straight to acc, so nothing
+      // takes v's address and it stays in registers), added to acc at the end.
       V v[R];
 #pragma GCC unroll 40
-      for (int r = 0; r < R; ++r) __builtin_memcpy(&v[r], ac + r * kWide, sizeof(V));
+      for (int r = 0; r < R; ++r) v[r] = V{};
       T gsum = T(0);
       for (int k = begin; k < end; ++k) {
         const long o = order[size_t(k)];
@@ -160,13 +162,12 @@ void accumulate_by_channel(const Conv2dDims& d, const T* x, const Pool3dDims& p,
             }
           }
         } else {
-          for (int r = 0; r < R; ++r) __builtin_memcpy(ac + r * kWide, &v[r], sizeof(V));
           add_clipped_patch(xn, d, s, gv, ac);
-          for (int r = 0; r < R; ++r) __builtin_memcpy(&v[r], ac + r * kWide, sizeof(V));
         }
       }
 #pragma GCC unroll 40
-      for (int r = 0; r < R; ++r) __builtin_memcpy(ac + r * kWide, &v[r], sizeof(V));
+      for (int r = 0; r < R; ++r)
+        for (int j = 0; j < kWide; ++j) ac[r * kWide + j] += v[r][j];
       if (gb) gb[co] += gsum;
       begin = end;
     }
