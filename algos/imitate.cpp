@@ -92,7 +92,7 @@ void declare_imitation(Config& c) {
         "empty (what imitate.obs says) | state: a diagnostic, D on windows of k proprioceptive "
         "observations (the state runs' mlp D; demonstrations with observations) while the "
         "policy and value still see frames: whether D's view of the frames or the pixel policy "
-        "holds imitation back");
+        "holds imitation back (run.device=cpu only: the state D has no CUDA path)");
   declare_ppo(c, PpoPreset::pixels);
   // The reward is D's, not the env's: no return-based scaling of it.
   c.set("ppo.reward_norm", json::Value(false), "imitation defaults");

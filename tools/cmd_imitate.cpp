@@ -104,14 +104,17 @@ int cmd_imitate(int argc, char** argv) {
     apply_flags(cfg);
     return cfg;
   };
-  // Default name <env>-<variant, or "state">-k<frames>-s<seed> from those settings, so the same
-  // command plus --resume finds the run.
+  // Default name <env>-<variant, or "state">[-dstate]-k<frames>-s<seed> from those settings
+  // (-dstate: imitate.disc_obs=state beside a pixel policy), so the same command plus --resume
+  // finds the run.
   if (f.name.empty()) {
     const Config c = fresh_config();
     const bool states = c.get<std::string>("imitate.obs") == "state";
+    const bool disc_states = !states && c.get<std::string>("imitate.disc_obs") == "state";
     f.name = c.get<std::string>("env.name") + "-" +
-             (states ? std::string("state") : c.get<std::string>("variant")) + "-k" +
-             std::to_string(c.get<long>("net.frames")) + "-s" + std::to_string(c.get<long>("seed"));
+             (states ? std::string("state") : c.get<std::string>("variant")) +
+             (disc_states ? "-dstate" : "") + "-k" + std::to_string(c.get<long>("net.frames")) +
+             "-s" + std::to_string(c.get<long>("seed"));
   }
   const std::string run_dir = (std::filesystem::path(f.runs) / f.name).string();
 

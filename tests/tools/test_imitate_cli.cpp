@@ -150,6 +150,21 @@ TEST_F(RecordCommand, ImitationRunsOnTheRecordedDemonstrationsAndEvaluates) {
   EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
 }
 
+// imitate.disc_obs=state beside the pixel policy: the default run name says so (-dstate), so it
+// never shares a folder with the frames-D run of the same variant, k and seed.
+TEST_F(RecordCommand, StateDiscriminatorRunsGetTheirOwnDefaultName) {
+  ASSERT_EQ(record_->code, 0) << record_->err;
+  const Result r = run("imitate --env hopper --demos " + demos() +
+                       " --variant baseline net.frames=2 --seed 3 --steps 64 --runs " +
+                       root_dir().string() + " imitate.disc_obs=state" + kTiny);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const fs::path dir = root_dir() / "hopper-baseline-dstate-k2-s3";
+  ASSERT_TRUE(fs::exists(dir / "config.json")) << r.out;
+  const json::Value cfg = json::parse_file((dir / "config.json").string());
+  EXPECT_EQ(cfg.at("imitate").at("disc_obs").as_string(), "state");
+  EXPECT_FALSE(fs::exists(root_dir() / "hopper-baseline-k2-s3"));
+}
+
 // A refused run: exit code, exactly one line naming `want`, and no run folder.
 void expect_refused(const std::string& args, int code, const std::string& want,
                     const std::string& name) {
