@@ -52,6 +52,25 @@ struct OmpThreads {
   int saved;
 };
 
+// The conv's input x, the pool's winners on a random conv output, and a gradient at the pool's
+// output with every third value zero (as after a ReLU).
+template <class T>
+struct Inputs {
+  std::vector<T> x, dpool;
+  std::vector<int32_t> arg;
+  Inputs(const Case& c, Rng& rng) {
+    const Conv2dDims& d = c.conv;
+    const Pool3dDims p = pool_of(c);
+    x = random_vector<T>(d.batch * d.in_size(), rng);
+    const auto y = random_vector<T>(d.batch * d.out_size(), rng);
+    std::vector<T> py(size_t(d.batch * p.out_size()));
+    arg.resize(py.size());
+    kernels::pool3d_forward_cpu(p, y.data(), py.data(), arg.data());
+    dpool = random_vector<T>(long(py.size()), rng);
+    for (size_t i = 0; i < dpool.size(); i += 3) dpool[i] = T(0);
+  }
+};
+
 // dw, db from both ways, each accumulated onto the same nonzero start.
 template <class T>
 void compare(const Case& c, int threads, double tol) {
@@ -59,20 +78,17 @@ void compare(const Case& c, int threads, double tol) {
   const Conv2dDims& d = c.conv;
   const Pool3dDims p = pool_of(c);
   Rng rng(7);
-  auto x = random_vector<T>(d.batch * d.in_size(), rng);
-  auto y = random_vector<T>(d.batch * d.out_size(), rng);
-  std::vector<T> py(size_t(d.batch * p.out_size()));
-  std::vector<int32_t> arg(py.size());
-  kernels::pool3d_forward_cpu(p, y.data(), py.data(), arg.data());
-  auto dpool = random_vector<T>(long(py.size()), rng);
-  for (size_t i = 0; i < dpool.size(); i += 3) dpool[i] = T(0);  // as after a ReLU
+  const Inputs<T> in(c, rng);
+  const std::vector<T>&x = in.x, &dpool = in.dpool;
+  const std::vector<int32_t>& arg = in.arg;
   const auto dw0 = random_vector<T>(d.weight_size(), rng);
   const auto db0 = random_vector<T>(d.out_c, rng);
 
   testing::CpuConvScope scope;
   kernels::set_cpu_conv(kernels::CpuConv::Reference);
   OmpThreads t(threads);
-  std::vector<T> dy(y.size()), want_w = dw0, want_b = db0, got_w = dw0, got_b = db0;
+  std::vector<T> dy(size_t(d.batch * d.out_size())), want_w = dw0, want_b = db0, got_w = dw0,
+                                                     got_b = db0;
   kernels::pool3d_backward_cpu(p, dpool.data(), arg.data(), dy.data());
   kernels::conv2d_backward_weight_cpu(d, x.data(), dy.data(), want_w.data(), want_b.data());
   kernels::conv2d_backward_weight_pooled_cpu(d, x.data(), p, arg.data(), dpool.data(), got_w.data(),
@@ -99,12 +115,9 @@ TEST(ConvPool, FixedThreadCountGivesTheSameBits) {
   const Conv2dDims& d = c.conv;
   const Pool3dDims p = pool_of(c);
   Rng rng(11);
-  auto x = random_vector<float>(d.batch * d.in_size(), rng);
-  auto y = random_vector<float>(d.batch * d.out_size(), rng);
-  std::vector<float> py(size_t(d.batch * p.out_size()));
-  std::vector<int32_t> arg(py.size());
-  kernels::pool3d_forward_cpu(p, y.data(), py.data(), arg.data());
-  auto dpool = random_vector<float>(long(py.size()), rng);
+  const Inputs<float> in(c, rng);
+  const std::vector<float>&x = in.x, &dpool = in.dpool;
+  const std::vector<int32_t>& arg = in.arg;
   OmpThreads t(2);
   std::vector<float> a(size_t(d.weight_size())), b(a.size()), ga(size_t(d.out_c)), gb(ga.size());
   kernels::conv2d_backward_weight_pooled_cpu(d, x.data(), p, arg.data(), dpool.data(), a.data(),
