@@ -67,7 +67,7 @@ void max_row(const T* __restrict__ src, int32_t base, int lo, int hi, T* __restr
   for (int o = lo; o < hi; ++o) max_step(src[o * s], base + o * s, y[o], arg[o]);
 }
 
-// Output rows narrower than this go through the table version (bench_networks' pool cases).
+// Output rows narrower than this go through the table version (bench_conv_cpu's Pool cases).
 constexpr int kTableBelowWidth = 32;
 
 }  // namespace
