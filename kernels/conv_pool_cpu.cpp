@@ -66,6 +66,15 @@ void add_clipped_patch(const T* __restrict__ xn, const Conv2dDims& d, const Patc
     }
 }
 
+// The output channel of the conv's output cell a (a / HW) without a division per output: a float
+// estimate from inv = 1 / HW, corrected by one step.
+inline int channel_of(int32_t a, int HW, float inv) {
+  int co = int(float(a) * inv);
+  if (co * HW > a) --co;
+  if ((co + 1) * HW <= a) ++co;
+  return co;
+}
+
 // Samples [b0, b1) into acc [Cout][Cin][kh][kWide] and gb [Cout] (may be nullptr), one output
 // at a time (any Cin * kh).
 template <class T>
@@ -73,7 +82,6 @@ void accumulate(const Conv2dDims& d, const T* x, const Pool3dDims& p, const int3
                 const T* dpool, const PatchStart* starts, int b0, int b1, T* acc, T* gb) {
   const long P = p.out_size(), K = long(d.in_c) * d.kh * kWide;
   const int HW = d.out_h() * d.out_w();
-  // co = a / HW without a division per output: a float estimate, corrected by one step.
   const float inv = 1.0f / float(HW);
   for (int b = b0; b < b1; ++b) {
     const T* xn = x + b * d.in_size();
@@ -81,9 +89,7 @@ void accumulate(const Conv2dDims& d, const T* x, const Pool3dDims& p, const int3
     const int32_t* a = argmax + b * P;
     for (long o = 0; o < P; ++o) {
       if (g[o] == T(0)) continue;
-      int co = int(float(a[o]) * inv);
-      if (co * HW > a[o]) --co;
-      if ((co + 1) * HW <= a[o]) ++co;
+      const int co = channel_of(a[o], HW, inv);
       const PatchStart& s = starts[a[o] - co * HW];
       T* ac = acc + co * K;
       if (s.wide)
@@ -123,9 +129,7 @@ void accumulate_by_channel(const Conv2dDims& d, const T* x, const Pool3dDims& p,
         chan[size_t(o)] = -1;
         continue;
       }
-      int co = int(float(a[o]) * inv);
-      if (co * HW > a[o]) --co;
-      if ((co + 1) * HW <= a[o]) ++co;
+      const int co = channel_of(a[o], HW, inv);
       chan[size_t(o)] = co;
       ++count[size_t(co) + 1];
     }
