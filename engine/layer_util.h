@@ -3,7 +3,9 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "engine/layers.h"
 #include "engine/tensor.h"
 
 namespace relmimic::detail {
@@ -58,6 +60,29 @@ inline void expect(const Tensor& t, const Shape& shape, DType dtype, Device devi
 // The first `batch` rows of an arena buffer [max_batch, ...], reshaped to `shape`.
 inline Tensor rows(const Tensor& buf, int batch, const Shape& shape) {
   return buf.slice(0, batch).reshape(shape);
+}
+
+// The input-gradient half of a weight layer's backward_jvp: dt_x = W^T dt_y and dx = W^T dy
+// through back(g, out). Under repeat (layers.h) dt_x is the last backward's dx, left in dx_buf,
+// and dx goes to dt_x_buf; an undefined dy gives an undefined dx.
+template <class T, class Back>
+DualGrad dual_input_grads(const RepeatBackward& repeat, const std::string& who, int batch,
+                          const Shape& in_shape, const Tensor& dy, const Tensor& dt_y,
+                          Tensor& dx_buf, Tensor& dt_x_buf, Back back) {
+  Tensor* dt_out = &dt_x_buf;
+  Tensor* dx_out = &dx_buf;
+  if (repeat.on()) {
+    repeat.check(dt_y, who);
+    std::swap(dt_out, dx_out);
+  } else {
+    back(dt_y.data<T>(), dt_x_buf.template data<T>());
+  }
+  DualGrad g{Tensor{}, rows(*dt_out, batch, in_shape)};
+  if (dy.defined()) {
+    back(dy.data<T>(), dx_out->template data<T>());
+    g.dx = rows(*dx_out, batch, in_shape);
+  }
+  return g;
 }
 
 // A shape with the batch dimension replaced.

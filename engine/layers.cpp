@@ -13,6 +13,12 @@ using detail::checked_batch;
 using detail::expect;
 using detail::rows;
 
+void detail::RepeatBackward::check(const Tensor& dt_y, const std::string& who) const {
+  RM_CHECK(dy_ != nullptr && dt_y.raw() == dy_, who,
+           ": backward_jvp repeats the last backward, but dt_y is not the dy that backward read"
+           " (or no backward wrote dx since the last forward)");
+}
+
 // ---------------------------------------------------------------- Activation
 // y = f(x);  t_y = f'(x) t_x;  backward_jvp: dx = f'(x) dy + f''(x) t_x dt_y,  dt_x = f'(x) dt_y.
 
@@ -37,6 +43,7 @@ template <class T>
 Tensor Activation<T>::forward(const Tensor& x) {
   const int B = checked_batch(x, dtype_of<T>(), dev_, per_sample_, max_batch_, name_);
   x_ = x;
+  repeat_.forget();
   ops::activation_forward(dev_, act_, B * per_sample_, x.data<T>(), y_.template data<T>(), slope_);
   return rows(y_, B, x.shape());
 }
@@ -48,6 +55,7 @@ Tensor Activation<T>::backward(const Tensor& dy) {
   const int B = int(x_.dim(0));
   ops::activation_backward(dev_, act_, B * per_sample_, x_.data<T>(), y_.template data<T>(),
                            dy.data<T>(), dx_.template data<T>(), slope_);
+  repeat_.remember(dy);
   return rows(dx_, B, x_.shape());
 }
 
@@ -66,17 +74,33 @@ Tensor Activation<T>::jvp(const Tensor& t_x) {
 template <class T>
 DualGrad Activation<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) {
   RM_CHECK(t_x_.defined(), name_, ": backward_jvp before jvp");
-  expect(dy, x_.shape(), dtype_of<T>(), dev_, name_, "backward_jvp: dy");
+  if (dy.defined()) expect(dy, x_.shape(), dtype_of<T>(), dev_, name_, "backward_jvp: dy");
   expect(dt_y, x_.shape(), dtype_of<T>(), dev_, name_, "backward_jvp: dt_y");
   const int B = int(x_.dim(0));
   const long n = B * per_sample_;
   const T* x = x_.data<T>();
   const T* y = y_.template data<T>();
-  T* dx = dx_.template data<T>();
-  ops::activation_backward(dev_, act_, n, x, y, dy.data<T>(), dx, slope_);
+  // dt_x = f'(x) dt_y: the last backward's dx when this repeats it; dx goes to the other buffer.
+  Tensor* dt_buf = &dt_x_;
+  Tensor* dx_buf = &dx_;
+  if (repeat_.on()) {
+    repeat_.check(dt_y, name_);
+    std::swap(dt_buf, dx_buf);
+  } else {
+    ops::activation_backward(dev_, act_, n, x, y, dt_y.data<T>(), dt_x_.template data<T>(), slope_);
+  }
+  DualGrad g{Tensor{}, rows(*dt_buf, B, x_.shape())};
+  // dx = f'(x) dy + f''(x) t_x dt_y; f'' = 0 for the piecewise-linear activations.
+  const bool curved = act_ == kernels::Act::Tanh || act_ == kernels::Act::Sigmoid;
+  if (!dy.defined() && !curved) return g;
+  g.dx = rows(*dx_buf, B, x_.shape());
+  T* dx = dx_buf->template data<T>();
+  if (dy.defined())
+    ops::activation_backward(dev_, act_, n, x, y, dy.data<T>(), dx, slope_);
+  else
+    g.dx.zero();
   ops::activation_second_order(dev_, act_, n, x, y, t_x_.data<T>(), dt_y.data<T>(), dx, slope_);
-  ops::activation_backward(dev_, act_, n, x, y, dt_y.data<T>(), dt_x_.template data<T>(), slope_);
-  return {rows(dx_, B, x_.shape()), rows(dt_x_, B, x_.shape())};
+  return g;
 }
 
 // ---------------------------------------------------------------- LayerNorm

@@ -14,6 +14,14 @@
 //    the parameter gradients of both, and returns {dx, dt_x}. With this, the gradient penalty's
 //    parameter gradient is exact:  grad_theta P = backward_jvp(0, 1) after jvp(dP/dgrad_x).
 //    Tangent buffers exist only when the layer was built with Build::second_order.
+//    An undefined dy stands for zero (the penalty on the logit, where f'' = 0): the layer skips
+//    that half and returns an undefined dx when it stays zero (it does through convs, linears
+//    and piecewise-linear activations; a relational block's softmax makes it nonzero).
+//  - set_repeat_backward(true) (the layers with backward_jvp): the caller promises that each
+//    backward_jvp's dt_y is the dy of the layer's last backward(), unchanged in between (the
+//    gradient penalty's dt half is exactly its grad_x pass). The layer returns that pass's dx
+//    as dt_x instead of computing it again, and writes the dy half elsewhere; it checks that
+//    dt_y is the very buffer backward() read.
 //  - set_param_grads(false) makes backward compute dx only (the gradient penalty's pass for
 //    grad_x D must not leave parameter gradients behind).
 //  - params() counts trainable scalars; flops() counts one sample's forward FLOPs as
@@ -54,6 +62,24 @@ struct Build {
 struct DualGrad {
   Tensor dx, dt_x;
 };
+
+namespace detail {
+// set_repeat_backward's bookkeeping: the mode, and the dy buffer of the last backward() that
+// wrote dx (null after a forward or a backward that wrote none).
+class RepeatBackward {
+ public:
+  void set(bool on) { on_ = on; }
+  bool on() const { return on_; }
+  void forget() { dy_ = nullptr; }
+  void remember(const Tensor& dy) { dy_ = dy.raw(); }
+  // In the mode: fails unless dt_y is the buffer the last backward() read.
+  void check(const Tensor& dt_y, const std::string& who) const;
+
+ private:
+  bool on_ = false;
+  const void* dy_ = nullptr;
+};
+}  // namespace detail
 
 // Spectral normalisation of a weight viewed as a matrix [rows, cols] (rows = out channels).
 // One power iteration per forward in training mode, u persistent (a buffer), v derived.
@@ -120,6 +146,7 @@ class Conv2d {
   void set_param_grads(bool on) { param_grads_ = on; }
   // off: backward and backward_jvp skip the input gradients (when nothing reads them).
   void set_input_grads(bool on) { input_grads_ = on; }
+  void set_repeat_backward(bool on) { repeat_.set(on); }
 
  private:
   const T* weight();  // W, or W_sn under spectral norm
@@ -136,6 +163,7 @@ class Conv2d {
   std::optional<SpectralNorm<T>> sn_;
   Tensor x_, t_x_, y_, t_y_, dx_, dt_x_, w_sn_, dw_sn_;
   bool training_ = true, param_grads_ = true, input_grads_ = true;
+  detail::RepeatBackward repeat_;
 };
 
 // Fully connected: x [B, in] -> y [B, out]; optional spectral norm.
@@ -161,6 +189,7 @@ class Linear {
   void set_param_grads(bool on) { param_grads_ = on; }
   // off: backward and backward_jvp skip the input gradients (when nothing reads them).
   void set_input_grads(bool on) { input_grads_ = on; }
+  void set_repeat_backward(bool on) { repeat_.set(on); }
 
  private:
   const T* weight();
@@ -175,6 +204,7 @@ class Linear {
   std::optional<SpectralNorm<T>> sn_;
   Tensor x_, t_x_, y_, t_y_, dx_, dt_x_, w_sn_, dw_sn_;
   bool training_ = true, param_grads_ = true, input_grads_ = true;
+  detail::RepeatBackward repeat_;
 };
 
 // LayerNorm over the features of [B, D] with gain and bias.
@@ -206,6 +236,7 @@ class Activation {
   Tensor backward(const Tensor& dy);
   Tensor jvp(const Tensor& t_x);
   DualGrad backward_jvp(const Tensor& dy, const Tensor& dt_y);
+  void set_repeat_backward(bool on) { repeat_.set(on); }
   long flops() const { return per_sample_; }
 
  private:
@@ -216,6 +247,7 @@ class Activation {
   int max_batch_;
   T slope_;
   Tensor x_, t_x_, y_, t_y_, dx_, dt_x_;
+  detail::RepeatBackward repeat_;
 };
 
 // MaxPool3D over (channel, H, W) of [B, C, H, W].
@@ -266,6 +298,9 @@ class RelationalBlock {
   kernels::AttentionPath attention_path() const { return path_; }
   void set_training(bool t);
   void set_param_grads(bool on);
+  // The block's own dx / dt_x only: the 1x1 convs inside always compute both halves (their
+  // dt_y come from the attention's passes, not from a backward they ran).
+  void set_repeat_backward(bool on) { repeat_.set(on); }
   int conv_layers() const { return 4; }
 
  private:
@@ -283,6 +318,7 @@ class RelationalBlock {
   Tensor x_, y_, t_y_, s_dot_, att_out_, t_att_out_, dx_, dt_x_;
   mutable Tensor attn_;  // A [max_batch, N, N]: see the constructor
   Tensor d_theta_, d_phi_, d_g_, dt_theta_, dt_phi_, dt_g_;
+  detail::RepeatBackward repeat_;
 };
 
 // Pre-activation residual block on [B, c, H, W] (m = c/2):

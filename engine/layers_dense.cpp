@@ -3,6 +3,7 @@
 //   jvp          t_y = W t_x                      (parameters have zero tangent)
 //   backward     dx  = W^T dy,                    dW += dy x^T,             db += dy
 //   backward_jvp dx  = W^T dy,  dt_x = W^T dt_y,  dW += dy x^T + dt_y t_x^T, db += dy
+// (an undefined dy is zero; under set_repeat_backward dt_x is the last backward's dx).
 #include <type_traits>
 
 #include "engine/device_ops.h"
@@ -83,6 +84,7 @@ Tensor Conv2d<T>::forward(const Tensor& x) {
   const int B =
       checked_batch(x, dtype_of<T>(), dev_, {o_.in_c, o_.in_h, o_.in_w}, max_batch_, name_);
   x_ = x;
+  repeat_.forget();
   if (sn_) sn_->normalize(ps_.value(w_), w_sn_.template data<T>(), training_);
   ops::conv2d_forward(dev_, dims(B), x.data<T>(), weight(), b_ >= 0 ? ps_.value(b_) : nullptr,
                       y_.template data<T>());
@@ -98,7 +100,7 @@ void Conv2d<T>::weight_grads(int batch, const T* x, const T* dy, const T* t_x, c
     dw_sn_.zero();
     dw = dw_sn_.template data<T>();
   }
-  ops::conv2d_backward_weight(dev_, d, x, dy, dw, db);
+  if (dy) ops::conv2d_backward_weight(dev_, d, x, dy, dw, db);
   if (t_x) ops::conv2d_backward_weight(dev_, d, t_x, dt_y, dw, static_cast<T*>(nullptr));
   if (sn_) sn_->backward(dw_sn_.template data<T>(), ps_.grad(w_));
 }
@@ -109,8 +111,10 @@ Tensor Conv2d<T>::backward(const Tensor& dy) {
   const int B = int(x_.dim(0));
   expect(dy, out_shape(B), dtype_of<T>(), dev_, name_, "backward: dy");
   if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), nullptr, nullptr);
+  repeat_.forget();
   if (!o_.need_dx || !input_grads_) return {};
   ops::conv2d_backward_input(dev_, dims(B), dy.data<T>(), weight(), dx_.template data<T>());
+  repeat_.remember(dy);
   return rows(dx_, B, x_.shape());
 }
 
@@ -125,6 +129,7 @@ Tensor Conv2d<T>::backward_through_pool(MaxPool3D<T>& pool, const Tensor& dpool)
   RM_CHECK(p.batch == B && p.c == d_.out_c && p.h == d_.out_h() && p.w == d_.out_w(), name_,
            ": backward_through_pool: the pool does not read this layer's output");
   expect(dpool, pool.out_shape(B), dtype_of<T>(), dev_, name_, "backward_through_pool: dpool");
+  repeat_.forget();
   if (param_grads_)
     kernels::conv2d_backward_weight_pooled_cpu(dims(B), x_.data<T>(), p, pool.last_argmax(),
                                                dpool.data<T>(), ps_.grad(w_),
@@ -148,14 +153,16 @@ template <class T>
 DualGrad Conv2d<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) {
   RM_CHECK(t_x_.defined(), name_, ": backward_jvp before jvp");
   const int B = int(x_.dim(0));
-  expect(dy, out_shape(B), dtype_of<T>(), dev_, name_, "backward_jvp: dy");
+  if (dy.defined()) expect(dy, out_shape(B), dtype_of<T>(), dev_, name_, "backward_jvp: dy");
   expect(dt_y, out_shape(B), dtype_of<T>(), dev_, name_, "backward_jvp: dt_y");
-  if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), t_x_.data<T>(), dt_y.data<T>());
+  if (param_grads_)
+    weight_grads(B, x_.data<T>(), dy.defined() ? dy.data<T>() : nullptr, t_x_.data<T>(),
+                 dt_y.data<T>());
   if (!o_.need_dx || !input_grads_) return {};
   const kernels::Conv2dDims d = dims(B);
-  ops::conv2d_backward_input(dev_, d, dy.data<T>(), weight(), dx_.template data<T>());
-  ops::conv2d_backward_input(dev_, d, dt_y.data<T>(), weight(), dt_x_.template data<T>());
-  return {rows(dx_, B, x_.shape()), rows(dt_x_, B, x_.shape())};
+  return detail::dual_input_grads<T>(
+      repeat_, name_, B, x_.shape(), dy, dt_y, dx_, dt_x_,
+      [&](const T* g, T* out) { ops::conv2d_backward_input(dev_, d, g, weight(), out); });
 }
 
 template <class T>
@@ -211,6 +218,7 @@ template <class T>
 Tensor Linear<T>::forward(const Tensor& x) {
   const int B = batch_of(x);
   x_ = x;
+  repeat_.forget();
   if (sn_) sn_->normalize(ps_.value(w_), w_sn_.template data<T>(), training_);
   ops::linear_forward(dev_, B, o_.out, o_.in, x.data<T>(), weight(),
                       b_ >= 0 ? ps_.value(b_) : nullptr, y_.template data<T>());
@@ -225,7 +233,7 @@ void Linear<T>::weight_grads(int batch, const T* x, const T* dy, const T* t_x, c
     dw_sn_.zero();
     dw = dw_sn_.template data<T>();
   }
-  ops::linear_backward_weight(dev_, batch, o_.out, o_.in, x, dy, dw, db);
+  if (dy) ops::linear_backward_weight(dev_, batch, o_.out, o_.in, x, dy, dw, db);
   if (t_x)
     ops::linear_backward_weight(dev_, batch, o_.out, o_.in, t_x, dt_y, dw,
                                 static_cast<T*>(nullptr));
@@ -238,9 +246,11 @@ Tensor Linear<T>::backward(const Tensor& dy) {
   const int B = int(x_.dim(0));
   expect(dy, {B, o_.out}, dtype_of<T>(), dev_, name_, "backward: dy");
   if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), nullptr, nullptr);
+  repeat_.forget();
   if (!o_.need_dx || !input_grads_) return {};
   ops::linear_backward_input(dev_, B, o_.out, o_.in, dy.data<T>(), weight(),
                              dx_.template data<T>());
+  repeat_.remember(dy);
   return rows(dx_, B, x_.shape());
 }
 
@@ -260,15 +270,16 @@ template <class T>
 DualGrad Linear<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) {
   RM_CHECK(t_x_.defined(), name_, ": backward_jvp before jvp");
   const int B = int(x_.dim(0));
-  expect(dy, {B, o_.out}, dtype_of<T>(), dev_, name_, "backward_jvp: dy");
+  if (dy.defined()) expect(dy, {B, o_.out}, dtype_of<T>(), dev_, name_, "backward_jvp: dy");
   expect(dt_y, {B, o_.out}, dtype_of<T>(), dev_, name_, "backward_jvp: dt_y");
-  if (param_grads_) weight_grads(B, x_.data<T>(), dy.data<T>(), t_x_.data<T>(), dt_y.data<T>());
+  if (param_grads_)
+    weight_grads(B, x_.data<T>(), dy.defined() ? dy.data<T>() : nullptr, t_x_.data<T>(),
+                 dt_y.data<T>());
   if (!o_.need_dx || !input_grads_) return {};
-  ops::linear_backward_input(dev_, B, o_.out, o_.in, dy.data<T>(), weight(),
-                             dx_.template data<T>());
-  ops::linear_backward_input(dev_, B, o_.out, o_.in, dt_y.data<T>(), weight(),
-                             dt_x_.template data<T>());
-  return {rows(dx_, B, x_.shape()), rows(dt_x_, B, x_.shape())};
+  return detail::dual_input_grads<T>(
+      repeat_, name_, B, x_.shape(), dy, dt_y, dx_, dt_x_, [&](const T* g, T* out) {
+        ops::linear_backward_input(dev_, B, o_.out, o_.in, g, weight(), out);
+      });
 }
 
 template <class T>

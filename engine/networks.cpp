@@ -24,18 +24,20 @@ Device usable(Device d, std::string_view who) {
   return d;
 }
 
-// Holds a layer switch (set_param_grads, set_input_grads) off for a scope and turns it back on
-// when the scope ends, by return or by exception.
+// Holds a layer switch at `during` for a scope and flips it back when the scope ends, by return
+// or by exception: set_param_grads and set_input_grads are on outside (held off),
+// set_repeat_backward is off outside (held on).
 template <class Set>
-class SwitchedOff {
+class Switched {
  public:
-  explicit SwitchedOff(Set set) : set_(set) { set_(false); }
-  ~SwitchedOff() { set_(true); }
-  SwitchedOff(const SwitchedOff&) = delete;
-  SwitchedOff& operator=(const SwitchedOff&) = delete;
+  Switched(Set set, bool during) : set_(set), during_(during) { set_(during_); }
+  ~Switched() { set_(!during_); }
+  Switched(const Switched&) = delete;
+  Switched& operator=(const Switched&) = delete;
 
  private:
   Set set_;
+  bool during_;
 };
 }  // namespace
 
@@ -255,7 +257,7 @@ void DiscriminatorNet<T>::init_penalty(PenaltyOn on, int max_batch, Tensor v, Te
   v_ = std::move(v);
   dlogit_ = std::move(dlogit);
   dt_logit_ = std::move(dt_logit);
-  for (auto* h : {&host_logit_, &host_dy_, &host_dty_, &host_tl_})
+  for (auto* h : {&host_logit_, &host_dy_, &host_tl_})
     h->assign(static_cast<size_t>(max_batch), T(0));
 }
 
@@ -263,7 +265,10 @@ void DiscriminatorNet<T>::init_penalty(PenaltyOn on, int max_batch, Tensor v, Te
 // v = dP/dg (held fixed),
 //   dP/dtheta = d/dtheta <v, g> = d/dtheta [ f'(logit) (J v) ]
 //             = f''(logit) (J v) dlogit/dtheta + f'(logit) d(J v)/dtheta,
-// i.e. backward_jvp(dy = f'' * t_logit, dt_y = f') after t_logit = jvp(v).
+// i.e. backward_jvp(dy = f'' * t_logit, dt_y = f') after t_logit = jvp(v). Its dt half is the
+// grad_x pass again (same dlogit = f', same layers): the layers repeat that pass's results
+// (set_repeat_backward) instead of computing them twice. On the logit f'' = 0 and the dy half
+// is dropped (an undefined dy); what is left per layer is one weight gradient, dt_y t_x^T.
 template <class T>
 double DiscriminatorNet<T>::gradient_penalty(const Tensor& x_hat, double lambda,
                                              bool accumulate_grad, double* logit_grad_norm) {
@@ -279,12 +284,14 @@ double DiscriminatorNet<T>::gradient_penalty(const Tensor& x_hat, double lambda,
   ops::copy_to_host(dev, l.data(), logit.raw(), bytes);
   for (int b = 0; b < B; ++b)
     ds[size_t(b)] = T(penalty_factors(penalty_on_, double(l[size_t(b)])).d1);
-  ops::copy_from_host(dev, dlogit_.raw(), ds.data(), bytes);
+  // dt_logit_ holds f' through backward_jvp, which repeats this pass from the same buffer.
+  ops::copy_from_host(dev, dt_logit_.raw(), ds.data(), bytes);
+  const Tensor d1 = rows(dt_logit_, B, {B, 1});
   // grad_x f without leaving parameter gradients behind.
   Tensor g;
   {
-    SwitchedOff off([this](bool on) { set_param_grads(on); });
-    g = backward(rows(dlogit_, B, {B, 1}));
+    Switched off([this](bool on) { set_param_grads(on); }, false);
+    g = backward(d1);
   }
 
   const T* gp = g.data<T>();
@@ -317,24 +324,28 @@ double DiscriminatorNet<T>::gradient_penalty(const Tensor& x_hat, double lambda,
 
   Tensor t_logit = jvp(rows(v_, B, x_hat.shape()));
   std::vector<T>& tl = host_tl_;
-  std::vector<T>& dty = host_dty_;
   ops::copy_to_host(dev, tl.data(), t_logit.raw(), bytes);
+  bool curved = false;
   for (int b = 0; b < B; ++b) {
-    const PenaltyFactors f = penalty_factors(penalty_on_, double(l[size_t(b)]));
-    ds[size_t(b)] = T(f.d2 * double(tl[size_t(b)]));
-    dty[size_t(b)] = T(f.d1);
+    const double d2 = penalty_factors(penalty_on_, double(l[size_t(b)])).d2;
+    ds[size_t(b)] = T(d2 * double(tl[size_t(b)]));
+    curved = curved || ds[size_t(b)] != T(0);
   }
-  ops::copy_from_host(dev, dlogit_.raw(), ds.data(), bytes);
-  ops::copy_from_host(dev, dt_logit_.raw(), dty.data(), bytes);
+  Tensor dy;  // f'' t_logit, undefined (zero) on the logit
+  if (curved) {
+    ops::copy_from_host(dev, dlogit_.raw(), ds.data(), bytes);
+    dy = rows(dlogit_, B, {B, 1});
+  }
   // Only the parameter gradients: x_hat is data.
-  SwitchedOff off([this](bool on) { set_input_grads(on); });
-  backward_jvp(rows(dlogit_, B, {B, 1}), rows(dt_logit_, B, {B, 1}));
+  Switched off([this](bool on) { set_input_grads(on); }, false);
+  Switched repeat([this](bool on) { set_repeat_backward(on); }, true);
+  backward_jvp(dy, d1);
   return penalty;
 }
 
 template <class T>
 void DiscriminatorNet<T>::backward_params(const Tensor& dlogit) {
-  SwitchedOff off([this](bool on) { set_input_grads(on); });
+  Switched off([this](bool on) { set_input_grads(on); }, false);
   backward(dlogit);
 }
 
@@ -352,6 +363,15 @@ void RewardNet<T>::set_training(bool t) {
 template <class T>
 void RewardNet<T>::set_input_grads(bool on) {
   c1_.set_input_grads(on);
+}
+
+template <class T>
+void RewardNet<T>::set_repeat_backward(bool on) {
+  for (Conv2d<T>* c : {&c1_, &c2_, &c3_, &c4_, &c5_}) c->set_repeat_backward(on);
+  for (Activation<T>* a : {&a1_, &a2_, &a3_, &a4_, &a5_}) a->set_repeat_backward(on);
+  fc_.set_repeat_backward(on);
+  if (r1_) r1_->set_repeat_backward(on);
+  if (r2_) r2_->set_repeat_backward(on);
 }
 
 template <class T>

@@ -153,6 +153,8 @@ class DiscriminatorNet {
   virtual void set_param_grads(bool on) = 0;  // off: backward() leaves no parameter gradient
   // off: the first layer's backward passes skip the input gradient (nothing reads it).
   virtual void set_input_grads(bool on) = 0;
+  // on: every layer's backward_jvp takes its dt half from the last backward (layers.h).
+  virtual void set_repeat_backward(bool on) = 0;
   // A network's constructor hands over the penalty's scratch on its device: v [max_batch, ...]
   // (the input's shape), dlogit and dt_logit [max_batch, 1].
   void init_penalty(PenaltyOn on, int max_batch, Tensor v, Tensor dlogit, Tensor dt_logit);
@@ -160,7 +162,7 @@ class DiscriminatorNet {
  private:
   PenaltyOn penalty_on_ = PenaltyOn::logit;
   Tensor v_, dlogit_, dt_logit_;  // dP/dg, and the per-sample factors' device copies
-  std::vector<T> host_logit_, host_dy_, host_dty_, host_tl_;  // [max_batch] on the host
+  std::vector<T> host_logit_, host_dy_, host_tl_;  // [max_batch] on the host
 };
 
 struct RewardConfig {
@@ -213,6 +215,7 @@ class RewardNet : public DiscriminatorNet<T> {
  protected:
   void set_param_grads(bool on) override;
   void set_input_grads(bool on) override;
+  void set_repeat_backward(bool on) override;
   Tensor jvp(const Tensor& t_x) override;
   void backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) override;
 
@@ -286,6 +289,7 @@ class StateRewardNet : public DiscriminatorNet<T> {
  protected:
   void set_param_grads(bool on) override;
   void set_input_grads(bool on) override;
+  void set_repeat_backward(bool on) override;
   Tensor jvp(const Tensor& t_x) override;
   void backward_jvp(const Tensor& dlogit, const Tensor& dt_logit) override;
 

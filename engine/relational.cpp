@@ -84,6 +84,7 @@ Tensor RelationalBlock<T>::forward(const Tensor& x) {
       checked_batch(x, dtype_of<T>(), dev_, {o_.channels, o_.height, o_.width}, max_batch_, name_);
   profile::ScopedRange range("relational forward");
   x_ = x;
+  repeat_.forget();
   profile::ScopedRange projections("relational.theta/phi/g");
   th_ = theta_.forward(x);
   ph_ = phi_.forward(x);
@@ -127,6 +128,7 @@ Tensor RelationalBlock<T>::backward(const Tensor& dy) {
   Tensor c = g_.backward(rows(d_g_, B, es));
   ops::add4(dev_, dy.numel(), dy.data<T>(), a.data<T>(), b.data<T>(), c.data<T>(),
             dx_.template data<T>());
+  repeat_.remember(dy);
   return rows(dx_, B, x_.shape());
 }
 
@@ -157,11 +159,21 @@ Tensor RelationalBlock<T>::jvp(const Tensor& t_x) {
 }
 
 template <class T>
-DualGrad RelationalBlock<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) {
+DualGrad RelationalBlock<T>::backward_jvp(const Tensor& dy_in, const Tensor& dt_y) {
   RM_CHECK(t_th_.defined(), name_, ": backward_jvp before jvp");
-  expect(dy, x_.shape(), dtype_of<T>(), dev_, name_, "backward_jvp: dy");
   expect(dt_y, x_.shape(), dtype_of<T>(), dev_, name_, "backward_jvp: dt_y");
   const int B = int(x_.dim(0));
+  // Under repeat dx_ keeps the last backward's dx (this pass's dt_x) and dx goes to dt_x_.
+  if (repeat_.on()) repeat_.check(dt_y, name_);
+  Tensor& dx_buf = repeat_.on() ? dt_x_ : dx_;
+  // The softmax's second derivative makes dx nonzero even for a zero dy: that runs on zeros.
+  Tensor dy = dy_in;
+  if (dy.defined()) {
+    expect(dy, x_.shape(), dtype_of<T>(), dev_, name_, "backward_jvp: dy");
+  } else {
+    dy = rows(dx_buf, B, x_.shape());
+    dy.zero();
+  }
   const Shape es{B, o_.embed, o_.height, o_.width};
   profile::ScopedRange range("relational backward_jvp");
   profile::ScopedRange output("relational.out");
@@ -183,7 +195,8 @@ DualGrad RelationalBlock<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) 
   DualGrad c = g_.backward_jvp(rows(d_g_, B, es), rows(dt_g_, B, es));
   const long n = dy.numel();
   ops::add4(dev_, n, dy.data<T>(), a.dx.data<T>(), b.dx.data<T>(), c.dx.data<T>(),
-            dx_.template data<T>());
+            dx_buf.template data<T>());
+  if (repeat_.on()) return {rows(dx_buf, B, x_.shape()), rows(dx_, B, x_.shape())};
   ops::add4(dev_, n, dt_y.data<T>(), a.dt_x.data<T>(), b.dt_x.data<T>(), c.dt_x.data<T>(),
             dt_x_.template data<T>());
   return {rows(dx_, B, x_.shape()), rows(dt_x_, B, x_.shape())};

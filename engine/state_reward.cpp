@@ -128,6 +128,12 @@ void StateRewardNet<T>::set_input_grads(bool on) {
 }
 
 template <class T>
+void StateRewardNet<T>::set_repeat_backward(bool on) {
+  for (auto& l : linears_) l->set_repeat_backward(on);
+  for (auto& a : acts_) a->set_repeat_backward(on);
+}
+
+template <class T>
 void StateRewardNet<T>::set_param_grads(bool on) {
   for (auto& l : linears_) l->set_param_grads(on);
 }

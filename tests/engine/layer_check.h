@@ -69,6 +69,7 @@ inline double dot(const Tensor& a, const std::vector<double>& b) {
 struct Fns {
   std::function<Tensor(const Tensor&)> forward, backward, jvp;
   std::function<DualGrad(const Tensor&, const Tensor&)> backward_jvp;
+  std::function<void(bool)> set_repeat_backward;
 };
 
 template <class L>
@@ -81,6 +82,7 @@ Fns fns(L& layer) {
     f.backward_jvp = [&layer](const Tensor& dy, const Tensor& dt) {
       return layer.backward_jvp(dy, dt);
     };
+    f.set_repeat_backward = [&layer](bool on) { layer.set_repeat_backward(on); };
   }
   return f;
 }
@@ -147,6 +149,71 @@ inline void check_backward_jvp(const Fns& f, ParamSet<double>& ps, Tensor& x, Te
   }
   if (ps.size() > 0)
     EXPECT_LE(rel_error(pg, numeric_grad(loss, ps.values(), ps.size())), kFdTol) << "dtheta";
+}
+
+// backward_jvp's two shortcuts against its plain form (layers.h): an undefined dy gives what a
+// zero dy gives (an undefined dx only where that dx is zero), and under set_repeat_backward,
+// after backward(dt_y) on the same buffer, the same gradients (dt_x from that backward; a block
+// whose two halves take different kernels may differ by rounding, hence a tolerance). Repeat
+// refuses a dt_y that is not backward's buffer, and any dt_y after a forward.
+inline void check_backward_jvp_shortcuts(const Fns& f, ParamSet<double>& ps, Tensor& x, Tensor& t_x,
+                                         Rng& rng) {
+  SerialScope serial;
+  auto grads = [&ps] { return std::vector<double>(ps.grads(), ps.grads() + ps.size()); };
+  auto near = [](const std::vector<double>& a, const std::vector<double>& b, const char* what) {
+    ASSERT_EQ(a.size(), b.size()) << what;
+    double worst = 0, scale = 1e-300;
+    for (size_t i = 0; i < a.size(); ++i) {
+      worst = std::max(worst, std::abs(a[i] - b[i]));
+      scale = std::max(scale, std::abs(b[i]));
+    }
+    EXPECT_LE(worst, 1e-12 * scale) << what;
+  };
+  const Tensor y0 = f.forward(x);
+  const Tensor dy = from_vector(random_vector<double>(y0.numel(), rng), y0.shape());
+  const Tensor dt = from_vector(random_vector<double>(y0.numel(), rng), y0.shape());
+  const Tensor zero = Tensor::zeros(y0.shape(), DType::f64);
+  f.jvp(t_x);
+  // The plain passes: with a zero dy, then with dy.
+  ps.zero_grad();
+  DualGrad g = f.backward_jvp(zero, dt);
+  const std::vector<double> zero_dx = to_vector(g.dx), zero_dtx = to_vector(g.dt_x);
+  const std::vector<double> zero_grads = grads();
+  ps.zero_grad();
+  g = f.backward_jvp(dy, dt);
+  const std::vector<double> plain_dx = to_vector(g.dx), plain_dtx = to_vector(g.dt_x);
+  const std::vector<double> plain_grads = grads();
+  // An undefined dy.
+  ps.zero_grad();
+  g = f.backward_jvp(Tensor(), dt);
+  EXPECT_EQ(grads(), zero_grads);
+  EXPECT_EQ(to_vector(g.dt_x), zero_dtx);
+  if (g.dx.defined()) {
+    EXPECT_EQ(to_vector(g.dx), zero_dx);
+  } else {
+    for (double v : zero_dx) ASSERT_EQ(v, 0.0) << "dx left undefined but not zero";
+  }
+  // Repeat after backward(dt): with dy, then with an undefined dy.
+  f.forward(x);
+  f.backward(dt);
+  f.jvp(t_x);
+  f.set_repeat_backward(true);
+  ps.zero_grad();
+  g = f.backward_jvp(dy, dt);
+  near(grads(), plain_grads, "repeat: parameter gradients");
+  near(to_vector(g.dx), plain_dx, "repeat: dx");
+  near(to_vector(g.dt_x), plain_dtx, "repeat: dt_x");
+  ps.zero_grad();
+  g = f.backward_jvp(Tensor(), dt);
+  near(grads(), zero_grads, "repeat, no dy: parameter gradients");
+  near(to_vector(g.dt_x), zero_dtx, "repeat, no dy: dt_x");
+  // Another buffer with the same values, or no backward since the last forward: refused.
+  const Tensor copy = from_vector(to_vector(dt), dt.shape());
+  EXPECT_THROW(f.backward_jvp(dy, copy), Error);
+  f.forward(x);
+  f.jvp(t_x);
+  EXPECT_THROW(f.backward_jvp(dy, dt), Error);
+  f.set_repeat_backward(false);
 }
 
 }  // namespace relmimic::testing

@@ -49,6 +49,16 @@ TEST_P(Conv2dTest, JvpAndBackwardJvpMatchFiniteDifferences) {
   check_backward_jvp(fns(conv), w.params, x, t, rng);
 }
 
+TEST_P(Conv2dTest, BackwardJvpShortcutsGiveThePlainResults) {
+  World w(2);
+  Rng rng(15);
+  Conv2d<double> conv(w.build, "c", conv_opts(GetParam()), rng);
+  conv.set_training(false);
+  Tensor x = random_tensor({2, 2, 5, 6}, rng);
+  Tensor t = random_tensor({2, 2, 5, 6}, rng);
+  testing::check_backward_jvp_shortcuts(fns(conv), w.params, x, t, rng);
+}
+
 INSTANTIATE_TEST_SUITE_P(SpectralNorm, Conv2dTest, ::testing::Bool());
 
 class LinearTest : public ::testing::TestWithParam<bool> {};
@@ -64,6 +74,7 @@ TEST_P(LinearTest, BackwardJvpAndBackwardJvpMatchFiniteDifferences) {
   Tensor t = random_tensor({3, 2, 3}, rng);
   check_jvp(fns(fc), x, t);
   check_backward_jvp(fns(fc), w.params, x, t, rng);
+  testing::check_backward_jvp_shortcuts(fns(fc), w.params, x, t, rng);
 }
 
 INSTANTIATE_TEST_SUITE_P(SpectralNorm, LinearTest, ::testing::Bool());
@@ -89,6 +100,7 @@ TEST_P(ActivationTest, AllPassesMatchFiniteDifferences) {
   Tensor t = random_tensor({2, 7}, rng);
   check_jvp(fns(act), x, t);
   check_backward_jvp(fns(act), w.params, x, t, rng);
+  testing::check_backward_jvp_shortcuts(fns(act), w.params, x, t, rng);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, ActivationTest,

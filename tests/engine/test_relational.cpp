@@ -43,6 +43,7 @@ TEST_P(RelationalTest, JvpAndBackwardJvpMatchFiniteDifferences) {
   Tensor t = random_tensor({2, 3, 2, 3}, rng);
   check_jvp(fns(rb), x, t);
   check_backward_jvp(fns(rb), w.params, x, t, rng);
+  testing::check_backward_jvp_shortcuts(fns(rb), w.params, x, t, rng);
 }
 
 INSTANTIATE_TEST_SUITE_P(SpectralNorm, RelationalTest, ::testing::Bool());
