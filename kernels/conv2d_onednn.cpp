@@ -117,9 +117,19 @@ struct Shapes {
               (d.out_w() - 1) * d.stride + d.kw - d.in_w - d.pad} {}
 };
 
-dnnl::convolution_forward::primitive_desc forward_pd(const Shapes& s, bool bias) {
+// Winograd F(4x4, 3x3) (oneDNN's jit_wino_4x3, AVX-512, channels in multiples of 16) for the
+// 3x3 stride-1 convolutions from batch 2: 1.2-1.9x the direct kernels in every pass on the
+// reward net's conv3 at 12x12 and 21x21, batch 8-256 (the direct ones win at batch 1). It
+// rounds differently from the direct sum (tests/kernels/test_conv2d.cpp checks it against the
+// double reference with the same tolerance). Shapes it does not take fall back to direct.
+bool winograd_shape(const Conv2dDims& d) {
+  return d.kh == 3 && d.kw == 3 && d.stride == 1 && d.batch >= 2 && d.in_c % 16 == 0 &&
+         d.out_c % 16 == 0;
+}
+
+dnnl::convolution_forward::primitive_desc forward_pd(const Shapes& s, bool bias,
+                                                     dnnl::algorithm alg) {
   using F = dnnl::convolution_forward;
-  const auto alg = dnnl::algorithm::convolution_direct;
   const auto prop = dnnl::prop_kind::forward_training;
   return bias ? F::primitive_desc(F::desc(prop, alg, any(s.src), any(s.wei), any(s.bia), any(s.dst),
                                           s.strides, s.pad_l, s.pad_r),
@@ -143,13 +153,12 @@ memory::desc activation(const memory::dims& dims, bool blocked) {
   return plain(dims, block_tag(block));
 }
 
-void build(Entry& e, const Conv2dDims& d, Pass pass, bool bias) {
+void build(Entry& e, const Conv2dDims& d, Pass pass, bool bias, dnnl::algorithm alg) {
   const Shapes s(d);
-  const auto alg = dnnl::algorithm::convolution_direct;
   const memory::desc src = activation(s.src, d.blocked_in), wei = plain(s.wei, tag::oihw),
                      dst = activation(s.dst, d.blocked_out), bia = plain(s.bia, tag::x);
   if (pass == Pass::forward) {
-    const auto pd = forward_pd(s, bias);
+    const auto pd = forward_pd(s, bias, alg);
     e.prim = dnnl::convolution_forward(pd);
     e.a.init(src, pd.src_desc(), true, false);
     e.b.init(wei, pd.weights_desc(), true, false);
@@ -160,7 +169,7 @@ void build(Entry& e, const Conv2dDims& d, Pass pass, bool bias) {
     using B = dnnl::convolution_backward_data;
     const auto pd = B::primitive_desc(
         B::desc(alg, any(s.src), any(s.wei), any(s.dst), s.strides, s.pad_l, s.pad_r),
-        user_scratchpad(), cpu_engine(), forward_pd(s, false));
+        user_scratchpad(), cpu_engine(), forward_pd(s, false, alg));
     e.prim = B(pd);
     e.a.init(dst, pd.diff_dst_desc(), true, false);
     e.b.init(wei, pd.weights_desc(), true, false);
@@ -168,12 +177,13 @@ void build(Entry& e, const Conv2dDims& d, Pass pass, bool bias) {
     e.set_args(pd, DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC, 0);
   } else {
     using W = dnnl::convolution_backward_weights;
-    const auto pd = bias ? W::primitive_desc(W::desc(alg, any(s.src), any(s.wei), any(s.bia),
-                                                     any(s.dst), s.strides, s.pad_l, s.pad_r),
-                                             user_scratchpad(), cpu_engine(), forward_pd(s, true))
-                         : W::primitive_desc(W::desc(alg, any(s.src), any(s.wei), any(s.dst),
-                                                     s.strides, s.pad_l, s.pad_r),
-                                             user_scratchpad(), cpu_engine(), forward_pd(s, false));
+    const auto pd =
+        bias ? W::primitive_desc(W::desc(alg, any(s.src), any(s.wei), any(s.bia), any(s.dst),
+                                         s.strides, s.pad_l, s.pad_r),
+                                 user_scratchpad(), cpu_engine(), forward_pd(s, true, alg))
+             : W::primitive_desc(
+                   W::desc(alg, any(s.src), any(s.wei), any(s.dst), s.strides, s.pad_l, s.pad_r),
+                   user_scratchpad(), cpu_engine(), forward_pd(s, false, alg));
     e.prim = W(pd);
     e.a.init(src, pd.src_desc(), true, false);
     e.b.init(dst, pd.diff_dst_desc(), true, false);
@@ -200,10 +210,21 @@ Entry& entry(const Conv2dDims& d, Pass pass, bool bias) {
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
   auto e = std::make_unique<Entry>();
-  try {
-    build(*e, d, pass, bias);
-  } catch (const dnnl::error&) {
-    e = std::make_unique<Entry>();  // no primitive for this shape: the reference serves it
+  bool built = false;
+  if (winograd_shape(d)) {
+    try {
+      build(*e, d, pass, bias, dnnl::algorithm::convolution_winograd);
+      built = true;
+    } catch (const dnnl::error&) {
+      e = std::make_unique<Entry>();  // no Winograd kernel for this shape or CPU
+    }
+  }
+  if (!built) {
+    try {
+      build(*e, d, pass, bias, dnnl::algorithm::convolution_direct);
+    } catch (const dnnl::error&) {
+      e = std::make_unique<Entry>();  // no primitive for this shape: the reference serves it
+    }
   }
   return *cache.emplace(key, std::move(e)).first->second;
 }
@@ -232,7 +253,7 @@ int activation_block() {
     try {
       // conv3 of the reward net at 48x48 frames, batch 8: a shape oneDNN's JIT kernels serve.
       const Shapes s(Conv2dDims{8, 64, 10, 10, 64, 3, 3, 1, 1});
-      const auto pd = forward_pd(s, true);
+      const auto pd = forward_pd(s, true, dnnl::algorithm::convolution_direct);
       for (int b : {16, 8})
         if (pd.src_desc() == plain(s.src, block_tag(b)) &&
             pd.dst_desc() == plain(s.dst, block_tag(b)))

@@ -129,7 +129,8 @@ TEST_P(Conv2dSmall, BackwardMatchesFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dSmall, ::testing::Range(0, int(small_cases().size())));
 
-// Every conv of the paper's networks (Non-local agent, reward net, Nature CNN, IMPALA), batch 2,
+// Every conv of the paper's networks (Non-local agent, reward net, Nature CNN, IMPALA), batch 2
+// (on oneDNN the 3x3 convs with channels in multiples of 16 take its Winograd kernels),
 // in float against the direct loop in double, on each CPU backend; backward_weight accumulates
 // (a second call doubles dw and db) and repeats bit for bit.
 TEST(Conv2d, NetworkShapesFloatMatchDirectLoop) {
