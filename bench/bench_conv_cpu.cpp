@@ -2,7 +2,8 @@
 // 84x84): im2col + GEMM (the reference) against oneDNN's JIT kernels (its own layouts, reorders
 // to and from NCHW included), float, the process's OpenMP threads. The rule in conv2d_cpu.cpp
 // (which passes go to oneDNN) comes from these numbers; bench/results/cpu_conv_onednn.txt.
-// Without oneDNN the onednn cases report an error. The agent's stem max-pool too (Pool/...).
+// Without oneDNN the onednn cases report an error. The agent's stem max-pool too (Pool/...), and
+// the relational blocks' attention passes on the CPU (Attention/...).
 //   bench_conv_cpu --benchmark_filter='stem_48'
 #include <benchmark/benchmark.h>
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "engine/rng.h"
+#include "kernels/attention.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv_pool.h"
 #include "kernels/pool3d.h"
@@ -155,7 +157,69 @@ void BM_StemPooledWeightGrad(benchmark::State& state, int hw, int batch, bool po
   relmimic::kernels::set_cpu_conv(saved);
 }
 
+// The relational block's attention core (kernels/attention.h) pass by pass, float, the
+// process's threads over the batch: forward, backward, and the gradient penalty's jvp and
+// backward_jvp. Shapes: the reward net's two blocks and the agent's, at 84x84 and 48x48 frames.
+struct AttentionShape {
+  const char* name;
+  int channels, positions;
+};
+enum class AttentionPass { forward, backward, jvp, backward_jvp };
+void BM_Attention(benchmark::State& state, AttentionShape s, int batch, AttentionPass pass) {
+  namespace k = relmimic::kernels;
+  const k::AttentionDims d{batch, s.channels, s.positions};
+  relmimic::Rng rng(5);
+  auto fill = [&](long n) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& e : v) e = float(rng.uniform(-1.0, 1.0));
+    return v;
+  };
+  const long q = batch * d.qkv_size(), a = batch * d.attn_size();
+  auto th = fill(q), ph = fill(q), g = fill(q), t_th = fill(q), t_ph = fill(q), t_g = fill(q);
+  auto dy = fill(q), dt_y = fill(q);
+  std::vector<float> y(static_cast<size_t>(q)), attn(static_cast<size_t>(a));
+  std::vector<float> s_dot(static_cast<size_t>(a)), out(static_cast<size_t>(6 * q));
+  float* o = out.data();
+  k::attention_forward_cpu(d, th.data(), ph.data(), g.data(), y.data(), attn.data());
+  k::attention_jvp_cpu(d, th.data(), ph.data(), g.data(), attn.data(), t_th.data(), t_ph.data(),
+                       t_g.data(), o, s_dot.data());
+  for (auto _ : state) {
+    switch (pass) {
+      case AttentionPass::forward:
+        k::attention_forward_cpu(d, th.data(), ph.data(), g.data(), y.data(), attn.data());
+        break;
+      case AttentionPass::backward:
+        k::attention_backward_cpu(d, th.data(), ph.data(), g.data(), attn.data(), dy.data(), o,
+                                  o + q, o + 2 * q);
+        break;
+      case AttentionPass::jvp:
+        k::attention_jvp_cpu(d, th.data(), ph.data(), g.data(), attn.data(), t_th.data(),
+                             t_ph.data(), t_g.data(), o, s_dot.data());
+        break;
+      case AttentionPass::backward_jvp:
+        k::attention_backward_jvp_cpu(d, th.data(), ph.data(), g.data(), attn.data(), t_th.data(),
+                                      t_ph.data(), t_g.data(), s_dot.data(), dy.data(), dt_y.data(),
+                                      o, o + q, o + 2 * q, o + 3 * q, o + 4 * q, o + 5 * q);
+        break;
+    }
+    benchmark::ClobberMemory();
+  }
+}
+
 const int registered = [] {
+  const AttentionShape attention[] = {{"reward1_84", 8, 441}, {"reward2_84", 16, 100},
+                                      {"agent_84", 2, 441},   {"reward1_48", 8, 144},
+                                      {"reward2_48", 16, 36}, {"agent_48", 2, 144}};
+  const char* attention_passes[] = {"fwd", "bwd", "jvp", "bwd_jvp"};
+  for (const AttentionShape& s : attention)
+    for (int batch : {32, 128})
+      for (int p = 0; p < 4; ++p) {
+        const std::string name = std::string("Attention/") + s.name + "/b" + std::to_string(batch) +
+                                 "/" + attention_passes[p];
+        benchmark::RegisterBenchmark(name.c_str(), BM_Attention, s, batch, AttentionPass(p))
+            ->Unit(benchmark::kMillisecond)
+            ->MinTime(0.2);
+      }
   for (int hw : {48, 84})
     for (int batch : {64, 128})
       for (bool pooled : {false, true}) {

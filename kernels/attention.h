@@ -20,6 +20,13 @@ struct AttentionDims {
 // check with it.
 void check_attention_dims(const AttentionDims& d, const char* who);
 
+// From this many positions the CPU passes make the N x N products of rank C' four rows at a
+// time (kernels/attention_cpu.cpp); below it each is one GEMM.
+constexpr int kAttentionRowScoresMinPositions = 256;
+namespace detail {  // for the tests: moves that threshold, returns the previous one
+int set_attention_row_scores_min_positions(int n);
+}  // namespace detail
+
 template <class T>
 void attention_forward_cpu(const AttentionDims& d, const T* theta, const T* phi, const T* g, T* y,
                            T* attn);

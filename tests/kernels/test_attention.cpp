@@ -219,6 +219,66 @@ TEST(AttentionCpu, BackwardJvpWithoutTangentGradIsBackward) {
   EXPECT_EQ(r.g2t_g, zero);
 }
 
+// Holds the attention's row-scores threshold (kernels/attention.h) at n for a scope.
+class RowScoresFrom {
+ public:
+  explicit RowScoresFrom(int n)
+      : saved_(kernels::detail::set_attention_row_scores_min_positions(n)) {}
+  ~RowScoresFrom() { kernels::detail::set_attention_row_scores_min_positions(saved_); }
+  RowScoresFrom(const RowScoresFrom&) = delete;
+  RowScoresFrom& operator=(const RowScoresFrom&) = delete;
+
+ private:
+  int saved_;
+};
+
+// The two ways of making the N x N products of rank C' (one GEMM below the threshold, four rows
+// at a time from it) give the same four passes in double: on the nets' shapes, with rows left
+// over after the blocks of four, and with C' = 17 (two coefficient blocks).
+TEST(AttentionCpu, RowScoresMatchTheGemm) {
+  for (auto [b, c, n] : {std::tuple{2, 3, 7}, std::tuple{2, 8, 441}, std::tuple{2, 2, 441},
+                         std::tuple{1, 17, 30}, std::tuple{2, 16, 100}}) {
+    Problem<double> p(b, c, n, 71 + n);
+    Outputs<double> gemm, rows;
+    {
+      RowScoresFrom never(1 << 30);
+      gemm = run_all(p);
+    }
+    {
+      RowScoresFrom always(1);
+      rows = run_all(p);
+    }
+    const auto fields = {
+        &Outputs<double>::y,     &Outputs<double>::attn,      &Outputs<double>::t_y,
+        &Outputs<double>::s_dot, &Outputs<double>::dtheta,    &Outputs<double>::dphi,
+        &Outputs<double>::dg,    &Outputs<double>::g2theta,   &Outputs<double>::g2phi,
+        &Outputs<double>::g2g,   &Outputs<double>::g2t_theta, &Outputs<double>::g2t_phi,
+        &Outputs<double>::g2t_g};
+    int f = 0;
+    for (auto field : fields)
+      EXPECT_LT(rel_error(rows.*field, gemm.*field), 1e-12) << c << "x" << n << " field " << f++;
+  }
+}
+
+// The finite-difference checks of backward and backward_jvp on the row version.
+TEST(AttentionCpu, RowScoresMatchFiniteDifferences) {
+  RowScoresFrom always(1);
+  Problem<double> p(2, 3, 6, 81);
+  const Outputs<double> r = run_all(p);
+  auto loss1 = [&] { return dot(p.w1, forward_y(p)); };
+  EXPECT_LT(rel_error(r.dtheta, numeric_grad(loss1, p.theta.data(), p.q())), 1e-6);
+  EXPECT_LT(rel_error(r.dphi, numeric_grad(loss1, p.phi.data(), p.q())), 1e-6);
+  EXPECT_LT(rel_error(r.dg, numeric_grad(loss1, p.g.data(), p.q())), 1e-6);
+  auto loss2 = [&] { return dot(p.w1, forward_y(p)) + dot(p.w2, jvp_ty(p)); };
+  const long q = p.q();
+  EXPECT_LT(rel_error(r.g2theta, numeric_grad(loss2, p.theta.data(), q)), 1e-6);
+  EXPECT_LT(rel_error(r.g2phi, numeric_grad(loss2, p.phi.data(), q)), 1e-6);
+  EXPECT_LT(rel_error(r.g2g, numeric_grad(loss2, p.g.data(), q)), 1e-6);
+  EXPECT_LT(rel_error(r.g2t_theta, numeric_grad(loss2, p.t_theta.data(), q)), 1e-6);
+  EXPECT_LT(rel_error(r.g2t_phi, numeric_grad(loss2, p.t_phi.data(), q)), 1e-6);
+  EXPECT_LT(rel_error(r.g2t_g, numeric_grad(loss2, p.t_g.data(), q)), 1e-6);
+}
+
 TEST(AttentionCpu, FloatAgreesWithDouble) {
   // The relational-block shapes of the nets (batch cut to 2).
   for (auto [c, n] : {std::pair{2, 441}, std::pair{8, 441}, std::pair{16, 100}}) {
