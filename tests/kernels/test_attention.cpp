@@ -149,13 +149,30 @@ TEST(AttentionCpu, RowsAreProbabilities) {
   }
 }
 
-TEST(AttentionCpu, BackwardMatchesFiniteDifferences) {
-  Problem<double> p(2, 3, 6, 21);
-  const Outputs<double> r = run_all(p);
+// backward's gradients (r.dtheta, r.dphi, r.dg) against finite differences of <w1, y>.
+void expect_backward_matches_fd(Problem<double>& p, const Outputs<double>& r) {
   auto loss = [&] { return dot(p.w1, forward_y(p)); };
   EXPECT_LT(rel_error(r.dtheta, numeric_grad(loss, p.theta.data(), p.q())), 1e-6);
   EXPECT_LT(rel_error(r.dphi, numeric_grad(loss, p.phi.data(), p.q())), 1e-6);
   EXPECT_LT(rel_error(r.dg, numeric_grad(loss, p.g.data(), p.q())), 1e-6);
+}
+
+// backward_jvp's gradients of all six inputs against finite differences of
+// L = <w1, y> + <w2, t_y>.
+void expect_backward_jvp_matches_fd(Problem<double>& p, const Outputs<double>& r) {
+  auto loss = [&] { return dot(p.w1, forward_y(p)) + dot(p.w2, jvp_ty(p)); };
+  const long q = p.q();
+  EXPECT_LT(rel_error(r.g2theta, numeric_grad(loss, p.theta.data(), q)), 1e-6);
+  EXPECT_LT(rel_error(r.g2phi, numeric_grad(loss, p.phi.data(), q)), 1e-6);
+  EXPECT_LT(rel_error(r.g2g, numeric_grad(loss, p.g.data(), q)), 1e-6);
+  EXPECT_LT(rel_error(r.g2t_theta, numeric_grad(loss, p.t_theta.data(), q)), 1e-6);
+  EXPECT_LT(rel_error(r.g2t_phi, numeric_grad(loss, p.t_phi.data(), q)), 1e-6);
+  EXPECT_LT(rel_error(r.g2t_g, numeric_grad(loss, p.t_g.data(), q)), 1e-6);
+}
+
+TEST(AttentionCpu, BackwardMatchesFiniteDifferences) {
+  Problem<double> p(2, 3, 6, 21);
+  expect_backward_matches_fd(p, run_all(p));
 }
 
 TEST(AttentionCpu, JvpMatchesDirectionalDerivative) {
@@ -192,16 +209,7 @@ TEST(AttentionCpu, JvpMatchesDirectionalDerivative) {
 
 TEST(AttentionCpu, BackwardJvpMatchesFiniteDifferences) {
   Problem<double> p(2, 3, 5, 41);
-  const Outputs<double> r = run_all(p);
-  // L = <w1, y> + <w2, t_y>, a function of all six inputs.
-  auto loss = [&] { return dot(p.w1, forward_y(p)) + dot(p.w2, jvp_ty(p)); };
-  const long q = p.q();
-  EXPECT_LT(rel_error(r.g2theta, numeric_grad(loss, p.theta.data(), q)), 1e-6);
-  EXPECT_LT(rel_error(r.g2phi, numeric_grad(loss, p.phi.data(), q)), 1e-6);
-  EXPECT_LT(rel_error(r.g2g, numeric_grad(loss, p.g.data(), q)), 1e-6);
-  EXPECT_LT(rel_error(r.g2t_theta, numeric_grad(loss, p.t_theta.data(), q)), 1e-6);
-  EXPECT_LT(rel_error(r.g2t_phi, numeric_grad(loss, p.t_phi.data(), q)), 1e-6);
-  EXPECT_LT(rel_error(r.g2t_g, numeric_grad(loss, p.t_g.data(), q)), 1e-6);
+  expect_backward_jvp_matches_fd(p, run_all(p));
 }
 
 TEST(AttentionCpu, BackwardJvpWithoutTangentGradIsBackward) {
@@ -265,18 +273,8 @@ TEST(AttentionCpu, RowScoresMatchFiniteDifferences) {
   RowScoresFrom always(1);
   Problem<double> p(2, 3, 6, 81);
   const Outputs<double> r = run_all(p);
-  auto loss1 = [&] { return dot(p.w1, forward_y(p)); };
-  EXPECT_LT(rel_error(r.dtheta, numeric_grad(loss1, p.theta.data(), p.q())), 1e-6);
-  EXPECT_LT(rel_error(r.dphi, numeric_grad(loss1, p.phi.data(), p.q())), 1e-6);
-  EXPECT_LT(rel_error(r.dg, numeric_grad(loss1, p.g.data(), p.q())), 1e-6);
-  auto loss2 = [&] { return dot(p.w1, forward_y(p)) + dot(p.w2, jvp_ty(p)); };
-  const long q = p.q();
-  EXPECT_LT(rel_error(r.g2theta, numeric_grad(loss2, p.theta.data(), q)), 1e-6);
-  EXPECT_LT(rel_error(r.g2phi, numeric_grad(loss2, p.phi.data(), q)), 1e-6);
-  EXPECT_LT(rel_error(r.g2g, numeric_grad(loss2, p.g.data(), q)), 1e-6);
-  EXPECT_LT(rel_error(r.g2t_theta, numeric_grad(loss2, p.t_theta.data(), q)), 1e-6);
-  EXPECT_LT(rel_error(r.g2t_phi, numeric_grad(loss2, p.t_phi.data(), q)), 1e-6);
-  EXPECT_LT(rel_error(r.g2t_g, numeric_grad(loss2, p.t_g.data(), q)), 1e-6);
+  expect_backward_matches_fd(p, r);
+  expect_backward_jvp_matches_fd(p, r);
 }
 
 TEST(AttentionCpu, FloatAgreesWithDouble) {
