@@ -3,7 +3,6 @@
 
 #include <string>
 #include <string_view>
-#include <utility>
 
 #include "engine/layers.h"
 #include "engine/tensor.h"
@@ -69,14 +68,8 @@ template <class T, class Back>
 DualGrad dual_input_grads(const RepeatBackward& repeat, const std::string& who, int batch,
                           const Shape& in_shape, const Tensor& dy, const Tensor& dt_y,
                           Tensor& dx_buf, Tensor& dt_x_buf, Back back) {
-  Tensor* dt_out = &dt_x_buf;
-  Tensor* dx_out = &dx_buf;
-  if (repeat.on()) {
-    repeat.check(dt_y, who);
-    std::swap(dt_out, dx_out);
-  } else {
-    back(dt_y.data<T>(), dt_x_buf.template data<T>());
-  }
+  const auto [dx_out, dt_out] = repeat.targets(dt_y, who, dx_buf, dt_x_buf);
+  if (!repeat.on()) back(dt_y.data<T>(), dt_out->template data<T>());
   DualGrad g{Tensor{}, rows(*dt_out, batch, in_shape)};
   if (dy.defined()) {
     back(dy.data<T>(), dx_out->template data<T>());

@@ -13,10 +13,15 @@ using detail::checked_batch;
 using detail::expect;
 using detail::rows;
 
-void detail::RepeatBackward::check(const Tensor& dt_y, const std::string& who) const {
+detail::RepeatBackward::Targets detail::RepeatBackward::targets(const Tensor& dt_y,
+                                                                const std::string& who,
+                                                                Tensor& dx_buf,
+                                                                Tensor& dt_x_buf) const {
+  if (!on_) return {&dx_buf, &dt_x_buf};
   RM_CHECK(dy_ != nullptr && dt_y.raw() == dy_, who,
            ": backward_jvp repeats the last backward, but dt_y is not the dy that backward read"
            " (or no backward wrote dx since the last forward)");
+  return {&dt_x_buf, &dx_buf};
 }
 
 // ---------------------------------------------------------------- Activation
@@ -81,14 +86,10 @@ DualGrad Activation<T>::backward_jvp(const Tensor& dy, const Tensor& dt_y) {
   const T* x = x_.data<T>();
   const T* y = y_.template data<T>();
   // dt_x = f'(x) dt_y: the last backward's dx when this repeats it; dx goes to the other buffer.
-  Tensor* dt_buf = &dt_x_;
-  Tensor* dx_buf = &dx_;
-  if (repeat_.on()) {
-    repeat_.check(dt_y, name_);
-    std::swap(dt_buf, dx_buf);
-  } else {
-    ops::activation_backward(dev_, act_, n, x, y, dt_y.data<T>(), dt_x_.template data<T>(), slope_);
-  }
+  const auto [dx_buf, dt_buf] = repeat_.targets(dt_y, name_, dx_, dt_x_);
+  if (!repeat_.on())
+    ops::activation_backward(dev_, act_, n, x, y, dt_y.data<T>(), dt_buf->template data<T>(),
+                             slope_);
   DualGrad g{Tensor{}, rows(*dt_buf, B, x_.shape())};
   // dx = f'(x) dy + f''(x) t_x dt_y; f'' = 0 for the piecewise-linear activations.
   const bool curved = act_ == kernels::Act::Tanh || act_ == kernels::Act::Sigmoid;

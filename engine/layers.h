@@ -72,8 +72,14 @@ class RepeatBackward {
   bool on() const { return on_; }
   void forget() { dy_ = nullptr; }
   void remember(const Tensor& dy) { dy_ = dy.raw(); }
-  // In the mode: fails unless dt_y is the buffer the last backward() read.
-  void check(const Tensor& dt_y, const std::string& who) const;
+  // Where a backward_jvp writes its two halves, given the layer's buffers: plainly dx_buf and
+  // dt_x_buf; in the mode (after failing unless dt_y is the buffer the last backward() read)
+  // dt_x is that backward's dx, already in dx_buf, and dx goes to dt_x_buf.
+  struct Targets {
+    Tensor *dx, *dt_x;
+  };
+  Targets targets(const Tensor& dt_y, const std::string& who, Tensor& dx_buf,
+                  Tensor& dt_x_buf) const;
 
  private:
   bool on_ = false;

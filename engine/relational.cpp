@@ -164,8 +164,8 @@ DualGrad RelationalBlock<T>::backward_jvp(const Tensor& dy_in, const Tensor& dt_
   expect(dt_y, x_.shape(), dtype_of<T>(), dev_, name_, "backward_jvp: dt_y");
   const int B = int(x_.dim(0));
   // Under repeat dx_ keeps the last backward's dx (this pass's dt_x) and dx goes to dt_x_.
-  if (repeat_.on()) repeat_.check(dt_y, name_);
-  Tensor& dx_buf = repeat_.on() ? dt_x_ : dx_;
+  const auto targets = repeat_.targets(dt_y, name_, dx_, dt_x_);
+  Tensor& dx_buf = *targets.dx;
   // The softmax's second derivative makes dx nonzero even for a zero dy: that runs on zeros.
   Tensor dy = dy_in;
   if (dy.defined()) {
@@ -196,7 +196,7 @@ DualGrad RelationalBlock<T>::backward_jvp(const Tensor& dy_in, const Tensor& dt_
   const long n = dy.numel();
   ops::add4(dev_, n, dy.data<T>(), a.dx.data<T>(), b.dx.data<T>(), c.dx.data<T>(),
             dx_buf.template data<T>());
-  if (repeat_.on()) return {rows(dx_buf, B, x_.shape()), rows(dx_, B, x_.shape())};
+  if (repeat_.on()) return {rows(dx_buf, B, x_.shape()), rows(*targets.dt_x, B, x_.shape())};
   ops::add4(dev_, n, dt_y.data<T>(), a.dt_x.data<T>(), b.dt_x.data<T>(), c.dt_x.data<T>(),
             dt_x_.template data<T>());
   return {rows(dx_, B, x_.shape()), rows(dt_x_, B, x_.shape())};

@@ -47,15 +47,6 @@ TEST_P(Conv2dTest, JvpAndBackwardJvpMatchFiniteDifferences) {
   Tensor t = random_tensor({2, 2, 5, 6}, rng);
   check_jvp(fns(conv), x, t);
   check_backward_jvp(fns(conv), w.params, x, t, rng);
-}
-
-TEST_P(Conv2dTest, BackwardJvpShortcutsGiveThePlainResults) {
-  World w(2);
-  Rng rng(15);
-  Conv2d<double> conv(w.build, "c", conv_opts(GetParam()), rng);
-  conv.set_training(false);
-  Tensor x = random_tensor({2, 2, 5, 6}, rng);
-  Tensor t = random_tensor({2, 2, 5, 6}, rng);
   testing::check_backward_jvp_shortcuts(fns(conv), w.params, x, t, rng);
 }
 
