@@ -3,7 +3,8 @@
 // to and from NCHW included), float, the process's OpenMP threads. The rule in conv2d_cpu.cpp
 // (which passes go to oneDNN) comes from these numbers; bench/results/cpu_conv_onednn.txt.
 // Without oneDNN the onednn cases report an error. The agent's stem max-pool too (Pool/...), and
-// the relational blocks' attention passes on the CPU (Attention/...).
+// the relational blocks' attention passes on the CPU (Attention/...), and the 1x1 convs through
+// im2col + GEMM against their direct path (Pointwise/...).
 //   bench_conv_cpu --benchmark_filter='stem_48'
 #include <benchmark/benchmark.h>
 
@@ -81,20 +82,80 @@ void BM_Conv(benchmark::State& state, Shape s, int batch, Pass pass, Impl impl) 
     return false;
 #endif
   };
-  // The reference is im2col + GEMM whatever the process's backend: the rule must not route it.
+  // The reference is im2col + GEMM whatever the process's backend: the rule must not route it,
+  // nor the direct 1x1 path (Pointwise/ below).
   const relmimic::kernels::CpuConv saved = relmimic::kernels::cpu_conv();
   relmimic::kernels::set_cpu_conv(relmimic::kernels::CpuConv::Reference);
+  relmimic::kernels::detail::set_pointwise_direct_max_channels(0);
+  struct Restore {
+    relmimic::kernels::CpuConv conv;
+    ~Restore() {
+      relmimic::kernels::set_cpu_conv(conv);
+      relmimic::kernels::detail::set_pointwise_direct_max_channels(-1);
+    }
+  } restore{saved};
   if (!run()) {
     state.SkipWithError("oneDNN has no primitive for this shape");
-    relmimic::kernels::set_cpu_conv(saved);
     return;
   }
   for (auto _ : state) {
     run();
     benchmark::ClobberMemory();
   }
-  relmimic::kernels::set_cpu_conv(saved);
   const double macs = double(batch) * d.out_size() * d.in_c * d.kh * d.kw;
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2 * macs, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
+// 1x1 convs of the networks (relational blocks' theta/phi/g and output convs, agent ResBlocks),
+// im2col + GEMM against the direct per-sample products (kernels/conv2d_pointwise_cpu.cpp).
+const std::vector<Shape>& pointwise_shapes() {
+  static const std::vector<Shape> v = {
+      {"reward1_theta_12", 64, 12, 8, 1, 1, 0},   {"reward1_out_12", 8, 12, 64, 1, 1, 0},
+      {"reward2_theta_6", 128, 6, 16, 1, 1, 0},   {"reward2_out_6", 16, 6, 128, 1, 1, 0},
+      {"agent_theta_12", 16, 12, 2, 1, 1, 0},     {"agent_out_12", 2, 12, 16, 1, 1, 0},
+      {"agent_res_16to8_12", 16, 12, 8, 1, 1, 0}, {"agent_res_8to16_12", 8, 12, 16, 1, 1, 0},
+      {"agent_res_8to4_12", 8, 12, 4, 1, 1, 0},   {"reward1_theta_21", 64, 21, 8, 1, 1, 0},
+      {"reward1_out_21", 8, 21, 64, 1, 1, 0},     {"agent_res_16to8_21", 16, 21, 8, 1, 1, 0},
+  };
+  return v;
+}
+
+void BM_Pointwise(benchmark::State& state, Shape s, int batch, Pass pass, bool direct) {
+  const Conv2dDims d{batch, s.in_c, s.hw, s.hw, s.out_c, 1, 1, 1, 0};
+  relmimic::Rng rng(3);
+  auto fill = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float& e : v) e = float(rng.uniform(-1.0, 1.0));
+    return v;
+  };
+  auto x = fill(size_t(batch * d.in_size())), w = fill(size_t(d.weight_size()));
+  auto b = fill(size_t(d.out_c)), dy = fill(size_t(batch * d.out_size()));
+  std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
+  namespace k = relmimic::kernels;
+  // The direct kernels called as they are (whatever the routing rule says for the shape), the
+  // GEMM path through conv2d_*_cpu with the direct path switched off.
+  k::detail::set_pointwise_direct_max_channels(0);
+  for (auto _ : state) {
+    if (pass == kForward) {
+      if (direct)
+        k::detail::pointwise_forward_cpu(d, x.data(), w.data(), b.data(), y.data());
+      else
+        k::conv2d_forward_cpu(d, x.data(), w.data(), b.data(), y.data());
+    } else if (pass == kBackwardInput) {
+      if (direct)
+        k::detail::pointwise_backward_input_cpu(d, dy.data(), w.data(), dx.data());
+      else
+        k::conv2d_backward_input_cpu(d, dy.data(), w.data(), dx.data());
+    } else if (direct) {
+      k::detail::pointwise_backward_weight_cpu(d, x.data(), dy.data(), dw.data(), db.data());
+    } else {
+      k::conv2d_backward_weight_cpu(d, x.data(), dy.data(), dw.data(), db.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  k::detail::set_pointwise_direct_max_channels(-1);
+  const double macs = double(batch) * d.out_size() * d.in_c;
   state.counters["GFLOP/s"] = benchmark::Counter(
       2 * macs, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
@@ -240,6 +301,17 @@ const int registered = [] {
             ->MinTime(0.2);
       }
   const char* passes[] = {"fwd", "bwd_input", "bwd_weight"};
+  for (const Shape& s : pointwise_shapes())
+    for (int batch : {64, 128})
+      for (int p = 0; p < 3; ++p)
+        for (bool direct : {false, true}) {
+          const std::string name = std::string("Pointwise/") + s.name + "/b" +
+                                   std::to_string(batch) + "/" + passes[p] +
+                                   (direct ? "/direct" : "/im2col_gemm");
+          benchmark::RegisterBenchmark(name.c_str(), BM_Pointwise, s, batch, Pass(p), direct)
+              ->Unit(benchmark::kMillisecond)
+              ->MinTime(0.2);
+        }
   const char* impls[] = {"im2col_gemm", "onednn"};
   for (const Shape& s : shapes())
     for (int batch : {8, 64, 128})

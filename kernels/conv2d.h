@@ -61,6 +61,30 @@ void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* 
 template <class T>
 void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T* dw, T* db);
 
+namespace detail {
+// 1x1 stride-1 unpadded convs on NCHW tensors with at most this many channels on one side (the
+// relational blocks' projections, the agent ResBlocks' 1x1 convs) on maps of fewer positions
+// than kPointwiseDirectMaxPositions (48x48 frames: 12x12 and 6x6; at 84x84 the 21x21 maps give
+// GEMMs wide enough) run as direct per-sample products (conv2d_pointwise_cpu.cpp) instead of
+// im2col + GEMM; the forward and the weight gradient only up to kPointwiseDirectMaxOutChannels
+// output channels (a GEMM wins for 16 -> 128). bench_conv_cpu's Pointwise/ cases measure both.
+constexpr int kPointwiseDirectMaxChannels = 16;
+constexpr int kPointwiseDirectMaxPositions = 256;
+constexpr int kPointwiseDirectMaxOutChannels = 64;
+constexpr int kPointwiseMaxThreads = 256;
+// Whether conv2d_*_cpu take the direct path for d (backward_input: for that pass, else for the
+// forward or the weight gradient). Tests and benchmarks move the channel limit (0: never) to
+// compare both paths; negative restores kPointwiseDirectMaxChannels.
+bool pointwise_direct(const Conv2dDims& d, bool backward_input);
+void set_pointwise_direct_max_channels(int channels);
+template <class T>
+void pointwise_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b, T* y);
+template <class T>
+void pointwise_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* dx);
+template <class T>
+void pointwise_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T* dw, T* db);
+}  // namespace detail
+
 // CUDA versions: float, device pointers, the same contracts, queued on `stream`. Implicit GEMMs
 // tiled in shared memory (no im2col buffer); `math` picks FP32 FMA or TF32 tensor cores.
 void conv2d_forward_cuda(const Conv2dDims& d, const float* x, const float* w, const float* b,

@@ -5,6 +5,8 @@
 //   backward_input:  dcol[K, g*N] = W^T dY,  dx_b = col2im(dcol_b)
 //   backward_weight: dW[Cout, K] += dY col^T,  db[Cout] += sum_{b,n} dy_b
 // Single-sample groups of 1x1 stride-1 unpadded convs skip im2col: col is x_b itself.
+// 1x1 convs with few channels on one side on small maps skip both: direct per-sample products
+// (detail::pointwise_*, kernels/conv2d_pointwise_cpu.cpp), the same in float and double.
 // In builds with oneDNN the float passes where its JIT kernels are faster go there instead
 // (on_onednn below; kernels/conv2d_onednn.cpp); this code stays the reference.
 #include <omp.h>
@@ -386,6 +388,7 @@ void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b,
     }
   }
 #endif
+  if (detail::pointwise_direct(d, false)) return detail::pointwise_forward_cpu(d, x, w, b, y);
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const int threads = cpu_threads(conv_macs(d));
   const Groups gr(d, threads);
@@ -427,6 +430,7 @@ void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* 
     }
   }
 #endif
+  if (detail::pointwise_direct(d, true)) return detail::pointwise_backward_input_cpu(d, dy, w, dx);
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const int threads = cpu_threads(conv_macs(d));
   const Groups gr(d, threads);
@@ -459,6 +463,8 @@ void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T*
                                                plain_side(d, false, dy, true), dw, db);
   }
 #endif
+  if (detail::pointwise_direct(d, false))
+    return detail::pointwise_backward_weight_cpu(d, x, dy, dw, db);
   const int N = d.out_h() * d.out_w(), K = d.in_c * d.kh * d.kw, C = d.out_c;
   const long wsize = long(C) * K;
   const int team = cpu_threads(conv_macs(d));

@@ -149,6 +149,8 @@ TEST(Conv2d, NetworkShapesFloatMatchDirectLoop) {
       dims(2, 32, 20, 20, 64, 4, 4, 2, 0),   // Nature 4x4 s2 -> 9x9
       dims(2, 64, 9, 9, 64, 3, 3, 1, 0),     // Nature 3x3 -> 7x7
       dims(2, 16, 41, 41, 32, 3, 3, 1, 0),   // IMPALA 3x3 no pad
+      dims(2, 64, 12, 12, 8, 1, 1, 1, 0),    // relational theta at 48x48 frames (direct 1x1)
+      dims(2, 16, 6, 6, 128, 1, 1, 1, 0),    // relational output conv, second block at 48x48
   };
   for (const kernels::CpuConv backend : cpu_conv_backends())
     for (const Conv2dDims& d : cases) {
@@ -185,6 +187,88 @@ TEST(Conv2d, NetworkShapesFloatMatchDirectLoop) {
       kernels::conv2d_forward_cpu(d, x.data(), w.data(), b.data(), y2.data());
       EXPECT_EQ(y2, y);
     }
+}
+
+// The direct 1x1 kernels (kernels/conv2d_pointwise_cpu.cpp) called as they are: row counts
+// around their 8 / 4 / 2 / 1 row blocks, maps of whole vectors, of a partial one only and of
+// both, in double against the direct loop, float against double, backward_weight accumulating
+// and independent of the thread count up to rounding.
+TEST(Conv2d, PointwiseDirectMatchesDirectLoop) {
+  const std::vector<Conv2dDims> cases = {
+      dims(3, 5, 12, 12, 13, 1, 1, 1, 0),  // 13 rows: 8 + 4 + 1; 144 = 9 vectors of floats
+      dims(2, 13, 6, 6, 3, 1, 1, 1, 0),    // 3 rows; 36 = 2 vectors + 4
+      dims(2, 2, 1, 3, 7, 1, 1, 1, 0),     // 3 positions: a partial vector only
+      dims(4, 64, 12, 12, 8, 1, 1, 1, 0),  // reward net's theta at 48x48 frames
+      dims(3, 16, 4, 8, 130, 1, 1, 1, 0),  // 130 rows, 32 positions
+      dims(9, 6, 5, 7, 10, 1, 1, 1, 0),    // 9 samples: groups of 8 + 1 in backward_weight
+  };
+  const int saved = omp_get_max_threads();
+  for (const Conv2dDims& d : cases) {
+    SCOPED_TRACE(::testing::Message() << d.batch << "x" << d.in_c << "x" << d.in_h << "x" << d.in_w
+                                      << " -> " << d.out_c);
+    Rng rng(31);
+    auto x = random_vector<double>(d.batch * d.in_size(), rng);
+    auto w = random_vector<double>(d.weight_size(), rng);
+    auto b = random_vector<double>(d.out_c, rng);
+    auto dy = random_vector<double>(d.batch * d.out_size(), rng);
+    const Direct ref{d};
+    std::vector<double> rdx, rdw, rdb;
+    ref.backward(x.data(), w.data(), dy.data(), rdx, rdw, rdb);
+    std::vector<double> y(dy.size()), dx(x.size(), 7.0);
+    kernels::detail::pointwise_forward_cpu(d, x.data(), w.data(), b.data(), y.data());
+    EXPECT_LT(rel_error(y, ref.forward(x.data(), w.data(), b.data())), 1e-13);
+    kernels::detail::pointwise_forward_cpu<double>(d, x.data(), w.data(), nullptr, y.data());
+    EXPECT_LT(rel_error(y, ref.forward<double>(x.data(), w.data(), nullptr)), 1e-13);
+    kernels::detail::pointwise_backward_input_cpu(d, dy.data(), w.data(), dx.data());
+    EXPECT_LT(rel_error(dx, rdx), 1e-13);
+    for (int threads : {1, 2, 3}) {
+      omp_set_num_threads(threads);
+      auto dw = w, db = b;  // accumulates onto what is there
+      kernels::detail::pointwise_backward_weight_cpu(d, x.data(), dy.data(), dw.data(), db.data());
+      for (size_t i = 0; i < dw.size(); ++i) dw[i] -= w[i];
+      for (size_t i = 0; i < db.size(); ++i) db[i] -= b[i];
+      EXPECT_LT(rel_error(dw, rdw), 1e-12) << threads << " threads";
+      EXPECT_LT(rel_error(db, rdb), 1e-12) << threads << " threads";
+      std::vector<double> dw_only(w.size(), 0.0);
+      kernels::detail::pointwise_backward_weight_cpu<double>(d, x.data(), dy.data(), dw_only.data(),
+                                                             nullptr);
+      EXPECT_LT(rel_error(dw_only, rdw), 1e-13) << threads << " threads, no bias";
+    }
+    omp_set_num_threads(saved);
+    std::vector<float> xf(x.begin(), x.end()), wf(w.begin(), w.end()), bf(b.begin(), b.end()),
+        dyf(dy.begin(), dy.end());
+    std::vector<float> yf(dy.size()), dxf(x.size()), dwf(w.size(), 0.f), dbf(b.size(), 0.f);
+    kernels::detail::pointwise_forward_cpu(d, xf.data(), wf.data(), bf.data(), yf.data());
+    kernels::detail::pointwise_backward_input_cpu(d, dyf.data(), wf.data(), dxf.data());
+    kernels::detail::pointwise_backward_weight_cpu(d, xf.data(), dyf.data(), dwf.data(),
+                                                   dbf.data());
+    EXPECT_LT(rel_error(yf, ref.forward(x.data(), w.data(), b.data())), 1e-5);
+    EXPECT_LT(rel_error(dxf, rdx), 1e-5);
+    EXPECT_LT(rel_error(dwf, rdw), 1e-5);
+    EXPECT_LT(rel_error(dbf, rdb), 1e-5);
+  }
+}
+
+// Which 1x1 convs conv2d_*_cpu send to the direct kernels, and that the switch used by the
+// benchmarks turns the path off and back on.
+TEST(Conv2d, PointwiseDirectRouting) {
+  using kernels::detail::pointwise_direct;
+  // the second argument: backward_input (else the forward or the weight gradient)
+  EXPECT_TRUE(pointwise_direct(dims(64, 64, 12, 12, 8, 1, 1, 1, 0), false));   // theta, 48x48
+  EXPECT_TRUE(pointwise_direct(dims(64, 8, 12, 12, 64, 1, 1, 1, 0), false));   // out, 48x48
+  EXPECT_TRUE(pointwise_direct(dims(64, 16, 6, 6, 128, 1, 1, 1, 0), true));    // out, 6x6: dx
+  EXPECT_FALSE(pointwise_direct(dims(64, 16, 6, 6, 128, 1, 1, 1, 0), false));  // y, dW: GEMM
+  EXPECT_FALSE(pointwise_direct(dims(64, 64, 21, 21, 8, 1, 1, 1, 0), true));   // 84x84 frames
+  EXPECT_FALSE(pointwise_direct(dims(64, 32, 9, 9, 32, 1, 1, 1, 0), true));    // 32 channels
+  EXPECT_FALSE(pointwise_direct(dims(2, 3, 6, 5, 2, 1, 1, 2, 0), true));       // strided
+  EXPECT_FALSE(pointwise_direct(dims(2, 3, 6, 5, 2, 3, 3, 1, 1), true));       // 3x3
+  Conv2dDims blocked = dims(2, 16, 6, 6, 16, 1, 1, 1, 0);
+  blocked.blocked_in = true;
+  EXPECT_FALSE(pointwise_direct(blocked, false));
+  kernels::detail::set_pointwise_direct_max_channels(0);
+  EXPECT_FALSE(pointwise_direct(dims(64, 64, 12, 12, 8, 1, 1, 1, 0), false));
+  kernels::detail::set_pointwise_direct_max_channels(-1);
+  EXPECT_TRUE(pointwise_direct(dims(64, 64, 12, 12, 8, 1, 1, 1, 0), false));
 }
 
 TEST(Conv2d, CpuBackendSwitchIsValidated) {
