@@ -4,9 +4,9 @@
 //   backward_input:  dx_b[Cin, N] = W^T dy_b
 //   backward_weight: dW += sum_b dy_b x_b^T,  db += sum_{b,n} dy_b
 // With 2-16 channels on one side (the relational blocks' theta/phi/g and output convs, the agent
-// ResBlocks' 1x1 convs) a GEMM spends its time packing and the group im2col copies x; here R
-// output rows x 4 vectors of positions stay in registers while the reduction streams through
-// the map, samples spread over OpenMP threads.
+// ResBlocks' 1x1 convs) a GEMM spends its time packing and the group im2col copies x; here 8
+// output rows x 2 vectors of positions (fewer rows: 4 vectors) stay in registers while the
+// reduction streams through the map, samples spread over OpenMP threads.
 #include <omp.h>
 
 #include <algorithm>
@@ -125,8 +125,14 @@ void matmul_map(int M, int K, int N, const T* a, long ars, long acs, const T* x,
   using I8 = std::integral_constant<int, 8>;
   int r = 0;
   for (; r + 8 <= M; r += 8) rows(I8{}, I2{}, r);
-  if (r + 4 <= M) rows(I4{}, I4{}, r), r += 4;
-  if (r + 2 <= M) rows(I2{}, I4{}, r), r += 2;
+  if (r + 4 <= M) {
+    rows(I4{}, I4{}, r);
+    r += 4;
+  }
+  if (r + 2 <= M) {
+    rows(I2{}, I4{}, r);
+    r += 2;
+  }
   if (r < M) rows(I1{}, I4{}, r);
 }
 
