@@ -46,17 +46,26 @@ const std::vector<Shape>& shapes() {
 enum Impl { kReference, kOneDnn };
 enum Pass { kForward, kBackwardInput, kBackwardWeight };
 
+// A conv's operands, uniform in [-1, 1], and its outputs.
+struct ConvData {
+  std::vector<float> x, w, b, dy, y, dx, dw, db;
+  ConvData(const Conv2dDims& d, uint64_t seed) {
+    relmimic::Rng rng(seed);
+    auto fill = [&](long n) {
+      std::vector<float> v(static_cast<size_t>(n));
+      for (float& e : v) e = float(rng.uniform(-1.0, 1.0));
+      return v;
+    };
+    x = fill(d.batch * d.in_size()), w = fill(d.weight_size());
+    b = fill(d.out_c), dy = fill(d.batch * d.out_size());
+    y.resize(dy.size()), dx.resize(x.size()), dw.resize(w.size()), db.resize(b.size());
+  }
+};
+
 void BM_Conv(benchmark::State& state, Shape s, int batch, Pass pass, Impl impl) {
   const Conv2dDims d{batch, s.in_c, s.hw, s.hw, s.out_c, s.k, s.k, s.stride, s.pad};
-  relmimic::Rng rng(1);
-  auto fill = [&](size_t n) {
-    std::vector<float> v(n);
-    for (float& e : v) e = float(rng.uniform(-1.0, 1.0));
-    return v;
-  };
-  auto x = fill(size_t(batch * d.in_size())), w = fill(size_t(d.weight_size()));
-  auto b = fill(size_t(d.out_c)), dy = fill(size_t(batch * d.out_size()));
-  std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
+  ConvData c(d, 1);
+  auto &x = c.x, &w = c.w, &b = c.b, &dy = c.dy, &y = c.y, &dx = c.dx, &dw = c.dw, &db = c.db;
 #ifndef RELMIMIC_WITH_ONEDNN
   if (impl == kOneDnn) {
     state.SkipWithError("relmimic was built without oneDNN");
@@ -123,15 +132,8 @@ const std::vector<Shape>& pointwise_shapes() {
 
 void BM_Pointwise(benchmark::State& state, Shape s, int batch, Pass pass, bool direct) {
   const Conv2dDims d{batch, s.in_c, s.hw, s.hw, s.out_c, 1, 1, 1, 0};
-  relmimic::Rng rng(3);
-  auto fill = [&](size_t n) {
-    std::vector<float> v(n);
-    for (float& e : v) e = float(rng.uniform(-1.0, 1.0));
-    return v;
-  };
-  auto x = fill(size_t(batch * d.in_size())), w = fill(size_t(d.weight_size()));
-  auto b = fill(size_t(d.out_c)), dy = fill(size_t(batch * d.out_size()));
-  std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
+  ConvData c(d, 3);
+  auto &x = c.x, &w = c.w, &b = c.b, &dy = c.dy, &y = c.y, &dx = c.dx, &dw = c.dw, &db = c.db;
   namespace k = relmimic::kernels;
   // The direct kernels called as they are (whatever the routing rule says for the shape), the
   // GEMM path through conv2d_*_cpu with the direct path switched off.

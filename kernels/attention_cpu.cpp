@@ -24,6 +24,7 @@
 #include "kernels/fast_exp.h"
 #include "kernels/gemm.h"
 #include "kernels/parallel_cpu.h"
+#include "kernels/vec64_cpu.h"
 
 namespace relmimic::kernels {
 
@@ -60,24 +61,7 @@ T* scratch(int slot, long n) {
 // Row reductions in an order fixed by n alone: one vector of 64 bytes accumulates lanes
 // j mod L, then the lanes and the tail in order. (An `omp simd reduction` may peel to align its
 // loads, so its order, and a sample's bits, would follow the row's address, i.e. its place in
-// the batch; the plain loop is not vectorised at all without -ffast-math.)
-template <class T>
-struct Vec64;
-template <>
-struct Vec64<float> {
-  typedef float type __attribute__((vector_size(64)));
-};
-template <>
-struct Vec64<double> {
-  typedef double type __attribute__((vector_size(64)));
-};
-
-template <class T>
-typename Vec64<T>::type load64(const T* p) {
-  typename Vec64<T>::type v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+// the batch; the plain loop is not vectorised at all without -ffast-math.) Vectors: vec64_cpu.h.
 
 // sum_j x[j] * y[j], or sum_j x[j] without y.
 template <class T>

@@ -18,37 +18,23 @@
 #include "kernels/common.h"
 #include "kernels/conv2d.h"
 #include "kernels/parallel_cpu.h"
+#include "kernels/vec64_cpu.h"
 
 namespace relmimic::kernels::detail {
 
 namespace {
 
-// One 64-byte vector of T (GCC / Clang vector extensions; AVX-512 registers where -march has
-// them, pairs of AVX2 registers otherwise).
 template <class T>
-struct Vec;
-template <>
-struct Vec<float> {
-  typedef float type __attribute__((vector_size(64)));
-};
-template <>
-struct Vec<double> {
-  typedef double type __attribute__((vector_size(64)));
-};
-template <class T>
-using V = typename Vec<T>::type;
+using V = typename Vec64<T>::type;
 template <class T>
 constexpr int kLanes = int(64 / sizeof(T));
-
 template <class T>
 inline V<T> load(const T* p) {
-  V<T> v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
+  return load64(p);
 }
 template <class T>
 inline void store(T* p, V<T> v) {
-  std::memcpy(p, &v, sizeof v);
+  store64(p, v);
 }
 template <class T>
 inline V<T> splat(T s) {
