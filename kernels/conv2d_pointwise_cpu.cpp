@@ -236,22 +236,25 @@ void pointwise_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy,
   const long wsize = long(C) * K, size = wsize + C;
   const int team = cpu_threads(double(d.batch) * d.out_size() * d.in_c);
   const int threads = std::min(team, d.batch);
-  // Thread t's vector partials for its contiguous share of the samples, added to dw and db in
-  // thread order afterwards: the same bits for a given thread count.
-  thread_local std::vector<V<T>> mine;
-  std::vector<V<T>>* parts[kPointwiseMaxThreads] = {};
   RM_CHECK(threads <= kPointwiseMaxThreads, "pointwise_backward_weight_cpu: ", threads,
            " threads, at most ", kPointwiseMaxThreads);
+  // Thread t's vector partials for its contiguous share of the samples (rows t * size of one
+  // buffer held by the calling thread), added to dw and db in thread order afterwards: the same
+  // bits for a given thread count.
+  // (A thread_local named inside the parallel region would be each worker's own: take the
+  // caller's buffer by pointer.)
+  thread_local std::vector<V<T>> buffer;
+  buffer.assign(size_t(std::max(threads, 1)) * size_t(size), V<T>{});
+  V<T>* const parts = buffer.data();
   auto run = [&](int t, int n) {
-    mine.assign(size_t(size), V<T>{});
-    parts[t] = &mine;
+    V<T>* mine = parts + long(t) * size;
     const int b0 = int(long(d.batch) * t / n), b1 = int(long(d.batch) * (t + 1) / n);
-    weight_partials(d, x, dy, b0, b1, mine.data(), db ? mine.data() + wsize : nullptr);
+    weight_partials(d, x, dy, b0, b1, mine, db ? mine + wsize : nullptr);
   };
   auto reduce = [&](long i0, long i1, int n) {
     for (long i = i0; i < i1; ++i) {
       T s = T(0);
-      for (int t = 0; t < n; ++t) s += hsum<T>((*parts[t])[size_t(i)]);
+      for (int t = 0; t < n; ++t) s += hsum<T>(parts[long(t) * size + i]);
       if (i < wsize)
         dw[i] += s;
       else if (db)
