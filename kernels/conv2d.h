@@ -71,7 +71,6 @@ namespace detail {
 constexpr int kPointwiseDirectMaxChannels = 16;
 constexpr int kPointwiseDirectMaxPositions = 256;
 constexpr int kPointwiseDirectMaxOutChannels = 64;
-constexpr int kPointwiseMaxThreads = 256;
 // Whether conv2d_*_cpu take the direct path for d (backward_input: for that pass, else for the
 // forward or the weight gradient). Tests and benchmarks move the channel limit (0: never) to
 // compare both paths; negative restores kPointwiseDirectMaxChannels.

@@ -236,8 +236,6 @@ void pointwise_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy,
   const long wsize = long(C) * K, size = wsize + C;
   const int team = cpu_threads(double(d.batch) * d.out_size() * d.in_c);
   const int threads = std::min(team, d.batch);
-  RM_CHECK(threads <= kPointwiseMaxThreads, "pointwise_backward_weight_cpu: ", threads,
-           " threads, at most ", kPointwiseMaxThreads);
   // Thread t's vector partials for its contiguous share of the samples (rows t * size of one
   // buffer held by the calling thread), added to dw and db in thread order afterwards: the same
   // bits for a given thread count.
