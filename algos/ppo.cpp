@@ -11,6 +11,7 @@
 #include "engine/device_ops.h"
 #include "engine/profile.h"
 #include "kernels/common.h"
+#include "kernels/overlap.h"
 
 namespace relmimic::algos {
 
@@ -136,16 +137,21 @@ void PpoTrainer::store_frames(long r, const uint8_t* src, size_t bytes) {
     train_ops::copy_bytes(s_.device, row(r), src, bytes);
 }
 
-void PpoTrainer::store_current(long first) {
+void PpoTrainer::store_current(long first, int env_first, int env_count) {
   const int N = s_.num_envs;
-  const size_t bytes = size_t(N) * size_t(r_.obs_bytes);
+  if (env_count < 0) env_count = N - env_first;
+  const size_t bytes = size_t(env_count) * size_t(r_.obs_bytes);
   if (keep_raw_obs_)
-    std::copy(obs_raw_.begin(), obs_raw_.end(), r_.raw_obs.begin() + first * obs_dim_);
+    std::copy_n(obs_raw_.begin() + long(env_first) * obs_dim_, long(env_count) * obs_dim_,
+                r_.raw_obs.begin() + (first + env_first) * obs_dim_);
   if (s_.pixels()) {
+    const size_t skip = size_t(env_first) * size_t(r_.obs_bytes);
     const bool host = pool_->frame_mode() == env::FrameMode::Host;
-    store_frames(first, host ? frames_.data() : bytes_of(pool_->frames_device()), bytes);
+    store_frames(first + env_first,
+                 (host ? frames_.data() : bytes_of(pool_->frames_device())) + skip, bytes);
     return;
   }
+  RM_CHECK(env_first == 0 && env_count == N, "PpoTrainer: state rows are stored for all envs");
   if (obs_rms_)
     obs_rms_->normalize(obs_raw_.data(), obs_stage_.data(), N, s_.obs_clip);
   else
@@ -188,43 +194,72 @@ double PpoTrainer::value_of_row(long r) {
   return double(v);
 }
 
+bool PpoTrainer::pipelined() const {
+  using P = PpoSettings::Pipeline;
+  if (s_.pipeline == P::off || !s_.pixels() || !s_.device.is_cpu() || s_.num_envs < 2 ||
+      !pool_->async_steps())
+    return false;
+  const bool big_attention =
+      (s_.arch == Arch::nonlocal || s_.value_arch == Arch::nonlocal) && s_.frame_size > 64;
+  return s_.pipeline == P::on || !big_attention;
+}
+
+void PpoTrainer::act_rows(int t, int first, int count, bool alone) {
+  const Device d = s_.device;
+  const int A = act_dim_;
+  const long base = long(t) * s_.num_envs + first;
+  const Tensor ob = rows(base, count);
+  float* act = r_.actions.data<float>() + base * A;
+  const float* log_std = pi_->log_std();
+  auto policy = [&] {
+    const float* mean = pi_->forward(ob).data<float>();  // [count, A]
+    const size_t n = size_t(count) * size_t(A);
+    for (size_t i = 0; i < n; ++i) noise_[i] = float(sample_rng_.normal());
+    ops::copy_from_host(d, r_.noise.raw(), noise_.data(), sizeof(float) * n);
+    train_ops::gaussian_sample(d, count, A, mean, log_std, r_.noise.data<float>(), act);
+    train_ops::gaussian_log_prob(d, count, A, mean, log_std, act, r_.logp.data<float>() + base);
+  };
+  auto value = [&] {
+    const float* v = vf_->forward(ob).data<float>();  // [count, 1]
+    train_ops::copy_bytes(d, r_.values.data<float>() + base, v, sizeof(float) * size_t(count));
+  };
+  if (alone) {
+    kernels::cpu_alone([&] {
+      policy();
+      value();
+    });
+  } else {
+    overlapped(policy, value);
+  }
+  // Only the actions cross to the host, for the envs.
+  float* env_act = env_actions_.data() + size_t(first) * A;
+  ops::copy_to_host(d, env_act, act, sizeof(float) * size_t(count) * A);
+  for (size_t i = 0; i < size_t(count) * A; ++i)
+    env_act[i] = std::clamp(env_act[i], -float(s_.action_clip), float(s_.action_clip));
+}
+
 IterationStats PpoTrainer::collect() {
   IterationStats st;
   const auto t0 = std::chrono::steady_clock::now();
   profile::ScopedRange range("rollout");
   const Device d = s_.device;
-  const int N = s_.num_envs, A = act_dim_, T = s_.rollout_steps;
-  const float* log_std = pi_->log_std();
+  const int N = s_.num_envs, T = s_.rollout_steps;
   r_.final_rows = 0;
   velocity_sum_ = 0;
   store_current(0);
-  for (int t = 0; t < T; ++t) {
-    const long base = long(t) * N;
-    const Tensor ob = rows(base, N);
-    float* act = r_.actions.data<float>() + base * A;
-    overlapped(
-        [&] {
-          const float* mean = pi_->forward(ob).data<float>();  // [N, A]
-          for (float& z : noise_) z = float(sample_rng_.normal());
-          ops::copy_from_host(d, r_.noise.raw(), noise_.data(), sizeof(float) * noise_.size());
-          train_ops::gaussian_sample(d, N, A, mean, log_std, r_.noise.data<float>(), act);
-          train_ops::gaussian_log_prob(d, N, A, mean, log_std, act, r_.logp.data<float>() + base);
-        },
-        [&] {
-          const float* v = vf_->forward(ob).data<float>();  // [N, 1]
-          train_ops::copy_bytes(d, r_.values.data<float>() + base, v, sizeof(float) * size_t(N));
-        });
-    // Only the actions cross to the host, for the envs.
-    ops::copy_to_host(d, env_actions_.data(), act, sizeof(float) * env_actions_.size());
-    for (float& a : env_actions_) a = std::clamp(a, -float(s_.action_clip), float(s_.action_clip));
-
-    const auto te = std::chrono::steady_clock::now();
-    profile::ScopedRange env_range("env step + render");
-    const bool host_frames = s_.pixels() && pool_->frame_mode() == env::FrameMode::Host;
-    pool_->step(env_actions_.data(), host_frames ? frames_.data() : nullptr, obs_raw_.data());
-    env_range.end();
-    st.env_seconds += seconds_since(te);
-    record_step(t, st);
+  if (pipelined()) {
+    collect_pipelined(st);
+  } else {
+    for (int t = 0; t < T; ++t) {
+      act_rows(t, 0, N, false);
+      const auto te = std::chrono::steady_clock::now();
+      profile::ScopedRange env_range("env step + render");
+      const bool host_frames = s_.pixels() && pool_->frame_mode() == env::FrameMode::Host;
+      pool_->step(env_actions_.data(), host_frames ? frames_.data() : nullptr, obs_raw_.data());
+      env_range.end();
+      st.env_seconds += seconds_since(te);
+      record_step(t, st);
+    }
   }
   trim_window();
 
@@ -257,7 +292,47 @@ IterationStats PpoTrainer::collect() {
   return st;
 }
 
-void PpoTrainer::record_step(int t, IterationStats& st) {
+// Halves h = 0, 1: envs [first[h], first[h] + count[h]). While half h steps on the env workers,
+// the learner's thread acts on the other half's next observations (one thread: the workers have
+// the other core); once both halves of step t are back, record_step(t) as in the plain rollout.
+// The policy's noise is drawn in the plain rollout's order (env 0 first, step by step), so the
+// sampling stream does not depend on the pipeline.
+void PpoTrainer::collect_pipelined(IterationStats& st) {
+  const int N = s_.num_envs, T = s_.rollout_steps;
+  const int first[2] = {0, N / 2}, count[2] = {N / 2, N - N / 2};
+  // An exception leaves no step running into this trainer's arrays.
+  struct Settle {
+    env::EnvPool& pool;
+    ~Settle() {
+      try {
+        pool.step_wait();
+      } catch (...) {
+      }
+    }
+  } settle{*pool_};
+  auto launch = [&](int h) {
+    pool_->step_begin(first[h], count[h], env_actions_.data(), frames_.data(), obs_raw_.data());
+  };
+  act_rows(0, first[0], count[0], true);
+  launch(0);
+  for (int t = 0; t < T; ++t) {
+    for (int h = 0; h < 2; ++h) {
+      // Half h steps t; the other half acts at t (h = 0) or t + 1 (h = 1), if in the rollout.
+      const int o = 1 - h, to = h == 0 ? t : t + 1;
+      if (to < T) act_rows(to, first[o], count[o], true);
+      const auto te = std::chrono::steady_clock::now();
+      profile::ScopedRange env_range("env wait");
+      pool_->step_wait();
+      env_range.end();
+      st.env_seconds += seconds_since(te);
+      store_current(long(t + 1) * N, first[h], count[h]);  // half h's s_{t+1}
+      if (h == 1) record_step(t, st, false);
+      if (to < T) launch(o);
+    }
+  }
+}
+
+void PpoTrainer::record_step(int t, IterationStats& st, bool store) {
   const int N = s_.num_envs;
   const long base = long(t) * N;
   if (obs_rms_) obs_rms_->update(obs_raw_.data(), N);
@@ -288,7 +363,7 @@ void PpoTrainer::record_step(int t, IterationStats& st) {
       ++episodes_total_;
     }
   }
-  store_current(base + N);  // s_{t+1} (a reset observation where an episode ended)
+  if (store) store_current(base + N);  // s_{t+1} (a reset observation where an episode ended)
 }
 
 // The episode window keeps the last log_window episodes.

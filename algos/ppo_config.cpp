@@ -13,6 +13,11 @@ void declare_ppo(Config& c, PpoPreset preset) {
   c.add("env.num_envs", px ? 8 : 8, "parallel envs N per learner");
   c.add("env.max_episode_steps", 1000, "time limit: episodes are truncated after this many steps");
   c.add("env.threads", 1, "env worker threads (rendering pools: one EGL context each)");
+  c.add("env.pipeline", "auto",
+        "pixel agents on the CPU backend: the envs step in two halves, each while the policy acts "
+        "on the other half's observations on the learner's thread (env workers and networks on "
+        "separate cores; the same rollout, bit for bit): on | off | auto (on, except for a "
+        "Non-local torso on frames over 64x64)");
   c.add("seed", 0L, "seeds the networks, the env streams, action sampling and shuffling");
 
   c.add("net.arch", px ? "local" : "mlp", "torso: mlp | nature | impala | local | nonlocal");
@@ -74,6 +79,12 @@ PpoSettings ppo_settings(const Config& c) {
   s.task = env::parse_task(c.get<std::string>("env.name"));
   s.num_envs = c.get<int>("env.num_envs");
   s.env_threads = c.get<int>("env.threads");
+  const std::string pipeline = c.get<std::string>("env.pipeline");
+  RM_CHECK(pipeline == "auto" || pipeline == "on" || pipeline == "off",
+           "config env.pipeline must be auto, on or off, got '", pipeline, "'");
+  s.pipeline = pipeline == "on"    ? PpoSettings::Pipeline::on
+               : pipeline == "off" ? PpoSettings::Pipeline::off
+                                   : PpoSettings::Pipeline::automatic;
   s.max_episode_steps = c.get<int>("env.max_episode_steps");
   s.seed = c.get<long>("seed");
   s.arch = parse_arch(c.get<std::string>("net.arch"));

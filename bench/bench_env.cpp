@@ -1,7 +1,8 @@
 // Env throughput: physics-only env steps/s and rendered + stacked env steps/s (84x84 gray,
 // k = 4) for N envs on T worker threads. items_per_second = env steps per second (all envs).
-// Args: {task (0 hopper, 1 walker2d), N, T, look}; look 0 is the default RenderConfig (no
-// shadows, no floor reflection), 1 adds the reflection, 2 adds reflection and shadows (Gym's look).
+// Args: {task (0 hopper, 1 walker2d), N, T, look[, frame size]}; look 0 is the default
+// RenderConfig (no shadows, no floor reflection), 1 adds the reflection, 2 adds reflection and
+// shadows (Gym's look); the frame size defaults to 84 (48: the quick settings' frames).
 // BM_DeviceFrameSteps: the same rendered steps with FrameMode::Cuda (CUDA-GL interop on the
 // NVIDIA EGL device, stacks in device memory); skipped, saying why, without one.
 #include <benchmark/benchmark.h>
@@ -46,6 +47,8 @@ void run(benchmark::State& state, bool render, FrameMode mode = FrameMode::Host)
   const int look = int(state.range(3));
   cfg.render_config.reflections = look >= 1;
   cfg.render_config.shadows = look == 2;
+  if (render && state.range(4) > 0)
+    cfg.render_config.width = cfg.render_config.height = int(state.range(4));
   cfg.frame_mode = mode;
   const bool device = mode == FrameMode::Cuda;
   static std::string skip;  // outlives the call: SkipWithError may keep the pointer
@@ -109,16 +112,17 @@ BENCHMARK(BM_PhysicsSteps)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RenderedSteps)
-    ->ArgsProduct({{0}, {1, 8, 16}, {1, 2}, {0}})
-    ->Args({1, 8, 2, 0})
-    ->Args({1, 16, 2, 0})
-    ->Args({0, 16, 2, 1})
-    ->Args({0, 16, 2, 2})
+    ->ArgsProduct({{0}, {1, 8, 16}, {1, 2}, {0}, {84}})
+    ->Args({1, 8, 2, 0, 84})
+    ->Args({1, 16, 2, 0, 84})
+    ->Args({0, 16, 2, 1, 84})
+    ->Args({0, 16, 2, 2, 84})
+    ->ArgsProduct({{0, 1}, {8}, {1, 2}, {0}, {48}})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK(BM_DeviceFrameSteps)
-    ->ArgsProduct({{0, 1}, {16, 64}, {1, 4, 8}, {0}})
+    ->ArgsProduct({{0, 1}, {16, 64}, {1, 4, 8}, {0}, {84}})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 

@@ -1,5 +1,6 @@
 #include "env/pool.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "env/pool_internal.h"
@@ -83,6 +84,10 @@ EnvPool::~EnvPool() {
 }
 
 void EnvPool::shutdown() {
+  try {
+    step_wait();  // the step in flight writes into the caller's arrays: let it finish
+  } catch (...) {
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
@@ -116,25 +121,18 @@ void EnvPool::worker_loop(Worker& w) {
   w.renderer.reset();  // the GL context belongs to this thread
 }
 
-void EnvPool::run_all(const std::function<void(Worker&)>& job) {
-  const int threaded = t_ - (inline_first_ ? 1 : 0);
-  if (threaded > 0) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      job_ = &job;
-      pending_ = threaded;
-      ++generation_;
-    }
-    work_cv_.notify_all();
+void EnvPool::dispatch(const std::function<void(Worker&)>* job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job_ = job;
+    pending_ = t_ - (inline_first_ ? 1 : 0);
+    ++generation_;
   }
-  if (inline_first_) {
-    try {
-      job(*workers_[0]);
-    } catch (...) {
-      workers_[0]->error = std::current_exception();
-    }
-  }
-  if (threaded > 0) {
+  work_cv_.notify_all();
+}
+
+void EnvPool::join_workers() {
+  {
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [&] { return pending_ == 0; });
     job_ = nullptr;
@@ -145,6 +143,30 @@ void EnvPool::run_all(const std::function<void(Worker&)>& job) {
     w->error = nullptr;
   }
   if (first) std::rethrow_exception(first);
+}
+
+void EnvPool::check_idle(const char* call) const {
+  RM_CHECK(!in_flight_, "EnvPool::", call,
+           ": a step_begin() is in flight (call step_wait() first)");
+}
+
+void EnvPool::run_all(const std::function<void(Worker&)>& job) {
+  const int threaded = t_ - (inline_first_ ? 1 : 0);
+  if (threaded > 0) dispatch(&job);
+  if (inline_first_) {
+    try {
+      job(*workers_[0]);
+    } catch (...) {
+      workers_[0]->error = std::current_exception();
+    }
+  }
+  if (threaded > 0) {
+    join_workers();
+  } else if (workers_[0]->error) {
+    const std::exception_ptr e = workers_[0]->error;
+    workers_[0]->error = nullptr;
+    std::rethrow_exception(e);
+  }
 }
 
 void EnvPool::restart(int i) {
@@ -208,6 +230,7 @@ void EnvPool::write_out(int i, uint8_t* frames, float* obs) {
 }
 
 void EnvPool::reset(uint8_t* frames, float* obs) {
+  check_idle("reset");
   RM_CHECK(!frames || cfg_.render, "EnvPool::reset: frames requested from a physics-only pool");
   RM_CHECK(!frames || cfg_.frame_mode == FrameMode::Host, "EnvPool::reset: host frames ",
            "requested from a pool in frame mode cuda (its frames are frames_device())");
@@ -226,6 +249,7 @@ void EnvPool::reset(uint8_t* frames, float* obs) {
 }
 
 void EnvPool::step(const float* actions, uint8_t* frames, float* obs) {
+  check_idle("step");
   RM_CHECK(was_reset_, "EnvPool::step: call reset() before the first step()");
   RM_CHECK(actions, "EnvPool::step: null actions");
   RM_CHECK(!frames || cfg_.render, "EnvPool::step: frames requested from a physics-only pool");
@@ -240,7 +264,33 @@ void EnvPool::step(const float* actions, uint8_t* frames, float* obs) {
   });
 }
 
+void EnvPool::step_begin(int first, int count, const float* actions, uint8_t* frames, float* obs) {
+  check_idle("step_begin");
+  RM_CHECK(was_reset_, "EnvPool::step_begin: call reset() before the first step");
+  RM_CHECK(async_steps(), "EnvPool::step_begin: needs a rendering pool with host frames (its ",
+           "workers step on their own threads)");
+  RM_CHECK(actions, "EnvPool::step_begin: null actions");
+  RM_CHECK(first >= 0 && count >= 1 && first + count <= n_, "EnvPool::step_begin: envs [", first,
+           ", ", first + count, ") out of range [0, ", n_, ")");
+  const int end = first + count;
+  async_job_ = [this, first, end, actions, frames, obs](Worker& w) {
+    for (int i = std::max(first, w.begin); i < std::min(end, w.end); ++i) {
+      step_env(w, i, actions + size_t(i) * size_t(act_dim_));
+      write_out(i, frames, obs);
+    }
+  };
+  dispatch(&async_job_);
+  in_flight_ = true;
+}
+
+void EnvPool::step_wait() {
+  if (!in_flight_) return;
+  in_flight_ = false;
+  join_workers();
+}
+
 std::vector<EnvSnapshot> EnvPool::snapshot() const {
+  check_idle("snapshot");
   RM_CHECK(was_reset_, "EnvPool::snapshot: call reset() first");
   std::vector<EnvSnapshot> out(static_cast<size_t>(n_));
   const std::vector<uint8_t> dev = download_device_stacks();  // empty in FrameMode::Host
@@ -259,6 +309,7 @@ std::vector<EnvSnapshot> EnvPool::snapshot() const {
 }
 
 void EnvPool::restore(const std::vector<EnvSnapshot>& snaps, uint8_t* frames, float* obs) {
+  check_idle("restore");
   RM_CHECK(int(snaps.size()) == n_, "EnvPool::restore: ", snaps.size(),
            " env snapshots for a pool of ", n_);
   RM_CHECK(!frames || cfg_.render, "EnvPool::restore: frames requested from a physics-only pool");

@@ -77,6 +77,19 @@ class EnvPool {
   // reset() first.
   void step(const float* actions, uint8_t* frames, float* obs);
 
+  // step() of the envs [first, first + count) alone, started on the pool's worker threads; it
+  // returns at once, so that the caller can work while they step (the next observations'
+  // policy forward of the other envs, say). actions, frames and obs are step()'s whole [N, ...]
+  // arrays: only the range's rows are read and written, and they must stay untouched until
+  // step_wait() returns. The other envs keep their state and their last results. The results
+  // equal step()'s bit for bit. Needs a rendering pool in FrameMode::Host (every worker has its
+  // own thread: async_steps()); one step may be in flight at a time, and no other call of the
+  // pool may come before its step_wait().
+  void step_begin(int first, int count, const float* actions, uint8_t* frames, float* obs);
+  // Waits for the step in flight; rethrows an env's error. Returns at once when none is.
+  void step_wait();
+  bool async_steps() const { return cfg_.render && cfg_.frame_mode == FrameMode::Host; }
+
   // The whole pool state between steps (physics, Rng streams, frame stacks, episode counters):
   // restore() into a pool of the same config continues exactly as this one would. restore()
   // checks the sizes and, like reset(), writes the current frames/obs (either may be null).
@@ -127,6 +140,9 @@ class EnvPool {
   struct Worker;
   void shutdown();
   void run_all(const std::function<void(Worker&)>& job);
+  void dispatch(const std::function<void(Worker&)>* job);  // to the threaded workers
+  void join_workers();  // waits for them, then rethrows the first worker's error
+  void check_idle(const char* call) const;  // no step_begin() in flight
   void worker_loop(Worker& w);
   void reset_env(Worker& w, int i);
   void step_env(Worker& w, int i, const float* action);
@@ -162,6 +178,8 @@ class EnvPool {
   uint64_t generation_ = 0;
   int pending_ = 0;
   bool stop_ = false;
+  std::function<void(Worker&)> async_job_;  // the job of the step_begin() in flight
+  bool in_flight_ = false;
   bool inline_first_ = false;
   bool was_reset_ = false;  // worker 0 runs on the calling thread (physics-only pools)
 };

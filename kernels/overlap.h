@@ -25,6 +25,7 @@ struct OverlapJob {
   void (*call)(void*);
 };
 void cpu_overlap(OverlapJob a, OverlapJob b);
+void cpu_alone(OverlapJob f);
 template <class F>
 OverlapJob overlap_job(F& f) {
   return {const_cast<void*>(static_cast<const void*>(&f)),
@@ -37,6 +38,14 @@ OverlapJob overlap_job(F& f) {
 template <class A, class B>
 void cpu_overlap(A&& a, B&& b) {
   detail::cpu_overlap(detail::overlap_job(a), detail::overlap_job(b));
+}
+
+// Runs f() with the CPU kernels on the calling thread alone (an OpenMP team of one), for work
+// done while another thread of the process has the other core (an env worker stepping). Outside
+// any parallel region; the thread count is restored afterwards, also when f() throws.
+template <class F>
+void cpu_alone(F&& f) {
+  detail::cpu_alone(detail::overlap_job(f));
 }
 
 }  // namespace relmimic::kernels

@@ -49,5 +49,17 @@ void cpu_overlap(OverlapJob a, OverlapJob b) {
     if (e) std::rethrow_exception(e);
 }
 
+void cpu_alone(OverlapJob f) {
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  try {
+    f.call(f.obj);
+  } catch (...) {
+    omp_set_num_threads(threads);
+    throw;
+  }
+  omp_set_num_threads(threads);
+}
+
 }  // namespace detail
 }  // namespace relmimic::kernels

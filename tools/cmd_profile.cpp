@@ -145,7 +145,7 @@ int cmd_profile(int argc, char** argv) {
     const char* name;
     double seconds = 0;
   };
-  std::vector<Phase> phases = {{"env step + render"},
+  std::vector<Phase> phases = {{"env step + render (waited for)"},
                                {"policy/value forward, sampling, GAE"},
                                {"D forward (reward)"},
                                {"D update (BCE + gradient penalty)"},

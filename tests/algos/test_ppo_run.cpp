@@ -236,6 +236,7 @@ TEST(PpoSettings, BadValuesAreRefusedByName) {
   expect_refused("ppo.clip=0", "ppo.clip");
   expect_refused("env.name=ant", "ant");
   expect_refused("net.arch=resnet", "resnet");
+  expect_refused("env.pipeline=yes", "env.pipeline");
   Config px;
   algos::declare_ppo(px, algos::PpoPreset::pixels);
   px.apply_override("ppo.obs_norm=true");

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "env/pool.h"
@@ -44,7 +46,8 @@ struct Trace {
   std::vector<double> qpos, qvel;
 };
 
-Trace run(const PoolConfig& cfg, int steps) {
+// split > 0: each step as two step_begin()s, envs [0, split) and [split, N), each waited for.
+Trace run(const PoolConfig& cfg, int steps, int split = 0) {
   EnvPool pool(cfg);
   const int n = pool.num_envs(), a = pool.action_dim();
   const size_t fsz =
@@ -68,7 +71,15 @@ Trace run(const PoolConfig& cfg, int steps) {
   pool.reset(fp, obs.data());
   record();
   for (int s = 0; s < steps; ++s) {
-    pool.step(actions.data() + size_t(s) * n * a, fp, obs.data());
+    const float* act = actions.data() + size_t(s) * n * a;
+    if (split > 0) {
+      pool.step_begin(0, split, act, fp, obs.data());
+      pool.step_wait();
+      pool.step_begin(split, n - split, act, fp, obs.data());
+      pool.step_wait();
+    } else {
+      pool.step(act, fp, obs.data());
+    }
     record();
   }
   return t;
@@ -253,6 +264,76 @@ TEST(EnvPool, ReportsEachStepsForwardVelocity) {
   EXPECT_GT(moved, 0.0);
   pool.reset(nullptr, nullptr);
   EXPECT_EQ(pool.x_velocities()[1], 0.f);
+}
+
+TEST(EnvPool, StepsInFlightOfEnvRangesEqualWholeSteps) {
+  // step_begin() on two ranges of envs, one after the other, equals step() bit for bit, with
+  // one worker or with workers whose env shares the ranges cut across.
+  PoolConfig c1 = small_config(Task::Hopper, 3, 1);
+  c1.task_config = TaskConfig::defaults(Task::Hopper);
+  c1.task_config->max_episode_steps = 7;  // crosses auto-resets
+  PoolConfig c2 = c1;
+  c2.num_threads = 2;  // workers own envs [0, 1) and [1, 3); the split below is [0, 2), [2, 3)
+  const Trace whole = run(c1, 12);
+  expect_same(whole, run(c1, 12, 1), "ranges [0, 1), [1, 3) on one worker");
+  expect_same(whole, run(c2, 12, 2), "ranges [0, 2), [2, 3) on two workers");
+}
+
+TEST(EnvPool, AStepInFlightBlocksOtherCallsUntilWaitedFor) {
+  EnvPool pool(small_config(Task::Hopper, 2, 1));
+  ASSERT_TRUE(pool.async_steps());
+  const size_t fsz = size_t(pool.frame_stack()) * pool.height() * pool.width();
+  std::vector<uint8_t> frames(2 * fsz);
+  std::vector<float> obs(size_t(2) * pool.obs_dim()), act(size_t(2) * pool.action_dim(), 0.1f);
+  EXPECT_THROW(pool.step_begin(0, 1, act.data(), frames.data(), obs.data()), Error);  // no reset
+  pool.reset(frames.data(), obs.data());
+  auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message([&] {
+              pool.step_begin(1, 2, act.data(), frames.data(), obs.data());
+            }).find("out of range"),
+            std::string::npos);
+  EXPECT_THROW(pool.step_begin(0, 0, act.data(), frames.data(), obs.data()), Error);
+  EXPECT_THROW(pool.step_begin(0, 1, nullptr, frames.data(), obs.data()), Error);
+  pool.step_begin(0, 1, act.data(), frames.data(), obs.data());
+  for (const std::string m :
+       {message([&] { pool.step(act.data(), frames.data(), obs.data()); }),
+        message([&] { pool.step_begin(1, 1, act.data(), frames.data(), obs.data()); }),
+        message([&] { pool.reset(frames.data(), obs.data()); }),
+        message([&] { (void)pool.snapshot(); })})
+    EXPECT_NE(m.find("step_wait"), std::string::npos) << m;
+  pool.step_wait();
+  pool.step_wait();  // none in flight: returns at once
+  EXPECT_EQ(pool.episode_lengths()[0], 1);
+  EXPECT_EQ(pool.episode_lengths()[1], 0);  // env 1 did not step
+  pool.step_begin(1, 1, act.data(), frames.data(), obs.data());
+  pool.step_wait();
+  EXPECT_EQ(pool.episode_lengths()[1], 1);
+
+  // Physics-only pools step on the calling thread: no steps in flight there.
+  EnvPool physics(small_config(Task::Hopper, 2, 1, false));
+  EXPECT_FALSE(physics.async_steps());
+  physics.reset(nullptr, obs.data());
+  EXPECT_THROW(physics.step_begin(0, 1, act.data(), nullptr, obs.data()), Error);
+}
+
+TEST(EnvPool, DestroyingAPoolWithAStepInFlightWaitsForIt) {
+  const int n = 2;
+  auto pool = std::make_unique<EnvPool>(small_config(Task::Hopper, n, 2));
+  const size_t fsz = size_t(pool->frame_stack()) * pool->height() * pool->width();
+  std::vector<uint8_t> frames(n * fsz);
+  std::vector<float> obs(size_t(n) * pool->obs_dim()), act(size_t(n) * pool->action_dim(), 0.f);
+  pool->reset(frames.data(), obs.data());
+  const std::vector<float> before = obs;
+  pool->step_begin(0, n, act.data(), frames.data(), obs.data());
+  pool.reset();  // joins the workers after the step finished writing
+  EXPECT_NE(obs, before);
 }
 
 TEST(EnvPool, BadArgumentsThrow) {
