@@ -38,7 +38,8 @@ const std::vector<Shape>& shapes() {
       {"reward_conv3_12", 64, 12, 64, 3, 1, 1},     {"reward_conv4_12", 64, 12, 128, 4, 2, 1},
       {"reward_conv5_6", 128, 6, 128, 4, 2, 1},     {"agent_stem_84", 4, 84, 32, 5, 2, 1},
       {"reward_conv2_42", 32, 42, 64, 4, 2, 1},     {"reward_conv3_21", 64, 21, 64, 3, 1, 1},
-      {"reward_conv4_21", 64, 21, 128, 4, 2, 1},
+      {"reward_conv4_21", 64, 21, 128, 4, 2, 1},    {"reward_conv1_84", 4, 84, 32, 4, 2, 1},
+      {"reward_conv5_10", 128, 10, 128, 4, 2, 1},
   };
   return v;
 }
