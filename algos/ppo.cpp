@@ -253,7 +253,7 @@ IterationStats PpoTrainer::collect() {
     for (int t = 0; t < T; ++t) {
       act_rows(t, 0, N, false);
       const auto te = std::chrono::steady_clock::now();
-      profile::ScopedRange env_range("env step + render");
+      profile::ScopedRange env_range("env step + render (waited for)");
       const bool host_frames = s_.pixels() && pool_->frame_mode() == env::FrameMode::Host;
       pool_->step(env_actions_.data(), host_frames ? frames_.data() : nullptr, obs_raw_.data());
       env_range.end();
@@ -321,7 +321,7 @@ void PpoTrainer::collect_pipelined(IterationStats& st) {
       const int o = 1 - h, to = h == 0 ? t : t + 1;
       if (to < T) act_rows(to, first[o], count[o], true);
       const auto te = std::chrono::steady_clock::now();
-      profile::ScopedRange env_range("env wait");
+      profile::ScopedRange env_range("env step + render (waited for)");
       pool_->step_wait();
       env_range.end();
       st.env_seconds += seconds_since(te);

@@ -295,8 +295,8 @@ TEST(ProfileCommand, PrintsEveryPhaseWithItsShare) {
       << r.out;
   double share = 0;
   for (const char* phase :
-       {"env step + render", "policy/value forward, sampling, GAE", "D forward (reward)",
-        "D update (BCE + gradient penalty)", "PPO update (policy + value)"}) {
+       {"env step + render (waited for)", "policy/value forward, sampling, GAE",
+        "D forward (reward)", "D update (BCE + gradient penalty)", "PPO update (policy + value)"}) {
     const size_t at = r.out.find(phase);
     ASSERT_NE(at, std::string::npos) << phase << "\n" << r.out;
     double ms = -1, pct = -1;

@@ -120,13 +120,15 @@ TEST(ProfileRegions, RelationalBlockIsBrokenDown) {
   EXPECT_EQ(rows.at("iteration").calls, 1);
   EXPECT_GT(rows.at("iteration").pct, 95.0);
   for (const char* p :
-       {"iteration > rollout", "iteration > rollout > env step + render",
+       {"iteration > rollout", "iteration > rollout > env step + render (waited for)",
         "iteration > rollout > policy forward", "iteration > rollout > value forward",
         "iteration > D reward > D forward", "iteration > D update > D forward",
         "iteration > D update > D backward", "iteration > D update > D gradient penalty > D jvp",
         "iteration > PPO update > policy backward"})
     EXPECT_EQ(rows.count(p), 1u) << p << "\n" << r.out;
-  EXPECT_EQ(rows.at("iteration > rollout > env step + render").calls, 8) << "one per step";
+  // 32x32 frames, 2 envs: the pipelined rollout (env.pipeline=auto) waits for each half-step.
+  EXPECT_EQ(rows.at("iteration > rollout > env step + render (waited for)").calls, 16)
+      << "one per half of each step";
   // The relational block's parts, in the reward network and the agent networks.
   const std::string fwd = "iteration > D reward > D forward > relational forward";
   for (const char* part :
