@@ -151,10 +151,12 @@ int cmd_profile(int argc, char** argv) {
                                {"D update (BCE + gradient penalty)"},
                                {"PPO update (policy + value)"}};
   int disc_updates = 0;
+  bool pipelined = false;
   std::vector<profile::Region> timed;
   if (s.ppo.threads > 0) omp_set_num_threads(s.ppo.threads);
   try {
     algos::ImitationTrainer t(cfg, Comm::world());
+    pipelined = t.ppo().pipelined();
     for (int i = 0; i < warmup + iterations; ++i) {
       if (regions && i == warmup)
         profile::start(clock == "cuda" ? profile::Clock::cuda_events : profile::Clock::wall);
@@ -188,12 +190,12 @@ int cmd_profile(int argc, char** argv) {
   const long minibatches = s.ppo.epochs * ((B + s.ppo.minibatch - 1) / s.ppo.minibatch);
   std::printf(
       "%s %s, k=%d, %dx%d frames, %d envs x %d steps = %ld samples; %d D updates of "
-      "%d+%d windows; %ld PPO minibatches of %d; %d thread(s); CPU convolutions %s; mean of %d "
-      "iteration(s)\n",
+      "%d+%d windows; %ld PPO minibatches of %d; %d thread(s); CPU convolutions %s; rollout %s; "
+      "mean of %d iteration(s)\n",
       env::task_name(s.ppo.task), algos::variant_name(s.variant), s.ppo.frames, s.ppo.frame_size,
       s.ppo.frame_size, s.ppo.num_envs, s.ppo.rollout_steps, B, disc_updates, s.disc_minibatch,
       s.disc_minibatch, minibatches, s.ppo.minibatch, omp_get_max_threads(),
-      kernels::cpu_conv_name(kernels::cpu_conv()), iterations);
+      kernels::cpu_conv_name(kernels::cpu_conv()), pipelined ? "pipelined" : "plain", iterations);
   std::printf("%-40s %12s %8s\n", "phase", "ms", "%");
   for (const Phase& p : phases)
     std::printf("%-40s %12.1f %7.1f%%\n", p.name, 1e3 * p.seconds, 100 * p.seconds / total);

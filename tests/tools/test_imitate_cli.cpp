@@ -293,6 +293,7 @@ TEST(ProfileCommand, PrintsEveryPhaseWithItsShare) {
                        "updates of 16+16 windows; 2 PPO minibatches"),
             std::string::npos)
       << r.out;
+  EXPECT_NE(r.out.find("; rollout pipelined;"), std::string::npos) << r.out;  // env.pipeline=auto
   double share = 0;
   for (const char* phase :
        {"env step + render (waited for)", "policy/value forward, sampling, GAE",
