@@ -16,7 +16,7 @@ void declare_ppo(Config& c, PpoPreset preset) {
   c.add("env.pipeline", "auto",
         "pixel agents on the CPU backend: the envs step in two halves, each while the policy acts "
         "on the other half's observations on the learner's thread (env workers and networks on "
-        "separate cores; the same rollout, bit for bit): on | off | auto (on, except for a "
+        "separate cores; the same rollout up to float rounding): on | off | auto (on, except for a "
         "Non-local torso on frames over 64x64)");
   c.add("seed", 0L, "seeds the networks, the env streams, action sampling and shuffling");
 

@@ -154,12 +154,21 @@ void expect_same_rollout(const PixelRollout& x, const PixelRollout& y, const cha
   EXPECT_EQ(x.final_rows, y.final_rows) << what;
 }
 
+double worst_difference(const std::vector<float>& x, const std::vector<float>& y) {
+  EXPECT_EQ(x.size(), y.size());
+  double w = 0;
+  for (size_t i = 0; i < std::min(x.size(), y.size()); ++i)
+    w = std::max(w, double(std::fabs(x[i] - y[i])) / (1e-3 + std::fabs(y[i])));
+  return w;
+}
+
 TEST(PpoTrainer, PipelinedRolloutIsReproducibleAndAgreesWithThePlainOne) {
   // env.pipeline: the envs step in two halves, each while the policy acts on the other half on
   // the learner's thread alone. The same seed gives the same bits on 1 or 2 threads (the
-  // networks run on one thread either way), and the plain rollout's bits: the noise is drawn in
-  // the same order, the envs step the same actions, and the networks' per-sample results do not
-  // depend on the batch (on one thread, the plain rollout's policy and value already are).
+  // networks run on one thread either way), and the plain rollout up to the networks' float
+  // rounding on half the batch: the noise is drawn in the same order and the envs step the same
+  // actions (with oneDNN's convolutions the bits are the same; OpenBLAS's GEMMs of a build
+  // without it pick kernels by size).
   const PixelRollout a = pixel_rollout(true, 2), b = pixel_rollout(true, 2);
   const PixelRollout one = pixel_rollout(true, 1), plain = pixel_rollout(false, 2);
   EXPECT_TRUE(a.pipelined);
@@ -168,7 +177,18 @@ TEST(PpoTrainer, PipelinedRolloutIsReproducibleAndAgreesWithThePlainOne) {
   EXPECT_GT(a.final_rows, 0);
   expect_same_rollout(a, b, "two pipelined runs");
   expect_same_rollout(a, one, "pipelined on 2 threads vs 1");
-  expect_same_rollout(a, plain, "pipelined vs plain");
+  // Episodes end by the time limit here, so the same steps end them.
+  EXPECT_EQ(a.terminated, plain.terminated);
+  EXPECT_EQ(a.truncated, plain.truncated);
+  EXPECT_EQ(a.final_rows, plain.final_rows);
+  EXPECT_LT(worst_difference(a.actions, plain.actions), 1e-4);
+  EXPECT_LT(worst_difference(a.logp, plain.logp), 1e-4);
+  EXPECT_LT(worst_difference(a.values, plain.values), 1e-4);
+  EXPECT_LT(worst_difference(a.next_values, plain.next_values), 1e-4);
+  ASSERT_EQ(a.obs.size(), plain.obs.size());
+  size_t pixels_differ = 0;
+  for (size_t i = 0; i < a.obs.size(); ++i) pixels_differ += a.obs[i] != plain.obs[i];
+  EXPECT_LT(pixels_differ, a.obs.size() / 1000) << "frames of the same actions up to rounding";
 }
 
 TEST(PpoTrainer, PipelineAutoLeavesOutTheNonLocalTorsoOnLargeFrames) {
