@@ -1,8 +1,9 @@
-// Env throughput: physics-only env steps/s and rendered + stacked env steps/s (84x84 gray,
+// Env throughput: physics-only env steps/s and rendered + stacked env steps/s (84x84 or 48x48 gray,
 // k = 4) for N envs on T worker threads. items_per_second = env steps per second (all envs).
-// Args: {task (0 hopper, 1 walker2d), N, T, look[, frame size]}; look 0 is the default
+// Args: {task (0 hopper, 1 walker2d), N, T, look, frame size}; look 0 is the default
 // RenderConfig (no shadows, no floor reflection), 1 adds the reflection, 2 adds reflection and
-// shadows (Gym's look); the frame size defaults to 84 (48: the quick settings' frames).
+// shadows (Gym's look); frame size 84 (SPEC) or 48 (the quick settings' frames). Physics-only
+// cases have no frame size.
 // BM_DeviceFrameSteps: the same rendered steps with FrameMode::Cuda (CUDA-GL interop on the
 // NVIDIA EGL device, stacks in device memory); skipped, saying why, without one.
 #include <benchmark/benchmark.h>
@@ -47,8 +48,7 @@ void run(benchmark::State& state, bool render, FrameMode mode = FrameMode::Host)
   const int look = int(state.range(3));
   cfg.render_config.reflections = look >= 1;
   cfg.render_config.shadows = look == 2;
-  if (render && state.range(4) > 0)
-    cfg.render_config.width = cfg.render_config.height = int(state.range(4));
+  if (render) cfg.render_config.width = cfg.render_config.height = int(state.range(4));
   cfg.frame_mode = mode;
   const bool device = mode == FrameMode::Cuda;
   static std::string skip;  // outlives the call: SkipWithError may keep the pointer

@@ -132,11 +132,12 @@ void EnvPool::dispatch(const std::function<void(Worker&)>* job) {
 }
 
 void EnvPool::join_workers() {
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [&] { return pending_ == 0; });
-    job_ = nullptr;
-  }
+  std::unique_lock<std::mutex> lock(mu_);
+  done_cv_.wait(lock, [&] { return pending_ == 0; });
+  job_ = nullptr;
+}
+
+void EnvPool::rethrow_worker_error() {
   std::exception_ptr first;
   for (auto& w : workers_) {
     if (w->error && !first) first = w->error;
@@ -160,13 +161,8 @@ void EnvPool::run_all(const std::function<void(Worker&)>& job) {
       workers_[0]->error = std::current_exception();
     }
   }
-  if (threaded > 0) {
-    join_workers();
-  } else if (workers_[0]->error) {
-    const std::exception_ptr e = workers_[0]->error;
-    workers_[0]->error = nullptr;
-    std::rethrow_exception(e);
-  }
+  if (threaded > 0) join_workers();
+  rethrow_worker_error();
 }
 
 void EnvPool::restart(int i) {
@@ -257,11 +253,16 @@ void EnvPool::step(const float* actions, uint8_t* frames, float* obs) {
            "requested from a pool in frame mode cuda (its frames are frames_device())");
   run_all([&](Worker& w) {
     if (w.frames) return step_device(w, actions, obs);
-    for (int i = w.begin; i < w.end; ++i) {
-      step_env(w, i, actions + size_t(i) * size_t(act_dim_));
-      write_out(i, frames, obs);
-    }
+    step_envs(w, w.begin, w.end, actions, frames, obs);
   });
+}
+
+void EnvPool::step_envs(Worker& w, int begin, int end, const float* actions, uint8_t* frames,
+                        float* obs) {
+  for (int i = begin; i < end; ++i) {
+    step_env(w, i, actions + size_t(i) * size_t(act_dim_));
+    write_out(i, frames, obs);
+  }
 }
 
 void EnvPool::step_begin(int first, int count, const float* actions, uint8_t* frames, float* obs) {
@@ -274,10 +275,7 @@ void EnvPool::step_begin(int first, int count, const float* actions, uint8_t* fr
            ", ", first + count, ") out of range [0, ", n_, ")");
   const int end = first + count;
   async_job_ = [this, first, end, actions, frames, obs](Worker& w) {
-    for (int i = std::max(first, w.begin); i < std::min(end, w.end); ++i) {
-      step_env(w, i, actions + size_t(i) * size_t(act_dim_));
-      write_out(i, frames, obs);
-    }
+    step_envs(w, std::max(first, w.begin), std::min(end, w.end), actions, frames, obs);
   };
   dispatch(&async_job_);
   in_flight_ = true;
@@ -287,6 +285,7 @@ void EnvPool::step_wait() {
   if (!in_flight_) return;
   in_flight_ = false;
   join_workers();
+  rethrow_worker_error();
 }
 
 std::vector<EnvSnapshot> EnvPool::snapshot() const {

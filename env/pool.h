@@ -141,11 +141,14 @@ class EnvPool {
   void shutdown();
   void run_all(const std::function<void(Worker&)>& job);
   void dispatch(const std::function<void(Worker&)>* job);  // to the threaded workers
-  void join_workers();  // waits for them, then rethrows the first worker's error
+  void join_workers();                                     // waits for the threaded workers
+  void rethrow_worker_error();              // the first worker's error of the last job, if any
   void check_idle(const char* call) const;  // no step_begin() in flight
   void worker_loop(Worker& w);
   void reset_env(Worker& w, int i);
   void step_env(Worker& w, int i, const float* action);
+  // step_env + write_out of envs [begin, end) of w's share (host frames).
+  void step_envs(Worker& w, int begin, int end, const float* actions, uint8_t* frames, float* obs);
   void write_out(int i, uint8_t* frames, float* obs);
   void restart(int i);                       // reset_env without the frame
   bool advance(int i, const float* action);  // step_env's physics; true when the episode ends
