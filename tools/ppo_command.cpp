@@ -64,6 +64,8 @@ int run_ppo_command(const char* command, const char* summary, algos::PpoPreset p
     // Settings given again must be the run's own: the same command plus --resume continues it.
     Config again = cfg;
     if (!f.config_file.empty()) again.load_file(f.config_file);
+    if (a.given("--env"))
+      again.set("env.name", json::Value(cfg.get<std::string>("env.name")), "--env");
     if (pixels && a.given("--net")) again.set("net.arch", json::Value(net), "--net");
     if (pixels && frames > 0) again.set("net.frames", json::Value(double(frames)), "--frames");
     if (f.seed >= 0) again.set("seed", json::Value(double(f.seed)), "--seed");

@@ -343,6 +343,22 @@ TEST(ResumeCommand, TheSameCommandPlusResumeContinuesTheRun) {
   const Result e2 = run(expert + " --resume");
   ASSERT_EQ(e2.code, 0) << e2.err;
   EXPECT_NE(e2.out.find("2 iterations"), std::string::npos) << e2.out;
+
+  // --env overrides the env of a --config file (as sweep cells run a Hopper config on
+  // Walker2d), on resuming too.
+  const fs::path hopper_config = dir / "hopper.json";
+  std::ofstream(hopper_config) << R"({"env": {"name": "hopper"}, "ppo": {"rollout_steps": 64}})";
+  const std::string walker = "expert --config " + hopper_config.string() +
+                             " --env walker2d --steps 1024 --quiet --runs " + dir.string() +
+                             " --name wk";
+  const Result w1 = run(walker + " --stop-after 1");
+  ASSERT_EQ(w1.code, 0) << w1.err;
+  const Result w2 = run(walker + " --resume");
+  ASSERT_EQ(w2.code, 0) << w2.err;
+  EXPECT_EQ(
+      json::parse_file((dir / "wk" / "config.json").string()).at("env").at("name").as_string(),
+      "walker2d");
+  EXPECT_NE(w2.out.find("2 iterations"), std::string::npos) << w2.out;
 }
 
 }  // namespace
