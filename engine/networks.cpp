@@ -130,13 +130,15 @@ typename Conv2d<T>::Options sn_conv(const Shape& in, int out_c, int kernel, int 
   return o;
 }
 
-// Whether reward conv `from` (2, 3 or 4) hands its output to the next conv in oneDNN's blocked
-// layout (RewardConfig::cpu_blocked). Not conv1's output: its backward passes run im2col + GEMM
-// on NCHW (kernels/conv2d_cpu.cpp). Not into or out of a relational block, nor into the FC.
+// Whether reward conv `from` (1 to 4) hands its output to the next conv in oneDNN's blocked
+// layout (RewardConfig::cpu_blocked). conv1's own backward passes run im2col + GEMM on NCHW
+// (faster than oneDNN's at 4 input channels); they take an NCHW copy of their blocked dy, one
+// reorder where NCHW between conv1 and conv2 cost four (kernels/conv2d_cpu.cpp). Not into or
+// out of a relational block, nor into the FC.
 template <class T>
 bool blocked_link(const RewardConfig& c, int from) {
   if (!c.cpu_blocked || !c.device.is_cpu() || !std::is_same_v<T, float>) return false;
-  if (c.relational && from != 2) return false;
+  if (c.relational && from > 2) return false;
   const int block = kernels::cpu_conv_block();
   return block > 0 && c.channels[size_t(from - 1)] % block == 0;
 }
@@ -158,11 +160,15 @@ RewardNet<T>::RewardNet(const RewardConfig& c)
       build_{params_, buffers_, arena_, c.max_batch, /*second_order=*/true},
       rng_(c.seed),
       std_(build_, long(c.frames) * c.height * c.width),
-      c1_(build_, "reward.conv1", sn_conv<T>({1, c.frames, c.height, c.width}, c.channels[0], 4, 2),
+      c1_(build_, "reward.conv1",
+          sn_conv<T>({1, c.frames, c.height, c.width}, c.channels[0], 4, 2, false,
+                     blocked_link<T>(c, 1)),
           rng_),
       a1_(build_, kernels::Act::LeakyReLU, c1_.out_shape(1).numel(), T(c.slope)),
       c2_(build_, "reward.conv2",
-          sn_conv<T>(c1_.out_shape(1), c.channels[1], 4, 2, false, blocked_link<T>(c, 2)), rng_),
+          sn_conv<T>(c1_.out_shape(1), c.channels[1], 4, 2, blocked_link<T>(c, 1),
+                     blocked_link<T>(c, 2)),
+          rng_),
       a2_(build_, kernels::Act::LeakyReLU, c2_.out_shape(1).numel(), T(c.slope)),
       c3_(build_, "reward.conv3",
           sn_conv<T>(c2_.out_shape(1), c.channels[2], 3, 1, blocked_link<T>(c, 2),
@@ -385,7 +391,7 @@ void RewardNet<T>::set_param_grads(bool on) {
 template <class T>
 int RewardNet<T>::blocked_links() const {
   int n = 0;
-  for (const Conv2d<T>* c : {&c2_, &c3_, &c4_}) n += c->blocked_out();
+  for (const Conv2d<T>* c : {&c1_, &c2_, &c3_, &c4_}) n += c->blocked_out();
   return n;
 }
 

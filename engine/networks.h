@@ -175,9 +175,9 @@ struct RewardConfig {
   int max_batch = 128;
   uint64_t seed = 0;
   Device device = Device::cpu();
-  // CPU float with oneDNN: conv2 -> conv3 (and conv3 -> conv4 -> conv5 in the baseline, which has
-  // no relational block between them) pass their activations in oneDNN's blocked layout, which
-  // skips the reorders to NCHW and back around each convolution (kernels::Conv2dDims). The
+  // CPU float with oneDNN: conv1 -> conv2 -> conv3 (and conv3 -> conv4 -> conv5 in the baseline,
+  // which has no relational block between them) pass their activations in oneDNN's blocked layout,
+  // which skips the reorders to NCHW and back around each convolution (kernels::Conv2dDims). The
   // same numbers either way; false keeps every activation NCHW.
   bool cpu_blocked = true;
 };

@@ -265,6 +265,33 @@ int activation_block() {
   return block;
 }
 
+void reorder_activation(int n, int c, int h, int w, const float* src, float* dst, bool to_blocked) {
+  struct Reorder {
+    memory from, to;
+    dnnl::reorder prim;
+    std::vector<dnnl_exec_arg_t> args;
+  };
+  using Key = std::tuple<int, int, int, int, bool, int>;
+  thread_local std::map<Key, std::unique_ptr<Reorder>> cache;
+  const Key key{n, c, h, w, to_blocked, omp_get_max_threads()};
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    const memory::dims dims{n, c, h, w};
+    auto r = std::make_unique<Reorder>();
+    r->from = memory(activation(dims, !to_blocked), cpu_engine(), DNNL_MEMORY_NONE);
+    r->to = memory(activation(dims, to_blocked), cpu_engine(), DNNL_MEMORY_NONE);
+    r->prim = dnnl::reorder(r->from, r->to);
+    r->args = {{DNNL_ARG_FROM, r->from.get()}, {DNNL_ARG_TO, r->to.get()}};
+    it = cache.emplace(key, std::move(r)).first;
+  }
+  Reorder& r = *it->second;
+  r.from.set_data_handle(const_cast<float*>(src));
+  r.to.set_data_handle(dst);
+  dnnl::stream& s = cpu_stream();
+  run(r.prim, s, r.args);
+  s.wait();
+}
+
 bool forward(const Conv2dDims& d, const float* x, const float* w, const float* b, float* y) {
   Entry& e = entry(d, Pass::forward, b != nullptr);
   if (!e.ok) return false;

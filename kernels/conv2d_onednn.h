@@ -16,6 +16,10 @@ bool forward(const Conv2dDims& d, const float* x, const float* w, const float* b
 bool backward_input(const Conv2dDims& d, const float* dy, const float* w, float* dx);
 bool backward_weight(const Conv2dDims& d, const float* x, const float* dy, float* dw, float* db);
 
+// Copies an [n, c, h, w] activation between NCHW and the blocked layout of activation_block()
+// (to_blocked: NCHW -> blocked) with oneDNN's reorder, built once per thread and shape.
+void reorder_activation(int n, int c, int h, int w, const float* src, float* dst, bool to_blocked);
+
 // The channel block of oneDNN's activation layout for convolutions on this CPU (nChw16c: 16,
 // nChw8c: 8), found once by asking oneDNN which layout it picks for a typical convolution; 0
 // when it picks another one.

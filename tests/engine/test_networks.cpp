@@ -123,9 +123,9 @@ TEST(Networks, FloatAndDoubleAgree) {
   EXPECT_LE(rel_error(lf.data<float>(), ld.data<double>(), 2), 1e-4);
 }
 
-// RewardConfig::cpu_blocked: the float reward net on the CPU with oneDNN passes conv2 -> conv3
-// (and, in the baseline, conv3 -> conv4 -> conv5) in the blocked layout, and gives the same bits
-// as with every activation NCHW: logits, the input gradient, parameter gradients, and the
+// RewardConfig::cpu_blocked: the float reward net on the CPU with oneDNN passes conv1 -> conv2 ->
+// conv3 (and, in the baseline, conv3 -> conv4 -> conv5) in the blocked layout, and gives the same
+// bits as with every activation NCHW: logits, the input gradient, parameter gradients, and the
 // gradient penalty with its exact parameter gradient, at a batch below max_batch.
 TEST(Networks, RewardNetBlockedLayoutGivesTheSameBits) {
   if (!kernels::cpu_conv_onednn_built())
@@ -148,7 +148,7 @@ TEST(Networks, RewardNetBlockedLayoutGivesTheSameBits) {
     RewardNet<float> blocked(c);
     c.cpu_blocked = false;
     RewardNet<float> plain(c);
-    EXPECT_EQ(blocked.blocked_links(), relational ? 1 : 3);
+    EXPECT_EQ(blocked.blocked_links(), relational ? 2 : 4);
     EXPECT_EQ(plain.blocked_links(), 0);
     auto grads = [](RewardNet<float>& n) {
       const float* v = n.parameters().grads();

@@ -349,16 +349,23 @@ TEST(Conv2d, BlockedLayoutsGiveTheSameBitsAsNchw) {
   const int n = 3, c = 2 * B, h = 5, w = 7;
   Rng rng(3);
   auto src = random_vector<float>(long(n) * c * h * w, rng);
-  std::vector<float> blocked(src.size()), back(src.size());
-  kernels::cpu_nchw_to_blocked(n, c, h, w, src.data(), blocked.data());
-  kernels::cpu_blocked_to_nchw(n, c, h, w, blocked.data(), back.data());
-  EXPECT_EQ(back, src);
-  for (int b = 0; b < n; ++b)
-    for (int ch = 0; ch < c; ++ch)
-      for (int i = 0; i < h; ++i)
-        for (int j = 0; j < w; ++j)
-          ASSERT_EQ(blocked[size_t((((long(b) * (c / B) + ch / B) * h + i) * w + j) * B + ch % B)],
-                    src[size_t(((long(b) * c + ch) * h + i) * w + j)]);
+  // The copies: oneDNN's reorder with its convolutions selected, plain loops on the reference.
+  for (const kernels::CpuConv backend : {kernels::CpuConv::OneDnn, kernels::CpuConv::Reference}) {
+    SCOPED_TRACE(backend == kernels::CpuConv::OneDnn ? "oneDNN reorder" : "reference loops");
+    kernels::set_cpu_conv(backend);
+    std::vector<float> blocked(src.size()), back(src.size());
+    kernels::cpu_nchw_to_blocked(n, c, h, w, src.data(), blocked.data());
+    kernels::cpu_blocked_to_nchw(n, c, h, w, blocked.data(), back.data());
+    EXPECT_EQ(back, src);
+    for (int b = 0; b < n; ++b)
+      for (int ch = 0; ch < c; ++ch)
+        for (int i = 0; i < h; ++i)
+          for (int j = 0; j < w; ++j)
+            ASSERT_EQ(
+                blocked[size_t((((long(b) * (c / B) + ch / B) * h + i) * w + j) * B + ch % B)],
+                src[size_t(((long(b) * c + ch) * h + i) * w + j)]);
+  }
+  kernels::set_cpu_conv(kernels::CpuConv::OneDnn);
 
   auto to_blocked = [](int nb, int ch, int hh, int ww, const std::vector<float>& v) {
     std::vector<float> out(v.size());
