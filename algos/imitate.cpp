@@ -43,7 +43,7 @@ void add_stats(UpdateStats& sum, const UpdateStats& u, double w) {
 }
 
 // Stream ids of Rng::derive for the learner's own streams (PpoTrainer uses 100-202).
-constexpr uint64_t kDiscStream = 300, kExpertStream = 301, kShuffleStream = 302;
+constexpr uint64_t kDiscStream = 300, kExpertStream = 301, kShuffleStream = 302, kShiftStream = 303;
 // Floor of the demonstrations' per-feature std that standardizes D's observation windows.
 constexpr double kMinObsStd = 1e-2;
 }  // namespace
@@ -102,6 +102,11 @@ void declare_imitation(Config& c) {
   c.add("imitate.disc_updates", 0,
         "at most this many discriminator updates per iteration (0: every minibatch of every "
         "pass); a cheaper D schedule for short CPU runs");
+  c.add("imitate.disc_shift", 0,
+        "random-shift augmentation of D's windows in its updates: each expert and agent window "
+        "moves by a random (dy, dx) in [-s, s] pixels, its k frames together, edges replicated "
+        "(DrQ's pad-and-crop; frames only). 0: off, as in the paper; the reward is always "
+        "scored on the windows as rendered");
   c.add("imitate.disc_minibatch", 128,
         "agent windows per discriminator update (paired with as many expert windows)");
   c.add("imitate.reward_norm", "none",
@@ -154,6 +159,7 @@ ImitationSettings imitation_settings(const Config& c) {
   s.disc_passes = c.get<int>("imitate.disc_passes");
   s.disc_minibatch = c.get<int>("imitate.disc_minibatch");
   s.disc_updates = c.get<int>("imitate.disc_updates");
+  s.disc_shift = c.get<int>("imitate.disc_shift");
   const std::string reward_norm = c.get<std::string>("imitate.reward_norm");
   RM_CHECK(reward_norm == "none" || reward_norm == "return_std",
            "config imitate.reward_norm must be none or return_std, got '", reward_norm, "'");
@@ -192,6 +198,11 @@ ImitationSettings imitation_settings(const Config& c) {
   RM_CHECK(!s.demos.empty(), "config demos: no demonstration file given (--demos)");
   check(s.disc_passes >= 0, "imitate.disc_passes", ">= 0", s.disc_passes);
   check(s.disc_updates >= 0, "imitate.disc_updates", ">= 0", s.disc_updates);
+  check(s.disc_shift >= 0 && s.disc_shift < s.ppo.frame_size, "imitate.disc_shift",
+        "in [0, net.frame_size)", s.disc_shift);
+  RM_CHECK(s.disc_shift == 0 || !s.disc_states,
+           "config imitate.disc_shift shifts D's frames; D on states (imitate.obs or "
+           "imitate.disc_obs = state) has none (set imitate.disc_shift=0)");
   check(s.reward_clip > 0, "imitate.reward_clip", "> 0", s.reward_clip);
   check(s.disc_minibatch >= 1 && s.disc_minibatch <= s.ppo.batch(), "imitate.disc_minibatch",
         "in [1, rollout_steps * num_envs]", s.disc_minibatch);
@@ -262,6 +273,7 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
   disc_ = std::make_unique<Discriminator<float>>(s_.disc);
   expert_rng_ = Rng(Rng::derive(uint64_t(learner_seed_), kExpertStream));
   shuffle_rng_ = Rng(Rng::derive(uint64_t(learner_seed_), kShuffleStream));
+  shift_rng_ = Rng(Rng::derive(uint64_t(learner_seed_), kShiftStream));
   // Rank 0 evaluates; its sampled actions have the imitation runs' own stream (1).
   eval_ = std::make_unique<PeriodicEvaluation>(s_.eval, uint64_t(s_.ppo.seed), 1);
 
@@ -279,6 +291,12 @@ ImitationTrainer::ImitationTrainer(const Config& cfg, Comm& comm)
   const int scratch = std::max(M, s_.disc.max_batch);
   agent_mb_ = Tensor::zeros({scratch, per_}, DType::u8, dev_);
   expert_mb_ = Tensor::zeros({M, per_}, DType::u8, dev_);
+  if (s_.disc_shift > 0) {
+    agent_shifted_ = Tensor::zeros({M, per_}, DType::u8, dev_);
+    expert_shifted_ = Tensor::zeros({M, per_}, DType::u8, dev_);
+    shifts_ = Tensor::zeros({2L * M}, DType::i32, dev_);
+    shifts_host_.resize(size_t(2 * M));
+  }
   index_ = Tensor::zeros({long(std::max(scratch, M * k))}, DType::i32, dev_);
   index_host_.resize(size_t(index_.numel()));
   if (s_.disc_states) {
@@ -356,8 +374,13 @@ void ImitationTrainer::update_discriminator(ImitationStats& st) {
       std::swap(perm_[size_t(i)], perm_[size_t(shuffle_rng_.below(uint64_t(i + 1)))]);
     for (long start = 0; start < B && updates < cap; start += M) {
       const int c = int(std::min<long>(M, B - start));
-      const Tensor agent = next_windows(perm_.data() + start, c, agent_mb_);
-      add_stats(sum, disc_->update(expert_batch(c), agent, hook), 1.0);
+      Tensor agent = next_windows(perm_.data() + start, c, agent_mb_);
+      Tensor expert = expert_batch(c);
+      if (s_.disc_shift > 0) {
+        agent = shifted(agent, agent_shifted_);
+        expert = shifted(expert, expert_shifted_);
+      }
+      add_stats(sum, disc_->update(expert, agent, hook), 1.0);
       ++updates;
     }
   }
@@ -411,6 +434,17 @@ Tensor ImitationTrainer::next_windows() {
     next_windows(all.data() + b0, c, part);
   }
   return out;
+}
+
+Tensor ImitationTrainer::shifted(const Tensor& windows, Tensor& dst) {
+  const int c = int(windows.dim(0)), s = s_.disc_shift;
+  for (int i = 0; i < 2 * c; ++i)
+    shifts_host_[size_t(i)] = int32_t(shift_rng_.below(uint64_t(2 * s + 1))) - s;
+  ops::copy_from_host(dev_, shifts_.raw(), shifts_host_.data(), sizeof(int32_t) * 2 * size_t(c));
+  const int size = s_.ppo.frame_size;
+  train_ops::shift_windows(dev_, c, s_.ppo.frames, size, size, shifts_.data<int32_t>(),
+                           windows.data<uint8_t>(), dst.data<uint8_t>());
+  return this->windows(dst, c);
 }
 
 Tensor ImitationTrainer::expert_batch(int c) {

@@ -95,6 +95,7 @@ struct ImitationSettings {
   std::string demos;
   int disc_passes = 1, disc_minibatch = 128;
   int disc_updates = 0;  // cap on D updates per iteration (0: none)
+  int disc_shift = 0;    // random-shift augmentation of D's update windows, pixels (0: none)
   // imitate.reward_norm: "none" (D's reward as is) or "return_std" (scaled by the running std of
   // its discounted return, then clipped to +-reward_clip).
   bool reward_norm = false;
@@ -192,6 +193,8 @@ class ImitationTrainer {
   // dst rows = source rows index_host_[0, count) of row_bytes each (on the run's device).
   Tensor gather(const Tensor& source, long row_bytes, long count, Tensor& dst);
   Tensor windows(const Tensor& rows, long count) const;  // a [count, k, ...] view
+  // imitate.disc_shift: the frame windows, each moved by a random (dy, dx), into dst.
+  Tensor shifted(const Tensor& windows, Tensor& dst);
   void reset_obs_windows();    // every env's window: its current observation k times
   void build_state_windows();  // states: the rollout's windows of k raw observations
   void sync_parameters();      // rank 0's parameters and buffers to every learner
@@ -207,6 +210,7 @@ class ImitationTrainer {
   std::unique_ptr<PpoTrainer> ppo_;
   std::unique_ptr<Discriminator<float>> disc_;
   Rng expert_rng_, shuffle_rng_;  // expert windows, order of the agent windows
+  Rng shift_rng_;                 // imitate.disc_shift: the windows' shifts
   Device dev_;    // this learner's device (run.device, or its local GPU with several learners)
   long per_ = 0;  // bytes per window: k * H * W (states: k * D * 4)
   // Frames: every demonstration frame [F, H, W] (states: observation [F, D]) on the device.
@@ -217,6 +221,9 @@ class ImitationTrainer {
   // their gather indices (with a host copy).
   Tensor agent_mb_, expert_mb_, index_;
   std::vector<int32_t> index_host_;
+  // imitate.disc_shift: the shifted minibatches and the shifts (with a host copy).
+  Tensor agent_shifted_, expert_shifted_, shifts_;
+  std::vector<int32_t> shifts_host_;
   std::vector<int32_t> perm_;
   std::vector<float> rewards_;
   double reward_sq_ = 0;                           // mean squared D reward over the rollout

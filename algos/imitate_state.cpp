@@ -6,6 +6,7 @@
 //   /@run_kind = "imitate", /@imitate_config (the whole config JSON), /@variant, /@learners
 //   /discriminator/...                      parameters, spectral-norm u, Adam (rank 0's = all)
 //   /rng/discriminator.interpolation, /rng/expert, /rng/disc_shuffle   rank 0's own streams
+//   /rng/disc_shift                          the same, imitate.disc_shift > 0 only
 //   /eval/<mode> [n], /@eval_total_<mode>,  each evaluation mode's window (rank 0); mode
 //     /@eval_window_<mode>                   deterministic or stochastic
 //   /@best_eval_return                       the best evaluation mean so far (-inf: none yet)
@@ -17,7 +18,7 @@
 //                                            them)
 //   /learners/<r>  uint8 [bytes]             learner r >= 1: its own state as an embedded HDF5
 //                                            file (a PPO checkpoint without networks + its
-//                                            discriminator, expert and shuffle streams, its
+//                                            discriminator, expert, shuffle and shift streams, its
 //                                            reward normaliser and, from states, its
 //                                            /imitate/obs_windows)
 #include <unistd.h>
@@ -109,6 +110,7 @@ void ImitationTrainer::save_learner(const std::string& path) const {
   w.add_rng("discriminator.interpolation", disc_->interpolation_rng());
   w.add_rng("expert", expert_rng_);
   w.add_rng("disc_shuffle", shuffle_rng_);
+  if (s_.disc_shift > 0) w.add_rng("disc_shift", shift_rng_);
   if (reward_norm_) save_reward_norm(w.file(), *reward_norm_);
   save_obs_windows(w.file(), obs_stack_, s_.ppo.num_envs);
   w.set_counter("rank", comm_.rank());
@@ -122,6 +124,7 @@ void ImitationTrainer::load_learner(CheckpointReader& r) {
   r.load_rng("discriminator.interpolation", disc_->interpolation_rng());
   r.load_rng("expert", expert_rng_);
   r.load_rng("disc_shuffle", shuffle_rng_);
+  if (s_.disc_shift > 0) r.load_rng("disc_shift", shift_rng_);
   if (reward_norm_) load_reward_norm(r.file(), *reward_norm_);
   load_obs_windows(r.file(), obs_stack_);
 }
@@ -156,6 +159,7 @@ void ImitationTrainer::save(const std::string& path, double wall_seconds) {
     disc_->save(w, "discriminator");
     w.add_rng("expert", expert_rng_);
     w.add_rng("disc_shuffle", shuffle_rng_);
+    if (s_.disc_shift > 0) w.add_rng("disc_shift", shift_rng_);
     h5::File& f = w.file();
     save_obs_windows(f, obs_stack_, s_.ppo.num_envs);
     eval_->save(f);
@@ -182,6 +186,7 @@ void ImitationTrainer::load(const std::string& path) {
   disc_->load(r, "discriminator");
   r.load_rng("expert", expert_rng_);
   r.load_rng("disc_shuffle", shuffle_rng_);
+  if (s_.disc_shift > 0) r.load_rng("disc_shift", shift_rng_);
   if (reward_norm_) load_reward_norm(f, *reward_norm_);
   if (comm_.is_root()) load_obs_windows(f, obs_stack_);
   eval_->load(f);

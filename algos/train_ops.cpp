@@ -5,6 +5,7 @@
 #include "engine/cuda_branch.h"
 #include "kernels/device.h"
 #include "kernels/gather.h"
+#include "kernels/image.h"
 #include "kernels/reduce.h"
 
 namespace relmimic::algos::train_ops {
@@ -13,6 +14,12 @@ void gather_rows(Device dev, long rows, long row_bytes, const int32_t* index, co
                  void* dst) {
   if (dev.is_cpu()) return kernels::gather_rows_cpu(rows, row_bytes, index, src, dst);
   RM_CUDA("gather_rows", kernels::gather_rows_cuda(rows, row_bytes, index, src, dst));
+}
+
+void shift_windows(Device dev, int n, int k, int h, int w, const int32_t* shifts, const uint8_t* x,
+                   uint8_t* y) {
+  if (dev.is_cpu()) return kernels::shift_windows_cpu(n, k, h, w, shifts, x, y);
+  RM_CUDA("shift_windows", kernels::shift_windows_cuda(n, k, h, w, shifts, x, y));
 }
 
 void copy_bytes(Device dev, void* dst, const void* src, size_t n) {

@@ -16,6 +16,10 @@ namespace relmimic::algos::train_ops {
 // dst[i] = src[index[i]], rows of row_bytes bytes (kernels/gather.h).
 void gather_rows(Device dev, long rows, long row_bytes, const int32_t* index, const void* src,
                  void* dst);
+// Random-shift augmentation of uint8 windows [n, k, h, w] by shifts [n, 2] (dy, dx), edges
+// replicated (kernels/image.h); shifts on dev.
+void shift_windows(Device dev, int n, int k, int h, int w, const int32_t* shifts, const uint8_t* x,
+                   uint8_t* y);
 // n bytes within dev.
 void copy_bytes(Device dev, void* dst, const void* src, size_t n);
 

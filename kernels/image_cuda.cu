@@ -135,4 +135,31 @@ void stack_push_cuda(int envs, int k, long frame_size, const uint8_t* frames, ui
   CUDA_CHECK_LAUNCH();
 }
 
+namespace {
+// One thread per output pixel of every frame of every window.
+__global__ void shift_windows_kernel(int n, int k, int h, int w, const int32_t* __restrict__ shifts,
+                                     const uint8_t* __restrict__ x, uint8_t* __restrict__ y) {
+  const long hw = long(h) * w, total = long(n) * k * hw;
+  for (long idx = blockIdx.x * long(blockDim.x) + threadIdx.x; idx < total;
+       idx += long(gridDim.x) * blockDim.x) {
+    const long frame = idx / hw, p = idx - frame * hw;
+    const int b = int(frame / k), i = int(p / w), j = int(p - long(i) * w);
+    const int si = min(max(i + shifts[2 * b], 0), h - 1);
+    const int sj = min(max(j + shifts[2 * b + 1], 0), w - 1);
+    y[idx] = x[frame * hw + long(si) * w + sj];
+  }
+}
+}  // namespace
+
+void shift_windows_cuda(int n, int k, int h, int w, const int32_t* shifts, const uint8_t* x,
+                        uint8_t* y, Stream stream) {
+  RM_CHECK(n >= 0 && k > 0 && h > 0 && w > 0, "shift_windows_cuda: bad windows n=", n, " k=", k,
+           " h=", h, " w=", w);
+  if (n == 0) return;
+  RM_CHECK(shifts && x && y, "shift_windows_cuda: null shifts, x or y");
+  shift_windows_kernel<<<blocks_for(long(n) * k * h * w), kThreads, 0, stream>>>(n, k, h, w, shifts,
+                                                                                 x, y);
+  CUDA_CHECK_LAUNCH();
+}
+
 }  // namespace relmimic::kernels

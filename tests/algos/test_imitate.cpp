@@ -362,6 +362,28 @@ TEST(Imitation, BadSettingsAreRefusedByName) {
   refused(c, "eval.deterministic=true", "eval.modes");
   refused(c, "imitate.reward_norm=std", "imitate.reward_norm");
   refused(c, "imitate.reward_clip=0", "imitate.reward_clip");
+  refused(c, "imitate.disc_shift=-1", "imitate.disc_shift");
+  refused(c, "imitate.disc_shift=32", "imitate.disc_shift");  // net.frame_size 32
+}
+
+const std::string& state_demos();  // below, with the state imitation tests
+
+// imitate.disc_shift: D's update windows are shifted copies (a fixed seed and a resumed run give
+// the same bits), D learns from other inputs than without it, and D on states refuses it.
+TEST(Imitation, ShiftedDiscriminatorWindowsAreReproducible) {
+  const fs::path a = temp_dir("shift-whole"), b = temp_dir("shift-split"), c = temp_dir("no-shift");
+  Config cfg = tiny_imitation(demos(), 3);
+  cfg.apply_override("imitate.disc_shift=3");
+  expect_resume_is_exact(cfg, a, b, 3);
+  Config plain = cfg;
+  plain.apply_override("imitate.disc_shift=0");
+  ASSERT_TRUE(algos::train_imitation(plain, options(c)).finished);
+  EXPECT_FALSE(state_bytes((a / "checkpoints" / "final.h5").string()) ==
+               state_bytes((c / "checkpoints" / "final.h5").string()));
+  Config states = tiny_imitation(state_demos(), 1);
+  states.apply_override("imitate.disc_obs=state");
+  refused(states, "imitate.disc_shift=1", "imitate.disc_shift");
+  for (const fs::path& p : {a, b, c}) fs::remove_all(p);
 }
 
 // Both evaluation modes run side by side from the same initial states; eval_return follows the

@@ -49,6 +49,25 @@ TEST(CudaImage, StandardizeMatchesCpu) {
   check_standardize<double>(4 * 84 * 84, 0);
 }
 
+TEST(CudaImage, ShiftWindowsMatchesCpu) {
+  RM_REQUIRE_GPU();
+  for (auto [n, k, size, pad] : {std::tuple{64, 4, 84, 4}, std::tuple{3, 2, 5, 7}}) {
+    SCOPED_TRACE(std::to_string(n) + " windows of " + std::to_string(size));
+    Rng rng(uint64_t(n * size + pad));
+    const auto x = random_bytes(long(n) * k * size * size, rng);
+    std::vector<int32_t> shifts(size_t(2 * n));
+    for (auto& s : shifts) s = int32_t(rng.below(uint64_t(2 * pad + 1))) - pad;
+    std::vector<uint8_t> want(x.size());
+    kernels::shift_windows_cpu(n, k, size, size, shifts.data(), x.data(), want.data());
+    DeviceBuffer<uint8_t> dx(x);
+    DeviceBuffer<int32_t> ds(shifts);
+    DeviceBuffer<uint8_t> dy(long(x.size()));
+    dy.poison();
+    kernels::shift_windows_cuda(n, k, size, size, ds.get(), dx.get(), dy.get());
+    EXPECT_EQ(dy.download(), want);
+  }
+}
+
 TEST(CudaImage, RgbToGrayMatchesCpu) {
   RM_REQUIRE_GPU();
   for (auto [frames, h, w] : {std::tuple{16, 84, 84}, std::tuple{3, 5, 7}})

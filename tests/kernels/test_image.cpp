@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -104,4 +105,31 @@ TEST(Image, BadSizesThrow) {
   EXPECT_THROW(rgb_to_gray_cpu(0, 2, buf, buf, false), Error);
   EXPECT_THROW(stack_push_cpu(0, 2, buf, buf, false), Error);
   EXPECT_THROW(stack_push_cpu(2, 0, buf, buf, false), Error);
+}
+
+// Each window moves by its own (dy, dx), its k frames together, with the edges replicated; a
+// shift of the whole size or more leaves every pixel the nearest edge's.
+TEST(Image, ShiftWindowsMovesEachWindowWithEdgesReplicated) {
+  const int n = 4, k = 2, h = 5, w = 7;
+  std::vector<uint8_t> x(size_t(n) * k * h * w);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(i * 7 + 3);
+  const std::vector<int32_t> shifts = {0, 0, 2, -3, -1, 1, 9, -8};
+  std::vector<uint8_t> y(x.size(), 0);
+  shift_windows_cpu(n, k, h, w, shifts.data(), x.data(), y.data());
+  for (int b = 0; b < n; ++b)
+    for (int f = 0; f < k; ++f)
+      for (int i = 0; i < h; ++i)
+        for (int j = 0; j < w; ++j) {
+          const int si = std::clamp(i + shifts[size_t(2 * b)], 0, h - 1);
+          const int sj = std::clamp(j + shifts[size_t(2 * b + 1)], 0, w - 1);
+          const size_t frame = (size_t(b) * k + size_t(f)) * h * w;
+          ASSERT_EQ(y[frame + size_t(i * w + j)], x[frame + size_t(si * w + sj)])
+              << "window " << b << " frame " << f << " at " << i << "," << j;
+        }
+  // Window 0 (no shift) is a copy; window 3 (9, -8) is the bottom-left pixel everywhere.
+  EXPECT_TRUE(std::equal(y.begin(), y.begin() + k * h * w, x.begin()));
+  const size_t last = size_t(3) * k * h * w;
+  EXPECT_EQ(y[last], x[last + size_t((h - 1) * w)]);
+  EXPECT_EQ(y[last + size_t(h * w - 1)], x[last + size_t((h - 1) * w)]);
+  EXPECT_THROW(shift_windows_cpu(1, 0, h, w, shifts.data(), x.data(), y.data()), Error);
 }
