@@ -303,12 +303,7 @@ void PpoTrainer::collect_pipelined(IterationStats& st) {
   // An exception leaves no step running into this trainer's arrays.
   struct Settle {
     env::EnvPool& pool;
-    ~Settle() {
-      try {
-        pool.step_wait();
-      } catch (...) {
-      }
-    }
+    ~Settle() { pool.step_settle(); }
   } settle{*pool_};
   auto launch = [&](int h) {
     pool_->step_begin(first[h], count[h], env_actions_.data(), frames_.data(), obs_raw_.data());

@@ -84,10 +84,7 @@ EnvPool::~EnvPool() {
 }
 
 void EnvPool::shutdown() {
-  try {
-    step_wait();  // the step in flight writes into the caller's arrays: let it finish
-  } catch (...) {
-  }
+  step_settle();  // the step in flight writes into the caller's arrays: let it finish
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
@@ -286,6 +283,13 @@ void EnvPool::step_wait() {
   in_flight_ = false;
   join_workers();
   rethrow_worker_error();
+}
+
+void EnvPool::step_settle() noexcept {
+  try {
+    step_wait();
+  } catch (...) {
+  }
 }
 
 std::vector<EnvSnapshot> EnvPool::snapshot() const {

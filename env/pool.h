@@ -88,6 +88,8 @@ class EnvPool {
   void step_begin(int first, int count, const float* actions, uint8_t* frames, float* obs);
   // Waits for the step in flight; rethrows an env's error. Returns at once when none is.
   void step_wait();
+  // step_wait() for cleanup paths (destructors, unwinding): an env's error is dropped.
+  void step_settle() noexcept;
   bool async_steps() const { return cfg_.render && cfg_.frame_mode == FrameMode::Host; }
 
   // The whole pool state between steps (physics, Rng streams, frame stacks, episode counters):
