@@ -148,8 +148,11 @@ std::string changed_setting(const Config& saved, const Config& given,
         return std::to_string(c.get<long>(k));
       case Config::Type::Double:
         return json::dump(json::Value(c.get<double>(k)));
-      case Config::Type::String:
-        return "'" + c.get<std::string>(k) + "'";
+      case Config::Type::String: {  // appended: GCC 12 warns (-Wrestrict) on "'" + string&&
+        std::string quoted = "'";
+        quoted += c.get<std::string>(k);
+        return quoted += "'";
+      }
     }
     return "";
   };
