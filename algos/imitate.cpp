@@ -436,15 +436,15 @@ Tensor ImitationTrainer::next_windows() {
   return out;
 }
 
-Tensor ImitationTrainer::shifted(const Tensor& windows, Tensor& dst) {
-  const int c = int(windows.dim(0)), s = s_.disc_shift;
+Tensor ImitationTrainer::shifted(const Tensor& src, Tensor& dst) {
+  const int c = int(src.dim(0)), s = s_.disc_shift;
   for (int i = 0; i < 2 * c; ++i)
     shifts_host_[size_t(i)] = int32_t(shift_rng_.below(uint64_t(2 * s + 1))) - s;
   ops::copy_from_host(dev_, shifts_.raw(), shifts_host_.data(), sizeof(int32_t) * 2 * size_t(c));
   const int size = s_.ppo.frame_size;
   train_ops::shift_windows(dev_, c, s_.ppo.frames, size, size, shifts_.data<int32_t>(),
-                           windows.data<uint8_t>(), dst.data<uint8_t>());
-  return this->windows(dst, c);
+                           src.data<uint8_t>(), dst.data<uint8_t>());
+  return windows(dst, c);
 }
 
 Tensor ImitationTrainer::expert_batch(int c) {

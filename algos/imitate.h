@@ -194,7 +194,7 @@ class ImitationTrainer {
   Tensor gather(const Tensor& source, long row_bytes, long count, Tensor& dst);
   Tensor windows(const Tensor& rows, long count) const;  // a [count, k, ...] view
   // imitate.disc_shift: the frame windows, each moved by a random (dy, dx), into dst.
-  Tensor shifted(const Tensor& windows, Tensor& dst);
+  Tensor shifted(const Tensor& src, Tensor& dst);
   void reset_obs_windows();    // every env's window: its current observation k times
   void build_state_windows();  // states: the rollout's windows of k raw observations
   void sync_parameters();      // rank 0's parameters and buffers to every learner
