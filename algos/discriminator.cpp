@@ -10,6 +10,7 @@
 #include "algos/train_ops.h"
 #include "engine/checkpoint.h"
 #include "engine/device_ops.h"
+#include "engine/profile.h"
 #include "kernels/ppo_loss.h"
 #include "kernels/reduce.h"
 
@@ -244,6 +245,8 @@ int Discriminator<T>::check_pair(const Tensor& expert, const Tensor& agent) cons
 
 template <class T>
 void Discriminator<T>::advance_power_iteration(const Tensor& window) {
+  // Its own region: the batch-1 forward would otherwise count among the update's "D forward"s.
+  profile::ScopedRange range("D power iteration");
   net_->set_training(true);
   try {
     net_->forward(window);
