@@ -201,6 +201,8 @@ class ImitationTrainer {
   void average(float* grads, long n);
   void save_learner(const std::string& path) const;  // this learner's own state
   void load_learner(CheckpointReader& r);
+  void save_streams(CheckpointWriter& w) const;  // expert, shuffle and shift streams
+  void load_streams(CheckpointReader& r);
 
   Config cfg_;
   Comm& comm_;

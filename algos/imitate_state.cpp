@@ -104,13 +104,24 @@ void load_obs_windows(const h5::File& f, std::vector<float>& w) {
 }
 }  // namespace
 
+// The trainer's own sampling streams (the shift stream only when imitate.disc_shift is on).
+void ImitationTrainer::save_streams(CheckpointWriter& w) const {
+  w.add_rng("expert", expert_rng_);
+  w.add_rng("disc_shuffle", shuffle_rng_);
+  if (s_.disc_shift > 0) w.add_rng("disc_shift", shift_rng_);
+}
+
+void ImitationTrainer::load_streams(CheckpointReader& r) {
+  r.load_rng("expert", expert_rng_);
+  r.load_rng("disc_shuffle", shuffle_rng_);
+  if (s_.disc_shift > 0) r.load_rng("disc_shift", shift_rng_);
+}
+
 void ImitationTrainer::save_learner(const std::string& path) const {
   CheckpointWriter w(path);
   ppo_->save(w, false);
   w.add_rng("discriminator.interpolation", disc_->interpolation_rng());
-  w.add_rng("expert", expert_rng_);
-  w.add_rng("disc_shuffle", shuffle_rng_);
-  if (s_.disc_shift > 0) w.add_rng("disc_shift", shift_rng_);
+  save_streams(w);
   if (reward_norm_) save_reward_norm(w.file(), *reward_norm_);
   save_obs_windows(w.file(), obs_stack_, s_.ppo.num_envs);
   w.set_counter("rank", comm_.rank());
@@ -122,9 +133,7 @@ void ImitationTrainer::load_learner(CheckpointReader& r) {
            r.counter("rank"), " given to rank ", comm_.rank());
   ppo_->load(r, false);
   r.load_rng("discriminator.interpolation", disc_->interpolation_rng());
-  r.load_rng("expert", expert_rng_);
-  r.load_rng("disc_shuffle", shuffle_rng_);
-  if (s_.disc_shift > 0) r.load_rng("disc_shift", shift_rng_);
+  load_streams(r);
   if (reward_norm_) load_reward_norm(r.file(), *reward_norm_);
   load_obs_windows(r.file(), obs_stack_);
 }
@@ -157,9 +166,7 @@ void ImitationTrainer::save(const std::string& path, double wall_seconds) {
     w.set_string("variant", variant_name(s_.variant));
     w.set_counter("learners", size);
     disc_->save(w, "discriminator");
-    w.add_rng("expert", expert_rng_);
-    w.add_rng("disc_shuffle", shuffle_rng_);
-    if (s_.disc_shift > 0) w.add_rng("disc_shift", shift_rng_);
+    save_streams(w);
     h5::File& f = w.file();
     save_obs_windows(f, obs_stack_, s_.ppo.num_envs);
     eval_->save(f);
@@ -184,9 +191,7 @@ void ImitationTrainer::load(const std::string& path) {
            r.counter("learners"), ")");
   ppo_->load(r);
   disc_->load(r, "discriminator");
-  r.load_rng("expert", expert_rng_);
-  r.load_rng("disc_shuffle", shuffle_rng_);
-  if (s_.disc_shift > 0) r.load_rng("disc_shift", shift_rng_);
+  load_streams(r);
   if (reward_norm_) load_reward_norm(f, *reward_norm_);
   if (comm_.is_root()) load_obs_windows(f, obs_stack_);
   eval_->load(f);
