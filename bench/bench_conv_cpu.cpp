@@ -166,7 +166,8 @@ void BM_Pointwise(benchmark::State& state, Shape s, int batch, Pass pass, bool d
 // The agent's stem max-pool (window (2, 3, 3), stride 2, padding (0, 1, 1)) after the 5x5/2
 // conv, through both CPU versions (kernels/pool3d.h; the rule picks the table below 32 outputs
 // per row).
-void BM_Pool(benchmark::State& state, int hw, int batch, bool table) {
+enum PoolVersion { kRows, kTable, kStem };
+void BM_Pool(benchmark::State& state, int hw, int batch, PoolVersion version) {
   relmimic::kernels::Pool3dDims d;
   d.batch = batch, d.c = 32, d.h = hw, d.w = hw;
   d.kc = 2, d.kh = 3, d.kw = 3, d.sc = 2, d.sh = 2, d.sw = 2, d.ph = 1, d.pw = 1;
@@ -174,11 +175,18 @@ void BM_Pool(benchmark::State& state, int hw, int batch, bool table) {
   std::vector<float> x(size_t(batch * d.in_size())), y(size_t(batch * d.out_size()));
   std::vector<int32_t> arg(y.size());
   for (float& e : x) e = float(rng.uniform(-1.0, 1.0));
+  namespace detail = relmimic::kernels::detail;
+  if (version == kStem && !detail::pool3d_forward_stem_cpu(d, x.data(), y.data(), arg.data())) {
+    state.SkipWithError("this build has no stem version (float AVX-512 builds only)");
+    return;
+  }
   for (auto _ : state) {
-    if (table)
-      relmimic::kernels::detail::pool3d_forward_table_cpu(d, x.data(), y.data(), arg.data());
+    if (version == kTable)
+      detail::pool3d_forward_table_cpu(d, x.data(), y.data(), arg.data());
+    else if (version == kRows)
+      detail::pool3d_forward_rows_cpu(d, x.data(), y.data(), arg.data());
     else
-      relmimic::kernels::detail::pool3d_forward_rows_cpu(d, x.data(), y.data(), arg.data());
+      detail::pool3d_forward_stem_cpu(d, x.data(), y.data(), arg.data());
     benchmark::ClobberMemory();
   }
   state.counters["outputs/s"] =
@@ -296,10 +304,11 @@ const int registered = [] {
   // Stem outputs at 48x48 and 84x84 frames: 23x23 -> 12x12 and 41x41 -> 21x21.
   for (int hw : {23, 41})
     for (int batch : {8, 128})
-      for (bool table : {false, true}) {
-        const std::string name = "Pool/stem_" + std::to_string(hw) + "/b" + std::to_string(batch) +
-                                 (table ? "/table" : "/rows");
-        benchmark::RegisterBenchmark(name.c_str(), BM_Pool, hw, batch, table)
+      for (PoolVersion v : {kRows, kTable, kStem}) {
+        const char* names[] = {"/rows", "/table", "/stem"};
+        const std::string name =
+            "Pool/stem_" + std::to_string(hw) + "/b" + std::to_string(batch) + names[v];
+        benchmark::RegisterBenchmark(name.c_str(), BM_Pool, hw, batch, v)
             ->Unit(benchmark::kMillisecond)
             ->MinTime(0.2);
       }

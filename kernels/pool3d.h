@@ -29,15 +29,21 @@ void check_pool3d_dims(const Pool3dDims& d, const char* who);
 template <class T>
 void pool3d_forward_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax);
 
-// Which CPU version pool3d_forward_cpu runs: output rows narrower than 32 go through a table of
-// window offsets that vectorises over the whole output plane (the agent's stem pool: 12 and 21
-// wide), wider rows and feature-only pools through row passes. Both give the same bits.
+// Which CPU version pool3d_forward_cpu runs: in float, on a CPU build with AVX-512, the agent's
+// stem pool (spatial window 3 x 3, stride 2, padding 1, any channel window, planes up to 48 x 48)
+// goes through separable passes over whole rows (pool3d_forward_stem_cpu); otherwise output rows
+// narrower than 32 go through a table of window offsets that vectorises over the whole output
+// plane, wider rows and feature-only pools through row passes. All give the same bits.
 bool pool3d_cpu_uses_table(const Pool3dDims& d);
-namespace detail {  // the two versions, unchecked; for the tests and benchmarks
+namespace detail {  // the versions, unchecked; for the tests and benchmarks
 template <class T>
 void pool3d_forward_rows_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax);
 template <class T>
 void pool3d_forward_table_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax);
+// Runs the stem version and returns true where it applies (float, AVX-512, the shape above);
+// returns false and touches nothing elsewhere.
+template <class T>
+bool pool3d_forward_stem_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax);
 }  // namespace detail
 
 // dx = scatter of dy to the winners; dx is overwritten (zero elsewhere).

@@ -1,7 +1,12 @@
 // MaxPool3D on the CPU: each output scans its (kc, kh, kw) window in (c, h, w) order, skipping
 // padding; a strictly larger value replaces the best, so the first maximum wins ties.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "kernels/common.h"
 #include "kernels/parallel_cpu.h"
@@ -69,6 +74,156 @@ void max_row(const T* __restrict__ src, int32_t base, int lo, int hi, T* __restr
 
 // Output rows narrower than this go through the table version (bench_conv_cpu's Pool cases).
 constexpr int kTableBelowWidth = 32;
+// The stem version's widest and tallest input plane (three 16-lane vectors per row).
+constexpr int kStemPoolMaxSize = 48;
+
+// One output plane (b, oc) in plain scan order: each output's window cells in (c, h, w) order,
+// padding skipped, a strictly larger value replaces the best. The stem version's way out for
+// planes that hold a NaN (its separable passes would order a NaN's neighbours differently).
+template <class T>
+void scan_plane(const Pool3dDims& d, const T* xb, int oc, T* yr, int32_t* ar) {
+  const Range rc = window(oc, d.sc, d.pc, d.kc, d.c);
+  const int Ho = d.out_h(), Wo = d.out_w();
+  for (int oh = 0; oh < Ho; ++oh) {
+    const Range rh = window(oh, d.sh, d.ph, d.kh, d.h);
+    for (int ow = 0; ow < Wo; ++ow) {
+      const Range rw = window(ow, d.sw, d.pw, d.kw, d.w);
+      int32_t best = (rc.lo * d.h + rh.lo) * d.w + rw.lo;
+      T v = xb[best];
+      for (int c = rc.lo; c < rc.hi; ++c)
+        for (int h = rh.lo; h < rh.hi; ++h)
+          for (int w = rw.lo; w < rw.hi; ++w)
+            max_step(xb[(c * d.h + h) * d.w + w], (c * d.h + h) * d.w + w, v, best);
+      yr[oh * Wo + ow] = v;
+      ar[oh * Wo + ow] = best;
+    }
+  }
+}
+
+// The stem version takes windows (kh, kw) = (3, 3) / 2 padded by 1, any channel window.
+bool stem_pool_shape(const Pool3dDims& d) {
+  return d.kh == 3 && d.kw == 3 && d.sh == 2 && d.sw == 2 && d.ph == 1 && d.pw == 1 && d.w >= 2 &&
+         d.w <= kStemPoolMaxSize && d.h >= 2 && d.h <= kStemPoolMaxSize;
+}
+
+#if defined(__AVX512F__)
+// The stem pool's (3, 3) / 2 window, padded by 1, over rows of at most 48 cells, with AVX-512:
+// separable passes. The first maximum of a (kh, kw) window in (h, w) order is the first maximum
+// over its rows of each row's first maximum, and the first over channels of each channel's, so
+// each input row is reduced once: its even cells (2 ow), odd cells (2 ow + 1) and their shift
+// (2 ow - 1) are three lane permutations of the row's three vectors; the rows' results then
+// reduce three at a time down the columns and across the channel window. Lanes 0-15 hold output
+// columns 0-15, lanes 16-31 (a second vector) columns 16-23.
+struct StemRow {
+  __m512 v[2];
+  __m512i a[2];
+};
+
+// Window (2 ow - 1, 2 ow, 2 ow + 1) of one row of W <= 48 cells starting at flat index base.
+// nan |= whether the row holds a NaN.
+inline StemRow stem_row(const float* xr, int W, int32_t base, __mmask16& nan) {
+  const auto mask = [&](int from) -> __mmask16 {
+    const int n = std::clamp(W - from, 0, 16);
+    return __mmask16((1u << n) - 1u);
+  };
+  const __m512 z0 = _mm512_maskz_loadu_ps(mask(0), xr);
+  const __m512 z1 = _mm512_maskz_loadu_ps(mask(16), xr + 16);
+  const __m512 z2 = _mm512_maskz_loadu_ps(mask(32), xr + 32);
+  nan |= _mm512_cmp_ps_mask(z0, z0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(z1, z1, _CMP_UNORD_Q) |
+         _mm512_cmp_ps_mask(z2, z2, _CMP_UNORD_Q);
+  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i even = _mm512_slli_epi32(iota, 1);                   // 0, 2, .., 30
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));  // 1, 3, .., 31
+  const __m512i left = _mm512_set_epi32(29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1,
+                                        0);                               // (0), 1, .., 29
+  const __m512i left_hi = _mm512_add_epi32(even, _mm512_set1_epi32(15));  // 15, 17, .., 45
+  const __m512 zero = _mm512_setzero_ps();
+  StemRow r;
+  // Cells 2 ow, 2 ow + 1 and 2 ow - 1 for ow in [0, 16) from (z0, z1), for ow in [16, 24) from
+  // z2 and (z1, z2). (Two-source permutations throughout: GCC 12 warns on the one-source ones'
+  // undefined pass-through operand.)
+  const __m512 e[2] = {_mm512_permutex2var_ps(z0, even, z1),
+                       _mm512_permutex2var_ps(z2, even, zero)};
+  const __m512 o[2] = {_mm512_permutex2var_ps(z0, odd, z1), _mm512_permutex2var_ps(z2, odd, zero)};
+  const __m512 l[2] = {_mm512_permutex2var_ps(z0, left, z1),
+                       _mm512_permutex2var_ps(z1, left_hi, z2)};
+  for (int k = 0; k < 2; ++k) {
+    const __m512i col = _mm512_add_epi32(even, _mm512_set1_epi32(32 * k));  // 2 ow
+    const __m512i at = _mm512_add_epi32(col, _mm512_set1_epi32(base));
+    // Column 2 ow - 1 is padding at ow = 0: start from 2 ow there.
+    const __mmask16 has_left = k == 0 ? __mmask16(0xFFFE) : __mmask16(0xFFFF);
+    __m512 v = _mm512_mask_blend_ps(has_left, e[k], l[k]);
+    __m512i a = _mm512_mask_blend_epi32(has_left, at, _mm512_sub_epi32(at, _mm512_set1_epi32(1)));
+    __mmask16 gt = _mm512_cmp_ps_mask(e[k], v, _CMP_GT_OQ);
+    v = _mm512_mask_mov_ps(v, gt, e[k]);
+    a = _mm512_mask_mov_epi32(a, gt, at);
+    // Column 2 ow + 1 only inside the row.
+    const __mmask16 right_in =
+        _mm512_cmplt_epi32_mask(_mm512_add_epi32(col, _mm512_set1_epi32(1)), _mm512_set1_epi32(W));
+    gt = _mm512_mask_cmp_ps_mask(right_in, o[k], v, _CMP_GT_OQ);
+    r.v[k] = _mm512_mask_mov_ps(v, gt, o[k]);
+    r.a[k] = _mm512_mask_mov_epi32(a, gt, _mm512_add_epi32(at, _mm512_set1_epi32(1)));
+  }
+  return r;
+}
+
+inline void stem_step(StemRow& best, const StemRow& r) {
+  for (int k = 0; k < 2; ++k) {
+    const __mmask16 gt = _mm512_cmp_ps_mask(r.v[k], best.v[k], _CMP_GT_OQ);
+    best.v[k] = _mm512_mask_mov_ps(best.v[k], gt, r.v[k]);
+    best.a[k] = _mm512_mask_mov_epi32(best.a[k], gt, r.a[k]);
+  }
+}
+
+void pool3d_forward_stem_avx512(const Pool3dDims& d, const float* x, float* y, int32_t* argmax) {
+  const int Co = d.out_c(), Ho = d.out_h(), Wo = d.out_w(), P = Ho * Wo;
+  const __mmask16 out_lo = __mmask16((1u << std::min(Wo, 16)) - 1u);
+  const __mmask16 out_hi = __mmask16((1u << std::max(Wo - 16, 0)) - 1u);
+  const double work = double(d.batch) * d.out_size() * d.kc * d.kh * d.kw;
+#pragma omp parallel if (cpu_threads(work) > 1)
+  {
+    // Each row's result, for one channel at a time, and the channel window's best per output.
+    StemRow rows[kStemPoolMaxSize], best[kStemPoolMaxSize];
+#pragma omp for schedule(static)
+    for (int b = 0; b < d.batch; ++b) {
+      const float* xb = x + b * d.in_size();
+      for (int oc = 0; oc < Co; ++oc) {
+        const Range rc = window(oc, d.sc, d.pc, d.kc, d.c);
+        __mmask16 nan = 0;
+        for (int c = rc.lo; c < rc.hi; ++c) {
+          for (int h = 0; h < d.h; ++h) {
+            const int32_t base = (c * d.h + h) * d.w;
+            rows[size_t(h)] = stem_row(xb + base, d.w, base, nan);
+          }
+          for (int oh = 0; oh < Ho; ++oh) {
+            const Range rh = window(oh, d.sh, d.ph, d.kh, d.h);
+            StemRow r = rows[size_t(rh.lo)];
+            for (int h = rh.lo + 1; h < rh.hi; ++h) stem_step(r, rows[size_t(h)]);
+            if (c == rc.lo)
+              best[size_t(oh)] = r;
+            else
+              stem_step(best[size_t(oh)], r);
+          }
+        }
+        const long o0 = (b * long(Co) + oc) * P;
+        if (nan) {
+          scan_plane(d, xb, oc, y + o0, argmax + o0);
+          continue;
+        }
+        for (int oh = 0; oh < Ho; ++oh) {
+          float* yr = y + o0 + long(oh) * Wo;
+          int32_t* ar = argmax + o0 + long(oh) * Wo;
+          const StemRow& r = best[size_t(oh)];
+          _mm512_mask_storeu_ps(yr, out_lo, r.v[0]);
+          _mm512_mask_storeu_epi32(ar, out_lo, r.a[0]);
+          _mm512_mask_storeu_ps(yr + 16, out_hi, r.v[1]);
+          _mm512_mask_storeu_epi32(ar + 16, out_hi, r.a[1]);
+        }
+      }
+    }
+  }
+}
+#endif
 
 }  // namespace
 
@@ -200,10 +355,25 @@ void pool3d_forward_table_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* ar
   }
 }
 
+template <class T>
+bool pool3d_forward_stem_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (!stem_pool_shape(d)) return false;
+    pool3d_forward_stem_avx512(d, x, y, argmax);
+    return true;
+  }
+#endif
+  (void)d, (void)x, (void)y, (void)argmax;
+  return false;
+}
+
 template void pool3d_forward_rows_cpu<float>(const Pool3dDims&, const float*, float*, int32_t*);
 template void pool3d_forward_rows_cpu<double>(const Pool3dDims&, const double*, double*, int32_t*);
 template void pool3d_forward_table_cpu<float>(const Pool3dDims&, const float*, float*, int32_t*);
 template void pool3d_forward_table_cpu<double>(const Pool3dDims&, const double*, double*, int32_t*);
+template bool pool3d_forward_stem_cpu<float>(const Pool3dDims&, const float*, float*, int32_t*);
+template bool pool3d_forward_stem_cpu<double>(const Pool3dDims&, const double*, double*, int32_t*);
 
 }  // namespace detail
 
@@ -219,6 +389,7 @@ void pool3d_forward_cpu(const Pool3dDims& d, const T* x, T* y, int32_t* argmax) 
   RM_CHECK(x && y && argmax, "pool3d_forward_cpu: null x, y or argmax");
   RM_CHECK(d.in_size() <= INT32_MAX, "pool3d_forward_cpu: sample of ", d.in_size(),
            " elements overflows the int32 argmax");
+  if (detail::pool3d_forward_stem_cpu(d, x, y, argmax)) return;
   if (pool3d_cpu_uses_table(d)) return detail::pool3d_forward_table_cpu(d, x, y, argmax);
   detail::pool3d_forward_rows_cpu(d, x, y, argmax);
 }

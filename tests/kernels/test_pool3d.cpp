@@ -115,25 +115,33 @@ TEST_P(Pool3dCases, FloatAgreesWithDouble) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Pool3dCases, ::testing::Range(0, int(cases().size())));
 
-// The two CPU versions (row passes, and the table over the output plane that the rule picks for
-// narrow rows) give the same bits on inputs full of ties, with NaNs as first cells and elsewhere.
+// The CPU versions (row passes; the table over the output plane that the rule picks for narrow
+// rows; the stem version's separable passes where the build has AVX-512) give the same bits on
+// inputs full of ties, with NaNs as first cells and elsewhere (nan_rate 0: none at all, so that
+// the stem version keeps its own passes on every plane). Returns false where `version` declined.
 template <class T>
-void expect_versions_agree(const Pool3dDims& d, uint64_t seed) {
+bool expect_versions_agree(const Pool3dDims& d, uint64_t seed, bool stem = false,
+                           double nan_rate = 0.08) {
   Rng rng(seed);
   std::vector<T> x(size_t(d.batch * d.in_size()));
   for (T& e : x) {
     const double u = rng.uniform();
-    e = u < 0.08 ? std::numeric_limits<T>::quiet_NaN() : T(std::floor(rng.uniform(-2.0, 2.0)));
+    e = u < nan_rate ? std::numeric_limits<T>::quiet_NaN() : T(std::floor(rng.uniform(-2.0, 2.0)));
   }
   std::vector<T> yr(size_t(d.batch * d.out_size())), yt(yr.size(), T(7));
   std::vector<int32_t> ar(yr.size()), at(yr.size(), -5);
   kernels::detail::pool3d_forward_rows_cpu(d, x.data(), yr.data(), ar.data());
-  kernels::detail::pool3d_forward_table_cpu(d, x.data(), yt.data(), at.data());
+  if (stem) {
+    if (!kernels::detail::pool3d_forward_stem_cpu(d, x.data(), yt.data(), at.data())) return false;
+  } else {
+    kernels::detail::pool3d_forward_table_cpu(d, x.data(), yt.data(), at.data());
+  }
   EXPECT_EQ(ar, at);
   for (size_t o = 0; o < yr.size(); ++o) {
-    ASSERT_EQ(std::isnan(yr[o]), std::isnan(yt[o])) << o;
-    if (!std::isnan(yr[o])) ASSERT_EQ(yr[o], yt[o]) << o;
+    EXPECT_EQ(std::isnan(yr[o]), std::isnan(yt[o])) << o;
+    if (!std::isnan(yr[o])) EXPECT_EQ(yr[o], yt[o]) << o;
   }
+  return true;
 }
 
 TEST_P(Pool3dCases, TableVersionGivesTheRowVersionsBits) {
@@ -150,6 +158,33 @@ TEST(Pool3d, TableVersionOnTheAgentsStemPools) {
   // Feature-only pools and wide rows keep the row passes.
   EXPECT_FALSE(kernels::pool3d_cpu_uses_table(dims(2, 16, 21, 21, 2, 1, 1, 2, 1, 1, 0, 0, 0)));
   EXPECT_FALSE(kernels::pool3d_cpu_uses_table(dims(1, 2, 3, 80, 1, 3, 3, 1, 1, 1, 0, 1, 1)));
+}
+
+// The stem version on the agent's stem pools (23 and 41 wide: 48x48 and 84x84 frames), on every
+// row width its vectors split differently (2-48 cells, odd and even), with overlapping and padded
+// channel windows, with and without NaNs; it declines other windows, wider planes and double.
+TEST(Pool3d, StemVersionGivesTheRowVersionsBits) {
+  std::vector<Pool3dDims> shapes;
+  for (int hw : {23, 41}) shapes.push_back(dims(3, 32, hw, hw, 2, 3, 3, 2, 2, 2, 0, 1, 1));
+  for (int w : {2, 3, 4, 15, 16, 17, 31, 32, 33, 34, 47, 48})
+    shapes.push_back(dims(2, 4, (w % 7) + 2, w, 2, 3, 3, 2, 2, 2, 0, 1, 1));
+  shapes.push_back(dims(2, 5, 9, 11, 3, 3, 3, 1, 2, 2, 1, 1, 1));   // overlapping, padded channels
+  shapes.push_back(dims(1, 3, 48, 48, 1, 3, 3, 1, 2, 2, 0, 1, 1));  // 2-D pool, the largest plane
+  for (size_t i = 0; i < shapes.size(); ++i)
+    for (double nan_rate : {0.0, 0.002, 0.08})
+      if (!expect_versions_agree<float>(shapes[i], 300 + i, true, nan_rate))
+        GTEST_SKIP() << "this build has no AVX-512 stem version (float, x86 AVX-512 builds only)";
+  std::vector<float> x(4 * 49 * 49), y(4 * 49 * 49);
+  std::vector<int32_t> a(y.size());
+  auto declines = [&](const Pool3dDims& d) {
+    return !kernels::detail::pool3d_forward_stem_cpu(d, x.data(), y.data(), a.data());
+  };
+  EXPECT_TRUE(declines(dims(1, 2, 49, 49, 2, 3, 3, 2, 2, 2, 0, 1, 1)));  // wider than 48
+  EXPECT_TRUE(declines(dims(1, 2, 21, 21, 2, 1, 1, 2, 1, 1, 0, 0, 0)));  // feature-only
+  EXPECT_TRUE(declines(dims(1, 2, 21, 21, 2, 3, 3, 2, 1, 1, 0, 1, 1)));  // stride 1
+  std::vector<double> xd(8 * 8), yd(16);
+  EXPECT_FALSE(kernels::detail::pool3d_forward_stem_cpu(dims(1, 1, 8, 8, 1, 3, 3, 1, 2, 2, 0, 1, 1),
+                                                        xd.data(), yd.data(), a.data()));
 }
 
 // Equal values: the first cell in (c, h, w) order wins, so a tie across channels goes to the
