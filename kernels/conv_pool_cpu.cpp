@@ -1,6 +1,11 @@
 // The weight gradient of conv -> max-pool from the pool's output gradient (kernels/conv_pool.h).
 #include <algorithm>
+#include <type_traits>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "kernels/common.h"
 #include "kernels/conv_pool.h"
@@ -101,79 +106,133 @@ void accumulate(const Conv2dDims& d, const T* x, const Pool3dDims& p, const int3
   }
 }
 
-// The same with R = Cin * kh known at compile time (the agent's stem: 4 frames x 5 rows): each
-// sample's nonzero outputs are sorted by co (a counting sort), and co's R accumulator rows stay
-// in vector registers over all of them (one load and one multiply-add per patch row).
+// Indices o in [o0, o1) whose gradient g[o] is nonzero and whose winner a[o] lies in [lo, hi)
+// (one channel of the convolution's output), in increasing order, into list; returns how many.
+// Branch-free: about half the gradients are zero (the ReLU after the pool) and the winners of a
+// window fall in either of its channels, so a branch per output would mispredict half the time.
+template <class T>
+int winners_in(const T* g, const int32_t* a, long o0, long o1, int32_t lo, int32_t hi,
+               int32_t* list) {
+  int n = 0;
+  long o = o0;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
+    for (; o + 16 <= o1; o += 16) {
+      const __mmask16 nz =
+          _mm512_cmp_ps_mask(_mm512_loadu_ps(g + o), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+      const __m512i av = _mm512_loadu_si512(a + o);
+      const __mmask16 in =
+          _mm512_mask_cmpge_epi32_mask(nz, av, vlo) & _mm512_cmplt_epi32_mask(av, vhi);
+      // Register compression and a full store (the memory form is slow on some cores); list
+      // has 16 spare entries past its largest count.
+      const __m512i idx = _mm512_add_epi32(iota, _mm512_set1_epi32(int32_t(o)));
+      _mm512_storeu_si512(list + n, _mm512_maskz_compress_epi32(in, idx));
+      n += __builtin_popcount(unsigned(in));
+    }
+  }
+#endif
+  for (; o < o1; ++o) {
+    list[n] = int32_t(o);
+    n += int(g[o] != T(0)) & int(a[o] >= lo) & int(a[o] < hi);
+  }
+  return n;
+}
+
+// The same sums with R = Cin * kh known at compile time (the agent's stem: 4 or 8 frames x 5
+// rows): for each output channel co, its winners (from the pool channels whose window holds co)
+// are gathered branch-free, and co's R accumulator rows stay in vector registers over all of them
+// (one load and one multiply-add per patch row). 1.3-1.6x the speed of a counting sort by channel
+// with a branch per output and clipped patches through a call that spilled the accumulators
+// (bench_conv_cpu StemPooledWeightGrad; splitting the planes into bands of rows, to keep the
+// input rows in L1 over the channels, measured no faster).
 template <int CI, int KH, class T>
 void accumulate_by_channel(const Conv2dDims& d, const T* x, const Pool3dDims& p,
                            const int32_t* argmax, const T* dpool, const PatchStart* starts, int b0,
                            int b1, T* acc, T* gb) {
   using V = typename Wide<T>::type;
+  constexpr int R = CI * KH;  // accumulator row r = ci * kh + i
   const long P = p.out_size();
   const int HW = d.out_h() * d.out_w(), C = d.out_c;
-  const float inv = 1.0f / float(HW);
-  const long plane = long(d.in_h) * d.in_w;
-  constexpr int R = CI * KH;  // accumulator row r = ci * kh + i
-  const long w = d.in_w;
-  static thread_local std::vector<int32_t> count, order, chan;
-  count.resize(size_t(C) + 1);
-  order.resize(size_t(P));
-  chan.resize(size_t(P));
+  const int Co = p.out_c(), P2 = p.out_h() * p.out_w();
+  const long plane = long(d.in_h) * d.in_w, w = d.in_w;
+  static thread_local std::vector<int32_t> list;
+  list.resize(size_t(P2) + 16);
   for (int b = b0; b < b1; ++b) {
     const T* xn = x + b * d.in_size();
     const T* g = dpool + b * P;
     const int32_t* a = argmax + b * P;
-    std::fill(count.begin(), count.end(), 0);
-    for (long o = 0; o < P; ++o) {
-      if (g[o] == T(0)) {
-        chan[size_t(o)] = -1;
-        continue;
-      }
-      const int co = channel_of(a[o], HW, inv);
-      chan[size_t(o)] = co;
-      ++count[size_t(co) + 1];
-    }
-    for (int c = 0; c < C; ++c) count[size_t(c) + 1] += count[size_t(c)];
-    for (long o = 0; o < P; ++o)
-      if (chan[size_t(o)] >= 0) order[size_t(count[size_t(chan[size_t(o)])]++)] = int32_t(o);
-    // count[c] is now the end of channel c's run (the start of c + 1's).
-    int begin = 0;
     for (int co = 0; co < C; ++co) {
-      const int end = count[size_t(co)];
-      if (begin == end) continue;
+      // The pool channels oc whose window [oc * sc - pc, + kc) holds co.
+      const int oc_lo = std::max(0, (co + p.pc - p.kc + p.sc) / p.sc);
+      const int oc_hi = std::min(Co - 1, (co + p.pc) / p.sc);
+      const int32_t lo = co * HW, hi = lo + HW;
       T* ac = acc + long(co) * R * kWide;
-      // The wide patches' sum in registers (the clipped ones go straight to acc, so nothing
-      // takes v's address and it stays in registers), added to acc at the end.
       V v[R];
 #pragma GCC unroll 40
       for (int r = 0; r < R; ++r) v[r] = V{};
       T gsum = T(0);
-      for (int k = begin; k < end; ++k) {
-        const long o = order[size_t(k)];
-        const PatchStart& s = starts[a[o] - co * HW];
-        const T gv = g[o];
-        gsum += gv;
-        if (s.wide) {
-          const T* xs = xn + s.offset;
+      for (int oc = oc_lo; oc <= oc_hi; ++oc) {
+        const int n = winners_in(g, a, long(oc) * P2, long(oc + 1) * P2, lo, hi, list.data());
+        // The wide patches here; the few clipped ones (the first row and column of the
+        // convolution's output) too where AVX-512 masks their loads, else they are moved to the
+        // list's front and added to acc afterwards, so that no call inside the loop pushes v
+        // out of its registers.
+        int clipped = 0;
+        for (int k = 0; k < n; ++k) {
+          const int32_t o = list[size_t(k)];
+          const PatchStart& s = starts[a[o] - lo];
+          const T gv = g[o];
+          if (s.wide) {
+            gsum += gv;
+            const T* xs = xn + s.offset;
 #pragma GCC unroll 8
-          for (int ci = 0; ci < CI; ++ci) {
-            const T* xr = xs + ci * plane;
+            for (int ci = 0; ci < CI; ++ci) {
+              const T* xr = xs + ci * plane;
 #pragma GCC unroll 8
-            for (int i = 0; i < KH; ++i, xr += w) {
-              V xv;
-              __builtin_memcpy(&xv, xr, sizeof(V));
-              v[ci * KH + i] += gv * xv;
+              for (int i = 0; i < KH; ++i, xr += w) {
+                V xv;
+                __builtin_memcpy(&xv, xr, sizeof(V));
+                v[ci * KH + i] += gv * xv;
+              }
             }
+            continue;
           }
-        } else {
-          add_clipped_patch(xn, d, s, gv, ac);
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+          if constexpr (std::is_same_v<T, float>) {
+            // In registers too: rows outside the input skipped, columns outside masked off
+            // (a masked-off lane is never read).
+            gsum += gv;
+            const int i0 = std::max(0, -int(s.row)), i1 = std::min(KH, d.in_h - s.row);
+            unsigned m = 0;
+            for (int j = 0; j < kWide; ++j)
+              m |= unsigned(s.col + j >= 0 && s.col + j < d.in_w) << j;
+            const long base = long(s.row) * w + s.col;
+#pragma GCC unroll 8
+            for (int ci = 0; ci < CI; ++ci)
+#pragma GCC unroll 8
+              for (int i = 0; i < KH; ++i)
+                if (i >= i0 && i < i1) {
+                  const V xv =
+                      V(_mm256_maskz_loadu_ps(__mmask8(m), xn + (ci * plane + base + i * w)));
+                  v[ci * KH + i] += gv * xv;
+                }
+            continue;
+          }
+#endif
+          list[size_t(clipped++)] = o;
+        }
+        for (int k = 0; k < clipped; ++k) {
+          const int32_t o = list[size_t(k)];
+          gsum += g[o];  // (the order of gsum's terms is fixed all the same)
+          add_clipped_patch(xn, d, starts[a[o] - lo], g[o], ac);
         }
       }
 #pragma GCC unroll 40
       for (int r = 0; r < R; ++r)
         for (int j = 0; j < kWide; ++j) ac[r * kWide + j] += v[r][j];
       if (gb) gb[co] += gsum;
-      begin = end;
     }
   }
 }

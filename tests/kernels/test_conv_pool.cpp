@@ -32,6 +32,8 @@ std::vector<Case> cases() {
       // The agent's stems: 4 frames at 48x48, 8 frames at 84x84 (the compiled paths).
       {"stem_48_k4", {3, 4, 48, 48, 32, 5, 5, 2, 1}, 2, 3, 3, 2, 2, 2, 0, 1, 1},
       {"stem_84_k8", {2, 8, 84, 84, 32, 5, 5, 2, 1}, 2, 3, 3, 2, 2, 2, 0, 1, 1},
+      // The compiled path under channel windows that overlap and cross the padding.
+      {"stem_48_k4_overlap", {2, 4, 48, 48, 32, 5, 5, 2, 1}, 3, 3, 3, 1, 2, 2, 1, 1, 1},
       // The generic path: 3x3 stride 1 with padding, a 2-D pool; a 7-wide kernel.
       {"generic_3x3", {2, 3, 9, 9, 4, 3, 3, 1, 1}, 1, 2, 2, 1, 2, 2, 0, 0, 0},
       {"generic_7x7", {2, 2, 11, 11, 6, 7, 7, 2, 3}, 2, 3, 3, 2, 2, 2, 0, 1, 1},
