@@ -334,6 +334,25 @@ TEST(Conv2d, BackwardWeightAccumulatesAndIgnoresThreadCount) {
   omp_set_num_threads(saved);
 }
 
+// oneDNN's forward on a large batch with a plain output runs in chunks of a few samples (the
+// agent's stem at batch 128): every sample, the last partial chunk's too, matches the definition,
+// and the same call twice gives the same bits.
+TEST(Conv2d, OneDnnForwardInChunksMatchesTheDefinition) {
+  if (!kernels::cpu_conv_onednn_built()) GTEST_SKIP() << "built without oneDNN";
+  CpuConvScope scope;
+  kernels::set_cpu_conv(kernels::CpuConv::OneDnn);
+  const Conv2dDims d = dims(23, 4, 84, 84, 32, 5, 5, 2, 1);  // 23 x 215 KB outputs: 5 chunks + 3
+  Rng rng(13);
+  const auto x = random_vector<float>(d.batch * d.in_size(), rng);
+  const auto w = random_vector<float>(d.weight_size(), rng);
+  const auto b = random_vector<float>(d.out_c, rng);
+  std::vector<float> y(size_t(d.batch * d.out_size()), -9.f), again(y.size());
+  kernels::conv2d_forward_cpu(d, x.data(), w.data(), b.data(), y.data());
+  kernels::conv2d_forward_cpu(d, x.data(), w.data(), b.data(), again.data());
+  EXPECT_EQ(y, again);
+  EXPECT_LT(rel_error(y, Direct{d}.forward(x.data(), w.data(), b.data())), 1e-5);
+}
+
 // The blocked activation layout (Conv2dDims::blocked_in / blocked_out): element (b, c, h, w) of
 // nChw<B>c sits at ((b * C/B + c/B) * H + h) * W * B + w * B + c % B, the copies are exact, and
 // every pass gives the same bits as on NCHW tensors, on each backend (the reference runs on NCHW
