@@ -196,8 +196,8 @@ void BM_Pool(benchmark::State& state, int hw, int batch, PoolVersion version) {
 // The stem's weight gradient from the pool's output gradient (ReLU after the pool: about half
 // of it zero): the pool's backward scatter + im2col + GEMM (the reference, as the torso ran it
 // before), against kernels::conv2d_backward_weight_pooled_cpu.
-void BM_StemPooledWeightGrad(benchmark::State& state, int hw, int batch, bool pooled) {
-  const Conv2dDims d{batch, 4, hw, hw, 32, 5, 5, 2, 1};
+void BM_StemPooledWeightGrad(benchmark::State& state, int hw, int frames, int batch, bool pooled) {
+  const Conv2dDims d{batch, frames, hw, hw, 32, 5, 5, 2, 1};
   relmimic::kernels::Pool3dDims p;
   p.batch = batch, p.c = d.out_c, p.h = d.out_h(), p.w = d.out_w();
   p.kc = 2, p.kh = 3, p.kw = 3, p.sc = 2, p.sh = 2, p.sw = 2, p.ph = 1, p.pw = 1;
@@ -293,14 +293,17 @@ const int registered = [] {
             ->MinTime(0.2);
       }
   for (int hw : {48, 84})
-    for (int batch : {64, 128})
-      for (bool pooled : {false, true}) {
-        const std::string name = "StemPooledWeightGrad/" + std::to_string(hw) + "/b" +
-                                 std::to_string(batch) + (pooled ? "/pooled" : "/dense");
-        benchmark::RegisterBenchmark(name.c_str(), BM_StemPooledWeightGrad, hw, batch, pooled)
-            ->Unit(benchmark::kMillisecond)
-            ->MinTime(0.2);
-      }
+    for (int frames : {4, 8})
+      for (int batch : {64, 128})
+        for (bool pooled : {false, true}) {
+          const std::string name = "StemPooledWeightGrad/" + std::to_string(hw) +
+                                   (frames == 4 ? "" : "/k" + std::to_string(frames)) + "/b" +
+                                   std::to_string(batch) + (pooled ? "/pooled" : "/dense");
+          benchmark::RegisterBenchmark(name.c_str(), BM_StemPooledWeightGrad, hw, frames, batch,
+                                       pooled)
+              ->Unit(benchmark::kMillisecond)
+              ->MinTime(0.2);
+        }
   // Stem outputs at 48x48 and 84x84 frames: 23x23 -> 12x12 and 41x41 -> 21x21.
   for (int hw : {23, 41})
     for (int batch : {8, 128})
