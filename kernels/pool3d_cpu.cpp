@@ -77,6 +77,7 @@ constexpr int kTableBelowWidth = 32;
 // The stem version's widest and tallest input plane (three 16-lane vectors per row).
 constexpr int kStemPoolMaxSize = 48;
 
+#if defined(__AVX512F__)
 // One output plane (b, oc) in plain scan order: each output's window cells in (c, h, w) order,
 // padding skipped, a strictly larger value replaces the best. The stem version's way out for
 // planes that hold a NaN (its separable passes would order a NaN's neighbours differently).
@@ -106,7 +107,6 @@ bool stem_pool_shape(const Pool3dDims& d) {
          d.w <= kStemPoolMaxSize && d.h >= 2 && d.h <= kStemPoolMaxSize;
 }
 
-#if defined(__AVX512F__)
 // The stem pool's (3, 3) / 2 window, padded by 1, over rows of at most 48 cells, with AVX-512:
 // separable passes. The first maximum of a (kh, kw) window in (h, w) order is the first maximum
 // over its rows of each row's first maximum, and the first over channels of each channel's, so
