@@ -32,14 +32,25 @@ struct Shape {
 // The agent's stem and ResBlock convs and the reward net's five convs, at both frame sizes.
 const std::vector<Shape>& shapes() {
   static const std::vector<Shape> v = {
-      {"agent_stem_48", 4, 48, 32, 5, 2, 1},        {"agent_res_1x1_16to8_12", 16, 12, 8, 1, 1, 0},
-      {"agent_res_3x3_8to8_12", 8, 12, 8, 3, 1, 1}, {"agent_res_3x3_4to4_12", 4, 12, 4, 3, 1, 1},
-      {"reward_conv1_48", 4, 48, 32, 4, 2, 1},      {"reward_conv2_24", 32, 24, 64, 4, 2, 1},
-      {"reward_conv3_12", 64, 12, 64, 3, 1, 1},     {"reward_conv4_12", 64, 12, 128, 4, 2, 1},
-      {"reward_conv5_6", 128, 6, 128, 4, 2, 1},     {"agent_stem_84", 4, 84, 32, 5, 2, 1},
-      {"reward_conv2_42", 32, 42, 64, 4, 2, 1},     {"reward_conv3_21", 64, 21, 64, 3, 1, 1},
-      {"reward_conv4_21", 64, 21, 128, 4, 2, 1},    {"reward_conv1_84", 4, 84, 32, 4, 2, 1},
+      {"agent_stem_48", 4, 48, 32, 5, 2, 1},
+      {"agent_res_1x1_16to8_12", 16, 12, 8, 1, 1, 0},
+      {"agent_res_3x3_8to8_12", 8, 12, 8, 3, 1, 1},
+      {"agent_res_3x3_4to4_12", 4, 12, 4, 3, 1, 1},
+      {"reward_conv1_48", 4, 48, 32, 4, 2, 1},
+      {"reward_conv2_24", 32, 24, 64, 4, 2, 1},
+      {"reward_conv3_12", 64, 12, 64, 3, 1, 1},
+      {"reward_conv4_12", 64, 12, 128, 4, 2, 1},
+      {"reward_conv5_6", 128, 6, 128, 4, 2, 1},
+      {"agent_stem_84", 4, 84, 32, 5, 2, 1},
+      {"reward_conv2_42", 32, 42, 64, 4, 2, 1},
+      {"reward_conv3_21", 64, 21, 64, 3, 1, 1},
+      {"reward_conv4_21", 64, 21, 128, 4, 2, 1},
+      {"reward_conv1_84", 4, 84, 32, 4, 2, 1},
       {"reward_conv5_10", 128, 10, 128, 4, 2, 1},
+      {"agent_res_1x1_16to8_21", 16, 21, 8, 1, 1, 0},
+      {"agent_res_1x1_8to16_21", 8, 21, 16, 1, 1, 0},
+      {"agent_res_3x3_8to8_21", 8, 21, 8, 3, 1, 1},
+      {"agent_res_3x3_4to4_21", 4, 21, 4, 3, 1, 1},
   };
   return v;
 }
