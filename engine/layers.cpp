@@ -221,14 +221,13 @@ Tensor Standardize<T>::forward(const Tensor& x_u8) {
 
 template <class T>
 ResidualBlock<T>::ResidualBlock(Build<T>& b, const std::string& name, int channels, int height,
-                                int width, Rng& rng)
+                                int width, Rng& rng, bool input_from_relu)
     : name_("residual block '" + name + "'"),
       dev_(b.device()),
       c_(channels),
       h_(height),
       w_(width),
       max_batch_(b.max_batch),
-      a0_(b, kernels::Act::ReLU, long(channels) * height * width),
       a1_(b, kernels::Act::ReLU, long(channels / 2) * height * width),
       a2_(b, kernels::Act::ReLU, long(channels / 2) * height * width),
       c0_(b, name + ".conv0",
@@ -247,6 +246,7 @@ ResidualBlock<T>::ResidualBlock(Build<T>& b, const std::string& name, int channe
           {.in_c = channels / 2, .in_h = height, .in_w = width, .out_c = channels, .kernel = 1},
           rng) {
   RM_CHECK(channels >= 2 && channels % 2 == 0, name_, ": channels must be even, got ", channels);
+  if (!input_from_relu) a0_.emplace(b, kernels::Act::ReLU, long(channels) * height * width);
   y_ = b.arena.template tensor<T>({b.max_batch, channels, height, width});
   dx_ = b.arena.template tensor<T>({b.max_batch, channels, height, width});
 }
@@ -255,15 +255,16 @@ ResidualBlock<T>::ResidualBlock(Build<T>& b, const std::string& name, int channe
 template <class T>
 Tensor ResidualBlock<T>::forward(const Tensor& x) {
   const int B = checked_batch(x, dtype_of<T>(), dev_, {c_, h_, w_}, max_batch_, name_);
-  Tensor f = c2_.forward(a2_.forward(c1_.forward(a1_.forward(c0_.forward(a0_.forward(x))))));
+  Tensor f =
+      c2_.forward(a2_.forward(c1_.forward(a1_.forward(c0_.forward(a0_ ? a0_->forward(x) : x)))));
   ops::add(dev_, x.numel(), x.data<T>(), f.data<T>(), y_.template data<T>());
   return rows(y_, B, x.shape());
 }
 
 template <class T>
 Tensor ResidualBlock<T>::backward(const Tensor& dy) {
-  Tensor df =
-      a0_.backward(c0_.backward(a1_.backward(c1_.backward(a2_.backward(c2_.backward(dy))))));
+  Tensor df = c0_.backward(a1_.backward(c1_.backward(a2_.backward(c2_.backward(dy)))));
+  if (a0_) df = a0_->backward(df);
   ops::add(dev_, dy.numel(), dy.data<T>(), df.data<T>(), dx_.template data<T>());
   return rows(dx_, int(dy.dim(0)), dy.shape());
 }
@@ -275,7 +276,8 @@ long ResidualBlock<T>::params() const {
 
 template <class T>
 long ResidualBlock<T>::flops() const {
-  return a0_.flops() + c0_.flops() + a1_.flops() + c1_.flops() + a2_.flops() + c2_.flops() +
+  // The first ReLU counts whether it runs or not: the architecture has it (Table 2's FLOPs).
+  return long(c_) * h_ * w_ + c0_.flops() + a1_.flops() + c1_.flops() + a2_.flops() + c2_.flops() +
          long(c_) * h_ * w_;
 }
 

@@ -329,11 +329,16 @@ class RelationalBlock {
 
 // Pre-activation residual block on [B, c, H, W] (m = c/2):
 // F = ReLU -> conv1x1(c->m) -> ReLU -> conv3x3(m->m, pad 1) -> ReLU -> conv1x1(m->c); out = x + F.
+// input_from_relu: the block's input is a ReLU's output (the agent torso's rows 3 and 7 end in
+// one), so F's first ReLU is skipped: its forward is the identity on x >= 0, and the gradient it
+// would zero where x = 0 is zeroed by that earlier ReLU's backward, after the skip's add, all the
+// same. The network's outputs and gradients keep their bits; the block's own dx differs where
+// x = 0.
 template <class T>
 class ResidualBlock {
  public:
-  ResidualBlock(Build<T>& b, const std::string& name, int channels, int height, int width,
-                Rng& rng);
+  ResidualBlock(Build<T>& b, const std::string& name, int channels, int height, int width, Rng& rng,
+                bool input_from_relu = false);
   Tensor forward(const Tensor& x);
   Tensor backward(const Tensor& dy);
   long params() const;
@@ -344,7 +349,8 @@ class ResidualBlock {
   std::string name_;
   Device dev_;
   int c_, h_, w_, max_batch_;
-  Activation<T> a0_, a1_, a2_;
+  std::optional<Activation<T>> a0_;  // absent with input_from_relu
+  Activation<T> a1_, a2_;
   Conv2d<T> c0_, c1_, c2_;
   Tensor y_, dx_;
 };

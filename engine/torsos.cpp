@@ -225,7 +225,9 @@ class ImpalaTorso final : public Torso<T> {
 // dy where the window's maximum is positive, 0 elsewhere. The torso pools first and applies the
 // ReLU to the pooled tensor, 7x smaller after row 3 (half after row 7): that ReLU and its
 // backward were ~10 % of a PPO minibatch on the CPU at 48x48. The stem's weight gradient comes
-// straight from the first pool's winners on the CPU (Conv2d::backward_through_pool).
+// straight from the first pool's winners on the CPU (Conv2d::backward_through_pool). The
+// ResBlocks right after those ReLUs (rows 4 and 8) skip their own first ReLU, the identity on
+// the ReLU's output, with the same bits (ResidualBlock's input_from_relu).
 
 template <class T>
 class AgentTorso final : public Torso<T> {
@@ -237,13 +239,13 @@ class AgentTorso final : public Torso<T> {
         p1_(b, pool1(sample_shape(c1_))),
         a1_(b, Act::ReLU, sample_shape(p1_).numel()),
         rb1_(b, "agent.res1", int(sample_shape(p1_)[1]), int(sample_shape(p1_)[2]),
-             int(sample_shape(p1_)[3]), rng),
+             int(sample_shape(p1_)[3]), rng, /*input_from_relu=*/true),
         rb2_(b, "agent.res2", int(sample_shape(p1_)[1]), int(sample_shape(p1_)[2]),
              int(sample_shape(p1_)[3]), rng),
         p2_(b, pool2(sample_shape(p1_))),
         a2_(b, Act::ReLU, sample_shape(p2_).numel()),
         rb3_(b, "agent.res3", int(sample_shape(p2_)[1]), int(sample_shape(p2_)[2]),
-             int(sample_shape(p2_)[3]), rng),
+             int(sample_shape(p2_)[3]), rng, /*input_from_relu=*/true),
         rb4_(b, "agent.res4", int(sample_shape(p2_)[1]), int(sample_shape(p2_)[2]),
              int(sample_shape(p2_)[3]), rng),
         a3_(b, Act::ReLU, sample_shape(p2_).numel()),

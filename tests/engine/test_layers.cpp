@@ -172,6 +172,46 @@ TEST(ResidualBlock, ComputesXPlusTheBottleneck) {
   EXPECT_DOUBLE_EQ(y.data<double>()[1], -4.0 - 7.0);
 }
 
+// After a ReLU (the agent torso's rows 3 and 7), a block built with input_from_relu skips its
+// first ReLU: the composition ReLU -> block gives the same bits, forward and backward (the input
+// gradient through the ReLU, every weight gradient), as with the block's own first ReLU.
+TEST(ResidualBlock, SkippingTheFirstReluAfterAReluKeepsTheBits) {
+  struct Net {
+    World w{3};
+    Rng rng{23};
+    Activation<double> relu{w.build, Act::ReLU, 4 * 5 * 5};
+    ResidualBlock<double> rb;
+    explicit Net(bool skip) : rb(w.build, "rb", 4, 5, 5, rng, skip) {}
+  };
+  Net plain(false), skipping(true);
+  ASSERT_EQ(plain.w.params.size(), skipping.w.params.size());
+  EXPECT_EQ(plain.rb.flops(), skipping.rb.flops());
+  Rng rng(29);
+  // Inputs with exact zeros and negatives, so that the ReLU's zeros matter.
+  Tensor x = random_tensor({3, 4, 5, 5}, rng);
+  for (long i = 0; i < x.numel(); i += 7) x.data<double>()[i] = 0.0;
+  const Tensor dy = random_tensor({3, 4, 5, 5}, rng);
+  std::vector<double> out[2], dx[2], grads[2];
+  Net* nets[2] = {&plain, &skipping};
+  for (int k = 0; k < 2; ++k) {
+    Net& n = *nets[k];
+    testing::fill_uniform(n.w.params.values(), n.w.params.size(), rng, -0.5, 0.5);
+    if (k == 1)  // the same weights as the plain block
+      std::copy(plain.w.params.values(), plain.w.params.values() + plain.w.params.size(),
+                n.w.params.values());
+    n.w.params.zero_grad();
+    out[k] = testing::to_vector(n.rb.forward(n.relu.forward(x)));
+    dx[k] = testing::to_vector(n.relu.backward(n.rb.backward(dy)));
+    grads[k].assign(n.w.params.grads(), n.w.params.grads() + n.w.params.size());
+  }
+  EXPECT_EQ(out[0], out[1]);
+  EXPECT_EQ(dx[0], dx[1]);
+  EXPECT_EQ(grads[0], grads[1]);
+  // The block's own input gradient is where they differ: without the ReLU's mask.
+  EXPECT_NE(testing::to_vector(plain.rb.backward(dy)),
+            testing::to_vector(skipping.rb.backward(dy)));
+}
+
 TEST(Layers, ParameterCountsOfThePaperBlocks) {
   World w(1, false);
   Rng rng(1);
