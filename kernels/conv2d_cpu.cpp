@@ -138,7 +138,15 @@ void check_conv2d_dims(const Conv2dDims& d, const char* who) {
 namespace {
 
 // Per-thread scratch that only grows, so steady-state calls allocate nothing.
-enum Slot { kCol = 0, kRows = 1, kPartial = 2, kPlainIn = 3, kPlainOut = 4, kSlots = 5 };
+enum Slot {
+  kCol = 0,
+  kRows = 1,
+  kPartial = 2,
+  kPlainIn = 3,
+  kPlainOut = 4,
+  kFlipped = 5,
+  kSlots = 6
+};
 template <class T>
 T* scratch(Slot slot, size_t n) {
   thread_local std::vector<T> bufs[kSlots];
@@ -169,8 +177,9 @@ bool is_pointwise(const Conv2dDims& d) {
 // im2col + GEMM is faster, 2-20x so for oneDNN's backward weights of the stems at batch 8; and
 // the backward weights of stride-1 spatial convs with fewer channels too (the agent ResBlocks'
 // 3x3 convs on 4 and 8 channels: 1.4-3.4x at batch 8 to 128 on 1 and 2 threads,
-// bench/results/cpu_agent_pool.txt), while their backward input stays on GEMM
-// (oneDNN's loses on 4 channels). 1x1 convs stay on GEMM in every pass.
+// bench/results/cpu_agent_pool.txt), while their backward input runs as oneDNN's forward with
+// the flipped kernel (backward_input_as_forward; oneDNN's own backward input loses on 4
+// channels). 1x1 convs stay on GEMM in every pass.
 enum class Pass { forward, backward_input, backward_weight };
 [[maybe_unused]] bool on_onednn(const Conv2dDims& d, Pass pass) {
   if (d.kh == 1 && d.kw == 1) return false;
@@ -418,6 +427,36 @@ void conv2d_forward_cpu(const Conv2dDims& d, const T* x, const T* w, const T* b,
   });
 }
 
+#ifdef RELMIMIC_WITH_ONEDNN
+namespace {
+// A stride-1 conv with an odd square kernel padded to keep the map's size: its input gradient is
+// the forward convolution of dy with the kernel turned by 180 degrees and its channels swapped.
+bool same_padded_stride1(const Conv2dDims& d) {
+  return d.stride == 1 && d.kh == d.kw && d.kh % 2 == 1 && d.kh > 1 && d.pad == d.kh / 2;
+}
+
+// dx through oneDNN's forward with the flipped kernel, for the small same-padded convs whose
+// input gradient stays off oneDNN's backward (the agent ResBlocks' 3x3 convs on 4 and 8
+// channels): 1.8-3x im2col + GEMM's col2im at 12x12 and 21x21 maps, batch 8 and 128, one
+// thread (bench_conv_cpu Conv/agent_res_3x3_*: fwd/onednn against bwd_input/im2col_gemm).
+bool backward_input_as_forward(const Conv2dDims& d, const float* dy, const float* w, float* dx) {
+  if (!same_padded_stride1(d) || d.in_c >= 32 || cpu_conv() != CpuConv::OneDnn) return false;
+  const int k = d.kh, taps = k * k;
+  float* wt = scratch<float>(kFlipped, size_t(d.weight_size()));
+  for (int co = 0; co < d.out_c; ++co)
+    for (int ci = 0; ci < d.in_c; ++ci) {
+      const float* src = w + (long(co) * d.in_c + ci) * taps;
+      float* dst = wt + (long(ci) * d.out_c + co) * taps;
+      for (int t = 0; t < taps; ++t) dst[taps - 1 - t] = src[t];
+    }
+  Conv2dDims t = d;
+  t.in_c = d.out_c, t.out_c = d.in_c;
+  t.blocked_in = d.blocked_out, t.blocked_out = d.blocked_in;
+  return onednn::forward(t, dy, wt, nullptr, dx);
+}
+}  // namespace
+#endif
+
 template <class T>
 void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* dx) {
   check_conv2d_dims(d, "conv2d_backward_input_cpu");
@@ -427,6 +466,7 @@ void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* 
 #ifdef RELMIMIC_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>) {
     if (on_onednn(d, Pass::backward_input) && onednn::backward_input(d, dy, w, dx)) return;
+    if (!on_onednn(d, Pass::backward_input) && backward_input_as_forward(d, dy, w, dx)) return;
     if (blocked) {
       float* dxp = plain_side(d, true, dx, false);
       conv2d_backward_input_cpu<float>(nchw(d), plain_side(d, false, dy, true), w, dxp);

@@ -130,7 +130,9 @@ TEST_P(Conv2dSmall, BackwardMatchesFiniteDifferences) {
 INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dSmall, ::testing::Range(0, int(small_cases().size())));
 
 // Every conv of the paper's networks (Non-local agent, reward net, Nature CNN, IMPALA), batch 2
-// (on oneDNN the 3x3 convs with channels in multiples of 16 take its Winograd kernels),
+// (on oneDNN the 3x3 convs with channels in multiples of 16 take its Winograd kernels, and the
+// same-padded ones with fewer than 32 input channels get dx from its forward with the flipped
+// kernel),
 // in float against the direct loop in double, on each CPU backend; backward_weight accumulates
 // (a second call doubles dw and db) and repeats bit for bit.
 TEST(Conv2d, NetworkShapesFloatMatchDirectLoop) {
@@ -141,6 +143,8 @@ TEST(Conv2d, NetworkShapesFloatMatchDirectLoop) {
       dims(2, 16, 21, 21, 8, 1, 1, 1, 0),    // ResBlock(16) 1x1 in
       dims(2, 8, 21, 21, 8, 3, 3, 1, 1),     // ResBlock 3x3 p1
       dims(2, 8, 21, 21, 16, 1, 1, 1, 0),    // ResBlock 1x1 out
+      dims(2, 4, 12, 12, 4, 3, 3, 1, 1),     // ResBlock(8) 3x3 at 48x48 frames
+      dims(2, 3, 9, 7, 5, 5, 5, 1, 2),       // same-padded 5x5, channels and sides unequal
       dims(2, k, 84, 84, 32, 4, 4, 2, 1),    // reward net -> 42x42x32
       dims(2, 32, 42, 42, 64, 4, 4, 2, 1),   // -> 21x21x64
       dims(2, 64, 21, 21, 64, 3, 3, 1, 1),   // 21x21x64
