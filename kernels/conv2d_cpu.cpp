@@ -435,12 +435,12 @@ bool same_padded_stride1(const Conv2dDims& d) {
   return d.stride == 1 && d.kh == d.kw && d.kh % 2 == 1 && d.kh > 1 && d.pad == d.kh / 2;
 }
 
-// dx through oneDNN's forward with the flipped kernel, for the small same-padded convs whose
-// input gradient stays off oneDNN's backward (the agent ResBlocks' 3x3 convs on 4 and 8
+// dx through oneDNN's forward with the flipped kernel, for the same-padded convs whose input
+// gradient on_onednn keeps off oneDNN's backward (the agent ResBlocks' 3x3 convs on 4 and 8
 // channels): 1.8-3x im2col + GEMM's col2im at 12x12 and 21x21 maps, batch 8 and 128, one
 // thread (bench_conv_cpu Conv/agent_res_3x3_*: fwd/onednn against bwd_input/im2col_gemm).
 bool backward_input_as_forward(const Conv2dDims& d, const float* dy, const float* w, float* dx) {
-  if (!same_padded_stride1(d) || d.in_c >= 32 || cpu_conv() != CpuConv::OneDnn) return false;
+  if (!same_padded_stride1(d) || cpu_conv() != CpuConv::OneDnn) return false;
   const int k = d.kh, taps = k * k;
   float* wt = scratch<float>(kFlipped, size_t(d.weight_size()));
   for (int co = 0; co < d.out_c; ++co)
@@ -465,8 +465,9 @@ void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* 
   [[maybe_unused]] const bool blocked = has_blocked<T>(d, "conv2d_backward_input_cpu");
 #ifdef RELMIMIC_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>) {
-    if (on_onednn(d, Pass::backward_input) && onednn::backward_input(d, dy, w, dx)) return;
-    if (!on_onednn(d, Pass::backward_input) && backward_input_as_forward(d, dy, w, dx)) return;
+    if (on_onednn(d, Pass::backward_input) ? onednn::backward_input(d, dy, w, dx)
+                                           : backward_input_as_forward(d, dy, w, dx))
+      return;
     if (blocked) {
       float* dxp = plain_side(d, true, dx, false);
       conv2d_backward_input_cpu<float>(nchw(d), plain_side(d, false, dy, true), w, dxp);
