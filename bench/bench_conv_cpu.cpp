@@ -55,7 +55,9 @@ const std::vector<Shape>& shapes() {
   return v;
 }
 
-enum Impl { kReference, kOneDnn };
+// kPhased: the backward passes of a stride-2 conv with an even kernel as oneDNN's stride-1 conv
+// over the input's four phases (conv2d_cpu.cpp, phase_split), through conv2d_*_cpu.
+enum Impl { kReference, kOneDnn, kPhased };
 enum Pass { kForward, kBackwardInput, kBackwardWeight };
 
 // A conv's operands, uniform in [-1, 1], and its outputs.
@@ -79,7 +81,7 @@ void BM_Conv(benchmark::State& state, Shape s, int batch, Pass pass, Impl impl) 
   ConvData c(d, 1);
   auto &x = c.x, &w = c.w, &b = c.b, &dy = c.dy, &y = c.y, &dx = c.dx, &dw = c.dw, &db = c.db;
 #ifndef RELMIMIC_WITH_ONEDNN
-  if (impl == kOneDnn) {
+  if (impl != kReference) {
     state.SkipWithError("relmimic was built without oneDNN");
     return;
   }
@@ -96,6 +98,18 @@ void BM_Conv(benchmark::State& state, Shape s, int batch, Pass pass, Impl impl) 
     }
 #ifdef RELMIMIC_WITH_ONEDNN
     namespace dnn = relmimic::kernels::onednn;
+    if (impl == kPhased) {
+      // dy in oneDNN's blocked layout, as the reward net's conv2 hands it to conv1.
+      Conv2dDims b = d;
+      b.blocked_out = dnn::activation_block() > 0 && d.out_c % dnn::activation_block() == 0;
+      relmimic::kernels::set_cpu_conv(relmimic::kernels::CpuConv::OneDnn);
+      if (pass == kBackwardInput)
+        relmimic::kernels::conv2d_backward_input_cpu(b, dy.data(), w.data(), dx.data());
+      else
+        relmimic::kernels::conv2d_backward_weight_cpu(b, x.data(), dy.data(), dw.data(), db.data());
+      relmimic::kernels::set_cpu_conv(relmimic::kernels::CpuConv::Reference);
+      return true;
+    }
     if (pass == kForward) return dnn::forward(d, x.data(), w.data(), b.data(), y.data());
     if (pass == kBackwardInput) return dnn::backward_input(d, dy.data(), w.data(), dx.data());
     return dnn::backward_weight(d, x.data(), dy.data(), dw.data(), db.data());
@@ -338,11 +352,13 @@ const int registered = [] {
               ->Unit(benchmark::kMillisecond)
               ->MinTime(0.2);
         }
-  const char* impls[] = {"im2col_gemm", "onednn"};
+  const char* impls[] = {"im2col_gemm", "onednn", "phased"};
   for (const Shape& s : shapes())
     for (int batch : {8, 64, 128})
       for (int p = 0; p < 3; ++p)
-        for (int i = 0; i < 2; ++i) {
+        for (int i = 0; i < 3; ++i) {
+          const bool phased = s.stride == 2 && s.k % 2 == 0 && s.in_c < 32 && p != kForward;
+          if (i == kPhased && !phased) continue;
           const std::string name = std::string("Conv/") + s.name + "/b" + std::to_string(batch) +
                                    "/" + passes[p] + "/" + impls[i];
           benchmark::RegisterBenchmark(name.c_str(), BM_Conv, s, batch, Pass(p), Impl(i))

@@ -145,7 +145,9 @@ enum Slot {
   kPlainIn = 3,
   kPlainOut = 4,
   kFlipped = 5,
-  kSlots = 6
+  kPhases = 6,
+  kPhaseWeights = 7,
+  kSlots = 8
 };
 template <class T>
 T* scratch(Slot slot, size_t n) {
@@ -179,7 +181,9 @@ bool is_pointwise(const Conv2dDims& d) {
 // 3x3 convs on 4 and 8 channels: 1.4-3.4x at batch 8 to 128 on 1 and 2 threads,
 // bench/results/cpu_agent_pool.txt), while their backward input runs as oneDNN's forward with
 // the flipped kernel (backward_input_as_forward; oneDNN's own backward input loses on 4
-// channels). 1x1 convs stay on GEMM in every pass.
+// channels), and the backward passes of stride-2 convs with even kernels (the reward net's
+// conv1) run as oneDNN's stride-1 conv over the input's four phases (phase_split). 1x1 convs
+// stay on GEMM in every pass.
 enum class Pass { forward, backward_input, backward_weight };
 [[maybe_unused]] bool on_onednn(const Conv2dDims& d, Pass pass) {
   if (d.kh == 1 && d.kw == 1) return false;
@@ -454,6 +458,139 @@ bool backward_input_as_forward(const Conv2dDims& d, const float* dy, const float
   t.blocked_in = d.blocked_out, t.blocked_out = d.blocked_in;
   return onednn::forward(t, dy, wt, nullptr, dx);
 }
+
+// A stride-2 conv whose kernel has even sides is a stride-1 conv with half the kernel over the
+// input's four phases stacked as channels (space to depth): channel c*4 + r*2 + s of the phase
+// tensor holds S[m][m'] = x_padded[2m + r][2m' + s], and kernel tap (2i + r, 2j + s) of channel c
+// becomes tap (i, j) of that channel. With 4x the input channels oneDNN's backward passes beat
+// im2col + GEMM where on_onednn keeps the stem-like convs (fewer than 32 input channels, NCHW
+// input) off them: the reward net's conv1 on 4 frames (bench_conv_cpu Conv/reward_conv1_*:
+// bwd_input/onednn and bwd_weight/onednn). The phase tensor is written in oneDNN's blocked
+// layout when its channels fill whole blocks, so the primitive reads it without a reorder.
+bool phase_split(const Conv2dDims& d) {
+  return d.stride == 2 && d.kh % 2 == 0 && d.kw % 2 == 0 && !d.blocked_in && d.in_c < 32 &&
+         cpu_conv() == CpuConv::OneDnn;
+}
+
+// The stride-1 conv over the phase tensor: same output, half the kernel, no padding.
+Conv2dDims phase_dims(const Conv2dDims& d) {
+  Conv2dDims p = d;
+  p.in_c = 4 * d.in_c, p.kh = d.kh / 2, p.kw = d.kw / 2, p.stride = 1, p.pad = 0;
+  p.in_h = d.out_h() + p.kh - 1, p.in_w = d.out_w() + p.kw - 1;
+  const int B = onednn::activation_block();
+  p.blocked_in = B > 0 && p.in_c % B == 0;
+  return p;
+}
+
+// Where element (n, k, m, m') of the phase tensor of p lives (NCHW, or blocked by B channels).
+struct PhaseIndex {
+  long B, blocks, plane, w;
+  explicit PhaseIndex(const Conv2dDims& p)
+      : B(p.blocked_in ? onednn::activation_block() : 1),
+        blocks(p.in_c / B),
+        plane(long(p.in_h) * p.in_w),
+        w(p.in_w) {}
+  long operator()(long n, long k, long m, long mw) const {
+    return ((n * blocks + k / B) * plane + m * w + mw) * B + k % B;
+  }
+};
+
+// x (NCHW) -> phase tensor S (forward = true), or dS -> dx (false, overwriting dx; input pixels
+// that no output sees get 0). Phase (r, s) of row m, column m' is input pixel
+// (2m + r - pad, 2m' + s - pad); columns m' in [lo, hi) of phase s lie inside the input.
+void phase_copy(const Conv2dDims& d, const Conv2dDims& p, const float* src, float* dst,
+                bool forward) {
+  const PhaseIndex at(p);
+  const int H = d.in_h, W = d.in_w, pad = d.pad, B = int(at.B);
+  int lo[2], hi[2];
+  for (int s = 0; s < 2; ++s) {  // 0 <= 2m' + s - pad < W
+    lo[s] = std::min(p.in_w, std::max(0, (pad - s + 1) / 2));
+    hi[s] = std::max(lo[s], std::min(p.in_w, (W - 1 + pad - s) / 2 + 1));
+  }
+  const int threads = cpu_threads(double(d.batch) * p.in_size());
+  for_each_index(threads > 1, d.batch, [&](int n) {
+    for (int c = 0; c < d.in_c; ++c) {
+      const long plane = (long(n) * d.in_c + c) * H * W;
+      if (forward) {
+        const float* xc = src + plane;
+        for (int r = 0; r < 2; ++r)
+          for (int m = 0; m < p.in_h; ++m) {
+            const int u = 2 * m + r - pad;
+            for (int s = 0; s < 2; ++s) {
+              float* row = dst + at(n, c * 4 + r * 2 + s, m, 0);
+              if (u < 0 || u >= H) {
+                for (int mw = 0; mw < p.in_w; ++mw) row[mw * B] = 0.f;
+                continue;
+              }
+              const float* xr = xc + long(u) * W;
+              const int off = s - pad;
+              for (int mw = 0; mw < lo[s]; ++mw) row[mw * B] = 0.f;
+              for (int mw = lo[s]; mw < hi[s]; ++mw) row[mw * B] = xr[2 * mw + off];
+              for (int mw = hi[s]; mw < p.in_w; ++mw) row[mw * B] = 0.f;
+            }
+          }
+      } else {
+        float* dxc = dst + plane;
+        for (int u = 0; u < H; ++u) {
+          const int m = (u + pad) / 2, r = (u + pad) % 2;
+          float* dr = dxc + long(u) * W;
+          if (m >= p.in_h) {
+            std::fill(dr, dr + W, 0.f);
+            continue;
+          }
+          for (int s = 0; s < 2; ++s) {
+            const float* row = src + at(n, c * 4 + r * 2 + s, m, 0);
+            const int off = s - pad;
+            for (int mw = lo[s]; mw < hi[s]; ++mw) dr[2 * mw + off] = row[mw * B];
+          }
+          // Columns beyond the last phase column no output sees.
+          for (int v = 2 * std::max(hi[0], hi[1]) - pad; v < W; ++v)
+            if (v >= 0) dr[v] = 0.f;
+        }
+      }
+    }
+  });
+}
+
+// Index of kernel tap (i, j) of phase channel c*4 + r*2 + s in the original [out_c, in_c, kh, kw]
+// weights.
+long phase_tap(const Conv2dDims& d, int o, int c, int r, int s, int i, int j) {
+  return ((long(o) * d.in_c + c) * d.kh + 2 * i + r) * d.kw + 2 * j + s;
+}
+
+bool backward_input_phased(const Conv2dDims& d, const float* dy, const float* w, float* dx) {
+  if (!phase_split(d)) return false;
+  const Conv2dDims p = phase_dims(d);
+  float* w2 = scratch<float>(kPhaseWeights, size_t(p.weight_size()));
+  long t = 0;
+  for (int o = 0; o < d.out_c; ++o)
+    for (int c = 0; c < d.in_c; ++c)
+      for (int rs = 0; rs < 4; ++rs)
+        for (int i = 0; i < p.kh; ++i)
+          for (int j = 0; j < p.kw; ++j) w2[t++] = w[phase_tap(d, o, c, rs / 2, rs % 2, i, j)];
+  float* ds = scratch<float>(kPhases, size_t(d.batch) * size_t(p.in_size()));
+  if (!onednn::backward_input(p, dy, w2, ds)) return false;
+  phase_copy(d, p, ds, dx, false);
+  return true;
+}
+
+bool backward_weight_phased(const Conv2dDims& d, const float* x, const float* dy, float* dw,
+                            float* db) {
+  if (!phase_split(d)) return false;
+  const Conv2dDims p = phase_dims(d);
+  float* s = scratch<float>(kPhases, size_t(d.batch) * size_t(p.in_size()));
+  phase_copy(d, p, x, s, true);
+  float* dw2 = scratch<float>(kPhaseWeights, size_t(p.weight_size()));
+  std::fill(dw2, dw2 + p.weight_size(), 0.f);
+  if (!onednn::backward_weight(p, s, dy, dw2, db)) return false;
+  long t = 0;
+  for (int o = 0; o < d.out_c; ++o)
+    for (int c = 0; c < d.in_c; ++c)
+      for (int rs = 0; rs < 4; ++rs)
+        for (int i = 0; i < p.kh; ++i)
+          for (int j = 0; j < p.kw; ++j) dw[phase_tap(d, o, c, rs / 2, rs % 2, i, j)] += dw2[t++];
+  return true;
+}
 }  // namespace
 #endif
 
@@ -465,8 +602,9 @@ void conv2d_backward_input_cpu(const Conv2dDims& d, const T* dy, const T* w, T* 
   [[maybe_unused]] const bool blocked = has_blocked<T>(d, "conv2d_backward_input_cpu");
 #ifdef RELMIMIC_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>) {
-    if (on_onednn(d, Pass::backward_input) ? onednn::backward_input(d, dy, w, dx)
-                                           : backward_input_as_forward(d, dy, w, dx))
+    if (on_onednn(d, Pass::backward_input)
+            ? onednn::backward_input(d, dy, w, dx)
+            : backward_input_as_forward(d, dy, w, dx) || backward_input_phased(d, dy, w, dx))
       return;
     if (blocked) {
       float* dxp = plain_side(d, true, dx, false);
@@ -502,7 +640,9 @@ void conv2d_backward_weight_cpu(const Conv2dDims& d, const T* x, const T* dy, T*
   [[maybe_unused]] const bool blocked = has_blocked<T>(d, "conv2d_backward_weight_cpu");
 #ifdef RELMIMIC_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>) {
-    if (on_onednn(d, Pass::backward_weight) && onednn::backward_weight(d, x, dy, dw, db)) return;
+    if (on_onednn(d, Pass::backward_weight) ? onednn::backward_weight(d, x, dy, dw, db)
+                                            : backward_weight_phased(d, x, dy, dw, db))
+      return;
     if (blocked)
       return conv2d_backward_weight_cpu<float>(nchw(d), plain_side(d, true, x, true),
                                                plain_side(d, false, dy, true), dw, db);

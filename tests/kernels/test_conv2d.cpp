@@ -357,6 +357,56 @@ TEST(Conv2d, OneDnnForwardInChunksMatchesTheDefinition) {
   EXPECT_LT(rel_error(y, Direct{d}.forward(x.data(), w.data(), b.data())), 1e-5);
 }
 
+// The backward passes of stride-2 convs with even kernels and few input channels, which run as
+// oneDNN's stride-1 conv over the input's four phases (conv2d_cpu.cpp, phase_split): the reward
+// net's conv1, odd sides, phase tensors of one, two and a partial channel block, a non-square
+// kernel, padding past the kernel's half and input pixels no output sees (their gradient is 0),
+// with dy NCHW and blocked; dW and db accumulate.
+TEST(Conv2d, StrideTwoBackwardOverPhasesMatchesTheDefinition) {
+  if (!kernels::cpu_conv_onednn_built()) GTEST_SKIP() << "built without oneDNN";
+  CpuConvScope scope;
+  kernels::set_cpu_conv(kernels::CpuConv::OneDnn);
+  const int B = kernels::cpu_conv_block();
+  const std::vector<Conv2dDims> cases = {
+      dims(3, 4, 84, 84, 32, 4, 4, 2, 1),  // reward conv1 -> 42x42x32
+      dims(2, 8, 47, 45, 16, 4, 4, 2, 1),  // odd sides, 32 phase channels
+      dims(2, 3, 11, 10, 5, 2, 2, 2, 0),   // 12 phase channels
+      dims(2, 2, 9, 13, 3, 6, 4, 2, 2),    // non-square kernel
+      dims(2, 4, 10, 10, 8, 4, 4, 2, 3),   // pad 3
+      dims(2, 4, 11, 11, 8, 2, 2, 2, 0),   // the last row and column feed no output
+  };
+  for (const Conv2dDims& plain : cases)
+    for (const bool blocked_dy : {false, true}) {
+      if (blocked_dy && (B == 0 || plain.out_c % B != 0)) continue;
+      SCOPED_TRACE(::testing::Message()
+                   << plain.in_c << "x" << plain.in_h << "x" << plain.in_w << " -> " << plain.out_c
+                   << " k" << plain.kh << "x" << plain.kw << " p" << plain.pad << " blocked dy "
+                   << blocked_dy);
+      Conv2dDims d = plain;
+      d.blocked_out = blocked_dy;
+      Rng rng(17);
+      const auto x = random_vector<float>(d.batch * d.in_size(), rng);
+      const auto w = random_vector<float>(d.weight_size(), rng, -0.1, 0.1);
+      const auto dy = random_vector<float>(d.batch * d.out_size(), rng);
+      std::vector<float> dyb = dy;
+      if (blocked_dy)
+        kernels::cpu_nchw_to_blocked(d.batch, d.out_c, d.out_h(), d.out_w(), dy.data(), dyb.data());
+      std::vector<float> dx(x.size(), -7.f), dw(w.size(), 0.5f), db(size_t(d.out_c), 0.5f);
+      kernels::conv2d_backward_input_cpu(d, dyb.data(), w.data(), dx.data());
+      kernels::conv2d_backward_weight_cpu(d, x.data(), dyb.data(), dw.data(), db.data());
+      std::vector<double> rdx, rdw, rdb;
+      Direct{plain}.backward(x.data(), w.data(), dy.data(), rdx, rdw, rdb);
+      for (auto& v : rdw) v += 0.5;
+      for (auto& v : rdb) v += 0.5;
+      EXPECT_LT(rel_error(dx, rdx), 1e-5);
+      EXPECT_LT(rel_error(dw, rdw), 1e-5);
+      EXPECT_LT(rel_error(db, rdb), 1e-5);
+      // Pixels that no output sees get exactly 0 (the definition's sum is empty there).
+      for (size_t i = 0; i < dx.size(); ++i)
+        if (rdx[i] == 0.0) ASSERT_EQ(dx[i], 0.f) << "at " << i;
+    }
+}
+
 // The blocked activation layout (Conv2dDims::blocked_in / blocked_out): element (b, c, h, w) of
 // nChw<B>c sits at ((b * C/B + c/B) * H + h) * W * B + w * B + c % B, the copies are exact, and
 // every pass gives the same bits as on NCHW tensors, on each backend (the reference runs on NCHW
