@@ -552,22 +552,25 @@ void phase_copy(const Conv2dDims& d, const Conv2dDims& p, const float* src, floa
   });
 }
 
-// Index of kernel tap (i, j) of phase channel c*4 + r*2 + s in the original [out_c, in_c, kh, kw]
-// weights.
-long phase_tap(const Conv2dDims& d, int o, int c, int r, int s, int i, int j) {
-  return ((long(o) * d.in_c + c) * d.kh + 2 * i + r) * d.kw + 2 * j + s;
+// f(t, i) for every tap of the phase kernel ([out_c, 4 in_c, kh/2, kw/2]): t its index there, i
+// the same tap's index in the original [out_c, in_c, kh, kw] weights (tap (2a + r, 2b + s) of
+// channel c is tap (a, b) of phase channel c*4 + r*2 + s).
+template <class F>
+void each_phase_tap(const Conv2dDims& d, const Conv2dDims& p, F f) {
+  long t = 0;
+  for (int o = 0; o < d.out_c; ++o)
+    for (int c = 0; c < d.in_c; ++c)
+      for (int rs = 0; rs < 4; ++rs)
+        for (int a = 0; a < p.kh; ++a)
+          for (int b = 0; b < p.kw; ++b)
+            f(t++, ((long(o) * d.in_c + c) * d.kh + 2 * a + rs / 2) * d.kw + 2 * b + rs % 2);
 }
 
 bool backward_input_phased(const Conv2dDims& d, const float* dy, const float* w, float* dx) {
   if (!phase_split(d)) return false;
   const Conv2dDims p = phase_dims(d);
   float* w2 = scratch<float>(kPhaseWeights, size_t(p.weight_size()));
-  long t = 0;
-  for (int o = 0; o < d.out_c; ++o)
-    for (int c = 0; c < d.in_c; ++c)
-      for (int rs = 0; rs < 4; ++rs)
-        for (int i = 0; i < p.kh; ++i)
-          for (int j = 0; j < p.kw; ++j) w2[t++] = w[phase_tap(d, o, c, rs / 2, rs % 2, i, j)];
+  each_phase_tap(d, p, [&](long t, long i) { w2[t] = w[i]; });
   float* ds = scratch<float>(kPhases, size_t(d.batch) * size_t(p.in_size()));
   if (!onednn::backward_input(p, dy, w2, ds)) return false;
   phase_copy(d, p, ds, dx, false);
@@ -583,12 +586,7 @@ bool backward_weight_phased(const Conv2dDims& d, const float* x, const float* dy
   float* dw2 = scratch<float>(kPhaseWeights, size_t(p.weight_size()));
   std::fill(dw2, dw2 + p.weight_size(), 0.f);
   if (!onednn::backward_weight(p, s, dy, dw2, db)) return false;
-  long t = 0;
-  for (int o = 0; o < d.out_c; ++o)
-    for (int c = 0; c < d.in_c; ++c)
-      for (int rs = 0; rs < 4; ++rs)
-        for (int i = 0; i < p.kh; ++i)
-          for (int j = 0; j < p.kw; ++j) dw[phase_tap(d, o, c, rs / 2, rs % 2, i, j)] += dw2[t++];
+  each_phase_tap(d, p, [&](long t, long i) { dw[i] += dw2[t]; });
   return true;
 }
 }  // namespace
