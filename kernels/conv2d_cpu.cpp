@@ -468,7 +468,7 @@ bool backward_input_as_forward(const Conv2dDims& d, const float* dy, const float
 // bwd_input/onednn and bwd_weight/onednn). The phase tensor is written in oneDNN's blocked
 // layout when its channels fill whole blocks, so the primitive reads it without a reorder.
 bool phase_split(const Conv2dDims& d) {
-  return d.stride == 2 && d.kh % 2 == 0 && d.kw % 2 == 0 && !d.blocked_in && d.in_c < 32 &&
+  return d.stride == 2 && d.kh % 2 == 0 && d.kw % 2 == 0 && !d.blocked_in &&
          cpu_conv() == CpuConv::OneDnn;
 }
 
@@ -482,73 +482,79 @@ Conv2dDims phase_dims(const Conv2dDims& d) {
   return p;
 }
 
-// Where element (n, k, m, m') of the phase tensor of p lives (NCHW, or blocked by B channels).
-struct PhaseIndex {
-  long B, blocks, plane, w;
-  explicit PhaseIndex(const Conv2dDims& p)
-      : B(p.blocked_in ? onednn::activation_block() : 1),
+// The phase tensor of d's input: where its element (n, k, m, m') lives (NCHW, or blocked by B
+// channels), and which of its columns lie inside the input. Phase (r, s) of row m, column m' is
+// input pixel (2m + r - pad, 2m' + s - pad); columns m' in [lo[s], hi[s]) of phase s are inside.
+struct PhaseMap {
+  const Conv2dDims &d, &p;
+  long B, blocks, plane;
+  int lo[2], hi[2];
+  PhaseMap(const Conv2dDims& conv, const Conv2dDims& phases)
+      : d(conv),
+        p(phases),
+        B(p.blocked_in ? onednn::activation_block() : 1),
         blocks(p.in_c / B),
-        plane(long(p.in_h) * p.in_w),
-        w(p.in_w) {}
-  long operator()(long n, long k, long m, long mw) const {
-    return ((n * blocks + k / B) * plane + m * w + mw) * B + k % B;
+        plane(long(p.in_h) * p.in_w) {
+    for (int s = 0; s < 2; ++s) {  // 0 <= 2m' + s - pad < W
+      lo[s] = std::min(p.in_w, std::max(0, (d.pad - s + 1) / 2));
+      hi[s] = std::max(lo[s], std::min(p.in_w, (d.in_w - 1 + d.pad - s) / 2 + 1));
+    }
+  }
+  long at(long n, long k, long m) const {
+    return ((n * blocks + k / B) * plane + m * p.in_w) * B + k % B;
+  }
+  // body(n) for every sample, split over the threads.
+  template <class F>
+  void each_sample(F body) const {
+    for_each_index(cpu_threads(double(d.batch) * p.in_size()) > 1, d.batch, body);
   }
 };
 
-// x (NCHW) -> phase tensor S (forward = true), or dS -> dx (false, overwriting dx; input pixels
-// that no output sees get 0). Phase (r, s) of row m, column m' is input pixel
-// (2m + r - pad, 2m' + s - pad); columns m' in [lo, hi) of phase s lie inside the input.
-void phase_copy(const Conv2dDims& d, const Conv2dDims& p, const float* src, float* dst,
-                bool forward) {
-  const PhaseIndex at(p);
-  const int H = d.in_h, W = d.in_w, pad = d.pad, B = int(at.B);
-  int lo[2], hi[2];
-  for (int s = 0; s < 2; ++s) {  // 0 <= 2m' + s - pad < W
-    lo[s] = std::min(p.in_w, std::max(0, (pad - s + 1) / 2));
-    hi[s] = std::max(lo[s], std::min(p.in_w, (W - 1 + pad - s) / 2 + 1));
-  }
-  const int threads = cpu_threads(double(d.batch) * p.in_size());
-  for_each_index(threads > 1, d.batch, [&](int n) {
+// x (NCHW) -> the phase tensor S, zero where a phase pixel lies in the padding.
+void phase_pack(const PhaseMap& f, const float* x, float* S) {
+  const Conv2dDims &d = f.d, &p = f.p;
+  const int H = d.in_h, W = d.in_w, B = int(f.B);
+  f.each_sample([&](int n) {
     for (int c = 0; c < d.in_c; ++c) {
-      const long plane = (long(n) * d.in_c + c) * H * W;
-      if (forward) {
-        const float* xc = src + plane;
-        for (int r = 0; r < 2; ++r)
-          for (int m = 0; m < p.in_h; ++m) {
-            const int u = 2 * m + r - pad;
-            for (int s = 0; s < 2; ++s) {
-              float* row = dst + at(n, c * 4 + r * 2 + s, m, 0);
-              if (u < 0 || u >= H) {
-                for (int mw = 0; mw < p.in_w; ++mw) row[mw * B] = 0.f;
-                continue;
-              }
-              const float* xr = xc + long(u) * W;
-              const int off = s - pad;
-              for (int mw = 0; mw < lo[s]; ++mw) row[mw * B] = 0.f;
-              for (int mw = lo[s]; mw < hi[s]; ++mw) row[mw * B] = xr[2 * mw + off];
-              for (int mw = hi[s]; mw < p.in_w; ++mw) row[mw * B] = 0.f;
-            }
-          }
-      } else {
-        float* dxc = dst + plane;
-        for (int u = 0; u < H; ++u) {
-          const int m = (u + pad) / 2, r = (u + pad) % 2;
-          float* dr = dxc + long(u) * W;
-          if (m >= p.in_h) {
-            std::fill(dr, dr + W, 0.f);
-            continue;
-          }
+      const float* xc = x + (long(n) * d.in_c + c) * H * W;
+      for (int r = 0; r < 2; ++r)
+        for (int m = 0; m < p.in_h; ++m) {
+          const int u = 2 * m + r - d.pad;
+          const bool inside = u >= 0 && u < H;
           for (int s = 0; s < 2; ++s) {
-            const float* row = src + at(n, c * 4 + r * 2 + s, m, 0);
-            const int off = s - pad;
-            for (int mw = lo[s]; mw < hi[s]; ++mw) dr[2 * mw + off] = row[mw * B];
+            float* row = S + f.at(n, c * 4 + r * 2 + s, m);
+            const int lo = inside ? f.lo[s] : p.in_w, hi = inside ? f.hi[s] : p.in_w;
+            const float* xr = xc + long(inside ? u : 0) * W;
+            for (int mw = 0; mw < lo; ++mw) row[mw * B] = 0.f;
+            for (int mw = lo; mw < hi; ++mw) row[mw * B] = xr[2 * mw + s - d.pad];
+            for (int mw = hi; mw < p.in_w; ++mw) row[mw * B] = 0.f;
           }
-          // Columns beyond the last phase column no output sees.
-          for (int v = 2 * std::max(hi[0], hi[1]) - pad; v < W; ++v)
-            if (v >= 0) dr[v] = 0.f;
         }
-      }
     }
+  });
+}
+
+// dS -> dx (NCHW, overwritten); input pixels that no output sees get 0.
+void phase_unpack(const PhaseMap& f, const float* dS, float* dx) {
+  const Conv2dDims &d = f.d, &p = f.p;
+  const int H = d.in_h, W = d.in_w, B = int(f.B);
+  // Columns from here on lie beyond the last phase column: no output sees them.
+  const int unseen = std::max(0, 2 * std::max(f.hi[0], f.hi[1]) - d.pad);
+  f.each_sample([&](int n) {
+    for (int c = 0; c < d.in_c; ++c)
+      for (int u = 0; u < H; ++u) {
+        const int m = (u + d.pad) / 2, r = (u + d.pad) % 2;
+        float* dr = dx + ((long(n) * d.in_c + c) * H + u) * W;
+        if (m >= p.in_h) {
+          std::fill(dr, dr + W, 0.f);
+          continue;
+        }
+        for (int s = 0; s < 2; ++s) {
+          const float* row = dS + f.at(n, c * 4 + r * 2 + s, m);
+          for (int mw = f.lo[s]; mw < f.hi[s]; ++mw) dr[2 * mw + s - d.pad] = row[mw * B];
+        }
+        if (unseen < W) std::fill(dr + unseen, dr + W, 0.f);
+      }
   });
 }
 
@@ -573,7 +579,7 @@ bool backward_input_phased(const Conv2dDims& d, const float* dy, const float* w,
   each_phase_tap(d, p, [&](long t, long i) { w2[t] = w[i]; });
   float* ds = scratch<float>(kPhases, size_t(d.batch) * size_t(p.in_size()));
   if (!onednn::backward_input(p, dy, w2, ds)) return false;
-  phase_copy(d, p, ds, dx, false);
+  phase_unpack(PhaseMap(d, p), ds, dx);
   return true;
 }
 
@@ -582,7 +588,7 @@ bool backward_weight_phased(const Conv2dDims& d, const float* x, const float* dy
   if (!phase_split(d)) return false;
   const Conv2dDims p = phase_dims(d);
   float* s = scratch<float>(kPhases, size_t(d.batch) * size_t(p.in_size()));
-  phase_copy(d, p, x, s, true);
+  phase_pack(PhaseMap(d, p), x, s);
   float* dw2 = scratch<float>(kPhaseWeights, size_t(p.weight_size()));
   std::fill(dw2, dw2 + p.weight_size(), 0.f);
   if (!onednn::backward_weight(p, s, dy, dw2, db)) return false;
